@@ -1,0 +1,147 @@
+/**
+ * Wires one telehub process: store, batch writer, an MQTT source (embedded
+ * broker or external client) and the HTTP server.
+ *
+ * @example
+ * const hub = await startTelehub(loadConfig());
+ * process.on('SIGTERM', () => hub.stop().then(() => process.exit(0)));
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { buildHttpServer } from './api/server.js';
+import type { Config } from './core/config.js';
+import { createLogger } from './core/logger.js';
+import { createMetrics, type Metrics } from './core/metrics.js';
+import { BatchWriter, errorSummary } from './pipeline/batch-writer.js';
+import { Ingest } from './pipeline/ingest.js';
+import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
+import { MqttClientSource } from './sources/mqtt-client/index.js';
+import { openStore } from './storage/open.js';
+import type { Store } from './storage/store.js';
+
+export interface Telehub {
+  config: Config;
+  store: Store;
+  writer: BatchWriter;
+  metrics: Metrics;
+  log: Logger;
+  http: FastifyInstance;
+  httpPort: number;
+  /** Embedded broker ports (0/-1 when an external broker is used). */
+  mqttPort: number;
+  mqttWsPort: number;
+  /** Stops intake, commits and acknowledges what is in flight, closes everything. */
+  stop(): Promise<void>;
+}
+
+export async function startTelehub(config: Config, opts: { log?: Logger } = {}): Promise<Telehub> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const metrics = createMetrics();
+  const store = openStore(config.store);
+  let migrated = false;
+  let embedded: EmbeddedBrokerSource | undefined;
+  let external: MqttClientSource | undefined;
+  let stopping = false;
+  let writer: BatchWriter | undefined;
+
+  const http = buildHttpServer(metrics, {
+    problems: async () => {
+      const p: string[] = [];
+      if (stopping) p.push('shutting down');
+      if (!migrated) p.push('store: not yet migrated');
+      else if (writer && !writer.storeHealthy) p.push('store: writes are failing and being retried');
+      else {
+        try {
+          await withTimeout(store.ping(), 2000);
+        } catch (err) {
+          p.push(`store: ${errorSummary(err).message}`);
+        }
+      }
+      if (external && !external.ready) p.push('mqtt: not connected to the broker');
+      return p;
+    },
+  });
+  await http.listen({ port: config.http.port, host: config.http.host });
+  const httpPort = (http.server.address() as AddressInfo).port;
+  log.info({ port: httpPort }, 'HTTP server listening.');
+
+  // The store may not be up yet (containers start in any order): keep trying.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await store.migrate();
+      migrated = true;
+      break;
+    } catch (err) {
+      if (!store.isRetriable(err)) {
+        await http.close();
+        await store.close();
+        throw err;
+      }
+      const delay = Math.min(config.pipeline.retryMaxMs, config.pipeline.retryMinMs * 2 ** attempt);
+      log.warn({ err: errorSummary(err), retryInMs: delay }, 'Store is not reachable yet; retrying.');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+  log.info({ store: store.kind, versions: await store.migrationVersions() }, 'Store ready.');
+
+  const w = new BatchWriter(store, config.pipeline, log, metrics);
+  writer = w;
+  metrics.storeUp.set(1);
+  const ingest = new Ingest(w, config, log, metrics);
+
+  if (config.mqtt) {
+    external = new MqttClientSource(ingest, w, config.mqtt, config.topics.events, config.pipeline.maxInflight, log, metrics);
+    await external.start();
+  } else {
+    embedded = new EmbeddedBrokerSource(ingest, w, config.embedded, log, metrics);
+    await embedded.start();
+  }
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ inflight: w.inflight }, 'Stopping: intake closed, committing what is in flight.');
+    external?.stopIntake();
+    embedded?.stopIntake();
+    const drained = await withTimeout(w.close(), config.shutdownTimeoutMs).then(
+      () => true,
+      () => false,
+    );
+    if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
+    await external?.close();
+    await embedded?.close();
+    await http.close();
+    await store.close();
+    log.info('Stopped.');
+  };
+
+  return {
+    config,
+    store,
+    writer: w,
+    metrics,
+    log,
+    http,
+    httpPort,
+    mqttPort: embedded?.port ?? 0,
+    mqttWsPort: embedded?.wsPort ?? -1,
+    stop,
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}

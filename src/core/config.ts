@@ -1,0 +1,257 @@
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from './errors.js';
+import { IGNORED_PREFIXES, SETTINGS, type SettingSpec } from './settings.js';
+
+export interface Limits {
+  maxPayloadBytes: number;
+  maxMetaBytes: number;
+  maxMetaDepth: number;
+  maxIdLength: number;
+  maxValueTextLength: number;
+}
+
+export interface ExternalMqttConfig {
+  url: string;
+  username?: string;
+  password?: string;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  clientId: string;
+  protocolVersion: 4 | 5;
+  sessionExpirySeconds: number;
+  keepaliveSeconds: number;
+  shareGroup?: string;
+}
+
+export type StoreConfig =
+  | { kind: 'sqlite'; file: string }
+  | { kind: 'postgres'; connectionString?: string; host: string; port: number; database: string; user: string; password: string; poolSize: number };
+
+export interface Config {
+  dataDir: string;
+  http: { host: string; port: number };
+  logLevel: string;
+  shutdownTimeoutMs: number;
+  /** Embedded broker, used when `mqtt` is undefined. */
+  embedded: { host: string; port: number; wsPort: number };
+  /** External broker; undefined means the embedded one. */
+  mqtt?: ExternalMqttConfig;
+  topics: { events: string; deadLetter: string; ackTemplate: string; ackQos: 0 | 1 };
+  store: StoreConfig;
+  pipeline: {
+    batchMax: number;
+    batchWaitMs: number;
+    maxInflight: number;
+    writeConcurrency: number;
+    retryMinMs: number;
+    retryMaxMs: number;
+  };
+  limits: Limits;
+}
+
+type Raw = Record<string, string | undefined>;
+
+function parseOne(spec: SettingSpec, raw: string, problems: string[]): unknown {
+  const bad = (why: string) => {
+    problems.push(`${spec.env}=${spec.secret ? '<hidden>' : JSON.stringify(raw)}: ${why}`);
+    return undefined;
+  };
+  switch (spec.type) {
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) return bad('must be an integer');
+      const n = Number(raw.trim());
+      if (spec.min !== undefined && n < spec.min) return bad(`must be at least ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) return bad(`must be at most ${spec.max}`);
+      return n;
+    }
+    case 'bool': {
+      const v = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      return bad('must be true or false');
+    }
+    case 'enum':
+      if (!spec.values!.includes(raw.trim())) return bad(`must be one of ${spec.values!.join(', ')}`);
+      return raw.trim();
+    case 'url': {
+      let u: URL;
+      try {
+        u = new URL(raw.trim());
+      } catch {
+        return bad('is not a valid URL');
+      }
+      if (spec.values && !spec.values.includes(u.protocol)) return bad(`scheme must be one of ${spec.values.map((s) => s.replace(':', '://')).join(', ')}`);
+      return raw.trim();
+    }
+    case 'file':
+      try {
+        accessSync(raw, constants.R_OK);
+      } catch {
+        return bad('file does not exist or cannot be read');
+      }
+      return raw;
+    case 'topic-filter': {
+      const levels = raw.split('/');
+      if (raw.length === 0) return bad('must not be empty');
+      for (let i = 0; i < levels.length; i++) {
+        const l = levels[i];
+        if (l.includes('#') && (l !== '#' || i !== levels.length - 1)) return bad('`#` must be a whole level and the last one');
+        if (l.includes('+') && l !== '+') return bad('`+` must be a whole level');
+      }
+      return raw;
+    }
+    case 'topic-template':
+      if (!raw.includes('{device_id}')) return bad('must contain {device_id}');
+      if (/[+#]/.test(raw)) return bad('must not contain the wildcards + or #');
+      return raw;
+    case 'string':
+      if (raw.length === 0) return bad('must not be empty');
+      return raw;
+  }
+}
+
+/** Suggests the known setting closest to an unknown name (typos such as TELEHUB_BATCHMAX). */
+function closest(name: string): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const s of SETTINGS) {
+    const d = editDistance(name, s.env);
+    if (d < bestD) {
+      bestD = d;
+      best = s.env;
+    }
+  }
+  return bestD <= 3 ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length];
+}
+
+/**
+ * Validates the environment against the settings schema and builds the
+ * configuration. Every problem is reported at once, each naming its setting.
+ *
+ * @example
+ * const config = loadConfig(process.env); // throws ConfigError on a bad setting
+ */
+export function loadConfig(env: Raw = process.env): Config {
+  const problems: string[] = [];
+  const v: Record<string, unknown> = {};
+  for (const spec of SETTINGS) {
+    const raw = env[spec.env];
+    const given = raw !== undefined && raw !== '';
+    const text = given ? raw : spec.default;
+    v[spec.env] = text === undefined ? undefined : parseOne(spec, text, problems);
+  }
+  const known = new Set(SETTINGS.map((s) => s.env));
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('TELEHUB_') || known.has(name)) continue;
+    if (IGNORED_PREFIXES.some((p) => name.startsWith(p))) continue;
+    const hint = closest(name);
+    problems.push(`${name}: unknown setting${hint ? ` (did you mean ${hint}?)` : ''}`);
+  }
+  const str = (k: string) => v[k] as string | undefined;
+  const int = (k: string) => v[k] as number;
+
+  if (int('TELEHUB_RETRY_MIN_MS') > int('TELEHUB_RETRY_MAX_MS')) {
+    problems.push('TELEHUB_RETRY_MIN_MS: must not exceed TELEHUB_RETRY_MAX_MS');
+  }
+  if (int('TELEHUB_BATCH_MAX') > int('TELEHUB_MAX_INFLIGHT')) {
+    problems.push('TELEHUB_BATCH_MAX: must not exceed TELEHUB_MAX_INFLIGHT');
+  }
+  if ((str('MQTT_CERT_FILE') === undefined) !== (str('MQTT_KEY_FILE') === undefined)) {
+    problems.push('MQTT_CERT_FILE: MQTT_CERT_FILE and MQTT_KEY_FILE must be set together');
+  }
+
+  const storeKind = str('TELEHUB_STORE');
+  const pgWanted = storeKind === 'postgres' || (storeKind === 'auto' && (str('DATABASE_URL') !== undefined || str('POSTGRES_HOST') !== undefined));
+
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}\nSee docs/configuration.md for every setting.`);
+  }
+
+  const dataDir = path.resolve(str('TELEHUB_DATA_DIR')!);
+  let mqtt: ExternalMqttConfig | undefined;
+  const url = str('MQTT_URL') ?? (str('MQTT_HOST') ? `mqtt://${str('MQTT_HOST')}:${int('MQTT_PORT')}` : undefined);
+  if (url) {
+    mqtt = {
+      url,
+      username: str('MQTT_USERNAME'),
+      password: str('MQTT_PASSWORD'),
+      caFile: str('MQTT_CA_FILE'),
+      certFile: str('MQTT_CERT_FILE'),
+      keyFile: str('MQTT_KEY_FILE'),
+      clientId: str('MQTT_CLIENT_ID')!,
+      protocolVersion: str('TELEHUB_MQTT_PROTOCOL') === '3.1.1' ? 4 : 5,
+      sessionExpirySeconds: int('TELEHUB_MQTT_SESSION_EXPIRY_S'),
+      keepaliveSeconds: int('TELEHUB_MQTT_KEEPALIVE_S'),
+      shareGroup: str('TELEHUB_MQTT_SHARE_GROUP'),
+    };
+  }
+
+  const store: StoreConfig = pgWanted
+    ? {
+        kind: 'postgres',
+        connectionString: str('DATABASE_URL'),
+        host: str('POSTGRES_HOST') ?? 'localhost',
+        port: int('POSTGRES_PORT'),
+        database: str('POSTGRES_DB')!,
+        user: str('POSTGRES_USER')!,
+        password: str('POSTGRES_PASSWORD')!,
+        poolSize: int('TELEHUB_PG_POOL_SIZE'),
+      }
+    : { kind: 'sqlite', file: path.join(dataDir, 'telehub.db') };
+
+  return {
+    dataDir,
+    http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT') },
+    logLevel: str('TELEHUB_LOG_LEVEL')!,
+    shutdownTimeoutMs: int('TELEHUB_SHUTDOWN_TIMEOUT_MS'),
+    embedded: { host: str('TELEHUB_MQTT_HOST')!, port: int('TELEHUB_MQTT_PORT'), wsPort: int('TELEHUB_MQTT_WS_PORT') },
+    mqtt,
+    topics: {
+      events: str('MQTT_EVENTS_TOPIC')!,
+      deadLetter: str('MQTT_DEADLETTER_TOPIC')!,
+      ackTemplate: str('ACK_TEMPLATE')!,
+      ackQos: int('TELEHUB_ACK_QOS') as 0 | 1,
+    },
+    store,
+    pipeline: {
+      batchMax: int('TELEHUB_BATCH_MAX'),
+      batchWaitMs: int('TELEHUB_BATCH_WAIT_MS'),
+      maxInflight: int('TELEHUB_MAX_INFLIGHT'),
+      writeConcurrency: int('TELEHUB_WRITE_CONCURRENCY'),
+      retryMinMs: int('TELEHUB_RETRY_MIN_MS'),
+      retryMaxMs: int('TELEHUB_RETRY_MAX_MS'),
+    },
+    limits: {
+      maxPayloadBytes: int('TELEHUB_MAX_PAYLOAD_BYTES'),
+      maxMetaBytes: int('TELEHUB_MAX_META_BYTES'),
+      maxMetaDepth: int('TELEHUB_MAX_META_DEPTH'),
+      maxIdLength: int('TELEHUB_MAX_ID_LENGTH'),
+      maxValueTextLength: int('TELEHUB_MAX_VALUE_TEXT_LENGTH'),
+    },
+  };
+}
+
+/** Default limits, for tests and tools that decode without a full configuration. */
+export const DEFAULT_LIMITS: Limits = {
+  maxPayloadBytes: 65536,
+  maxMetaBytes: 8192,
+  maxMetaDepth: 8,
+  maxIdLength: 128,
+  maxValueTextLength: 4096,
+};

@@ -1,0 +1,47 @@
+/**
+ * Stable reason codes. Every code a dead letter, an HTTP answer or a log line
+ * can carry is declared here once; `docs/errors.md` lists them all and a test
+ * (`errors.test.ts`) fails when the two drift apart.
+ *
+ * @example
+ * reject('missing_field', 'event_id is required')
+ */
+export const REASON_CODES = {
+  invalid_utf8: 'The payload is not valid UTF-8 text.',
+  invalid_json: 'The payload is not valid JSON.',
+  not_an_object: 'The JSON payload is not an object (an array, string, number, boolean or null was sent).',
+  missing_field: 'A required field (schema, event_id, device_id, event_type) is absent, null or an empty string.',
+  wrong_type: 'A field has the wrong JSON type (for example a numeric event_id, or meta that is not an object).',
+  unsupported_schema: 'The schema version is not one telehub understands (only 1 today).',
+  topic_device_mismatch: 'The device_id in the payload differs from the device id in the topic it was published to.',
+  payload_too_large: 'The payload is larger than TELEHUB_MAX_PAYLOAD_BYTES.',
+  invalid_timestamp: 'ts_device is not an ISO-8601 date-time with a valid date and time of day.',
+  value_not_finite: 'value is a JSON number outside the range of a double (for example 1e999).',
+  meta_too_large: 'meta serialises to more than TELEHUB_MAX_META_BYTES or nests deeper than TELEHUB_MAX_META_DEPTH.',
+  field_too_long: 'An id-like field (event_id, device_id, event_type, unit) is longer than TELEHUB_MAX_ID_LENGTH characters, or value text is longer than TELEHUB_MAX_VALUE_TEXT_LENGTH.',
+  invalid_string: 'A string contains a NUL character or an unpaired UTF-16 surrogate, which the stores cannot keep faithfully.',
+  store_rejected: 'The store refused the event permanently (a data error it reported); the message carries its words.',
+} as const;
+
+export type ReasonCode = keyof typeof REASON_CODES;
+
+export const ALL_REASON_CODES = Object.keys(REASON_CODES) as ReasonCode[];
+
+/** A permanent refusal of one input, with a stable code and a human message. */
+export interface Rejection {
+  ok: false;
+  reason: ReasonCode;
+  message: string;
+}
+
+export function reject(reason: ReasonCode, message: string): Rejection {
+  return { ok: false, reason, message };
+}
+
+/** Raised at start-up when a setting is invalid; the message names the setting. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}

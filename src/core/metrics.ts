@@ -1,0 +1,26 @@
+/**
+ * Prometheus metrics (prom-client), one registry per process so tests can
+ * run several pipelines side by side.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics(registry = new Registry()) {
+  collectDefaultMetrics({ register: registry, prefix: 'telehub_process_' });
+  return {
+    registry,
+    received: new Counter({ name: 'telehub_messages_received_total', help: 'Messages received, by source.', labelNames: ['source'], registers: [registry] }),
+    events: new Counter({ name: 'telehub_events_total', help: 'Events committed, by status (stored, duplicate).', labelNames: ['status'], registers: [registry] }),
+    deadLetters: new Counter({ name: 'telehub_deadletters_total', help: 'Dead letters committed, by reason code.', labelNames: ['reason'], registers: [registry] }),
+    deadLettersUnstorable: new Counter({ name: 'telehub_deadletters_unstorable_total', help: 'Dead letters the store refused even alone (logged only).', registers: [registry] }),
+    acksPublished: new Counter({ name: 'telehub_acks_published_total', help: 'ACK messages published after commit.', registers: [registry] }),
+    inflight: new Gauge({ name: 'telehub_inflight_events', help: 'Items received and not yet committed and acknowledged.', registers: [registry] }),
+    storeUp: new Gauge({ name: 'telehub_store_up', help: '1 when the last store write succeeded, 0 while writes are being retried.', registers: [registry] }),
+    mqttConnected: new Gauge({ name: 'telehub_mqtt_connected', help: '1 while the external broker connection is up (always 1 with the embedded broker).', registers: [registry] }),
+    writeRetries: new Counter({ name: 'telehub_store_write_retries_total', help: 'Store writes retried after a transient error.', registers: [registry] }),
+    intakePaused: new Counter({ name: 'telehub_intake_paused_total', help: 'Times intake paused because TELEHUB_MAX_INFLIGHT was reached.', registers: [registry] }),
+    batchSize: new Histogram({ name: 'telehub_batch_size', help: 'Items per committed batch.', buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000], registers: [registry] }),
+    commitSeconds: new Histogram({ name: 'telehub_commit_seconds', help: 'Time to commit a batch.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,85 @@
+/**
+ * The settings schema, written as data: it validates the environment at
+ * start-up (see `config.ts`) and is the source of `docs/configuration.md`
+ * (`npm run docs:config` writes it, and a test fails when the two differ).
+ *
+ * Names from the seed documents (MQTT_*, POSTGRES_*, ACK_TEMPLATE) keep their
+ * names and defaults; everything new is TELEHUB_*.
+ */
+export type SettingType = 'int' | 'string' | 'enum' | 'bool' | 'url' | 'file' | 'topic-filter' | 'topic-template';
+
+export interface SettingSpec {
+  env: string;
+  group: string;
+  type: SettingType;
+  /** Default as the user would write it; undefined means unset. */
+  default?: string;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  secret?: boolean;
+  description: string;
+}
+
+export const SETTINGS: readonly SettingSpec[] = [
+  // General
+  { env: 'TELEHUB_DATA_DIR', group: 'General', type: 'string', default: './data', description: 'Directory for the embedded SQLite store (`telehub.db`) and other local state. Created if missing.' },
+  { env: 'TELEHUB_HTTP_HOST', group: 'General', type: 'string', default: '0.0.0.0', description: 'Address the HTTP server (health, readiness, metrics) binds to.' },
+  { env: 'TELEHUB_HTTP_PORT', group: 'General', type: 'int', default: '8080', min: 0, max: 65535, description: 'HTTP port for `/healthz`, `/readyz` and `/metrics`. 0 picks a free port.' },
+  { env: 'TELEHUB_LOG_LEVEL', group: 'General', type: 'enum', default: 'info', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], description: 'Log level; logs are JSON lines (pino) on stdout.' },
+  { env: 'TELEHUB_SHUTDOWN_TIMEOUT_MS', group: 'General', type: 'int', default: '30000', min: 100, max: 600000, description: 'On SIGTERM/SIGINT, how long to wait for in-flight events to commit and be acknowledged before exiting anyway (unacknowledged events are then redelivered by the broker).' },
+
+  // Embedded broker
+  { env: 'TELEHUB_MQTT_HOST', group: 'Embedded MQTT broker', type: 'string', default: '0.0.0.0', description: 'Address the embedded broker listens on (used only when no external broker is configured).' },
+  { env: 'TELEHUB_MQTT_PORT', group: 'Embedded MQTT broker', type: 'int', default: '1883', min: 0, max: 65535, description: 'MQTT TCP port of the embedded broker. 0 picks a free port.' },
+  { env: 'TELEHUB_MQTT_WS_PORT', group: 'Embedded MQTT broker', type: 'int', default: '9001', min: -1, max: 65535, description: 'MQTT-over-WebSocket port of the embedded broker. 0 picks a free port, -1 disables it.' },
+
+  // External broker
+  { env: 'MQTT_URL', group: 'External MQTT broker', type: 'url', values: ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'], description: 'External broker, e.g. `mqtt://mosquitto:1883` or `mqtts://xxxx.hivemq.cloud:8883`. When set (or MQTT_HOST is), the embedded broker is not started.' },
+  { env: 'MQTT_HOST', group: 'External MQTT broker', type: 'string', description: 'Seed 001 name for the external broker host (its compose file sets `mosquitto`). Used with MQTT_PORT when MQTT_URL is unset. Unset: embedded broker.' },
+  { env: 'MQTT_PORT', group: 'External MQTT broker', type: 'int', default: '1883', min: 1, max: 65535, description: 'Port used with MQTT_HOST.' },
+  { env: 'MQTT_USERNAME', group: 'External MQTT broker', type: 'string', description: 'Username for the external broker.' },
+  { env: 'MQTT_PASSWORD', group: 'External MQTT broker', type: 'string', secret: true, description: 'Password for the external broker. Never logged.' },
+  { env: 'MQTT_CA_FILE', group: 'External MQTT broker', type: 'file', description: 'PEM file of the CA that signed the broker certificate (for `mqtts://`/`wss://` with a private CA). Public CAs (HiveMQ Cloud) need nothing.' },
+  { env: 'MQTT_CERT_FILE', group: 'External MQTT broker', type: 'file', description: 'PEM client certificate for brokers that require mutual TLS.' },
+  { env: 'MQTT_KEY_FILE', group: 'External MQTT broker', type: 'file', description: 'PEM private key of MQTT_CERT_FILE.' },
+  { env: 'MQTT_CLIENT_ID', group: 'External MQTT broker', type: 'string', default: 'telehub-ingester', description: 'Fixed client id of the persistent session. Each ingester replica needs its own.' },
+  { env: 'TELEHUB_MQTT_PROTOCOL', group: 'External MQTT broker', type: 'enum', default: '5', values: ['5', '3.1.1'], description: 'MQTT protocol version for the external broker connection.' },
+  { env: 'TELEHUB_MQTT_SESSION_EXPIRY_S', group: 'External MQTT broker', type: 'int', default: '604800', min: 1, max: 4294967295, description: 'MQTT 5 session expiry: how long the broker keeps the session (and queues events) while telehub is away.' },
+  { env: 'TELEHUB_MQTT_KEEPALIVE_S', group: 'External MQTT broker', type: 'int', default: '30', min: 0, max: 65535, description: 'MQTT keepalive interval.' },
+  { env: 'TELEHUB_MQTT_SHARE_GROUP', group: 'External MQTT broker', type: 'string', description: 'When set, subscribe as `$share/<group>/<MQTT_EVENTS_TOPIC>` so several ingesters split the stream (see docs/operations.md).' },
+
+  // Topics
+  { env: 'MQTT_EVENTS_TOPIC', group: 'Topics', type: 'topic-filter', default: 'qs/v1/+/events', description: 'Topic filter telehub subscribes to at QoS 1. The level matched by the first `+` is the device id the payload must carry.' },
+  { env: 'MQTT_DEADLETTER_TOPIC', group: 'Topics', type: 'string', default: 'qs/v1/deadletter', description: 'Topic dead letters are published to (JSON, see docs/errors.md).' },
+  { env: 'ACK_TEMPLATE', group: 'Topics', type: 'topic-template', default: 'qs/v1/{device_id}/acks', description: 'Topic an ACK is published to after commit; `{device_id}` is replaced.' },
+  { env: 'TELEHUB_ACK_QOS', group: 'Topics', type: 'int', default: '1', min: 0, max: 1, description: 'QoS of ACK and dead-letter publications.' },
+
+  // Store
+  { env: 'TELEHUB_STORE', group: 'Store', type: 'enum', default: 'auto', values: ['auto', 'sqlite', 'postgres'], description: '`auto`: PostgreSQL when DATABASE_URL or POSTGRES_HOST is set, else embedded SQLite.' },
+  { env: 'DATABASE_URL', group: 'Store', type: 'url', values: ['postgres:', 'postgresql:'], secret: true, description: 'PostgreSQL/TimescaleDB connection string, e.g. `postgres://qs:qs_password@db:5432/qs`. Takes precedence over POSTGRES_*.' },
+  { env: 'POSTGRES_HOST', group: 'Store', type: 'string', description: 'PostgreSQL host (used when DATABASE_URL is unset). Setting it selects PostgreSQL in `auto` mode.' },
+  { env: 'POSTGRES_PORT', group: 'Store', type: 'int', default: '5432', min: 1, max: 65535, description: 'PostgreSQL port (seed 001).' },
+  { env: 'POSTGRES_DB', group: 'Store', type: 'string', default: 'qs', description: 'PostgreSQL database (seed 001).' },
+  { env: 'POSTGRES_USER', group: 'Store', type: 'string', default: 'qs', description: 'PostgreSQL user (seed 001).' },
+  { env: 'POSTGRES_PASSWORD', group: 'Store', type: 'string', default: 'qs_password', secret: true, description: 'PostgreSQL password (seed 001). Never logged.' },
+  { env: 'TELEHUB_PG_POOL_SIZE', group: 'Store', type: 'int', default: '4', min: 1, max: 100, description: 'PostgreSQL connections in the pool.' },
+
+  // Pipeline
+  { env: 'TELEHUB_BATCH_MAX', group: 'Pipeline', type: 'int', default: '1000', min: 1, max: 100000, description: 'A batch is committed when it holds this many events...' },
+  { env: 'TELEHUB_BATCH_WAIT_MS', group: 'Pipeline', type: 'int', default: '10', min: 0, max: 60000, description: '...or when its first event has waited this long.' },
+  { env: 'TELEHUB_MAX_INFLIGHT', group: 'Pipeline', type: 'int', default: '20000', min: 1, max: 10000000, description: 'Events received but not yet committed and acknowledged. At the cap, intake pauses (the broker holds the rest), so memory stays bounded when the store is slow or down.' },
+  { env: 'TELEHUB_WRITE_CONCURRENCY', group: 'Pipeline', type: 'int', default: '2', min: 1, max: 64, description: 'Batches committed at the same time (PostgreSQL; SQLite commits one at a time).' },
+  { env: 'TELEHUB_RETRY_MIN_MS', group: 'Pipeline', type: 'int', default: '100', min: 1, max: 600000, description: 'First back-off after a transient store error; doubles up to TELEHUB_RETRY_MAX_MS, with jitter.' },
+  { env: 'TELEHUB_RETRY_MAX_MS', group: 'Pipeline', type: 'int', default: '5000', min: 1, max: 600000, description: 'Longest back-off between retries of a batch. Retries never stop while telehub runs: nothing is dropped.' },
+
+  // Limits
+  { env: 'TELEHUB_MAX_PAYLOAD_BYTES', group: 'Limits', type: 'int', default: '65536', min: 64, max: 268435455, description: 'Largest accepted event payload; larger ones are dead-lettered as `payload_too_large`.' },
+  { env: 'TELEHUB_MAX_META_BYTES', group: 'Limits', type: 'int', default: '8192', min: 2, max: 16777216, description: 'Largest `meta` object, as serialised JSON (`meta_too_large`).' },
+  { env: 'TELEHUB_MAX_META_DEPTH', group: 'Limits', type: 'int', default: '8', min: 1, max: 256, description: 'Deepest nesting of `meta` (`meta_too_large`).' },
+  { env: 'TELEHUB_MAX_ID_LENGTH', group: 'Limits', type: 'int', default: '128', min: 1, max: 65536, description: 'Longest event_id, device_id, event_type and unit, in characters (`field_too_long`).' },
+  { env: 'TELEHUB_MAX_VALUE_TEXT_LENGTH', group: 'Limits', type: 'int', default: '4096', min: 1, max: 16777216, description: 'Longest string `value`, in characters (`field_too_long`).' },
+];
+
+/** Prefixes of variables that belong to tools, not to telehub (never rejected as unknown). */
+export const IGNORED_PREFIXES = ['TELEHUB_TEST_'];

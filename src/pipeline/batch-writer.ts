@@ -1,0 +1,269 @@
+/**
+ * The one place where batching, retry with back-off, the in-flight cap and
+ * the classification of store failures live (Telegraf's running_output,
+ * Vector's batch/finalizer model). Sources submit items; each item's `done`
+ * is called exactly once, after the batch holding it has committed:
+ *
+ * - event  -> `stored` | `duplicate`, or `rejected` when the store refused
+ *             it permanently (it is then kept as a `store_rejected` dead letter);
+ * - dead letter -> `rejected` once the dead letter itself is committed.
+ *
+ * Transient failures (`store.isRetriable`) are retried forever with
+ * exponential back-off and jitter: nothing is acknowledged and nothing is
+ * dropped. Permanent failures split the batch in halves until the refused
+ * event is alone, so one bad row never blocks the others.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { DeadLetter, SourceKind, StoreStatus, TelemetryEvent } from '../core/event.js';
+import type { Metrics } from '../core/metrics.js';
+import type { Store, WriteBatch } from '../storage/store.js';
+import { makeDeadLetter } from './dead-letter.js';
+
+export type ItemOutcome = { status: StoreStatus } | { status: 'rejected'; deadLetter: DeadLetter };
+
+export interface EventItem {
+  kind: 'event';
+  event: TelemetryEvent;
+  /** Raw bytes and origin, kept so a store refusal can still be dead-lettered faithfully. */
+  raw: Buffer;
+  topic: string;
+  source: SourceKind;
+  done: (outcome: ItemOutcome) => void;
+}
+
+export interface DeadLetterItem {
+  kind: 'dead';
+  deadLetter: DeadLetter;
+  done: (outcome: ItemOutcome) => void;
+}
+
+export type PipelineItem = EventItem | DeadLetterItem;
+
+export interface BatchWriterOptions {
+  batchMax: number;
+  batchWaitMs: number;
+  maxInflight: number;
+  writeConcurrency: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+/** Emitted after each commit with the events newly stored (for live streams and processors). */
+export interface CommittedEvents {
+  stored: TelemetryEvent[];
+}
+
+export class BatchWriter extends EventEmitter {
+  private pending: PipelineItem[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private queue: PipelineItem[][] = [];
+  private running = 0;
+  private inflightCount = 0;
+  private capacityWaiters: Array<() => void> = [];
+  private idleWaiters: Array<() => void> = [];
+  private closed = false;
+  private failing = false;
+  private consecutiveFailures = 0;
+  private readonly concurrency: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly opts: BatchWriterOptions,
+    private readonly log: Logger,
+    private readonly metrics?: Metrics,
+  ) {
+    super();
+    // better-sqlite3 commits synchronously: a second writer would only queue.
+    this.concurrency = store.kind === 'sqlite' ? 1 : opts.writeConcurrency;
+  }
+
+  /** Items submitted and not yet finished. */
+  get inflight(): number {
+    return this.inflightCount;
+  }
+
+  /** False while the store is failing (a write is being retried). */
+  get storeHealthy(): boolean {
+    return !this.failing;
+  }
+
+  get hasCapacity(): boolean {
+    return this.inflightCount < this.opts.maxInflight;
+  }
+
+  /** Resolves when an item may be submitted without passing the in-flight cap. */
+  waitForCapacity(): Promise<void> {
+    if (this.hasCapacity) return Promise.resolve();
+    return new Promise((resolve) => this.capacityWaiters.push(resolve));
+  }
+
+  submit(item: PipelineItem): void {
+    if (this.closed) throw new Error('BatchWriter is closed');
+    this.inflightCount++;
+    this.metrics?.inflight.set(this.inflightCount);
+    this.pending.push(item);
+    if (this.pending.length >= this.opts.batchMax) {
+      this.cut();
+    } else if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.cut(), this.opts.batchWaitMs);
+    }
+  }
+
+  /** Commits what is pending now and resolves when nothing is in flight. */
+  async drain(): Promise<void> {
+    this.cut();
+    if (this.inflightCount === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops accepting items, then drains. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.drain();
+  }
+
+  private cut(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.pending.length === 0) return;
+    this.queue.push(this.pending);
+    this.pending = [];
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.queue.length > 0) {
+      const batch = this.queue.shift()!;
+      this.running++;
+      this.writeWithRetry(batch)
+        .catch((err) => this.log.error({ err }, 'Batch writer failed unexpectedly.'))
+        .finally(() => {
+          this.running--;
+          this.pump();
+        });
+    }
+  }
+
+  private async writeWithRetry(items: PipelineItem[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.writeOnce(items);
+        if (this.failing) this.log.info({ attempts: attempt + 1 }, 'Store is writable again; resuming.');
+        this.failing = false;
+        this.consecutiveFailures = 0;
+        this.metrics?.storeUp.set(1);
+        return;
+      } catch (err) {
+        if (!this.store.isRetriable(err)) {
+          await this.isolatePermanentFailure(items, err);
+          return;
+        }
+        this.failing = true;
+        this.consecutiveFailures++;
+        this.metrics?.storeUp.set(0);
+        this.metrics?.writeRetries.inc();
+        const delay = this.backoff(attempt);
+        this.log.warn({ err: errorSummary(err), attempt: attempt + 1, retryInMs: delay, events: items.length }, 'Store write failed; retrying, nothing is acknowledged meanwhile.');
+        await sleep(delay);
+      }
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const base = Math.min(this.opts.retryMaxMs, this.opts.retryMinMs * 2 ** Math.min(attempt, 30));
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  }
+
+  /**
+   * A permanent error came back for the whole batch: split it until the
+   * refused events are alone, store the rest, and dead-letter each refused
+   * event with the store's words.
+   */
+  private async isolatePermanentFailure(items: PipelineItem[], err: unknown): Promise<void> {
+    if (items.length === 1) {
+      const item = items[0];
+      if (item.kind === 'event') {
+        const dl = makeDeadLetter({
+          reason: 'store_rejected',
+          message: `the store refused the event: ${errorSummary(err).message}`,
+          topic: item.topic,
+          deviceId: item.event.deviceId,
+          payload: item.raw,
+          receivedAt: item.event.tsServer,
+          source: item.source,
+        });
+        this.log.warn({ err: errorSummary(err), eventId: item.event.eventId }, 'Store refused an event; dead-lettering it.');
+        const replacement: DeadLetterItem = { kind: 'dead', deadLetter: dl, done: item.done };
+        await this.writeWithRetry([replacement]);
+      } else {
+        // A dead letter we cannot store even alone: say so loudly and move on
+        // rather than wedge the pipeline. Its fields are sanitised in
+        // makeDeadLetter, so this means the store itself is misbehaving.
+        this.log.error({ err: errorSummary(err), reason: item.deadLetter.reason, topic: item.deadLetter.topic }, 'Store refused a dead letter; it is only logged.');
+        this.metrics?.deadLettersUnstorable.inc();
+        this.finish(item, { status: 'rejected', deadLetter: item.deadLetter });
+      }
+      return;
+    }
+    const mid = items.length >> 1;
+    await this.writeWithRetry(items.slice(0, mid));
+    await this.writeWithRetry(items.slice(mid));
+  }
+
+  private async writeOnce(items: PipelineItem[]): Promise<void> {
+    const events: TelemetryEvent[] = [];
+    const deadLetters: DeadLetter[] = [];
+    for (const it of items) {
+      if (it.kind === 'event') events.push(it.event);
+      else deadLetters.push(it.deadLetter);
+    }
+    const batch: WriteBatch = { events, deadLetters };
+    const started = performance.now();
+    const result = await this.store.writeBatch(batch);
+    this.metrics?.commitSeconds.observe((performance.now() - started) / 1000);
+    this.metrics?.batchSize.observe(items.length);
+
+    const stored: TelemetryEvent[] = [];
+    let e = 0;
+    for (const it of items) {
+      if (it.kind === 'event') {
+        const status = result.statuses[e++];
+        if (status === 'stored') stored.push(it.event);
+        this.metrics?.events.inc({ status });
+        this.finish(it, { status });
+      } else {
+        this.metrics?.deadLetters.inc({ reason: it.deadLetter.reason });
+        this.finish(it, { status: 'rejected', deadLetter: it.deadLetter });
+      }
+    }
+    if (stored.length > 0 && this.listenerCount('committed') > 0) this.emit('committed', { stored } satisfies CommittedEvents);
+  }
+
+  private finish(item: PipelineItem, outcome: ItemOutcome): void {
+    try {
+      item.done(outcome);
+    } catch (err) {
+      this.log.error({ err }, 'An acknowledgement callback threw; continuing.');
+    }
+    this.inflightCount--;
+    this.metrics?.inflight.set(this.inflightCount);
+    while (this.capacityWaiters.length > 0 && this.inflightCount < this.opts.maxInflight) this.capacityWaiters.shift()!();
+    if (this.inflightCount === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function errorSummary(err: unknown): { message: string; code?: string } {
+  if (err instanceof Error) return { message: err.message, code: (err as { code?: string }).code };
+  return { message: String(err) };
+}

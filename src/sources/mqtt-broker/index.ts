@@ -1,0 +1,124 @@
+/**
+ * The embedded MQTT broker (Aedes) on TCP and WebSocket, with telehub's
+ * intake hooked into `authorizePublish`.
+ *
+ * Aedes sends a QoS 1 PUBACK (or QoS 2 PUBREC) only after `authorizePublish`
+ * calls back, so holding that callback until the batch has committed makes
+ * the publishing device's own PUBACK mean "stored". Aedes handles all packets
+ * of one socket read concurrently, so this does not serialise a device to one
+ * message per commit (design §4). Publishes on other topics pass straight on.
+ *
+ * Takes: a BatchWriter-backed Ingest. Gives: TCP and WS listeners, ACK and
+ * dead-letter publications to subscribers of the embedded broker.
+ */
+import { Aedes } from 'aedes';
+import { createServer, type Server } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { Ingest, MessagePublisher } from '../../pipeline/ingest.js';
+import type { BatchWriter } from '../../pipeline/batch-writer.js';
+import type { Metrics } from '../../core/metrics.js';
+
+export interface EmbeddedBrokerOptions {
+  host: string;
+  port: number;
+  /** -1 disables the WebSocket listener. */
+  wsPort: number;
+}
+
+export class EmbeddedBrokerSource {
+  private broker!: Aedes;
+  private tcp?: Server;
+  private http?: HttpServer;
+  private wss?: WebSocketServer;
+  private accepting = true;
+  private readonly publisher: MessagePublisher;
+  port = 0;
+  wsPort = -1;
+
+  constructor(
+    private readonly ingest: Ingest,
+    private readonly writer: BatchWriter,
+    private readonly opts: EmbeddedBrokerOptions,
+    private readonly log: Logger,
+    private readonly metrics?: Metrics,
+  ) {
+    this.publisher = {
+      publish: (topic, payload, qos) => {
+        this.broker.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, (err) => {
+          if (err) this.log.warn({ err, topic }, 'Embedded broker could not publish an ACK or dead letter.');
+        });
+      },
+    };
+  }
+
+  async start(): Promise<void> {
+    this.broker = await Aedes.createBroker({
+      authorizePublish: (client, packet, callback) => {
+        // Publications from telehub itself (client null) and non-event topics pass.
+        if (!client || !this.ingest.isEventTopic(packet.topic)) return callback(null);
+        if (!this.accepting) {
+          // Shutting down: refuse by closing the connection so the device
+          // keeps the message and resends it to the next telehub.
+          return callback(new Error('telehub is shutting down'));
+        }
+        const take = () => {
+          const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+          this.ingest.handle(packet.topic, payload, 'mqtt-embedded', this.publisher, () => callback(null));
+        };
+        if (this.writer.hasCapacity) take();
+        else {
+          this.metrics?.intakePaused.inc();
+          this.writer.waitForCapacity().then(take, (err) => callback(err));
+        }
+      },
+    });
+    this.broker.on('clientError', (client, err) => this.log.debug({ clientId: client?.id, err: err.message }, 'MQTT client error.'));
+    this.metrics?.mqttConnected.set(1);
+
+    this.tcp = createServer((socket) => this.broker.handle(socket));
+    await listen(this.tcp, this.opts.port, this.opts.host);
+    this.port = (this.tcp.address() as AddressInfo).port;
+
+    if (this.opts.wsPort >= 0) {
+      this.http = createHttpServer((_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect with the mqtt subprotocol\n');
+      });
+      this.wss = new WebSocketServer({ server: this.http });
+      this.wss.on('connection', (ws, req) => {
+        const stream = createWebSocketStream(ws);
+        stream.on('error', () => stream.destroy());
+        this.broker.handle(stream, req);
+      });
+      await listen(this.http, this.opts.wsPort, this.opts.host);
+      this.wsPort = (this.http.address() as AddressInfo).port;
+    }
+    this.log.info({ port: this.port, wsPort: this.wsPort }, 'Embedded MQTT broker listening.');
+  }
+
+  /** Stops taking new events; publishes already taken still commit and are acknowledged. */
+  stopIntake(): void {
+    this.accepting = false;
+    this.tcp?.close();
+    this.http?.close();
+  }
+
+  async close(): Promise<void> {
+    this.stopIntake();
+    for (const c of this.wss?.clients ?? []) c.terminate();
+    this.wss?.close();
+    await new Promise<void>((resolve) => this.broker.close(() => resolve()));
+  }
+}
+
+function listen(server: Server | HttpServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

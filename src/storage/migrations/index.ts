@@ -1,0 +1,80 @@
+/**
+ * Versioned schema migrations, one entry per version, per dialect. A store
+ * applies every version above the highest recorded in `telehub_migrations`,
+ * each in its own transaction, at start-up.
+ *
+ * The `events` table keeps the columns and the three index names of seed 001
+ * so existing SQL and dashboards keep working. In SQLite, times are INTEGER
+ * epoch milliseconds (compact and fast to bucket) and `meta` is JSON text.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sqlite: string;
+  postgres: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'events and dead letters',
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS events (
+        event_id   TEXT PRIMARY KEY,
+        device_id  TEXT NOT NULL,
+        schema     INTEGER NOT NULL,
+        event_type TEXT NOT NULL,
+        value_num  REAL,
+        value_text TEXT,
+        unit       TEXT,
+        ts_device  INTEGER,
+        ts_server  INTEGER NOT NULL,
+        meta       TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX IF NOT EXISTS idx_events_ts_device ON events (ts_device DESC);
+      CREATE INDEX IF NOT EXISTS idx_events_type_ts ON events (event_type, ts_device DESC);
+      CREATE INDEX IF NOT EXISTS idx_events_device_ts ON events (device_id, ts_device DESC);
+      CREATE TABLE IF NOT EXISTS deadletters (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        received_at INTEGER NOT NULL,
+        reason      TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        topic       TEXT NOT NULL,
+        device_id   TEXT,
+        source      TEXT NOT NULL,
+        payload     BLOB NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_deadletters_reason_time ON deadletters (reason, received_at);
+      CREATE INDEX IF NOT EXISTS idx_deadletters_time ON deadletters (received_at);
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS events (
+        event_id   TEXT PRIMARY KEY,
+        device_id  TEXT NOT NULL,
+        schema     INT  NOT NULL,
+        event_type TEXT NOT NULL,
+        value_num  DOUBLE PRECISION,
+        value_text TEXT,
+        unit       TEXT,
+        ts_device  TIMESTAMPTZ,
+        ts_server  TIMESTAMPTZ DEFAULT NOW(),
+        meta       JSONB DEFAULT '{}'
+      );
+      CREATE INDEX IF NOT EXISTS idx_events_ts_device ON events (ts_device DESC);
+      CREATE INDEX IF NOT EXISTS idx_events_type_ts ON events (event_type, ts_device DESC);
+      CREATE INDEX IF NOT EXISTS idx_events_device_ts ON events (device_id, ts_device DESC);
+      CREATE TABLE IF NOT EXISTS deadletters (
+        id          BIGSERIAL PRIMARY KEY,
+        received_at TIMESTAMPTZ NOT NULL,
+        reason      TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        topic       TEXT NOT NULL,
+        device_id   TEXT,
+        source      TEXT NOT NULL,
+        payload     BYTEA NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_deadletters_reason_time ON deadletters (reason, received_at);
+      CREATE INDEX IF NOT EXISTS idx_deadletters_time ON deadletters (received_at);
+    `,
+  },
+];

@@ -1,0 +1,64 @@
+import type { DeadLetter, StoreStatus, TelemetryEvent } from '../core/event.js';
+
+/**
+ * One batch as the pipeline hands it to a store: events to insert once each
+ * (by `event_id`) and dead letters to keep, committed in one transaction.
+ */
+export interface WriteBatch {
+  events: readonly TelemetryEvent[];
+  deadLetters: readonly DeadLetter[];
+}
+
+/**
+ * The result of a committed batch: one status per event, in the order given.
+ * An event whose id appeared earlier in the same batch is a `duplicate`.
+ */
+export interface WriteResult {
+  statuses: StoreStatus[];
+}
+
+/** A stored event as read back (times as epoch ms). */
+export type StoredEvent = TelemetryEvent;
+
+export interface StoredDeadLetter extends DeadLetter {
+  id: number;
+}
+
+export interface DeadLetterQuery {
+  reason?: string;
+  limit?: number;
+}
+
+/**
+ * The small interface every store implements; batching, retries, in-flight
+ * caps and acknowledgement live once, in `pipeline/`, around it.
+ *
+ * Contract (checked by `storage/conformance.ts` for every store):
+ * - `writeBatch` is atomic: it either commits every event and dead letter
+ *   and resolves, or commits nothing and rejects.
+ * - When it resolves the data is durable (survives a crash or power loss
+ *   of the store's host as far as the engine promises it).
+ * - Inserting an `event_id` that is already stored changes nothing and is
+ *   reported `duplicate`, also when two writers race.
+ * - `isRetriable(err)` tells a transient failure (connection lost, busy,
+ *   disk full) from a permanent one (the data was refused).
+ */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Applies pending versioned migrations. Safe to call from several processes. */
+  migrate(): Promise<void>;
+  writeBatch(batch: WriteBatch): Promise<WriteResult>;
+  /** Resolves when the store answers a trivial query. */
+  ping(): Promise<void>;
+  isRetriable(err: unknown): boolean;
+  close(): Promise<void>;
+
+  // Reads used by the CLI, tests and (later) the query API.
+  countEvents(): Promise<number>;
+  getEvent(eventId: string): Promise<StoredEvent | undefined>;
+  recentEvents(limit: number, deviceId?: string): Promise<StoredEvent[]>;
+  countDeadLetters(): Promise<number>;
+  listDeadLetters(q?: DeadLetterQuery): Promise<StoredDeadLetter[]>;
+  /** Applied migration versions, ascending. */
+  migrationVersions(): Promise<number[]>;
+}
