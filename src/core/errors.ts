@@ -16,7 +16,7 @@ export const REASON_CODES = {
   topic_device_mismatch: 'The device_id in the payload differs from the device id in the topic it was published to.',
   payload_too_large: 'The payload is larger than TELEHUB_MAX_PAYLOAD_BYTES.',
   invalid_timestamp: 'ts_device is not an ISO-8601 date-time with a valid date and time of day.',
-  value_not_finite: 'value is a JSON number outside the range of a double (for example 1e999).',
+  value_not_finite: 'value (or a number inside meta) is a JSON number outside the range of a double (for example 1e999).',
   meta_too_large: 'meta serialises to more than TELEHUB_MAX_META_BYTES or nests deeper than TELEHUB_MAX_META_DEPTH.',
   field_too_long: 'An id-like field (event_id, device_id, event_type, unit) is longer than TELEHUB_MAX_ID_LENGTH characters, or value text is longer than TELEHUB_MAX_VALUE_TEXT_LENGTH.',
   invalid_string: 'A string contains a NUL character or an unpaired UTF-16 surrogate, which the stores cannot keep faithfully.',

@@ -23,8 +23,10 @@ export interface DecodeContext {
 export type DecodeResult = { ok: true; event: TelemetryEvent } | (Rejection & { deviceId: string | null });
 
 // A finite decimal number written as a string: "23.5", "-1", "1e3". No hex, no
-// whitespace, no "Infinity"/"NaN" (those stay text).
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+// whitespace, no "Infinity"/"NaN" (those stay text). The dot is grouped with
+// the fraction digits so the digits can only match one way: `\d+\.?\d*`
+// backtracks quadratically on "1111…x" (seconds for a long value text).
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 function fail(r: Rejection, deviceId: string | null): DecodeResult {
   return { ok: false, reason: r.reason, message: r.message, deviceId };
@@ -56,10 +58,11 @@ function jsonType(v: unknown): string {
  * Returns an error message or undefined.
  */
 function checkMeta(v: unknown, depth: number, maxDepth: number): Rejection | undefined {
-  if (depth > maxDepth) return reject('meta_too_large', `meta nests deeper than ${maxDepth} levels`);
   if (typeof v === 'string') return cleanString(v) ? undefined : reject('invalid_string', 'meta contains a string with a NUL character or an unpaired surrogate');
   if (typeof v === 'number') return Number.isFinite(v) ? undefined : reject('value_not_finite', 'meta contains a number outside the range of a double');
   if (v === null || typeof v !== 'object') return undefined;
+  // Depth counts containers only: meta itself is level 1, {"a":{"b":1}} is 2.
+  if (depth > maxDepth) return reject('meta_too_large', `meta nests deeper than ${maxDepth} levels`);
   if (Array.isArray(v)) {
     for (const item of v) {
       const r = checkMeta(item, depth + 1, maxDepth);

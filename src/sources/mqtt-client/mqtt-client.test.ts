@@ -1,0 +1,221 @@
+/**
+ * The external-broker source against a real broker (Aedes, in-process, as a
+ * stand-in for any external broker; the Mosquitto runs are in test/e2e).
+ *
+ * Aedes speaks MQTT 3.1.1, so these run v3.1.1; test/e2e runs MQTT 5 against Mosquitto.
+ *
+ * These tests pin the MQTT.js seam of deferred-puback.ts: they fail if a
+ * PUBACK ever leaves before its commit, if PUBACKs leave out of order, or if
+ * intake becomes serialised on commits.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Aedes } from 'aedes';
+import mqtt from 'mqtt';
+import pino from 'pino';
+import { DEFAULT_LIMITS } from '../../core/config.js';
+import { BatchWriter } from '../../pipeline/batch-writer.js';
+import { Ingest } from '../../pipeline/ingest.js';
+import { SqliteStore } from '../../storage/sqlite/index.js';
+import type { Store, WriteBatch, WriteResult } from '../../storage/store.js';
+import { MqttClientSource } from './index.js';
+import { assertSeam } from './deferred-puback.js';
+
+const log = pino({ level: 'silent' });
+const topics = { events: 'qs/v1/+/events', deadLetter: 'qs/v1/deadletter', ackTemplate: 'qs/v1/{device_id}/acks', ackQos: 1 as const };
+
+/** A real SQLite store whose commits wait for `open()`. */
+class GatedStore {
+  private gate: Promise<void> | undefined;
+  private openGate: (() => void) | undefined;
+  batches: number[] = [];
+  constructor(readonly inner: SqliteStore) {}
+  close(): void {
+    this.gate = new Promise((r) => (this.openGate = r));
+  }
+  open(): void {
+    this.openGate?.();
+    this.gate = undefined;
+  }
+  asStore(): Store {
+    const inner = this.inner;
+    return new Proxy(inner, {
+      get: (target, prop) => {
+        if (prop === 'writeBatch') {
+          return async (b: WriteBatch): Promise<WriteResult> => {
+            this.batches.push(b.events.length + b.deadLetters.length);
+            if (this.gate) await this.gate;
+            return inner.writeBatch(b);
+          };
+        }
+        const v = Reflect.get(target, prop);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as Store;
+  }
+}
+
+function event(i: number, device = 'dev-1') {
+  return JSON.stringify({ schema: 1, event_id: `${device}-${i}`, device_id: device, event_type: 'temperature', value: i });
+}
+
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/**
+ * Waits until the broker has processed every packet telehub's connection sent
+ * so far: two QoS 1 round trips in a row on that connection. Aedes reads the
+ * next chunk of a socket only when every packet of the previous one is done,
+ * so the second probe's PUBACK proves all earlier packets were handled.
+ */
+async function brokerBarrier(source: MqttClientSource): Promise<void> {
+  const client = (source as unknown as { client: mqtt.MqttClient }).client;
+  await client.publishAsync('probe/barrier', 'a', { qos: 1 });
+  await client.publishAsync('probe/barrier', 'b', { qos: 1 });
+}
+
+describe('external MQTT source (deferred PUBACK seam)', () => {
+  let broker: Aedes;
+  let server: Server;
+  let url: string;
+  let dir: string;
+  const acksFromTelehub: number[] = [];
+
+  before(async () => {
+    broker = await Aedes.createBroker();
+    broker.on('ack', (packet, client) => {
+      if (client?.id?.startsWith('telehub-test') && packet && 'messageId' in packet) acksFromTelehub.push(packet.messageId as number);
+    });
+    server = createServer((s) => broker.handle(s));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    dir = mkdtempSync(path.join(tmpdir(), 'telehub-mqttc-'));
+  });
+
+  after(async () => {
+    server.close();
+    await new Promise<void>((r) => broker.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function setup(clientId: string, maxInflight = 10_000) {
+    const sqlite = new SqliteStore(path.join(dir, `${clientId}.db`));
+    await sqlite.migrate();
+    const gated = new GatedStore(sqlite);
+    const writer = new BatchWriter(gated.asStore(), { batchMax: 1000, batchWaitMs: 5, maxInflight, writeConcurrency: 1, retryMinMs: 10, retryMaxMs: 50 }, log);
+    const ingest = new Ingest(writer, { topics, limits: DEFAULT_LIMITS }, log);
+    const source = new MqttClientSource(
+      ingest,
+      writer,
+      { url, clientId, protocolVersion: 4, sessionExpirySeconds: 3600, keepaliveSeconds: 30 },
+      topics.events,
+      maxInflight,
+      log,
+    );
+    await source.start();
+    const device = await mqtt.connectAsync(url, { clientId: `${clientId}-device`, protocolVersion: 4 });
+    const acks: string[] = [];
+    await device.subscribeAsync('qs/v1/+/acks', { qos: 1 });
+    device.on('message', (_t, p) => acks.push(p.toString()));
+    return { sqlite, gated, writer, source, device, acks };
+  }
+
+  it('holds every PUBACK until its batch commits, while intake goes on', async () => {
+    acksFromTelehub.length = 0;
+    const { sqlite, gated, writer, source, device, acks } = await setup('telehub-test-hold');
+    gated.close();
+    const n = 50;
+    for (let i = 0; i < n; i++) device.publish('qs/v1/dev-1/events', event(i), { qos: 1 });
+    // All 50 reach the pipeline while the first commit is blocked: intake is not serialised.
+    await until(() => writer.inflight === n, 'all events in flight');
+    await brokerBarrier(source);
+    assert.equal(acksFromTelehub.length, 0, 'no PUBACK may leave before the commit');
+    assert.equal(acks.length, 0, 'no ACK message before the commit');
+    assert.equal(await sqlite.countEvents(), 0);
+
+    gated.open();
+    await until(() => acksFromTelehub.length === n && acks.length === n, 'PUBACKs and ACKs after commit');
+    assert.equal(await sqlite.countEvents(), n);
+    // PUBACKs leave in the order the PUBLISHes arrived (MQTT §4.6).
+    const sorted = [...acksFromTelehub].sort((a, b) => a - b);
+    assert.deepEqual(acksFromTelehub, sorted);
+    assert.ok(gated.batches.some((b) => b > 1), `events were batched (${gated.batches.join(',')})`);
+    await device.endAsync();
+    await source.close();
+    await writer.close();
+    await sqlite.close();
+  });
+
+  it('a malformed message does not block the ones behind it, and PUBACKs stay in order', async () => {
+    acksFromTelehub.length = 0;
+    const { sqlite, writer, source, device, acks } = await setup('telehub-test-order');
+    const dead: string[] = [];
+    await device.subscribeAsync('qs/v1/deadletter', { qos: 1 });
+    device.on('message', (t, p) => t === 'qs/v1/deadletter' && dead.push(p.toString()));
+    device.publish('qs/v1/dev-1/events', '{"schema":1', { qos: 1 });
+    for (let i = 0; i < 10; i++) device.publish('qs/v1/dev-1/events', event(i), { qos: 1 });
+    await until(() => acks.filter((a) => a.includes('"status"')).length === 10 && dead.length === 1, 'acks and dead letter');
+    assert.equal(JSON.parse(dead[0]).reason, 'invalid_json');
+    await until(() => acksFromTelehub.length === 11, 'PUBACKs');
+    assert.equal(await sqlite.countDeadLetters(), 1);
+    await device.endAsync();
+    await source.close();
+    await writer.close();
+    await sqlite.close();
+  });
+
+  it('pauses intake at TELEHUB_MAX_INFLIGHT and resumes after commits', async () => {
+    acksFromTelehub.length = 0;
+    const { sqlite, gated, writer, source, device } = await setup('telehub-test-cap', 20);
+    gated.close();
+    for (let i = 0; i < 100; i++) device.publish('qs/v1/dev-1/events', event(i), { qos: 1 });
+    await until(() => writer.inflight === 20, 'the cap');
+    // Nothing to await for "no more arrives": give the broker time to push more; the cap must hold.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(writer.inflight, 20, 'intake paused at the cap');
+    assert.equal(acksFromTelehub.length, 0);
+    gated.open();
+    await until(() => writer.inflight === 0, 'drain');
+    await until(() => acksFromTelehub.length >= 100, 'all PUBACKs');
+    assert.equal(await sqlite.countEvents(), 100);
+    await device.endAsync();
+    await source.close();
+    await writer.close();
+    await sqlite.close();
+  });
+
+  it('a dropped connection voids parked PUBACKs; redelivery is answered duplicate', async () => {
+    const { sqlite, gated, writer, source, device, acks } = await setup('telehub-test-drop');
+    gated.close();
+    for (let i = 0; i < 5; i++) device.publish('qs/v1/dev-1/events', event(i), { qos: 1 });
+    await until(() => writer.inflight === 5, 'in flight');
+    // Cut telehub's connection at the broker while the batch is uncommitted.
+    const conn = (broker as unknown as { clients: Record<string, { conn: { destroy(): void } }> }).clients['telehub-test-drop'];
+    conn.conn.destroy();
+    gated.open();
+    // The broker redelivers all 5 on the resumed session: each is acknowledged again as duplicate.
+    await until(() => acks.filter((a) => a.includes('"duplicate"')).length === 5, 'duplicate ACKs after redelivery', 15_000);
+    assert.equal(acks.filter((a) => a.includes('"stored"')).length, 5);
+    assert.equal(await sqlite.countEvents(), 5);
+    await device.endAsync();
+    await source.close();
+    await writer.close();
+    await sqlite.close();
+  });
+
+  it('refuses to start on an MQTT.js without the seam', () => {
+    const fake = { handleMessage() {} } as unknown as mqtt.MqttClient;
+    assert.throws(() => assertSeam(fake), /pins mqtt/);
+  });
+});

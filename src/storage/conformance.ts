@@ -1,0 +1,345 @@
+/**
+ * The behaviour every Store must show (after aedes-persistence's abstract.js):
+ * a store's test file calls `storeConformance(name, makeStore)` and gets the
+ * whole suite. Every case reads its outcome back from the store rather than
+ * trusting what writeBatch returned.
+ *
+ * `makeStore` gives a fresh, empty, NOT yet migrated store; `reopen` opens
+ * another instance on the same database or file (used both after close and
+ * as a second concurrent writer); `cleanup` closes every instance it handed
+ * out and removes the data.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { DeadLetter, TelemetryEvent } from '../core/event.js';
+import { MIGRATIONS } from './migrations/index.js';
+import type { Store } from './store.js';
+
+export interface ConformanceFixture {
+  store: Store;
+  reopen: () => Promise<Store>;
+  restart?: () => Promise<void>;
+  cleanup: () => Promise<void>;
+}
+
+const T0 = Date.UTC(2024, 1, 10, 8, 30, 0, 123);
+
+function ev(id: string, over: Partial<TelemetryEvent> = {}): TelemetryEvent {
+  return {
+    eventId: id,
+    deviceId: 'dev-1',
+    schema: 1,
+    eventType: 'temperature',
+    valueNum: 21.5,
+    valueText: null,
+    unit: 'C',
+    tsDevice: T0,
+    tsServer: T0 + 7,
+    meta: '{}',
+    ...over,
+  };
+}
+
+function dl(over: Partial<DeadLetter> = {}): DeadLetter {
+  return {
+    reason: 'invalid_json',
+    message: 'Unexpected token',
+    topic: 'telehub/dev-1/events',
+    deviceId: 'dev-1',
+    payload: Buffer.from('{nope'),
+    receivedAt: T0 + 1,
+    source: 'mqtt',
+    ...over,
+  };
+}
+
+function range(prefix: string, from: number, n: number, over: Partial<TelemetryEvent> = {}): TelemetryEvent[] {
+  return Array.from({ length: n }, (_, i) => ev(`${prefix}${from + i}`, { tsServer: T0 + from + i, ...over }));
+}
+
+/** Field-for-field equality; meta compared as JSON values since stores may reformat it. */
+function assertSameEvent(actual: TelemetryEvent | undefined, expected: TelemetryEvent): void {
+  assert.ok(actual, `event ${expected.eventId} not found`);
+  const { meta: am, ...a } = actual;
+  const { meta: em, ...e } = expected;
+  assert.deepEqual(a, e);
+  assert.deepEqual(JSON.parse(am), JSON.parse(em));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function storeConformance(name: string, makeStore: () => Promise<ConformanceFixture>): void {
+  /** Runs a case on a fresh migrated store and always cleans up. */
+  async function withStore(fn: (f: ConformanceFixture) => Promise<void>): Promise<void> {
+    const f = await makeStore();
+    try {
+      await f.store.migrate();
+      await fn(f);
+    } finally {
+      await f.cleanup();
+    }
+  }
+
+  async function reopenMigrated(f: ConformanceFixture): Promise<Store> {
+    const s = await f.reopen();
+    await s.migrate();
+    return s;
+  }
+
+  describe(`${name} store conformance`, () => {
+    it('migrate is idempotent, records every version and is safe to run concurrently', async () => {
+      const f = await makeStore();
+      try {
+        const other = await f.reopen();
+        // Two processes starting at once on an empty database.
+        await Promise.all([f.store.migrate(), other.migrate()]);
+        await f.store.migrate();
+        const expected = MIGRATIONS.map((m) => m.version);
+        assert.ok(expected.includes(1));
+        assert.deepEqual(await f.store.migrationVersions(), expected);
+        assert.deepEqual(await other.migrationVersions(), expected);
+        await f.store.ping();
+        assert.equal(await f.store.countEvents(), 0);
+        assert.equal(await f.store.countDeadLetters(), 0);
+      } finally {
+        await f.cleanup();
+      }
+    });
+
+    it('stores a batch and reads every field back', () =>
+      withStore(async ({ store }) => {
+        const events = [
+          ev('num-only', { valueNum: 0.30000000000000004, valueText: null, tsServer: T0 + 1 }),
+          ev('text-only', { valueNum: null, valueText: 'door open — ✓', unit: null, tsServer: T0 + 2 }),
+          ev('both', { valueNum: -1.5e-7, valueText: 'low', tsServer: T0 + 3, deviceId: 'dev-2' }),
+          ev('neither', { valueNum: null, valueText: null, unit: null, tsDevice: null, tsServer: T0 + 4, eventType: 'heartbeat' }),
+          ev('big', { valueNum: 1.7976931348623157e308, schema: 1, tsDevice: Date.UTC(9999, 11, 31, 23, 59, 59, 999), tsServer: T0 + 5 }),
+          // 0001-01-01T00:00:00.001Z, and 1 ms before the epoch (negative remainders).
+          ev('ancient', { valueNum: -0.1, tsDevice: -62135596799999, tsServer: T0 + 6 }),
+          ev('pre-epoch', { valueNum: 0, tsDevice: -1, tsServer: -1001 }),
+          ev('meta', {
+            tsDevice: T0 + 999,
+            tsServer: T0 + 8,
+            meta: JSON.stringify({ fw: '1.2.3', nested: { a: [1, 2.5, { b: null, c: true }], 'ключ': 'ünïcødé 🚀' }, emoji: '😀' }),
+          }),
+        ];
+        const res = await store.writeBatch({ events, deadLetters: [] });
+        assert.deepEqual(res.statuses, events.map(() => 'stored'));
+        assert.equal(await store.countEvents(), events.length);
+        for (const e of events) assertSameEvent(await store.getEvent(e.eventId), e);
+        assert.equal(await store.getEvent('missing'), undefined);
+
+        const recent = await store.recentEvents(3);
+        assert.deepEqual(recent.map((e) => e.eventId), ['meta', 'ancient', 'big']);
+        const dev2 = await store.recentEvents(10, 'dev-2');
+        assert.deepEqual(dev2.map((e) => e.eventId), ['both']);
+        assertSameEvent(dev2[0], events[2]);
+      }));
+
+    it('re-inserting stored ids reports duplicate and changes nothing', () =>
+      withStore(async ({ store }) => {
+        const first = range('e', 0, 5);
+        await store.writeBatch({ events: first, deadLetters: [] });
+        const again = first.map((e) => ({ ...e, valueNum: 99, valueText: 'changed', meta: '{"changed":true}' }));
+        const res = await store.writeBatch({ events: [...again, ev('new-one')], deadLetters: [] });
+        assert.deepEqual(res.statuses, [...again.map(() => 'duplicate'), 'stored']);
+        assert.equal(await store.countEvents(), 6);
+        for (const e of first) assertSameEvent(await store.getEvent(e.eventId), e);
+      }));
+
+    it('stores the first of several copies inside one batch', () =>
+      withStore(async ({ store }) => {
+        await store.writeBatch({ events: [ev('old')], deadLetters: [] });
+        const a1 = ev('a', { valueNum: 1 });
+        const b1 = ev('b', { valueNum: 2 });
+        const batch = [a1, b1, ev('a', { valueNum: 3 }), ev('old', { valueNum: 4 }), ev('c'), ev('b', { valueNum: 5 }), ev('a', { valueNum: 6 })];
+        const res = await store.writeBatch({ events: batch, deadLetters: [] });
+        assert.deepEqual(res.statuses, ['stored', 'stored', 'duplicate', 'duplicate', 'stored', 'duplicate', 'duplicate']);
+        assert.equal(await store.countEvents(), 4);
+        assertSameEvent(await store.getEvent('a'), a1);
+        assertSameEvent(await store.getEvent('b'), b1);
+        assertSameEvent(await store.getEvent('old'), ev('old'));
+      }));
+
+    it('keeps dead letters with binary payloads and filters them by reason', () =>
+      withStore(async ({ store }) => {
+        const binary = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, 0x5c, 0x22, 0x7b]);
+        const letters = [
+          dl({ reason: 'invalid_utf8', payload: binary, deviceId: null, source: 'http', topic: 'POST /v1/events', receivedAt: T0 + 11 }),
+          dl({ reason: 'invalid_json', payload: Buffer.from('{"a":'), receivedAt: T0 + 12 }),
+          dl({ reason: 'invalid_utf8', payload: Buffer.alloc(0), message: 'empty — “quoted”', receivedAt: T0 + 13, source: 'replay' }),
+        ];
+        const res = await store.writeBatch({ events: [ev('with-dl')], deadLetters: letters });
+        assert.deepEqual(res.statuses, ['stored']);
+        assert.equal(await store.countDeadLetters(), 3);
+
+        const all = await store.listDeadLetters();
+        assert.equal(all.length, 3);
+        // Newest first; ids are numbers and strictly decreasing.
+        for (const d of all) assert.equal(typeof d.id, 'number');
+        assert.ok(all[0].id > all[1].id && all[1].id > all[2].id);
+        const byTime = [...all].reverse();
+        for (let i = 0; i < letters.length; i++) {
+          const { id, ...rest } = byTime[i];
+          assert.ok(Buffer.isBuffer(rest.payload));
+          assert.deepEqual({ ...rest, payload: rest.payload.toString('hex') }, { ...letters[i], payload: letters[i].payload.toString('hex') });
+        }
+        const utf8 = await store.listDeadLetters({ reason: 'invalid_utf8' });
+        assert.deepEqual(utf8.map((d) => d.receivedAt), [T0 + 13, T0 + 11]);
+        assert.ok(utf8[1].payload.equals(binary));
+        assert.equal((await store.listDeadLetters({ reason: 'invalid_utf8', limit: 1 })).length, 1);
+        assert.deepEqual(await store.listDeadLetters({ reason: 'payload_too_large' }), []);
+      }));
+
+    it('accepts an empty batch and a dead-letter-only batch', () =>
+      withStore(async ({ store }) => {
+        assert.deepEqual(await store.writeBatch({ events: [], deadLetters: [] }), { statuses: [] });
+        assert.deepEqual(await store.writeBatch({ events: [], deadLetters: [dl(), dl({ reason: 'missing_field' })] }), { statuses: [] });
+        assert.equal(await store.countEvents(), 0);
+        assert.equal(await store.countDeadLetters(), 2);
+        assert.equal((await store.listDeadLetters({ reason: 'missing_field' })).length, 1);
+      }));
+
+    it('commits nothing of a batch the store refuses', () =>
+      withStore(async ({ store }) => {
+        await store.writeBatch({ events: [ev('before')], deadLetters: [dl()] });
+        // NOT NULL violation forced past the type system.
+        const bad = ev('bad', { eventType: null as unknown as string });
+        const batch = { events: [ev('good-1'), bad, ev('good-2'), ev('before')], deadLetters: [dl({ reason: 'missing_field' })] };
+        let caught: unknown;
+        await assert.rejects(
+          store.writeBatch(batch).catch((err: unknown) => {
+            caught = err;
+            throw err;
+          }),
+        );
+        assert.equal(store.isRetriable(caught), false, `expected a permanent error, got ${String(caught)}`);
+        assert.equal(await store.countEvents(), 1);
+        assert.equal(await store.getEvent('good-1'), undefined);
+        assert.equal(await store.getEvent('good-2'), undefined);
+        assert.equal(await store.countDeadLetters(), 1);
+        assert.deepEqual(await store.listDeadLetters({ reason: 'missing_field' }), []);
+        // The store is still usable afterwards.
+        const res = await store.writeBatch({ events: [ev('good-1')], deadLetters: [] });
+        assert.deepEqual(res.statuses, ['stored']);
+      }));
+
+    it('stores each id exactly once when two writers race', () =>
+      withStore(async (f) => {
+        const other = await reopenMigrated(f);
+        const batches = 20;
+        const half = 100;
+        // Each batch: 100 ids of its own, 100 shared with the other writer's
+        // batch of the same index (in reverse order there, to cross lock orders).
+        const shared = (k: number) => range(`s-${k}-`, 0, half);
+        const mine = (w: string, k: number) => range(`${w}-${k}-`, 0, half);
+        const run = async (s: Store, w: 'a' | 'b') => {
+          const statuses = new Map<string, string>();
+          for (let k = 0; k < batches; k++) {
+            const events = w === 'a' ? [...mine(w, k), ...shared(k)] : [...shared(k).reverse(), ...mine(w, k)];
+            const res = await s.writeBatch({ events, deadLetters: [] });
+            assert.equal(res.statuses.length, events.length);
+            events.forEach((e, i) => statuses.set(e.eventId, res.statuses[i]));
+          }
+          return statuses;
+        };
+        const [a, b] = await Promise.all([run(f.store, 'a'), run(other, 'b')]);
+        assert.equal(await f.store.countEvents(), batches * half * 3);
+        for (let k = 0; k < batches; k++) {
+          for (const e of shared(k)) {
+            const stored = [a.get(e.eventId), b.get(e.eventId)].filter((s) => s === 'stored').length;
+            assert.equal(stored, 1, `${e.eventId} reported stored ${stored} times`);
+          }
+          for (const e of mine('a', k)) assert.equal(a.get(e.eventId), 'stored');
+          for (const e of mine('b', k)) assert.equal(b.get(e.eventId), 'stored');
+        }
+      }));
+
+    it('keeps data across close and reopen', () =>
+      withStore(async (f) => {
+        const events = range('p', 0, 10, { meta: '{"k":"v"}' });
+        await f.store.writeBatch({ events, deadLetters: [dl({ payload: Buffer.from([0, 1, 2, 255]) })] });
+        await f.store.close();
+        const again = await reopenMigrated(f);
+        assert.equal(await again.countEvents(), 10);
+        for (const e of events) assertSameEvent(await again.getEvent(e.eventId), e);
+        const [d] = await again.listDeadLetters();
+        assert.ok(d.payload.equals(Buffer.from([0, 1, 2, 255])));
+        assert.deepEqual(await again.migrationVersions(), MIGRATIONS.map((m) => m.version));
+        const res = await again.writeBatch({ events: [events[0], ev('p-new')], deadLetters: [] });
+        assert.deepEqual(res.statuses, ['duplicate', 'stored']);
+      }));
+
+    it('writes a 5,000-event batch', () =>
+      withStore(async ({ store }) => {
+        const events = range('big-', 0, 5000, { valueText: 'x'.repeat(50), meta: '{"i":1}' });
+        const res = await store.writeBatch({ events, deadLetters: [dl()] });
+        assert.equal(res.statuses.filter((s) => s === 'stored').length, 5000);
+        assert.equal(await store.countEvents(), 5000);
+        assertSameEvent(await store.getEvent('big-4999'), events[4999]);
+        const again = await store.writeBatch({ events, deadLetters: [] });
+        assert.ok(again.statuses.every((s) => s === 'duplicate'));
+      }));
+
+    it('survives a server restart in the middle of writing', async (t) => {
+      const f = await makeStore();
+      let writer: Promise<void> | undefined;
+      let stop = false;
+      try {
+        if (!f.restart) {
+          t.skip('this store has no server to restart');
+          return;
+        }
+        const { store } = f;
+        await store.migrate();
+        const perBatch = 50;
+        const batchOf = (k: number) => range(`r-${k}-`, 0, perBatch);
+        const failed: number[] = [];
+        const failedAfterRestart: string[] = [];
+        let restarted = false;
+        let k = 0;
+        writer = (async () => {
+          // Keep writing through the restart and a little after it.
+          let afterRestart = 0;
+          while (!stop && afterRestart < 5 && k < 2000) {
+            const mine = k++;
+            const wasRestarted = restarted;
+            try {
+              await store.writeBatch({ events: batchOf(mine), deadLetters: [dl({ message: `batch ${mine}` })] });
+            } catch (err) {
+              assert.equal(store.isRetriable(err), true, `write failed with a permanent error: ${String(err)}`);
+              failed.push(mine);
+              if (wasRestarted) failedAfterRestart.push(String(err));
+              await sleep(20); // what the pipeline's backoff would do
+            }
+            if (wasRestarted) afterRestart++;
+          }
+        })();
+        await sleep(100);
+        try {
+          await f.restart();
+        } finally {
+          restarted = true;
+        }
+        await writer;
+        assert.ok(failed.length > 0, 'no write failed; the restart happened outside the writes');
+        // The pool dropped its dead connections on its own: writes begun after the restart all worked.
+        assert.deepEqual(failedAfterRestart, []);
+
+        assert.deepEqual((await store.writeBatch({ events: [ev('after-restart')], deadLetters: [] })).statuses, ['stored']);
+        for (const b of failed) {
+          // A failed batch may or may not have committed (lost acknowledgement): both answers are fine.
+          const res = await store.writeBatch({ events: batchOf(b), deadLetters: [] });
+          assert.equal(res.statuses.length, perBatch);
+        }
+        assert.equal(await store.countEvents(), k * perBatch + 1);
+        for (let b = 0; b < k; b++) assert.ok(await store.getEvent(`r-${b}-${perBatch - 1}`), `batch ${b} missing`);
+      } finally {
+        // On failure, stop the write loop before cleanup closes the store under it.
+        stop = true;
+        await writer?.catch(() => {});
+        await f.cleanup();
+      }
+    });
+  });
+}

@@ -1,0 +1,332 @@
+/**
+ * PostgreSQL store (node-postgres pool).
+ *
+ * A batch is written with ONE statement (events and dead letters as arrays
+ * through `unnest`, dead letters in a data-modifying CTE), so it is atomic
+ * without BEGIN/COMMIT and costs one round trip. Durability is the server's
+ * `synchronous_commit`: with the default (`on`) the statement returns only
+ * after the WAL is flushed.
+ */
+import pg from 'pg';
+import type { DeadLetter, StoreStatus, TelemetryEvent } from '../../core/event.js';
+import { MIGRATIONS } from '../migrations/index.js';
+import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, WriteBatch, WriteResult } from '../store.js';
+
+export interface PostgresStoreOptions {
+  connectionString?: string;
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string;
+  poolSize: number;
+}
+
+/** Arbitrary but fixed: every telehub process migrating a database contends on it. */
+const MIGRATION_LOCK_KEY = 7_310_452_001;
+
+/** SQLSTATE classes where the same statement may succeed later (docs: Appendix A). */
+const RETRIABLE_SQLSTATE_CLASSES = new Set(['08', '53', '57', '58']);
+const RETRIABLE_SQLSTATES = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '55P03', // lock_not_available
+  '25006', // read_only_sql_transaction: we reached a standby during a failover
+]);
+const RETRIABLE_SYSCALL_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN',
+  'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'ECONNABORTED', 'EHOSTDOWN',
+]);
+/**
+ * node-postgres reports a lost or unusable connection with a plain Error and
+ * no code; these are its words (client.js, pg-pool) for that case.
+ */
+const CONNECTION_MESSAGE =
+  /Connection terminated|Connection ended|timeout exceeded when trying to connect|connection timeout|Query read timeout|not queryable|socket hang up|Client was closed|server closed the connection/i;
+
+/**
+ * Tells a transient PostgreSQL failure (the connection, the server's state,
+ * a lock conflict) from a permanent one (the server refused the data).
+ * Unknown errors without a SQLSTATE are permanent: retrying a bug forever
+ * would stall the pipeline, whereas a connection loss always shows one of the
+ * codes or messages above.
+ */
+export function isRetriablePgError(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  if (code !== undefined && RETRIABLE_SYSCALL_CODES.has(code)) return true;
+  // A SQLSTATE is five digits/upper-case letters; node's own codes (EPIPE) are caught above.
+  if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) {
+    return RETRIABLE_SQLSTATES.has(code) || RETRIABLE_SQLSTATE_CLASSES.has(code.slice(0, 2));
+  }
+  // Node's happy-eyeballs connect gathers one error per address in an AggregateError.
+  if (Array.isArray(e.errors) && e.errors.length > 0 && e.errors.every(isRetriablePgError)) return true;
+  if (code === undefined && typeof e.message === 'string' && CONNECTION_MESSAGE.test(e.message)) return true;
+  if (e.cause !== undefined && e.cause !== err) return isRetriablePgError(e.cause);
+  return false;
+}
+
+// Epoch ms (bigint) to timestamptz without float rounding: whole seconds via
+// to_timestamp (exact for integral seconds up to about year 20000), the
+// millisecond remainder as a pure-time interval (no day part, so the session
+// TimeZone and DST cannot shift it).
+const toTs = (col: string) => `(to_timestamp((${col} / 1000)::float8) + (${col} % 1000) * interval '1 millisecond')`;
+// extract(epoch) is numeric (exact) since PostgreSQL 14; round() also covers older float results.
+const toMs = (col: string) => `round(extract(epoch FROM ${col}) * 1000)::float8`;
+
+const EVENT_COLUMNS = 'event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta';
+const SELECT_EVENT = `SELECT event_id, device_id, schema, event_type, value_num, value_text, unit,
+  ${toMs('ts_device')} AS ts_device, ${toMs('ts_server')} AS ts_server, COALESCE(meta::text, '{}') AS meta FROM events`;
+const SELECT_DEADLETTER = `SELECT id::float8 AS id, ${toMs('received_at')} AS received_at, reason, message, topic, device_id, source, payload
+  FROM deadletters`;
+
+const INSERT_EVENTS = `INSERT INTO events (${EVENT_COLUMNS})
+  SELECT e.id, e.dev, e.sch, e.typ, e.vn, e.vt, e.u, ${toTs('e.tsd')}, ${toTs('e.tss')}, e.meta::jsonb
+  FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::float8[], $6::text[], $7::text[], $8::int8[], $9::int8[], $10::text[])
+    AS e(id, dev, sch, typ, vn, vt, u, tsd, tss, meta)
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING event_id`;
+const insertDeadLetters = (p: number) => `INSERT INTO deadletters (received_at, reason, message, topic, device_id, source, payload)
+  SELECT ${toTs('d.at')}, d.reason, d.message, d.topic, d.dev, d.source, d.payload
+  FROM unnest($${p}::int8[], $${p + 1}::text[], $${p + 2}::text[], $${p + 3}::text[], $${p + 4}::text[], $${p + 5}::text[], $${p + 6}::bytea[])
+    AS d(at, reason, message, topic, dev, source, payload)`;
+
+// Named (prepared once per connection) variants of the single write statement.
+const WRITE_EVENTS = { name: 'telehub_write_e', text: INSERT_EVENTS };
+const WRITE_DEADLETTERS = { name: 'telehub_write_d', text: insertDeadLetters(1) };
+const WRITE_BOTH = { name: 'telehub_write_ed', text: `WITH dl AS (${insertDeadLetters(11)}) ${INSERT_EVENTS}` };
+
+interface EventRow {
+  event_id: string;
+  device_id: string;
+  schema: number;
+  event_type: string;
+  value_num: number | null;
+  value_text: string | null;
+  unit: string | null;
+  ts_device: number | null;
+  ts_server: number;
+  meta: string;
+}
+
+interface DeadLetterRow {
+  id: number;
+  received_at: number;
+  reason: string;
+  message: string;
+  topic: string;
+  device_id: string | null;
+  source: string;
+  payload: Buffer;
+}
+
+function rowToEvent(r: EventRow): StoredEvent {
+  return {
+    eventId: r.event_id,
+    deviceId: r.device_id,
+    schema: r.schema,
+    eventType: r.event_type,
+    valueNum: r.value_num,
+    valueText: r.value_text,
+    unit: r.unit,
+    tsDevice: r.ts_device,
+    tsServer: r.ts_server,
+    meta: r.meta,
+  };
+}
+
+function eventParams(events: readonly TelemetryEvent[]): unknown[] {
+  const n = events.length;
+  const cols: unknown[][] = Array.from({ length: 10 }, () => new Array(n));
+  for (let i = 0; i < n; i++) {
+    const e = events[i];
+    cols[0][i] = e.eventId;
+    cols[1][i] = e.deviceId;
+    cols[2][i] = e.schema;
+    cols[3][i] = e.eventType;
+    cols[4][i] = e.valueNum;
+    cols[5][i] = e.valueText;
+    cols[6][i] = e.unit;
+    cols[7][i] = e.tsDevice;
+    cols[8][i] = e.tsServer;
+    cols[9][i] = e.meta;
+  }
+  return cols;
+}
+
+function deadLetterParams(dls: readonly DeadLetter[]): unknown[] {
+  return [
+    dls.map((d) => d.receivedAt),
+    dls.map((d) => d.reason),
+    dls.map((d) => d.message),
+    dls.map((d) => d.topic),
+    dls.map((d) => d.deviceId),
+    dls.map((d) => d.source),
+    dls.map((d) => d.payload),
+  ];
+}
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private closed = false;
+
+  constructor(opts: PostgresStoreOptions) {
+    // pg lets fields parsed from a connection string override explicit ones
+    // (even with undefined), so use one source or the other, never both.
+    const target = opts.connectionString
+      ? { connectionString: opts.connectionString }
+      : { host: opts.host, port: opts.port, database: opts.database, user: opts.user, password: opts.password };
+    this.pool = new pg.Pool({
+      ...target,
+      max: opts.poolSize,
+      // Without a bound a black-holed server makes checkouts wait for the OS TCP timeout (minutes).
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+    });
+    // An idle client whose server went away emits 'error'; the pool already
+    // drops it and the next checkout connects afresh. Unhandled, it would kill the process.
+    this.pool.on('error', () => {});
+  }
+
+  async migrate(): Promise<void> {
+    // Every step takes the advisory lock first: concurrent CREATE TABLE IF NOT
+    // EXISTS can otherwise fail with a unique violation on pg_type.
+    await this.inTransaction(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      await c.query(
+        'CREATE TABLE IF NOT EXISTS telehub_migrations (version INT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
+      );
+    });
+    for (const m of MIGRATIONS) {
+      await this.inTransaction(async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+        // Read under the lock: another process may have applied it while we waited.
+        const { rows } = await c.query<{ v: number }>('SELECT COALESCE(MAX(version), 0) AS v FROM telehub_migrations');
+        if (m.version <= rows[0].v) return;
+        await c.query(m.postgres);
+        await c.query('INSERT INTO telehub_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      });
+    }
+  }
+
+  async writeBatch(batch: WriteBatch): Promise<WriteResult> {
+    const { events, deadLetters } = batch;
+    // First occurrence of each id is the candidate; later ones are duplicates whatever happens.
+    const firstIndex = new Map<string, number>();
+    for (let i = 0; i < events.length; i++) {
+      if (!firstIndex.has(events[i].eventId)) firstIndex.set(events[i].eventId, i);
+    }
+    // Insert in id order: two writers with overlapping ids then take the
+    // unique-index waits in the same order and cannot deadlock each other.
+    const unique = [...firstIndex.values()].map((i) => events[i]);
+    unique.sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+
+    let stored: Set<string>;
+    if (unique.length === 0 && deadLetters.length === 0) {
+      stored = new Set();
+    } else if (unique.length === 0) {
+      await this.pool.query({ ...WRITE_DEADLETTERS, values: deadLetterParams(deadLetters) });
+      stored = new Set();
+    } else {
+      const res =
+        deadLetters.length === 0
+          ? await this.pool.query<{ event_id: string }>({ ...WRITE_EVENTS, values: eventParams(unique) })
+          : await this.pool.query<{ event_id: string }>({
+              ...WRITE_BOTH,
+              values: [...eventParams(unique), ...deadLetterParams(deadLetters)],
+            });
+      stored = new Set(res.rows.map((r) => r.event_id));
+    }
+    const statuses: StoreStatus[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const id = events[i].eventId;
+      statuses[i] = firstIndex.get(id) === i && stored.has(id) ? 'stored' : 'duplicate';
+    }
+    return { statuses };
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  isRetriable(err: unknown): boolean {
+    return isRetriablePgError(err);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  async countEvents(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>('SELECT count(*)::float8 AS n FROM events');
+    return rows[0].n;
+  }
+
+  async getEvent(eventId: string): Promise<StoredEvent | undefined> {
+    const { rows } = await this.pool.query<EventRow>(`${SELECT_EVENT} WHERE event_id = $1`, [eventId]);
+    return rows.length > 0 ? rowToEvent(rows[0]) : undefined;
+  }
+
+  async recentEvents(limit: number, deviceId?: string): Promise<StoredEvent[]> {
+    const { rows } =
+      deviceId !== undefined
+        ? await this.pool.query<EventRow>(`${SELECT_EVENT} WHERE device_id = $1 ORDER BY events.ts_server DESC LIMIT $2`, [deviceId, limit])
+        : await this.pool.query<EventRow>(`${SELECT_EVENT} ORDER BY events.ts_server DESC LIMIT $1`, [limit]);
+    return rows.map(rowToEvent);
+  }
+
+  async countDeadLetters(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>('SELECT count(*)::float8 AS n FROM deadletters');
+    return rows[0].n;
+  }
+
+  async listDeadLetters(q: DeadLetterQuery = {}): Promise<StoredDeadLetter[]> {
+    const limit = q.limit ?? 100;
+    const { rows } =
+      q.reason !== undefined
+        ? await this.pool.query<DeadLetterRow>(`${SELECT_DEADLETTER} WHERE reason = $1 ORDER BY deadletters.id DESC LIMIT $2`, [q.reason, limit])
+        : await this.pool.query<DeadLetterRow>(`${SELECT_DEADLETTER} ORDER BY deadletters.id DESC LIMIT $1`, [limit]);
+    return rows.map((r) => ({
+      id: r.id,
+      receivedAt: r.received_at,
+      reason: r.reason as StoredDeadLetter['reason'],
+      message: r.message,
+      topic: r.topic,
+      deviceId: r.device_id,
+      source: r.source as StoredDeadLetter['source'],
+      payload: r.payload,
+    }));
+  }
+
+  async migrationVersions(): Promise<number[]> {
+    const { rows } = await this.pool.query<{ version: number }>('SELECT version FROM telehub_migrations ORDER BY version');
+    return rows.map((r) => r.version);
+  }
+
+  private async inTransaction(fn: (c: pg.PoolClient) => Promise<void>): Promise<void> {
+    const client = await this.pool.connect();
+    // A checked-out client has no pool listener; an 'error' while we hold it would be uncaught.
+    let broken: unknown;
+    const onError = (err: unknown) => {
+      broken = err;
+    };
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN');
+      await fn(client);
+      await client.query('COMMIT');
+    } catch (err) {
+      broken ??= isRetriablePgError(err) ? err : undefined;
+      if (broken === undefined) await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
+      throw err;
+    } finally {
+      client.off('error', onError);
+      // Passing an error makes the pool discard the connection instead of reusing it.
+      client.release(broken instanceof Error ? broken : broken !== undefined ? new Error(String(broken)) : undefined);
+    }
+  }
+}
