@@ -87,6 +87,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger } = {}):
 
   const w = new BatchWriter(store, config.pipeline, log, metrics);
   writer = w;
+  metrics.observeInflight(() => w.inflight);
   metrics.storeUp.set(1);
   const ingest = new Ingest(w, config, log, metrics);
 
@@ -94,7 +95,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger } = {}):
     external = new MqttClientSource(ingest, w, config.mqtt, config.topics.events, config.pipeline.maxInflight, log, metrics);
     await external.start();
   } else {
-    embedded = new EmbeddedBrokerSource(ingest, w, config.embedded, log, metrics);
+    embedded = new EmbeddedBrokerSource(ingest, w, { ...config.embedded, maxInflight: config.pipeline.maxInflight }, log, metrics);
     await embedded.start();
   }
 

@@ -6,14 +6,26 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export function createMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'telehub_process_' });
+  let inflightSource: (() => number) | undefined;
   return {
+    /** The in-flight gauge reads this at scrape time instead of being set per event. */
+    observeInflight(fn: () => number) {
+      inflightSource = fn;
+    },
     registry,
     received: new Counter({ name: 'telehub_messages_received_total', help: 'Messages received, by source.', labelNames: ['source'], registers: [registry] }),
     events: new Counter({ name: 'telehub_events_total', help: 'Events committed, by status (stored, duplicate).', labelNames: ['status'], registers: [registry] }),
     deadLetters: new Counter({ name: 'telehub_deadletters_total', help: 'Dead letters committed, by reason code.', labelNames: ['reason'], registers: [registry] }),
     deadLettersUnstorable: new Counter({ name: 'telehub_deadletters_unstorable_total', help: 'Dead letters the store refused even alone (logged only).', registers: [registry] }),
     acksPublished: new Counter({ name: 'telehub_acks_published_total', help: 'ACK messages published after commit.', registers: [registry] }),
-    inflight: new Gauge({ name: 'telehub_inflight_events', help: 'Items received and not yet committed and acknowledged.', registers: [registry] }),
+    inflight: new Gauge({
+      name: 'telehub_inflight_events',
+      help: 'Items received and not yet committed and acknowledged.',
+      registers: [registry],
+      collect() {
+        if (inflightSource) this.set(inflightSource());
+      },
+    }),
     storeUp: new Gauge({ name: 'telehub_store_up', help: '1 when the last store write succeeded, 0 while writes are being retried.', registers: [registry] }),
     mqttConnected: new Gauge({ name: 'telehub_mqtt_connected', help: '1 while the external broker connection is up (always 1 with the embedded broker).', registers: [registry] }),
     writeRetries: new Counter({ name: 'telehub_store_write_retries_total', help: 'Store writes retried after a transient error.', registers: [registry] }),

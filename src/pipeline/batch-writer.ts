@@ -64,7 +64,6 @@ export class BatchWriter extends EventEmitter {
   private idleWaiters: Array<() => void> = [];
   private closed = false;
   private failing = false;
-  private consecutiveFailures = 0;
   private readonly concurrency: number;
 
   constructor(
@@ -101,7 +100,6 @@ export class BatchWriter extends EventEmitter {
   submit(item: PipelineItem): void {
     if (this.closed) throw new Error('BatchWriter is closed');
     this.inflightCount++;
-    this.metrics?.inflight.set(this.inflightCount);
     this.pending.push(item);
     if (this.pending.length >= this.opts.batchMax) {
       this.cut();
@@ -153,7 +151,6 @@ export class BatchWriter extends EventEmitter {
         await this.writeOnce(items);
         if (this.failing) this.log.info({ attempts: attempt + 1 }, 'Store is writable again; resuming.');
         this.failing = false;
-        this.consecutiveFailures = 0;
         this.metrics?.storeUp.set(1);
         return;
       } catch (err) {
@@ -162,7 +159,6 @@ export class BatchWriter extends EventEmitter {
           return;
         }
         this.failing = true;
-        this.consecutiveFailures++;
         this.metrics?.storeUp.set(0);
         this.metrics?.writeRetries.inc();
         const delay = this.backoff(attempt);
@@ -249,7 +245,6 @@ export class BatchWriter extends EventEmitter {
       this.log.error({ err }, 'An acknowledgement callback threw; continuing.');
     }
     this.inflightCount--;
-    this.metrics?.inflight.set(this.inflightCount);
     while (this.capacityWaiters.length > 0 && this.inflightCount < this.opts.maxInflight) this.capacityWaiters.shift()!();
     if (this.inflightCount === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;

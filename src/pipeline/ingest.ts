@@ -14,7 +14,7 @@ import type { Metrics } from '../core/metrics.js';
 import { decodeSeed001 } from '../codecs/seed001-json/index.js';
 import type { BatchWriter, ItemOutcome } from './batch-writer.js';
 import { makeDeadLetter } from './dead-letter.js';
-import { ackTopic, compileTopicFilter } from './topic-matcher.js';
+import { ackTopic, compileTopicFilter, type TopicMatch } from './topic-matcher.js';
 
 /** Where ACKs and dead letters are published: the source's own connection. */
 export interface MessagePublisher {
@@ -33,9 +33,9 @@ export class Ingest {
     this.match = compileTopicFilter(config.topics.events);
   }
 
-  /** True when the topic is one telehub ingests. */
-  isEventTopic(topic: string): boolean {
-    return this.match(topic) !== undefined;
+  /** The topic's match against the events filter, or undefined when telehub does not ingest it. */
+  matchTopic(topic: string): TopicMatch | undefined {
+    return this.match(topic);
   }
 
   /**
@@ -46,6 +46,12 @@ export class Ingest {
   handle(topic: string, payload: Buffer, source: SourceKind, out: MessagePublisher, release: (outcome: ItemOutcome) => void): boolean {
     const m = this.match(topic);
     if (m === undefined) return false;
+    this.handleMatched(m, topic, payload, source, out, release);
+    return true;
+  }
+
+  /** As `handle`, for a topic already matched with `matchTopic`. */
+  handleMatched(m: TopicMatch, topic: string, payload: Buffer, source: SourceKind, out: MessagePublisher, release: (outcome: ItemOutcome) => void): void {
     this.metrics?.received.inc({ source });
     const receivedAt = Date.now();
     const r = decodeSeed001(payload, { topicDeviceId: m.deviceId, receivedAt, limits: this.config.limits });
@@ -66,7 +72,6 @@ export class Ingest {
       };
       this.writer.submit({ kind: 'dead', deadLetter, done });
     }
-    return true;
   }
 
   private publishDeadLetter(outcome: ItemOutcome, out: MessagePublisher): void {

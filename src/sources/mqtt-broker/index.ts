@@ -41,7 +41,7 @@ export class EmbeddedBrokerSource {
   constructor(
     private readonly ingest: Ingest,
     private readonly writer: BatchWriter,
-    private readonly opts: EmbeddedBrokerOptions,
+    private readonly opts: EmbeddedBrokerOptions & { maxInflight: number },
     private readonly log: Logger,
     private readonly metrics?: Metrics,
   ) {
@@ -56,9 +56,17 @@ export class EmbeddedBrokerSource {
 
   async start(): Promise<void> {
     this.broker = await Aedes.createBroker({
+      // mqemitter queues deliveries beyond `concurrency`, and a queued message
+      // with no subscriber (every device event here) completes synchronously
+      // and starts the next: a long queue recursed until the stack overflowed
+      // under load (found by the benchmark). Our own in-flight cap bounds
+      // this instead.
+      concurrency: Math.max(1000, this.opts.maxInflight),
       authorizePublish: (client, packet, callback) => {
         // Publications from telehub itself (client null) and non-event topics pass.
-        if (!client || !this.ingest.isEventTopic(packet.topic)) return callback(null);
+        if (!client) return callback(null);
+        const match = this.ingest.matchTopic(packet.topic);
+        if (match === undefined) return callback(null);
         if (!this.accepting) {
           // Shutting down: refuse by closing the connection so the device
           // keeps the message and resends it to the next telehub.
@@ -66,7 +74,7 @@ export class EmbeddedBrokerSource {
         }
         const take = () => {
           const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-          this.ingest.handle(packet.topic, payload, 'mqtt-embedded', this.publisher, () => callback(null));
+          this.ingest.handleMatched(match, packet.topic, payload, 'mqtt-embedded', this.publisher, () => callback(null));
         };
         if (this.writer.hasCapacity) take();
         else {

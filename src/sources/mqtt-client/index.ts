@@ -59,6 +59,9 @@ export class MqttClientSource {
       ca: this.cfg.caFile ? readFileSync(this.cfg.caFile) : undefined,
       cert: this.cfg.certFile ? readFileSync(this.cfg.certFile) : undefined,
       key: this.cfg.keyFile ? readFileSync(this.cfg.keyFile) : undefined,
+      // MQTT.js calls its debug logger several times per packet even when
+      // disabled; a no-op saves ~6% CPU at high rates (benchmark profile).
+      log: () => {},
     };
     if (this.cfg.protocolVersion === 5) {
       options.properties = {

@@ -1,0 +1,561 @@
+/**
+ * telehub end-to-end benchmark: `npm run bench`.
+ *
+ * Modes, measured in one run (BENCH_MODES=a,b,c chooses):
+ *   a  telehub, embedded broker + SQLite (child process, embedded mode)
+ *   b  telehub, Mosquitto + PostgreSQL (child process, external mode)
+ *   c  baseline: bench/naive-ingester.ts on the same Mosquitto + PostgreSQL,
+ *      one INSERT and one ACK per message, as the seed's Python ingester
+ *
+ * For each mode, 100 simulated devices (MQTT.js connections) publish N
+ * seed-001 events at QoS 1 with a bounded window of unanswered events each;
+ * events/s is measured from the first publish to the last ACK. Afterwards
+ * every event must have exactly one `stored` ACK and the store must hold
+ * exactly N rows, or the run fails (exit 1). Targets are only reported.
+ *
+ * Prints a table and writes bench/results/latest.json. See bench/README.md.
+ */
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SETTINGS } from '../src/core/settings.js';
+import { DeviceFleet, type LoadResult } from './lib/load.js';
+import {
+  cleanupAll,
+  freePort,
+  killAllNow,
+  makeTempDir,
+  machineCpuTicks,
+  procCpuSeconds,
+  registerCleanup,
+  removeTempDir,
+  RssSampler,
+  sleep,
+  startChild,
+  waitForHttp200,
+  type Child,
+} from './lib/procs.js';
+import { formatProfile, monotonicUs, summariseProfile, type ProfileSummary, type ProfileWindow } from './lib/profile.js';
+import { clearMqttSession, pgCounts, provideBroker, providePostgres, type Broker, type PostgresProvider } from './lib/services.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const resultsDir = path.join(repoRoot, 'bench', 'results');
+
+type Mode = 'a' | 'b' | 'c';
+const MODE_LABEL: Record<Mode, string> = {
+  a: 'a telehub: embedded broker + SQLite',
+  b: 'b telehub: Mosquitto + PostgreSQL',
+  c: 'c baseline: naive ingester, Mosquitto + PostgreSQL',
+};
+
+const TARGET_EVENTS_PER_S = 20_000;
+const TARGET_VS_BASELINE = 10;
+const TARGET_PEAK_RSS_MB = 300;
+
+// ---------------------------------------------------------------- settings
+
+function intEnv(name: string, def: number, min = 0): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    process.stderr.write(`${name}=${raw}: must be an integer ≥ ${min}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const EVENTS = intEnv('BENCH_EVENTS', 100_000, 1);
+const DEVICES = intEnv('BENCH_DEVICES', 100, 1);
+const WINDOW = intEnv('BENCH_WINDOW', 100, 1);
+const BASELINE_EVENTS = intEnv('BENCH_BASELINE_EVENTS', Math.min(EVENTS, Math.max(5_000, Math.floor(EVENTS / 10))), 1);
+const STALL_TIMEOUT_S = intEnv('BENCH_STALL_TIMEOUT_S', 60, 1);
+const MODES: Mode[] = (() => {
+  const raw = (process.env.BENCH_MODES ?? 'a,b,c').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const bad = raw.filter((m) => !['a', 'b', 'c'].includes(m));
+  if (bad.length > 0 || raw.length === 0) {
+    process.stderr.write(`BENCH_MODES=${process.env.BENCH_MODES}: use a comma-separated subset of a,b,c\n`);
+    process.exit(2);
+  }
+  return [...new Set(raw)] as Mode[];
+})();
+/** BENCH_CPU_PROF=1 (profiles in <tmp>/telehub-bench-profiles) or a directory: run telehub under --cpu-prof. */
+const CPU_PROF_DIR = (() => {
+  const v = process.env.BENCH_CPU_PROF;
+  if (!v || v === '0' || v === 'false') return undefined;
+  return path.resolve(v === '1' || v === 'true' ? path.join(os.tmpdir(), 'telehub-bench-profiles') : v);
+})();
+
+/** telehub settings the bench may override: BENCH_<NAME without TELEHUB_> -> TELEHUB_<NAME>. */
+const TUNABLE = ['TELEHUB_BATCH_MAX', 'TELEHUB_BATCH_WAIT_MS', 'TELEHUB_MAX_INFLIGHT', 'TELEHUB_WRITE_CONCURRENCY', 'TELEHUB_PG_POOL_SIZE'];
+const telehubSettings: Record<string, { value: string; source: 'default' | string }> = {};
+for (const name of TUNABLE) {
+  const benchName = name.replace(/^TELEHUB_/, 'BENCH_');
+  const given = process.env[benchName];
+  const def = SETTINGS.find((s) => s.env === name)?.default ?? '';
+  telehubSettings[name] = given ? { value: given, source: benchName } : { value: def, source: 'default' };
+}
+
+/** The bench's own environment without anything telehub (or the baseline) would read as a setting. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const known = new Set(SETTINGS.map((s) => s.env));
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (known.has(k) || k.startsWith('TELEHUB_') || k.startsWith('NAIVE_')) continue;
+    env[k] = v;
+  }
+  return env;
+}
+
+function telehubEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env = cleanEnv();
+  for (const [k, s] of Object.entries(telehubSettings)) if (s.source !== 'default') env[k] = s.value;
+  return { ...env, TELEHUB_LOG_LEVEL: 'warn', TELEHUB_MQTT_WS_PORT: '-1', TELEHUB_HTTP_HOST: '127.0.0.1', TELEHUB_MQTT_HOST: '127.0.0.1', ...extra };
+}
+
+function log(msg: string): void {
+  process.stdout.write(msg + '\n');
+}
+
+// ---------------------------------------------------------------- modes
+
+interface ModeResult {
+  mode: Mode;
+  label: string;
+  status: 'ok' | 'failed' | 'skipped';
+  reason?: string;
+  problems?: string[];
+  events?: number;
+  seconds?: number;
+  eventsPerSecond?: number;
+  peakRssBytes?: number;
+  latencyMs?: LoadResult['latencyMs'];
+  ackCounts?: LoadResult['ackCounts'];
+  rows?: { events: number; deadLetters: number };
+  /** CPU seconds used during the timed run: the ingesting process, the bench's devices, and Mosquitto when the bench spawned it. */
+  cpuSeconds?: { ingester?: number; devices: number; mosquitto?: number };
+  /** Share of all CPUs of the machine that was busy during the timed run (everything: ingester, devices, broker, database). */
+  machineBusyPercent?: number;
+  settings: Record<string, unknown>;
+  profile?: ProfileSummary;
+}
+
+interface Measured {
+  load: LoadResult;
+  /** The timed run, on the monotonic clock (selects profile samples). */
+  window: ProfileWindow;
+  problems: string[];
+  peakRssBytes?: number;
+  cpuIngester?: number;
+  cpuMosquitto?: number;
+  machineBusyPercent?: number;
+}
+
+/** Connects the devices to `url`, runs the load against the ingesting process `ingester`, and verifies the ACKs. */
+async function measure(mode: Mode, url: string, events: number, ingester: Child, broker?: Broker): Promise<Measured> {
+  const fleet = new DeviceFleet({
+    url,
+    devices: DEVICES,
+    events,
+    window: WINDOW,
+    tag: `b${mode}${randomBytes(3).toString('hex')}`,
+    stallTimeoutMs: STALL_TIMEOUT_S * 1000,
+    log,
+  });
+  const rss = new RssSampler(ingester.pid, 100);
+  try {
+    await fleet.connect();
+    const cpu0 = procCpuSeconds(ingester.pid);
+    const mq0 = broker?.child ? procCpuSeconds(broker.child.pid) : undefined;
+    let load: LoadResult;
+    const fromUs = monotonicUs();
+    const mc0 = machineCpuTicks();
+    try {
+      load = await fleet.run();
+    } catch (err) {
+      await Promise.race([ingester.exited, sleep(1000)]); // a crash closes the sockets just before the exit is seen
+      const state = ingester.proc.exitCode === null && ingester.proc.signalCode === null ? 'is still running' : `exited with ${ingester.proc.exitCode ?? ingester.proc.signalCode}`;
+      throw new Error(`${(err as Error).message}\n${ingester.name} ${state}; its last output:\n${ingester.tail() || '(none)'}`);
+    }
+    const window = { fromUs, toUs: monotonicUs() };
+    const mc1 = machineCpuTicks();
+    const cpu1 = procCpuSeconds(ingester.pid);
+    const mq1 = broker?.child ? procCpuSeconds(broker.child.pid) : undefined;
+    const problems = await fleet.verify(500);
+    return {
+      load,
+      window,
+      problems,
+      peakRssBytes: rss.stop(),
+      cpuIngester: cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined,
+      cpuMosquitto: mq0 !== undefined && mq1 !== undefined ? mq1 - mq0 : undefined,
+      machineBusyPercent: mc0 && mc1 && mc1.total > mc0.total ? Math.round((100 * (mc1.busy - mc0.busy)) / (mc1.total - mc0.total)) : undefined,
+    };
+  } finally {
+    rss.stop();
+    await fleet.close();
+  }
+}
+
+/** Extra node flags for the telehub process (BENCH_TELEHUB_NODE_ARGS, space-separated), e.g. --max-old-space-size=256. */
+const TELEHUB_NODE_ARGS = (process.env.BENCH_TELEHUB_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+
+function telehubArgs(mode: Mode): string[] {
+  const args = [...TELEHUB_NODE_ARGS, '--import', 'tsx'];
+  if (CPU_PROF_DIR) {
+    // One directory per mode and Node's default file names: the tsx loader
+    // thread writes a profile too, and a fixed name would let it overwrite the
+    // main thread's.
+    const dir = path.join(CPU_PROF_DIR, `telehub-${mode}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    args.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
+  }
+  return [...args, 'src/cli/main.ts', 'start'];
+}
+
+async function stopTelehub(child: Child): Promise<string[]> {
+  const code = await child.stop(35_000);
+  return code === 0 ? [] : [`telehub exited with ${code} on SIGTERM.\n${child.tail()}`];
+}
+
+/** Summary of the main thread's profile: of the files telehub wrote, the one with the most busy time. */
+function profileOf(mode: Mode, window: ProfileWindow): ProfileSummary | undefined {
+  if (!CPU_PROF_DIR) return undefined;
+  const dir = path.join(CPU_PROF_DIR, `telehub-${mode}`);
+  let best: ProfileSummary | undefined;
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'))) {
+    const s = summariseProfile(path.join(dir, f), 25, window);
+    if (!best || s.busyMs > best.busyMs) best = s;
+  }
+  return best;
+}
+
+function checkRows(rows: { events: number; deadLetters: number }, expected: number): string[] {
+  const p: string[] = [];
+  if (rows.events !== expected) p.push(`the store holds ${rows.events} events, expected ${expected}`);
+  if (rows.deadLetters !== 0) p.push(`the store holds ${rows.deadLetters} dead letters, expected none`);
+  return p;
+}
+
+async function modeA(base: ModeResult): Promise<ModeResult> {
+  const dataDir = makeTempDir('telehub-bench-a-');
+  let child: Child | undefined;
+  try {
+    const mqttPort = await freePort();
+    const httpPort = await freePort();
+    child = startChild('telehub (a)', process.execPath, telehubArgs('a'), {
+      cwd: repoRoot,
+      env: telehubEnv({ TELEHUB_DATA_DIR: dataDir, TELEHUB_MQTT_PORT: String(mqttPort), TELEHUB_HTTP_PORT: String(httpPort) }),
+    });
+    await waitForHttp200(`http://127.0.0.1:${httpPort}/readyz`, 60_000, child);
+    const m = await measure('a', `mqtt://127.0.0.1:${mqttPort}`, EVENTS, child);
+    const problems = [...m.problems, ...(await stopTelehub(child))];
+    const db = new Database(path.join(dataDir, 'telehub.db'), { readonly: true });
+    let rows: { events: number; deadLetters: number };
+    try {
+      rows = {
+        events: (db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n,
+        deadLetters: (db.prepare('SELECT count(*) AS n FROM deadletters').get() as { n: number }).n,
+      };
+    } finally {
+      db.close();
+    }
+    problems.push(...checkRows(rows, EVENTS));
+    return finish(base, m, rows, problems, profileOf('a', m.window));
+  } finally {
+    await child?.stop(5_000);
+    removeTempDir(dataDir);
+  }
+}
+
+async function modeB(base: ModeResult, broker: Broker, pgp: PostgresProvider): Promise<ModeResult> {
+  const db = await pgp.create('b');
+  const clientId = `telehub-bench-${randomBytes(4).toString('hex')}`;
+  // telehub's session is persistent: remove it afterwards, or the broker would
+  // queue every later event (mode c's) for it.
+  const clearSession = registerCleanup(() => clearMqttSession(broker.url, clientId).catch(() => {}));
+  const dataDir = makeTempDir('telehub-bench-b-');
+  let child: Child | undefined;
+  try {
+    const httpPort = await freePort();
+    child = startChild('telehub (b)', process.execPath, telehubArgs('b'), {
+      cwd: repoRoot,
+      env: telehubEnv({
+        TELEHUB_DATA_DIR: dataDir,
+        TELEHUB_HTTP_PORT: String(httpPort),
+        MQTT_URL: broker.url,
+        MQTT_CLIENT_ID: clientId,
+        DATABASE_URL: db.url,
+      }),
+    });
+    await waitForHttp200(`http://127.0.0.1:${httpPort}/readyz`, 60_000, child);
+    const m = await measure('b', broker.url, EVENTS, child, broker);
+    const problems = [...m.problems, ...(await stopTelehub(child))];
+    const rows = await pgCounts(db.url);
+    problems.push(...checkRows(rows, EVENTS));
+    return finish(base, m, rows, problems, profileOf('b', m.window));
+  } finally {
+    await child?.stop(5_000);
+    await clearSession();
+    removeTempDir(dataDir);
+    await db.drop().catch((err) => log(`  (could not drop the mode b database: ${(err as Error).message})`));
+  }
+}
+
+async function modeC(base: ModeResult, broker: Broker, pgp: PostgresProvider): Promise<ModeResult> {
+  const db = await pgp.create('c');
+  let child: Child | undefined;
+  try {
+    child = startChild('naive ingester (c)', process.execPath, ['--import', 'tsx', 'bench/naive-ingester.ts'], {
+      cwd: repoRoot,
+      env: { ...cleanEnv(), NAIVE_MQTT_URL: broker.url, NAIVE_DATABASE_URL: db.url },
+    });
+    await child.waitForLine(/^ready$/, 60_000);
+    const m = await measure('c', broker.url, BASELINE_EVENTS, child, broker);
+    const code = await child.stop(10_000);
+    const problems = [...m.problems];
+    if (code !== 0) problems.push(`naive ingester exited with ${code}.\n${child.tail()}`);
+    const rows = await pgCounts(db.url);
+    problems.push(...checkRows(rows, BASELINE_EVENTS));
+    return finish(base, m, rows, problems);
+  } finally {
+    await child?.stop(5_000);
+    await db.drop().catch((err) => log(`  (could not drop the mode c database: ${(err as Error).message})`));
+  }
+}
+
+function finish(base: ModeResult, m: Measured, rows: { events: number; deadLetters: number }, problems: string[], profile?: ProfileSummary): ModeResult {
+  return {
+    ...base,
+    status: problems.length === 0 ? 'ok' : 'failed',
+    problems: problems.length > 0 ? problems : undefined,
+    events: m.load.events,
+    seconds: round(m.load.seconds, 3),
+    eventsPerSecond: Math.round(m.load.eventsPerSecond),
+    peakRssBytes: m.peakRssBytes,
+    latencyMs: m.load.latencyMs,
+    ackCounts: m.load.ackCounts,
+    rows,
+    cpuSeconds: { ingester: opt(m.cpuIngester), devices: round(m.load.generatorCpuSeconds, 2), mosquitto: opt(m.cpuMosquitto) },
+    machineBusyPercent: m.machineBusyPercent,
+    profile,
+  };
+}
+
+const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
+const opt = (x: number | undefined) => (x === undefined ? undefined : round(x, 2));
+const mb = (b: number | undefined) => (b === undefined ? undefined : round(b / 1024 / 1024, 1));
+
+// ---------------------------------------------------------------- report
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+function printTable(results: ModeResult[]): void {
+  const c = results.find((r) => r.mode === 'c' && r.status === 'ok');
+  const head = ['mode', 'events', 'seconds', 'events/s', 'peak RSS MB', 'vs baseline'];
+  const rows = results.map((r) => {
+    if (r.status === 'skipped') return [r.label + '  [skipped]', '-', '-', '-', '-', '-'];
+    const ratio = c?.eventsPerSecond && r.eventsPerSecond ? `${(r.eventsPerSecond / c.eventsPerSecond).toFixed(1)}×` : '-';
+    return [
+      r.label + (r.status === 'failed' ? '  [FAILED]' : ''),
+      r.events?.toLocaleString('en-US') ?? '-',
+      r.seconds?.toFixed(2) ?? '-',
+      r.eventsPerSecond?.toLocaleString('en-US') ?? '-',
+      mb(r.peakRssBytes)?.toFixed(1) ?? '-',
+      ratio,
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((x, i) => pad(x, widths[i], i > 0 && i < 5)).join(' | ');
+  log('');
+  log(line(head));
+  log(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const r of rows) log(line(r));
+  log('');
+  for (const r of results) {
+    if (r.status === 'skipped') log(`  ${r.mode}: skipped: ${r.reason}`);
+    if (r.status === 'skipped' || r.events === undefined) continue;
+    const cpu = r.cpuSeconds!;
+    const parts = [
+      `latency p50 ${r.latencyMs!.p50} ms, p95 ${r.latencyMs!.p95} ms, p99 ${r.latencyMs!.p99} ms, max ${r.latencyMs!.max} ms`,
+      `CPU during run: ${r.mode === 'c' ? 'ingester' : 'telehub'} ${cpu.ingester ?? '?'} s, devices (bench) ${cpu.devices} s${cpu.mosquitto !== undefined ? `, mosquitto ${cpu.mosquitto} s` : ''} over ${r.seconds} s wall; machine ${r.machineBusyPercent ?? '?'}% busy`,
+    ];
+    log(`  ${r.mode}: ${parts.join('; ')}`);
+  }
+}
+
+interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+function checkTargets(results: ModeResult[]): TargetCheck[] {
+  const by = (m: Mode) => results.find((r) => r.mode === m && r.status === 'ok');
+  const out: TargetCheck[] = [];
+  for (const m of ['a', 'b'] as const) {
+    const r = by(m);
+    out.push({
+      target: `(${m}) ≥ ${TARGET_EVENTS_PER_S.toLocaleString('en-US')} events/s`,
+      measured: r ? `${r.eventsPerSecond!.toLocaleString('en-US')} events/s` : 'not measured',
+      met: r ? r.eventsPerSecond! >= TARGET_EVENTS_PER_S : null,
+    });
+  }
+  const b = by('b');
+  const c = by('c');
+  out.push({
+    target: `(b) ≥ ${TARGET_VS_BASELINE}× the baseline (c)`,
+    measured: b && c ? `${(b.eventsPerSecond! / c.eventsPerSecond!).toFixed(1)}× (${b.eventsPerSecond} vs ${c.eventsPerSecond} events/s)` : 'not measured',
+    met: b && c ? b.eventsPerSecond! >= TARGET_VS_BASELINE * c.eventsPerSecond! : null,
+  });
+  for (const m of ['a', 'b'] as const) {
+    const r = by(m);
+    const peak = mb(r?.peakRssBytes);
+    out.push({
+      target: `(${m}) telehub peak RSS ≤ ${TARGET_PEAK_RSS_MB} MB`,
+      measured: peak !== undefined ? `${peak} MB` : 'not measured',
+      met: peak !== undefined ? peak <= TARGET_PEAK_RSS_MB : null,
+    });
+  }
+  return out;
+}
+
+function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model?.trim(),
+    memoryBytes: os.totalmem(),
+    memoryMB: Math.round(os.totalmem() / 1024 / 1024),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  const started = new Date();
+  const machine = machineInfo();
+  log(`telehub benchmark — ${started.toISOString()}`);
+  log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryMB} MB RAM, node ${machine.node}, ${machine.platform}`);
+  log(`load: ${DEVICES} devices (MQTT.js connections), QoS 1, ≤ ${WINDOW} unanswered events per device; ${EVENTS.toLocaleString('en-US')} events for a and b, ${BASELINE_EVENTS.toLocaleString('en-US')} for c`);
+  log('telehub settings:');
+  for (const [k, s] of Object.entries(telehubSettings)) log(`  ${k}=${s.value}${s.source === 'default' ? ' (default)' : ` (from ${s.source})`}`);
+  if (TELEHUB_NODE_ARGS.length > 0) log(`telehub node flags: ${TELEHUB_NODE_ARGS.join(' ')} (BENCH_TELEHUB_NODE_ARGS)`);
+  if (CPU_PROF_DIR) log(`telehub runs under --cpu-prof; profiles in ${CPU_PROF_DIR}`);
+  log(`modes: ${MODES.join(', ')}`);
+
+  const results: ModeResult[] = [];
+  const services: Record<string, unknown> = {};
+  let broker: Broker | string | undefined;
+  let pgp: PostgresProvider | string | undefined;
+  const needExternal = MODES.some((m) => m !== 'a');
+
+  try {
+    if (needExternal) {
+      broker = await provideBroker(repoRoot).catch((err: Error) => `Mosquitto is not usable: ${err.message}`);
+      if (typeof broker === 'string') {
+        log(`\nSKIPPING modes b and c: ${broker}.`);
+      } else {
+        services.mosquitto = { origin: broker.origin, version: broker.version };
+        log(`Mosquitto: ${broker.origin}${broker.version ? `, version ${broker.version}` : ''}`);
+        pgp = await providePostgres().catch((err: Error) => `PostgreSQL is not usable: ${err.message}`);
+        if (typeof pgp === 'string') log(`\nSKIPPING modes b and c: ${pgp}.`);
+        else {
+          services.postgres = { origin: pgp.origin, version: pgp.version };
+          log(`PostgreSQL: ${pgp.origin}${pgp.version ? `, version ${pgp.version}` : ''}`);
+        }
+      }
+    }
+
+    for (const mode of MODES) {
+      if (interrupted) break;
+      const base: ModeResult = {
+        mode,
+        label: MODE_LABEL[mode],
+        status: 'skipped',
+        settings: mode === 'c' ? { events: BASELINE_EVENTS } : { events: EVENTS, ...Object.fromEntries(Object.entries(telehubSettings).map(([k, s]) => [k, s.value])) },
+      };
+      if (mode !== 'a' && (typeof broker !== 'object' || typeof pgp !== 'object')) {
+        results.push({ ...base, reason: typeof broker === 'string' ? broker : typeof pgp === 'string' ? pgp : 'no broker or database' });
+        continue;
+      }
+      log(`\n== ${MODE_LABEL[mode]}: ${(mode === 'c' ? BASELINE_EVENTS : EVENTS).toLocaleString('en-US')} events`);
+      let r: ModeResult;
+      try {
+        if (mode === 'a') r = await modeA(base);
+        else if (mode === 'b') r = await modeB(base, broker as Broker, pgp as PostgresProvider);
+        else r = await modeC(base, broker as Broker, pgp as PostgresProvider);
+      } catch (err) {
+        r = { ...base, status: 'failed', problems: [(err as Error).stack ?? String(err)] };
+      }
+      results.push(r);
+      if (r.status === 'ok') log(`  ${r.eventsPerSecond!.toLocaleString('en-US')} events/s over ${r.seconds} s; peak RSS ${mb(r.peakRssBytes) ?? '?'} MB; checks passed (each event: exactly one 'stored' ACK; ${r.rows!.events} rows)`);
+      else {
+        log(`  FAILED:`);
+        for (const p of r.problems ?? []) log(`    - ${p}`);
+      }
+      if (r.profile) log(formatProfile(r.profile));
+    }
+  } finally {
+    if (typeof pgp === 'object') await pgp.shutdown().catch((err) => log(`(could not stop PostgreSQL: ${(err as Error).message})`));
+    if (typeof broker === 'object') await broker.stop().catch((err) => log(`(could not stop Mosquitto: ${(err as Error).message})`));
+    await cleanupAll();
+  }
+
+  printTable(results);
+  const targets = checkTargets(results);
+  log('\ntargets (reported only; the bench fails only on correctness):');
+  for (const t of targets) log(`  ${t.met === null ? '  n/a' : t.met ? '  met' : 'MISSED'}  ${t.target}: ${t.measured}`);
+
+  const ok = results.every((r) => r.status !== 'failed');
+  const report = {
+    date: started.toISOString(),
+    durationSeconds: round((Date.now() - started.getTime()) / 1000, 1),
+    ok,
+    machine,
+    load: { devices: DEVICES, windowPerDevice: WINDOW, events: EVENTS, baselineEvents: BASELINE_EVENTS, qos: 1 },
+    telehubSettings: Object.fromEntries(Object.entries(telehubSettings).map(([k, s]) => [k, { value: Number(s.value), source: s.source }])),
+    telehubNodeArgs: TELEHUB_NODE_ARGS,
+    cpuProfileDir: CPU_PROF_DIR,
+    services,
+    modes: Object.fromEntries(results.map((r) => [r.mode, { ...r, peakRssMB: mb(r.peakRssBytes) }])),
+    targets,
+  };
+  mkdirSync(resultsDir, { recursive: true });
+  const out = path.join(resultsDir, 'latest.json');
+  writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+  log(`\nwrote ${path.relative(process.cwd(), out) || out}`);
+  if (!ok) log('\nFAILED: correctness checks failed (see above).');
+  return ok ? 0 : 1;
+}
+
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (interrupted) {
+      killAllNow();
+      process.exit(130);
+    }
+    interrupted = true;
+    log(`\n${sig}: stopping child processes and removing temp dirs…`);
+    cleanupAll(true).finally(() => process.exit(130));
+  });
+}
+process.on('exit', () => killAllNow());
+
+main().then(
+  (code) => process.exit(code),
+  async (err) => {
+    process.stderr.write(`bench: ${(err as Error)?.stack ?? err}\n`);
+    await cleanupAll().catch(() => {});
+    process.exit(1);
+  },
+);

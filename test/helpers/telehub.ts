@@ -1,0 +1,108 @@
+/**
+ * Runs telehub as a child process, as a user would (`telehub start`), for
+ * end-to-end and chaos tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as net.AddressInfo).port;
+  srv.close();
+  await once(srv, 'close');
+  return port;
+}
+
+export interface TelehubProcess {
+  proc: ChildProcess;
+  httpPort: number;
+  /** Embedded broker port (when no MQTT_URL was given). */
+  mqttPort: number;
+  dataDir: string;
+  output: () => string;
+  ready(timeoutMs?: number): Promise<void>;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  kill9(): Promise<void>;
+  cleanup(): void;
+}
+
+/**
+ * Starts `telehub start` with the given environment on free ports. A data
+ * directory is created unless TELEHUB_DATA_DIR is given (pass the same one
+ * to a restarted process to keep its SQLite store).
+ */
+export async function startTelehubProcess(env: Record<string, string> = {}): Promise<TelehubProcess> {
+  const httpPort = await freePort();
+  const mqttPort = await freePort();
+  const dataDir = env.TELEHUB_DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'telehub-e2e-'));
+  const childEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    TELEHUB_HTTP_HOST: '127.0.0.1',
+    TELEHUB_HTTP_PORT: String(httpPort),
+    TELEHUB_MQTT_HOST: '127.0.0.1',
+    TELEHUB_MQTT_PORT: String(mqttPort),
+    TELEHUB_MQTT_WS_PORT: '-1',
+    TELEHUB_LOG_LEVEL: 'info',
+    TELEHUB_DATA_DIR: dataDir,
+    ...env,
+  };
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'cli', 'main.ts'), 'start'], {
+    cwd: root,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out = (out + d).slice(-200_000)));
+  proc.stderr!.on('data', (d) => (out = (out + d).slice(-200_000)));
+  const exited = once(proc, 'exit');
+
+  const ready = async (timeoutMs = 30_000) => {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      if (proc.exitCode !== null) throw new Error(`telehub exited with ${proc.exitCode}:\n${out}`);
+      try {
+        const r = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+        if (r.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`telehub not ready after ${timeoutMs} ms:\n${out}`);
+  };
+
+  return {
+    proc,
+    httpPort,
+    mqttPort,
+    dataDir,
+    output: () => out,
+    ready,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const [code] = await exited;
+      return code as number | null;
+    },
+    async kill9() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGKILL');
+      await exited;
+    },
+    cleanup() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      if (!env.TELEHUB_DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
