@@ -98,6 +98,8 @@ export interface Collected {
   acks: Map<string, string[]>;
   deadLetters: Array<{ reason: string; topic: string; payload: string; payload_encoding: string }>;
   ackCount(): number;
+  /** Event ids whose PUBLISH the broker acknowledged to the device (PUBACK received). */
+  pubacked: Set<string>;
 }
 
 export interface Fleet {
@@ -113,6 +115,7 @@ export async function connectFleet(url: string, devices: number, opts: { protoco
   const acks = new Map<string, string[]>();
   const deadLetters: Collected['deadLetters'] = [];
   let ackTotal = 0;
+  const pubackedIds = new Set<string>();
   const prefix = opts.idPrefix ?? `t-${randomBytes(3).toString('hex')}`;
   const clients: MqttClient[] = [];
   const observer = await mqtt.connectAsync(url, { clientId: `${prefix}-observer`, protocolVersion: opts.protocolVersion ?? 4, reconnectPeriod: 200 });
@@ -142,7 +145,7 @@ export async function connectFleet(url: string, devices: number, opts: { protoco
   };
 
   return {
-    collected: { acks, deadLetters, ackCount: () => ackTotal },
+    collected: { acks, deadLetters, ackCount: () => ackTotal, pubacked: pubackedIds },
     waitFor,
     async publishAll(lists, window = 50, timeoutMs = 120_000) {
       let pubacked = 0;
@@ -150,6 +153,7 @@ export async function connectFleet(url: string, devices: number, opts: { protoco
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`publishing did not finish in ${timeoutMs} ms (${pubacked} PUBACKs)`)), timeoutMs);
+        timer.unref();
       });
       const all = Promise.all(
         lists.map(async (list, d) => {
@@ -161,6 +165,7 @@ export async function connectFleet(url: string, devices: number, opts: { protoco
               try {
                 await c.publishAsync(p.topic, p.payload, { qos: 1 });
                 pubacked++;
+                if (p.eventId) pubackedIds.add(p.eventId);
               } catch {
                 failed++;
               }

@@ -32,6 +32,7 @@ const RETRIABLE_SQLSTATES = new Set([
   '40P01', // deadlock_detected
   '55P03', // lock_not_available
   '25006', // read_only_sql_transaction: we reached a standby during a failover
+  '55000', // object_not_in_prerequisite_state: e.g. the database does not accept connections now (maintenance)
 ]);
 const RETRIABLE_SYSCALL_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN',
