@@ -1,0 +1,106 @@
+/**
+ * BatchWriter logic with a scripted store (pure logic: retries, splitting,
+ * outcomes). The same writer runs against the real stores in test/e2e.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import pino from 'pino';
+import type { TelemetryEvent } from '../core/event.js';
+import type { Store, WriteBatch, WriteResult } from '../storage/store.js';
+import { BatchWriter, type ItemOutcome } from './batch-writer.js';
+
+const log = pino({ level: 'silent' });
+const opts = { batchMax: 4, batchWaitMs: 5, maxInflight: 100, writeConcurrency: 1, retryMinMs: 1, retryMaxMs: 4 };
+
+function ev(id: string): TelemetryEvent {
+  return { eventId: id, deviceId: 'd', schema: 1, eventType: 't', valueNum: 1, valueText: null, unit: null, tsDevice: null, tsServer: 0, meta: '{}' };
+}
+
+class ScriptedStore {
+  batches: WriteBatch[] = [];
+  seen = new Set<string>();
+  failTransient = 0;
+  poison = new Set<string>();
+  asStore(): Store {
+    return {
+      kind: 'postgres',
+      writeBatch: async (b: WriteBatch): Promise<WriteResult> => {
+        this.batches.push(b);
+        if (this.failTransient > 0) {
+          this.failTransient--;
+          throw Object.assign(new Error('connection lost'), { code: 'ECONNRESET' });
+        }
+        if (b.events.some((e) => this.poison.has(e.eventId))) throw Object.assign(new Error('value too long'), { code: '22001' });
+        return { statuses: b.events.map((e) => (this.seen.has(e.eventId) ? 'duplicate' : (this.seen.add(e.eventId), 'stored'))) };
+      },
+      isRetriable: (err: unknown) => (err as { code?: string }).code === 'ECONNRESET',
+    } as unknown as Store;
+  }
+}
+
+function submitAll(w: BatchWriter, ids: string[]): Promise<ItemOutcome[]> {
+  return Promise.all(ids.map((id) => new Promise<ItemOutcome>((done) => w.submit({ kind: 'event', event: ev(id), raw: Buffer.from(id), topic: `qs/v1/d/events`, source: 'mqtt', done }))));
+}
+
+describe('BatchWriter', () => {
+  it('closes batches at batchMax and reports stored/duplicate per event', async () => {
+    const s = new ScriptedStore();
+    const w = new BatchWriter(s.asStore(), opts, log);
+    const out = await submitAll(w, ['a', 'b', 'c', 'd', 'a', 'e']);
+    assert.deepEqual(out.map((o) => o.status), ['stored', 'stored', 'stored', 'stored', 'duplicate', 'stored']);
+    assert.equal(s.batches[0].events.length, 4);
+    assert.equal(w.inflight, 0);
+  });
+
+  it('retries transient failures until they pass, acknowledging nothing meanwhile', async () => {
+    const s = new ScriptedStore();
+    s.failTransient = 3;
+    const w = new BatchWriter(s.asStore(), opts, log);
+    let settled = 0;
+    const p = submitAll(w, ['a', 'b']).then((o) => {
+      settled++;
+      return o;
+    });
+    const out = await p;
+    assert.equal(settled, 1);
+    assert.equal(s.batches.length, 4, 'three failed attempts, then success');
+    assert.deepEqual(out.map((o) => o.status), ['stored', 'stored']);
+    assert.equal(w.storeHealthy, true);
+  });
+
+  it('isolates a permanently refused event, stores the rest, dead-letters it as store_rejected', async () => {
+    const s = new ScriptedStore();
+    s.poison.add('c');
+    const w = new BatchWriter(s.asStore(), opts, log);
+    const out = await submitAll(w, ['a', 'b', 'c', 'd']);
+    assert.deepEqual(out.map((o) => o.status), ['stored', 'stored', 'rejected', 'stored']);
+    const rejected = out[2];
+    assert.ok(rejected.status === 'rejected' && rejected.deadLetter.reason === 'store_rejected');
+    assert.ok(rejected.status === 'rejected' && rejected.deadLetter.payload.equals(Buffer.from('c')));
+    const dlBatch = s.batches.find((b) => b.deadLetters.length === 1)!;
+    assert.equal(dlBatch.deadLetters[0].reason, 'store_rejected');
+    assert.match(dlBatch.deadLetters[0].message, /value too long/);
+  });
+
+  it('waitForCapacity resolves only when in-flight items drop below the cap', async () => {
+    const s = new ScriptedStore();
+    s.failTransient = 2;
+    const w = new BatchWriter(s.asStore(), { ...opts, maxInflight: 2, batchMax: 2 }, log);
+    const first = submitAll(w, ['a', 'b']);
+    assert.equal(w.hasCapacity, false);
+    let resolved = false;
+    const cap = w.waitForCapacity().then(() => (resolved = true));
+    assert.equal(resolved, false);
+    await first;
+    await cap;
+    assert.equal(resolved, true);
+  });
+
+  it('drain commits the open batch before the wait expires', async () => {
+    const s = new ScriptedStore();
+    const w = new BatchWriter(s.asStore(), { ...opts, batchWaitMs: 60_000 }, log);
+    const p = submitAll(w, ['a']);
+    await w.close();
+    assert.deepEqual((await p).map((o) => o.status), ['stored']);
+  });
+});
