@@ -32,7 +32,7 @@ const syscall = (code: string) => Object.assign(new Error(`connect ${code} 127.0
 
 describe('isRetriablePgError', () => {
   it('retries connection, resource, operator, system and lock-conflict failures', () => {
-    for (const code of ['08000', '08003', '08006', '08001', '08004', '53100', '53200', '53300', '57P01', '57P02', '57P03', '57014', '58000', '58030', '40001', '40P01', '55P03', '25006']) {
+    for (const code of ['08000', '08003', '08006', '08001', '08004', '53100', '53200', '53300', '57P01', '57P02', '57P03', '57014', '58000', '58030', '40001', '40P01', '55P03', '25006', '55000']) {
       assert.equal(isRetriablePgError(sqlstate(code)), true, code);
     }
   });
@@ -57,7 +57,7 @@ describe('isRetriablePgError', () => {
   });
 
   it('does not retry data, syntax, constraint and unknown errors', () => {
-    for (const code of ['22001', '22P02', '22021', '23502', '23505', '23514', '42P01', '42703', '42601', '25P02', '0A000', 'XX000', '40002', '55000']) {
+    for (const code of ['22001', '22P02', '22021', '23502', '23505', '23514', '42P01', '42703', '42601', '25P02', '0A000', 'XX000', '40002']) {
       assert.equal(isRetriablePgError(sqlstate(code)), false, code);
     }
     // A SQLSTATE wins over a connection-sounding message.

@@ -30,7 +30,7 @@ storeConformance('sqlite', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+}, { hasServer: false });
 
 // The connection is private; tests reach it to check what the store configured.
 const dbOf = (s: SqliteStore) => (s as unknown as { db: Database.Database }).db;
