@@ -82,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
       const store = openStore(config.store);
       await store.migrate();
       const rows = await store.listDeadLetters({ reason: flag(args, '--reason'), limit: Number(flag(args, '--limit') ?? 20) });
-      for (const d of rows) process.stdout.write(JSON.stringify({ id: d.id, ...deadLetterToJson(d) }) + '\n');
+      for (const d of rows) process.stdout.write(JSON.stringify({ id: d.id, ...deadLetterToJson(d, { full: true }) }) + '\n');
       await store.close();
       return 0;
     }

@@ -47,20 +47,39 @@ export type Outcome =
   | { status: 'stored' | 'duplicate'; event: TelemetryEvent }
   | { status: 'rejected'; deadLetter: DeadLetter };
 
-/** JSON of a dead letter as published on MQTT_DEADLETTER_TOPIC and returned by the API. */
-export function deadLetterToJson(dl: DeadLetter): Record<string, unknown> {
+/**
+ * Raw bytes carried in a dead letter published on MQTT. A dead letter for an
+ * oversized payload must not itself exceed the broker's packet limit (the
+ * broker would drop telehub's connection, the message would be redelivered,
+ * and so on forever), so the published copy is cut; the table keeps it whole.
+ */
+export const DEAD_LETTER_PUBLISH_MAX_BYTES = 8192;
+
+/**
+ * JSON of a dead letter as published on MQTT_DEADLETTER_TOPIC (payload cut
+ * to DEAD_LETTER_PUBLISH_MAX_BYTES) or, with `full`, as listed from the store.
+ */
+export function deadLetterToJson(dl: DeadLetter, opts: { full?: boolean } = {}): Record<string, unknown> {
+  const cut = !opts.full && dl.payload.length > DEAD_LETTER_PUBLISH_MAX_BYTES;
+  const bytes = cut ? dl.payload.subarray(0, DEAD_LETTER_PUBLISH_MAX_BYTES) : dl.payload;
+  // A cut can split a UTF-8 sequence; judge the encoding on the whole payload.
   const utf8 = isUtf8Text(dl.payload);
-  return {
+  const out: Record<string, unknown> = {
     schema: 1,
     reason: dl.reason,
     message: dl.message,
     topic: dl.topic,
     device_id: dl.deviceId,
     source: dl.source,
-    payload: utf8 ? dl.payload.toString('utf8') : dl.payload.toString('base64'),
+    payload: utf8 && !cut ? bytes.toString('utf8') : utf8 ? bytes.toString('utf8').replace(/\uFFFD$/, '') : bytes.toString('base64'),
     payload_encoding: utf8 ? 'utf8' : 'base64',
     received_at: new Date(dl.receivedAt).toISOString(),
   };
+  if (cut) {
+    out.payload_truncated = true;
+    out.payload_bytes = dl.payload.length;
+  }
+  return out;
 }
 
 export function isUtf8Text(buf: Buffer): boolean {
