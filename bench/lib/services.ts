@@ -14,6 +14,7 @@ import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import pg from 'pg';
+import { withPgClient } from '../../test/helpers/postgres.js';
 import { freePort, makeTempDir, registerCleanup, removeTempDir, startChild, waitForPort, type Child } from './procs.js';
 
 export interface Broker {
@@ -141,20 +142,10 @@ export async function clearMqttSession(url: string, clientId: string): Promise<v
   await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
 }
 
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  c.on('error', () => {});
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
 
 async function serverVersion(url: string): Promise<string | undefined> {
   try {
-    return await withClient(url, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v);
+    return await withPgClient(url, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v);
   } catch {
     return undefined;
   }
@@ -171,13 +162,13 @@ export async function providePostgres(): Promise<PostgresProvider | string> {
       version,
       create: async (mode) => {
         const name = `bench_${mode}_${randomBytes(5).toString('hex')}`;
-        await withClient(admin, (c) => c.query(`CREATE DATABASE ${name}`));
+        await withPgClient(admin, (c) => c.query(`CREATE DATABASE ${name}`));
         const u = new URL(admin);
         u.pathname = `/${name}`;
         return {
           url: u.toString(),
           drop: registerCleanup(async () => {
-            await withClient(admin, async (c) => {
+            await withPgClient(admin, async (c) => {
               try {
                 await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
               } catch {
@@ -224,7 +215,7 @@ export async function providePostgres(): Promise<PostgresProvider | string> {
 
 /** Row counts of the events and dead-letter tables (dead letters: 0 when the table does not exist). */
 export async function pgCounts(url: string): Promise<{ events: number; deadLetters: number }> {
-  return withClient(url, async (c) => {
+  return withPgClient(url, async (c) => {
     const events = Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0].n);
     const has = (await c.query<{ t: string | null }>("SELECT to_regclass('deadletters')::text AS t")).rows[0].t;
     const deadLetters = has ? Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM deadletters')).rows[0].n) : 0;

@@ -20,6 +20,8 @@ export const REASON_CODES = {
   meta_too_large: 'meta serialises to more than TELEHUB_MAX_META_BYTES or nests deeper than TELEHUB_MAX_META_DEPTH.',
   field_too_long: 'An id-like field (event_id, device_id, event_type, unit) is longer than TELEHUB_MAX_ID_LENGTH characters, or value text is longer than TELEHUB_MAX_VALUE_TEXT_LENGTH.',
   invalid_string: 'A string contains a NUL character or an unpaired UTF-16 surrogate, which the stores cannot keep faithfully.',
+  invalid_line_protocol:
+    'A line of an InfluxDB line-protocol body is malformed: no measurement or no fields, a tag without a value, duplicate tags, a field value that is not a number, boolean or closed string, an integer outside int64 (or uint64 for `u`), text after the timestamp, or an unknown precision. The message names the problem and its column.',
   store_rejected: 'The store refused the event permanently (a data error it reported); the message carries its words.',
 } as const;
 

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { freePort } from './net.js';
 
 export interface TestDatabase {
   url: string;
@@ -49,13 +50,13 @@ export async function testDatabase(): Promise<TestDatabase> {
   serverPromise ??= startServer();
   const server = await serverPromise;
   const name = `telehub_t_${randomBytes(6).toString('hex')}`;
-  await withAdmin(server.adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+  await withPgClient(server.adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(server.adminUrl);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     restart: server.restart,
-    drop: () => withAdmin(server.adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop: () => withPgClient(server.adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
 }
 
@@ -157,7 +158,8 @@ process.on('exit', () => {
   if (embedded && embeddedDir) rmSync(embeddedDir, { recursive: true, force: true });
 });
 
-async function withAdmin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `fn` with a short-lived client on `url`. */
+export async function withPgClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });
   c.on('error', () => {});
   await c.connect();
@@ -172,7 +174,7 @@ async function waitForServer(url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      await withAdmin(url, (c) => c.query('SELECT 1'));
+      await withPgClient(url, (c) => c.query('SELECT 1'));
       return;
     } catch (err) {
       if (Date.now() > deadline) throw err;
@@ -181,14 +183,3 @@ async function waitForServer(url: string, timeoutMs = 60_000): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
