@@ -91,6 +91,16 @@ export function decodeSeed001(payload: Buffer, ctx: DecodeContext): DecodeResult
   } catch (err) {
     return fail(reject('invalid_json', `payload is not valid JSON: ${(err as Error).message}`), fallbackDevice);
   }
+  return validateSeed001(doc, ctx);
+}
+
+/**
+ * The checks after JSON parsing, for callers that parsed already (an HTTP
+ * body holding an array of events is parsed once, not once per event).
+ */
+export function validateSeed001(doc: unknown, ctx: DecodeContext): DecodeResult {
+  const { limits, topicDeviceId } = ctx;
+  const fallbackDevice = topicDeviceId ?? null;
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     return fail(reject('not_an_object', `payload must be a JSON object, got ${jsonType(doc)}`), fallbackDevice);
   }
