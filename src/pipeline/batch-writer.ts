@@ -22,6 +22,10 @@ import { makeDeadLetter } from './dead-letter.js';
 
 export type ItemOutcome = { status: StoreStatus } | { status: 'rejected'; deadLetter: DeadLetter };
 
+/** Shared outcomes of stored events (read-only: one object for all, not one per event). */
+const STORED: ItemOutcome = Object.freeze({ status: 'stored' as const });
+const DUPLICATE: ItemOutcome = Object.freeze({ status: 'duplicate' as const });
+
 export interface EventItem {
   kind: 'event';
   event: TelemetryEvent;
@@ -192,7 +196,7 @@ export class BatchWriter extends EventEmitter {
           source: item.source,
         });
         this.log.warn({ err: errorSummary(err), eventId: item.event.eventId }, 'Store refused an event; dead-lettering it.');
-        const replacement: DeadLetterItem = { kind: 'dead', deadLetter: dl, done: item.done };
+        const replacement: DeadLetterItem = { kind: 'dead', deadLetter: dl, done: (outcome) => item.done(outcome) };
         await this.writeWithRetry([replacement]);
       } else {
         // A dead letter we cannot store even alone: say so loudly and move on
@@ -222,20 +226,33 @@ export class BatchWriter extends EventEmitter {
     this.metrics?.commitSeconds.observe((performance.now() - started) / 1000);
     this.metrics?.batchSize.observe(items.length);
 
+    const statuses = result.statuses;
+    const wantStored = this.listenerCount('committed') > 0;
     const stored: TelemetryEvent[] = [];
     let e = 0;
+    let nStored = 0;
     for (const it of items) {
       if (it.kind === 'event') {
-        const status = result.statuses[e++];
-        if (status === 'stored') stored.push(it.event);
-        this.metrics?.events.inc({ status });
-        this.finish(it, { status });
+        if (statuses[e++] === 'stored') {
+          nStored++;
+          if (wantStored) stored.push(it.event);
+          this.finish(it, STORED);
+        } else {
+          this.finish(it, DUPLICATE);
+        }
       } else {
         this.metrics?.deadLetters.inc({ reason: it.deadLetter.reason });
         this.finish(it, { status: 'rejected', deadLetter: it.deadLetter });
       }
     }
-    if (stored.length > 0 && this.listenerCount('committed') > 0) this.emit('committed', { stored } satisfies CommittedEvents);
+    this.metrics?.countEvents(nStored, e - nStored);
+    if (stored.length > 0) this.emit('committed', { stored } satisfies CommittedEvents);
+  }
+
+  private wakeCapacityWaiters(): void {
+    const waiters = this.capacityWaiters;
+    this.capacityWaiters = [];
+    for (const w of waiters) w();
   }
 
   private finish(item: PipelineItem, outcome: ItemOutcome): void {
@@ -245,7 +262,7 @@ export class BatchWriter extends EventEmitter {
       this.log.error({ err }, 'An acknowledgement callback threw; continuing.');
     }
     this.inflightCount--;
-    while (this.capacityWaiters.length > 0 && this.inflightCount < this.opts.maxInflight) this.capacityWaiters.shift()!();
+    if (this.capacityWaiters.length > 0 && this.inflightCount < this.opts.maxInflight) this.wakeCapacityWaiters();
     if (this.inflightCount === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];

@@ -9,20 +9,47 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
-import { deadLetterToJson, type SourceKind } from '../core/event.js';
+import { deadLetterToJson, type SourceKind, type TelemetryEvent } from '../core/event.js';
 import type { Metrics } from '../core/metrics.js';
 import { decodeSeed001 } from '../codecs/seed001-json/index.js';
-import type { BatchWriter, ItemOutcome } from './batch-writer.js';
+import type { BatchWriter, EventItem, ItemOutcome } from './batch-writer.js';
 import { makeDeadLetter } from './dead-letter.js';
-import { ackTopic, compileTopicFilter, type TopicMatch } from './topic-matcher.js';
+import { compileTopicFilter, type TopicMatch } from './topic-matcher.js';
 
 /** Where ACKs and dead letters are published: the source's own connection. */
 export interface MessagePublisher {
   publish(topic: string, payload: Buffer, qos: 0 | 1): void;
 }
 
+/**
+ * One event on its way through the batch writer: the batch writer's item and
+ * its acknowledgement in one object (no closure per message).
+ */
+class IngestEventItem implements EventItem {
+  readonly kind = 'event' as const;
+  constructor(
+    readonly event: TelemetryEvent,
+    readonly raw: Buffer,
+    readonly topic: string,
+    readonly source: SourceKind,
+    private readonly ingest: Ingest,
+    private readonly out: MessagePublisher,
+    private readonly release: (outcome: ItemOutcome) => void,
+  ) {}
+
+  done(outcome: ItemOutcome): void {
+    if (outcome.status === 'rejected') this.ingest.publishDeadLetter(outcome, this.out);
+    else this.ingest.publishAck(this.event.eventId, this.event.deviceId, outcome.status, this.out);
+    this.release(outcome);
+  }
+}
+
 export class Ingest {
   private readonly match: ReturnType<typeof compileTopicFilter>;
+  /** ACK_TEMPLATE around its first `{device_id}`. */
+  private readonly ackPrefix: string;
+  private readonly ackSuffix: string;
+  private readonly ackTemplateHasDevice: boolean;
 
   constructor(
     private readonly writer: BatchWriter,
@@ -31,6 +58,11 @@ export class Ingest {
     private readonly metrics?: Metrics,
   ) {
     this.match = compileTopicFilter(config.topics.events);
+    const template = config.topics.ackTemplate;
+    const at = template.indexOf('{device_id}');
+    this.ackTemplateHasDevice = at >= 0;
+    this.ackPrefix = at >= 0 ? template.slice(0, at) : template;
+    this.ackSuffix = at >= 0 ? template.slice(at + '{device_id}'.length) : '';
   }
 
   /** The topic's match against the events filter, or undefined when telehub does not ingest it. */
@@ -52,17 +84,11 @@ export class Ingest {
 
   /** As `handle`, for a topic already matched with `matchTopic`. */
   handleMatched(m: TopicMatch, topic: string, payload: Buffer, source: SourceKind, out: MessagePublisher, release: (outcome: ItemOutcome) => void): void {
-    this.metrics?.received.inc({ source });
+    this.metrics?.countReceived(source);
     const receivedAt = Date.now();
     const r = decodeSeed001(payload, { topicDeviceId: m.deviceId, receivedAt, limits: this.config.limits });
     if (r.ok) {
-      const event = r.event;
-      const done = (outcome: ItemOutcome) => {
-        if (outcome.status === 'rejected') this.publishDeadLetter(outcome, out);
-        else this.publishAck(event.eventId, event.deviceId, outcome.status, out);
-        release(outcome);
-      };
-      this.writer.submit({ kind: 'event', event, raw: payload, topic, source, done });
+      this.writer.submit(new IngestEventItem(r.event, payload, topic, source, this, out, release));
     } else {
       const deadLetter = makeDeadLetter({ reason: r.reason, message: r.message, topic, deviceId: r.deviceId, payload, receivedAt, source });
       this.log.debug({ reason: r.reason, topic }, 'Message dead-lettered.');
@@ -74,14 +100,17 @@ export class Ingest {
     }
   }
 
-  private publishDeadLetter(outcome: ItemOutcome, out: MessagePublisher): void {
+  /** @internal */
+  publishDeadLetter(outcome: ItemOutcome, out: MessagePublisher): void {
     if (outcome.status !== 'rejected') return;
     out.publish(this.config.topics.deadLetter, Buffer.from(JSON.stringify(deadLetterToJson(outcome.deadLetter))), this.config.topics.ackQos);
   }
 
-  private publishAck(eventId: string, deviceId: string, status: 'stored' | 'duplicate', out: MessagePublisher): void {
-    const body = `{"schema":1,"event_id":${JSON.stringify(eventId)},"device_id":${JSON.stringify(deviceId)},"status":"${status}"}`;
-    out.publish(ackTopic(this.config.topics.ackTemplate, deviceId), Buffer.from(body), this.config.topics.ackQos);
-    this.metrics?.acksPublished.inc();
+  /** @internal */
+  publishAck(eventId: string, deviceId: string, status: 'stored' | 'duplicate', out: MessagePublisher): void {
+    const body = '{"schema":1,"event_id":' + JSON.stringify(eventId) + ',"device_id":' + JSON.stringify(deviceId) + ',"status":"' + status + '"}';
+    const topic = this.ackTemplateHasDevice ? this.ackPrefix + deviceId + this.ackSuffix : this.ackPrefix;
+    out.publish(topic, Buffer.from(body), this.config.topics.ackQos);
+    this.metrics?.countAcks(1);
   }
 }

@@ -14,15 +14,27 @@ export function compileTopicFilter(filter: string): (topic: string) => TopicMatc
   const devicePos = levels.indexOf('+');
   const hashAtEnd = levels[levels.length - 1] === '#';
   const fixed = hashAtEnd ? levels.length - 1 : levels.length;
+  // MQTT: wildcards at the first level never match topics starting with $.
+  const guardDollar = levels[0] === '+' || levels[0] === '#';
+  // Walks the topic's levels in place (no split: this runs once per message).
   return (topic: string) => {
-    const parts = topic.split('/');
-    if (hashAtEnd ? parts.length < fixed : parts.length !== fixed) return undefined;
-    // MQTT: wildcards at the first level never match topics starting with $.
-    if (topic.startsWith('$') && (levels[0] === '+' || levels[0] === '#')) return undefined;
+    if (guardDollar && topic.charCodeAt(0) === 36 /* $ */) return undefined;
+    let deviceId: string | undefined;
+    let pos = 0;
     for (let i = 0; i < fixed; i++) {
-      if (levels[i] !== '+' && levels[i] !== parts[i]) return undefined;
+      if (pos === -1) return undefined; // fewer levels than the filter
+      const slash = topic.indexOf('/', pos);
+      const end = slash === -1 ? topic.length : slash;
+      const level = levels[i];
+      if (level === '+') {
+        if (i === devicePos) deviceId = topic.slice(pos, end);
+      } else if (end - pos !== level.length || !topic.startsWith(level, pos)) {
+        return undefined;
+      }
+      pos = slash === -1 ? -1 : slash + 1;
     }
-    return { deviceId: devicePos >= 0 ? parts[devicePos] : undefined };
+    if (!hashAtEnd && pos !== -1) return undefined; // more levels than the filter
+    return { deviceId };
   };
 }
 

@@ -16,8 +16,8 @@ export interface Publish {
   reason?: ReasonCode;
 }
 
-/** Codes a device can cause (store_rejected comes from the store, not from input). */
-export const INPUT_REASON_CODES = ALL_REASON_CODES.filter((c) => c !== 'store_rejected');
+/** Codes a seed-001 MQTT device can cause (store_rejected comes from the store; invalid_line_protocol from the HTTP write API). */
+export const INPUT_REASON_CODES = ALL_REASON_CODES.filter((c) => c !== 'store_rejected' && c !== 'invalid_line_protocol');
 
 export function malformed(reason: ReasonCode, device: string, i: number, maxPayloadBytes = 65536): { topic: string; payload: Buffer } {
   const topic = `qs/v1/${device}/events`;

@@ -11,13 +11,15 @@
  * Takes: a BatchWriter-backed Ingest. Gives: TCP and WS listeners, ACK and
  * dead-letter publications to subscribers of the embedded broker.
  */
-import { Aedes } from 'aedes';
+import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { createServer, type Server } from 'node:net';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Ingest, MessagePublisher } from '../../pipeline/ingest.js';
+import type { TopicMatch } from '../../pipeline/topic-matcher.js';
+import { Corker } from '../corker.js';
 import type { BatchWriter } from '../../pipeline/batch-writer.js';
 import type { Metrics } from '../../core/metrics.js';
 
@@ -35,6 +37,7 @@ export class EmbeddedBrokerSource {
   private wss?: WebSocketServer;
   private accepting = true;
   private readonly publisher: MessagePublisher;
+  private readonly corker = new Corker();
   port = 0;
   wsPort = -1;
 
@@ -72,14 +75,13 @@ export class EmbeddedBrokerSource {
           // keeps the message and resends it to the next telehub.
           return callback(new Error('telehub is shutting down'));
         }
-        const take = () => {
-          const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-          this.ingest.handleMatched(match, packet.topic, payload, 'mqtt-embedded', this.publisher, () => callback(null));
-        };
-        if (this.writer.hasCapacity) take();
+        if (this.writer.hasCapacity) this.take(client, match, packet, callback);
         else {
           this.metrics?.intakePaused.inc();
-          this.writer.waitForCapacity().then(take, (err) => callback(err));
+          this.writer.waitForCapacity().then(
+            () => this.take(client, match, packet, callback),
+            (err) => callback(err),
+          );
         }
       },
     });
@@ -106,6 +108,14 @@ export class EmbeddedBrokerSource {
     this.log.info({ port: this.port, wsPort: this.wsPort }, 'Embedded MQTT broker listening.');
   }
 
+  private take(client: Client, match: TopicMatch, packet: PublishPacket, callback: (err?: Error | null) => void): void {
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    this.ingest.handleMatched(match, packet.topic, payload, 'mqtt-embedded', this.publisher, () => {
+      this.corker.cork(client.conn);
+      callback(null);
+    });
+  }
+
   /** Stops taking new events; publishes already taken still commit and are acknowledged. */
   stopIntake(): void {
     this.accepting = false;
@@ -117,6 +127,7 @@ export class EmbeddedBrokerSource {
     this.stopIntake();
     for (const c of this.wss?.clients ?? []) c.terminate();
     this.wss?.close();
+    this.corker.flush();
     await new Promise<void>((resolve) => this.broker.close(() => resolve()));
   }
 }

@@ -1,8 +1,9 @@
 /**
  * PostgreSQL store (node-postgres pool).
  *
- * A batch is written with ONE statement (events and dead letters as arrays
- * through `unnest`, dead letters in a data-modifying CTE), so it is atomic
+ * A batch is written with ONE statement (events as one json parameter
+ * through `json_to_recordset`, dead letters as arrays through `unnest` in a
+ * data-modifying CTE), so it is atomic
  * without BEGIN/COMMIT and costs one round trip. Durability is the server's
  * `synchronous_commit`: with the default (`on`) the statement returns only
  * after the WAL is flushed.
@@ -82,21 +83,26 @@ const SELECT_EVENT = `SELECT event_id, device_id, schema, event_type, value_num,
 const SELECT_DEADLETTER = `SELECT id::float8 AS id, ${toMs('received_at')} AS received_at, reason, message, topic, device_id, source, payload
   FROM deadletters`;
 
+// Events cross as ONE json parameter (JSON.stringify of the event objects,
+// a single native call) instead of ten arrays that node-postgres would
+// escape element by element. The statement answers with one row: how many
+// were inserted and, only when that is fewer than sent, which ids.
+const EVENT_RECORD = `"eventId" text, "deviceId" text, schema int4, "eventType" text, "valueNum" float8, "valueText" text, unit text, "tsDevice" int8, "tsServer" int8, meta text`;
 const INSERT_EVENTS = `INSERT INTO events (${EVENT_COLUMNS})
-  SELECT e.id, e.dev, e.sch, e.typ, e.vn, e.vt, e.u, ${toTs('e.tsd')}, ${toTs('e.tss')}, e.meta::jsonb
-  FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::float8[], $6::text[], $7::text[], $8::int8[], $9::int8[], $10::text[])
-    AS e(id, dev, sch, typ, vn, vt, u, tsd, tss, meta)
+  SELECT e."eventId", e."deviceId", e.schema, e."eventType", e."valueNum", e."valueText", e.unit, ${toTs('e."tsDevice"')}, ${toTs('e."tsServer"')}, e.meta::jsonb
+  FROM json_to_recordset($1::json) AS e(${EVENT_RECORD})
   ON CONFLICT (event_id) DO NOTHING
   RETURNING event_id`;
+const EVENTS_RESULT = `SELECT count(*)::int4 AS n, CASE WHEN count(*) = $2::int4 THEN NULL ELSE COALESCE(array_agg(event_id), '{}'::text[]) END AS ids FROM ins`;
 const insertDeadLetters = (p: number) => `INSERT INTO deadletters (received_at, reason, message, topic, device_id, source, payload)
   SELECT ${toTs('d.at')}, d.reason, d.message, d.topic, d.dev, d.source, d.payload
   FROM unnest($${p}::int8[], $${p + 1}::text[], $${p + 2}::text[], $${p + 3}::text[], $${p + 4}::text[], $${p + 5}::text[], $${p + 6}::bytea[])
     AS d(at, reason, message, topic, dev, source, payload)`;
 
 // Named (prepared once per connection) variants of the single write statement.
-const WRITE_EVENTS = { name: 'telehub_write_e', text: INSERT_EVENTS };
+const WRITE_EVENTS = { name: 'telehub_write_e2', text: `WITH ins AS (${INSERT_EVENTS}) ${EVENTS_RESULT}` };
 const WRITE_DEADLETTERS = { name: 'telehub_write_d', text: insertDeadLetters(1) };
-const WRITE_BOTH = { name: 'telehub_write_ed', text: `WITH dl AS (${insertDeadLetters(11)}) ${INSERT_EVENTS}` };
+const WRITE_BOTH = { name: 'telehub_write_ed2', text: `WITH dl AS (${insertDeadLetters(3)}), ins AS (${INSERT_EVENTS}) ${EVENTS_RESULT}` };
 
 interface EventRow {
   event_id: string;
@@ -137,23 +143,9 @@ function rowToEvent(r: EventRow): StoredEvent {
   };
 }
 
+/** The events as the json parameter of INSERT_EVENTS, and how many there are. */
 function eventParams(events: readonly TelemetryEvent[]): unknown[] {
-  const n = events.length;
-  const cols: unknown[][] = Array.from({ length: 10 }, () => new Array(n));
-  for (let i = 0; i < n; i++) {
-    const e = events[i];
-    cols[0][i] = e.eventId;
-    cols[1][i] = e.deviceId;
-    cols[2][i] = e.schema;
-    cols[3][i] = e.eventType;
-    cols[4][i] = e.valueNum;
-    cols[5][i] = e.valueText;
-    cols[6][i] = e.unit;
-    cols[7][i] = e.tsDevice;
-    cols[8][i] = e.tsServer;
-    cols[9][i] = e.meta;
-  }
-  return cols;
+  return [JSON.stringify(events), events.length];
 }
 
 function deadLetterParams(dls: readonly DeadLetter[]): unknown[] {
@@ -224,7 +216,8 @@ export class PostgresStore implements Store {
     const unique = [...firstIndex.values()].map((i) => events[i]);
     unique.sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
 
-    let stored: Set<string>;
+    // undefined: every unique event was inserted; else the ids that were.
+    let stored: Set<string> | undefined;
     if (unique.length === 0 && deadLetters.length === 0) {
       stored = new Set();
     } else if (unique.length === 0) {
@@ -233,17 +226,18 @@ export class PostgresStore implements Store {
     } else {
       const res =
         deadLetters.length === 0
-          ? await this.pool.query<{ event_id: string }>({ ...WRITE_EVENTS, values: eventParams(unique) })
-          : await this.pool.query<{ event_id: string }>({
+          ? await this.pool.query<{ n: number; ids: string[] | null }>({ ...WRITE_EVENTS, values: eventParams(unique) })
+          : await this.pool.query<{ n: number; ids: string[] | null }>({
               ...WRITE_BOTH,
               values: [...eventParams(unique), ...deadLetterParams(deadLetters)],
             });
-      stored = new Set(res.rows.map((r) => r.event_id));
+      const ids = res.rows[0].ids;
+      stored = ids === null ? undefined : new Set(ids);
     }
     const statuses: StoreStatus[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
       const id = events[i].eventId;
-      statuses[i] = firstIndex.get(id) === i && stored.has(id) ? 'stored' : 'duplicate';
+      statuses[i] = firstIndex.get(id) === i && (stored === undefined || stored.has(id)) ? 'stored' : 'duplicate';
     }
     return { statuses };
   }
