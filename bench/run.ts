@@ -7,8 +7,10 @@
  *   c  baseline: bench/naive-ingester.ts on the same Mosquitto + PostgreSQL,
  *      one INSERT and one ACK per message, as the seed's Python ingester
  *
- * For each mode, 100 simulated devices (MQTT.js connections) publish N
- * seed-001 events at QoS 1 with a bounded window of unanswered events each;
+ * For each mode, 100 simulated devices publish N seed-001 events at QoS 1
+ * with a bounded window of unanswered events each. The devices are raw-socket
+ * MQTT clients (bench/lib/lean-device.ts) unless BENCH_CLIENT=mqttjs asks for
+ * MQTT.js connections; every mode of a run uses the same generator.
  * events/s is measured from the first publish to the last ACK. Afterwards
  * every event must have exactly one `stored` ACK and the store must hold
  * exactly N rows, or the run fails (exit 1). Targets are only reported.
@@ -22,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../src/core/settings.js';
-import { DeviceFleet, type LoadResult } from './lib/load.js';
+import { createFleet, GENERATOR_LABEL, GENERATORS, type Generator, type LoadResult } from './lib/load.js';
 import {
   cleanupAll,
   freePort,
@@ -73,6 +75,15 @@ const DEVICES = intEnv('BENCH_DEVICES', 100, 1);
 const WINDOW = intEnv('BENCH_WINDOW', 100, 1);
 const BASELINE_EVENTS = intEnv('BENCH_BASELINE_EVENTS', Math.min(EVENTS, Math.max(5_000, Math.floor(EVENTS / 10))), 1);
 const STALL_TIMEOUT_S = intEnv('BENCH_STALL_TIMEOUT_S', 60, 1);
+/** The load generator for every mode of the run: BENCH_CLIENT=lean (default) or mqttjs. */
+const CLIENT: Generator = (() => {
+  const raw = (process.env.BENCH_CLIENT ?? '').trim().toLowerCase() || 'lean';
+  if (!(GENERATORS as readonly string[]).includes(raw)) {
+    process.stderr.write(`BENCH_CLIENT=${process.env.BENCH_CLIENT}: use one of ${GENERATORS.join(', ')}\n`);
+    process.exit(2);
+  }
+  return raw as Generator;
+})();
 const MODES: Mode[] = (() => {
   const raw = (process.env.BENCH_MODES ?? 'a,b,c').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   const bad = raw.filter((m) => !['a', 'b', 'c'].includes(m));
@@ -135,8 +146,12 @@ interface ModeResult {
   latencyMs?: LoadResult['latencyMs'];
   ackCounts?: LoadResult['ackCounts'];
   rows?: { events: number; deadLetters: number };
+  /** The load generator (BENCH_CLIENT) that ran the devices. */
+  generator: Generator;
   /** CPU seconds used during the timed run: the ingesting process, the bench's devices, and Mosquitto when the bench spawned it. */
   cpuSeconds?: { ingester?: number; devices: number; mosquitto?: number };
+  /** The devices' (load generator's) CPU seconds scaled to 50,000 events, to compare generators and runs of different sizes. */
+  generatorCpuSecondsPer50kEvents?: number;
   /** Share of all CPUs of the machine that was busy during the timed run (everything: ingester, devices, broker, database). */
   machineBusyPercent?: number;
   settings: Record<string, unknown>;
@@ -156,7 +171,7 @@ interface Measured {
 
 /** Connects the devices to `url`, runs the load against the ingesting process `ingester`, and verifies the ACKs. */
 async function measure(mode: Mode, url: string, events: number, ingester: Child, broker?: Broker): Promise<Measured> {
-  const fleet = new DeviceFleet({
+  const fleet = createFleet(CLIENT, {
     url,
     devices: DEVICES,
     events,
@@ -341,6 +356,7 @@ function finish(base: ModeResult, m: Measured, rows: { events: number; deadLette
     ackCounts: m.load.ackCounts,
     rows,
     cpuSeconds: { ingester: opt(m.cpuIngester), devices: round(m.load.generatorCpuSeconds, 2), mosquitto: opt(m.cpuMosquitto) },
+    generatorCpuSecondsPer50kEvents: m.load.events > 0 ? round((m.load.generatorCpuSeconds * 50_000) / m.load.events, 2) : undefined,
     machineBusyPercent: m.machineBusyPercent,
     profile,
   };
@@ -358,9 +374,9 @@ function pad(s: string, n: number, right = false): string {
 
 function printTable(results: ModeResult[]): void {
   const c = results.find((r) => r.mode === 'c' && r.status === 'ok');
-  const head = ['mode', 'events', 'seconds', 'events/s', 'peak RSS MB', 'vs baseline'];
+  const head = ['mode', 'events', 'seconds', 'events/s', 'peak RSS MB', `${CLIENT} CPU s`, 'vs baseline'];
   const rows = results.map((r) => {
-    if (r.status === 'skipped') return [r.label + '  [skipped]', '-', '-', '-', '-', '-'];
+    if (r.status === 'skipped') return [r.label + '  [skipped]', '-', '-', '-', '-', '-', '-'];
     const ratio = c?.eventsPerSecond && r.eventsPerSecond ? `${(r.eventsPerSecond / c.eventsPerSecond).toFixed(1)}×` : '-';
     return [
       r.label + (r.status === 'failed' ? '  [FAILED]' : ''),
@@ -368,12 +384,14 @@ function printTable(results: ModeResult[]): void {
       r.seconds?.toFixed(2) ?? '-',
       r.eventsPerSecond?.toLocaleString('en-US') ?? '-',
       mb(r.peakRssBytes)?.toFixed(1) ?? '-',
+      r.cpuSeconds ? r.cpuSeconds.devices.toFixed(2) : '-',
       ratio,
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((x, i) => pad(x, widths[i], i > 0 && i < 5)).join(' | ');
+  const line = (cells: string[]) => cells.map((x, i) => pad(x, widths[i], i > 0 && i < 6)).join(' | ');
   log('');
+  log(`load generator: ${GENERATOR_LABEL[CLIENT]} (BENCH_CLIENT=${CLIENT}); "${CLIENT} CPU s" is its CPU during the timed run`);
   log(line(head));
   log(widths.map((w) => '-'.repeat(w)).join('-|-'));
   for (const r of rows) log(line(r));
@@ -384,7 +402,7 @@ function printTable(results: ModeResult[]): void {
     const cpu = r.cpuSeconds!;
     const parts = [
       `latency p50 ${r.latencyMs!.p50} ms, p95 ${r.latencyMs!.p95} ms, p99 ${r.latencyMs!.p99} ms, max ${r.latencyMs!.max} ms`,
-      `CPU during run: ${r.mode === 'c' ? 'ingester' : 'telehub'} ${cpu.ingester ?? '?'} s, devices (bench) ${cpu.devices} s${cpu.mosquitto !== undefined ? `, mosquitto ${cpu.mosquitto} s` : ''} over ${r.seconds} s wall; machine ${r.machineBusyPercent ?? '?'}% busy`,
+      `CPU during run: ${r.mode === 'c' ? 'ingester' : 'telehub'} ${cpu.ingester ?? '?'} s, devices (bench, ${CLIENT}) ${cpu.devices} s = ${r.generatorCpuSecondsPer50kEvents ?? '?'} s per 50,000 events${cpu.mosquitto !== undefined ? `, mosquitto ${cpu.mosquitto} s` : ''} over ${r.seconds} s wall; machine ${r.machineBusyPercent ?? '?'}% busy`,
     ];
     log(`  ${r.mode}: ${parts.join('; ')}`);
   }
@@ -445,7 +463,7 @@ async function main(): Promise<number> {
   const machine = machineInfo();
   log(`telehub benchmark — ${started.toISOString()}`);
   log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryMB} MB RAM, node ${machine.node}, ${machine.platform}`);
-  log(`load: ${DEVICES} devices (MQTT.js connections), QoS 1, ≤ ${WINDOW} unanswered events per device; ${EVENTS.toLocaleString('en-US')} events for a and b, ${BASELINE_EVENTS.toLocaleString('en-US')} for c`);
+  log(`load: ${DEVICES} devices (${GENERATOR_LABEL[CLIENT]}), QoS 1, ≤ ${WINDOW} unanswered events per device; ${EVENTS.toLocaleString('en-US')} events for a and b, ${BASELINE_EVENTS.toLocaleString('en-US')} for c`);
   log('telehub settings:');
   for (const [k, s] of Object.entries(telehubSettings)) log(`  ${k}=${s.value}${s.source === 'default' ? ' (default)' : ` (from ${s.source})`}`);
   if (TELEHUB_NODE_ARGS.length > 0) log(`telehub node flags: ${TELEHUB_NODE_ARGS.join(' ')} (BENCH_TELEHUB_NODE_ARGS)`);
@@ -481,6 +499,7 @@ async function main(): Promise<number> {
         mode,
         label: MODE_LABEL[mode],
         status: 'skipped',
+        generator: CLIENT,
         settings: mode === 'c' ? { events: BASELINE_EVENTS } : { events: EVENTS, ...Object.fromEntries(Object.entries(telehubSettings).map(([k, s]) => [k, s.value])) },
       };
       if (mode !== 'a' && (typeof broker !== 'object' || typeof pgp !== 'object')) {
@@ -521,7 +540,7 @@ async function main(): Promise<number> {
     durationSeconds: round((Date.now() - started.getTime()) / 1000, 1),
     ok,
     machine,
-    load: { devices: DEVICES, windowPerDevice: WINDOW, events: EVENTS, baselineEvents: BASELINE_EVENTS, qos: 1 },
+    load: { generator: CLIENT, devices: DEVICES, windowPerDevice: WINDOW, events: EVENTS, baselineEvents: BASELINE_EVENTS, qos: 1 },
     telehubSettings: Object.fromEntries(Object.entries(telehubSettings).map(([k, s]) => [k, { value: Number(s.value), source: s.source }])),
     telehubNodeArgs: TELEHUB_NODE_ARGS,
     cpuProfileDir: CPU_PROF_DIR,
