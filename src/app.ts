@@ -14,7 +14,8 @@ import type { Config } from './core/config.js';
 import { createLogger } from './core/logger.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
 import { BatchWriter, errorSummary } from './pipeline/batch-writer.js';
-import { Ingest } from './pipeline/ingest.js';
+import { Ingest, type MessagePublisher } from './pipeline/ingest.js';
+import { HttpIngest } from './sources/http-ingest/index.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { openStore } from './storage/open.js';
@@ -43,14 +44,25 @@ export async function startTelehub(config: Config, opts: { log?: Logger } = {}):
   let embedded: EmbeddedBrokerSource | undefined;
   let external: MqttClientSource | undefined;
   let stopping = false;
-  let writer: BatchWriter | undefined;
+  // The writer exists from the start (it touches the store only on submit);
+  // HTTP ingestion answers 503 until the store is migrated.
+  const w = new BatchWriter(store, config.pipeline, log, metrics);
+  metrics.observeInflight(() => w.inflight);
+  let deadLetterPublisher: MessagePublisher | undefined;
+  const httpIngest = new HttpIngest(w, config.limits, config.topics.deadLetter, config.topics.ackQos, log, {
+    publish: (topic, payload, qos) => deadLetterPublisher?.publish(topic, payload, qos),
+  }, () => migrated && !stopping);
 
-  const http = buildHttpServer(metrics, {
-    problems: async () => {
+  const http = await buildHttpServer({
+    metrics,
+    tokens: store.tokens,
+    ingest: httpIngest,
+    maxBodyBytes: config.http.maxBodyBytes,
+    readiness: { problems: async () => {
       const p: string[] = [];
       if (stopping) p.push('shutting down');
       if (!migrated) p.push('store: not yet migrated');
-      else if (writer && !writer.storeHealthy) p.push('store: writes are failing and being retried');
+      else if (!w.storeHealthy) p.push('store: writes are failing and being retried');
       else {
         try {
           await withTimeout(store.ping(), 2000);
@@ -60,7 +72,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger } = {}):
       }
       if (external && !external.ready) p.push('mqtt: not connected to the broker');
       return p;
-    },
+    } },
   });
   await http.listen({ port: config.http.port, host: config.http.host });
   const httpPort = (http.server.address() as AddressInfo).port;
@@ -85,9 +97,6 @@ export async function startTelehub(config: Config, opts: { log?: Logger } = {}):
   }
   log.info({ store: store.kind, versions: await store.migrationVersions() }, 'Store ready.');
 
-  const w = new BatchWriter(store, config.pipeline, log, metrics);
-  writer = w;
-  metrics.observeInflight(() => w.inflight);
   metrics.storeUp.set(1);
   const ingest = new Ingest(w, config, log, metrics);
 
@@ -98,6 +107,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger } = {}):
     embedded = new EmbeddedBrokerSource(ingest, w, { ...config.embedded, maxInflight: config.pipeline.maxInflight }, log, metrics);
     await embedded.start();
   }
+  deadLetterPublisher = external?.publisher ?? embedded?.publisher;
 
   const stop = async () => {
     if (stopping) return;

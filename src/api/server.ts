@@ -1,26 +1,61 @@
 /**
- * The HTTP server: liveness, readiness and Prometheus metrics. Later issues
- * add the ingest, query and stream routes here.
+ * The HTTP server (Fastify): health, readiness, metrics, ingestion, and the
+ * OpenAPI document built from the same schemas that validate the routes.
  */
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Metrics } from '../core/metrics.js';
+import type { TokenRepository } from '../storage/store.js';
+import type { HttpIngest } from '../sources/http-ingest/index.js';
+import { TokenAuth } from './auth.js';
+import { handleError } from './errors.js';
+import { registerIngestRoutes } from './routes/ingest.js';
+import { ErrorSchema } from './schemas.js';
 
 export interface Readiness {
   /** Names of the parts that are not ready, empty when all are. */
   problems(): Promise<string[]>;
 }
 
-export function buildHttpServer(metrics: Metrics, readiness: Readiness): FastifyInstance {
-  const app = Fastify({ logger: false });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    const problems = await readiness.problems();
+export interface HttpDeps {
+  metrics: Metrics;
+  readiness: Readiness;
+  tokens?: TokenRepository;
+  ingest?: HttpIngest;
+  maxBodyBytes?: number;
+}
+
+export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: deps.maxBodyBytes ?? 10 * 1024 * 1024 });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'telehub HTTP API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  app.addSchema({ ...ErrorSchema, $id: 'Error' });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+    const problems = await deps.readiness.problems();
     if (problems.length > 0) return reply.code(503).send({ status: 'unavailable', problems });
     return { status: 'ready' };
   });
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.header('content-type', deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
   });
+
+  if (deps.tokens && deps.ingest) {
+    const auth = new TokenAuth(deps.tokens);
+    await app.register(registerIngestRoutes, { auth, ingest: deps.ingest });
+  }
+
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -7,12 +7,16 @@
  *   telehub events [--device D] [--limit N]      print recent stored events
  *   telehub deadletters [--reason R] [--limit N] print recent dead letters
  *   telehub config             print the effective configuration (secrets hidden)
+ *   telehub tokens create --name N [--device D]... [--scope ingest|read|admin]
+ *   telehub tokens list
+ *   telehub tokens revoke <id-or-name>
  */
 import { startTelehub } from '../app.js';
 import { loadConfig } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { deadLetterToJson } from '../core/event.js';
 import { openStore } from '../storage/open.js';
+import { runTokens } from './tokens.js';
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -22,7 +26,7 @@ function flag(args: string[], name: string): string | undefined {
 async function main(argv: string[]): Promise<number> {
   const [cmd = 'start', ...args] = argv;
   if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write('Usage: telehub [start|migrate|events|deadletters|config]\nSee README.md and docs/configuration.md.\n');
+    process.stdout.write('Usage: telehub [start|migrate|events|deadletters|config|tokens]\nSee README.md and docs/configuration.md.\n');
     return 0;
   }
   const config = loadConfig(process.env);
@@ -85,6 +89,15 @@ async function main(argv: string[]): Promise<number> {
       for (const d of rows) process.stdout.write(JSON.stringify({ id: d.id, ...deadLetterToJson(d, { full: true }) }) + '\n');
       await store.close();
       return 0;
+    }
+    case 'tokens': {
+      const store = openStore(config.store);
+      await store.migrate();
+      try {
+        return await runTokens(store, args, (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+      } finally {
+        await store.close();
+      }
     }
     case 'config': {
       const redacted = JSON.parse(JSON.stringify(config)) as Record<string, any>;

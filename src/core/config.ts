@@ -31,7 +31,7 @@ export type StoreConfig =
 
 export interface Config {
   dataDir: string;
-  http: { host: string; port: number };
+  http: { host: string; port: number; maxBodyBytes: number };
   logLevel: string;
   shutdownTimeoutMs: number;
   /** Embedded broker, used when `mqtt` is undefined. */
@@ -217,7 +217,7 @@ export function loadConfig(env: Raw = process.env): Config {
 
   return {
     dataDir,
-    http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT') },
+    http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES') },
     logLevel: str('TELEHUB_LOG_LEVEL')!,
     shutdownTimeoutMs: int('TELEHUB_SHUTDOWN_TIMEOUT_MS'),
     embedded: { host: str('TELEHUB_MQTT_HOST')!, port: int('TELEHUB_MQTT_PORT'), wsPort: int('TELEHUB_MQTT_WS_PORT') },

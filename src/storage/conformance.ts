@@ -9,6 +9,7 @@
  * as a second concurrent writer); `cleanup` closes every instance it handed
  * out and removes the data.
  */
+import { newToken } from '../auth/tokens.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DeadLetter, TelemetryEvent } from '../core/event.js';
@@ -279,6 +280,24 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         assertSameEvent(await store.getEvent('big-4999'), events[4999]);
         const again = await store.writeBatch({ events, deadLetters: [] });
         assert.ok(again.statuses.every((s) => s === 'duplicate'));
+      }));
+
+    it('keeps API tokens: create, read back, list, revoke by id or name', () =>
+      withStore(async ({ store }) => {
+        const a = newToken({ name: 'garage', scope: 'ingest', devices: ['esp32-01', 'esp32-02'], now: 1_700_000_000_123 });
+        const b = newToken({ name: 'grafana', scope: 'read', now: 1_700_000_000_456 });
+        await store.tokens.create(a.record);
+        await store.tokens.create(b.record);
+        const got = await store.tokens.get(a.record.id);
+        assert.ok(got);
+        assert.deepEqual({ ...got, secretHash: got.secretHash.toString('hex') }, { ...a.record, secretHash: a.record.secretHash.toString('hex') });
+        assert.equal(await store.tokens.get('0000000000000000'), undefined);
+        assert.deepEqual((await store.tokens.list()).map((t) => t.name), ['garage', 'grafana']);
+        assert.equal(await store.tokens.revoke('grafana', 1_700_000_001_000), 1);
+        assert.equal(await store.tokens.revoke(a.record.id, 1_700_000_002_000), 1);
+        assert.equal(await store.tokens.revoke('garage', 1_700_000_003_000), 0, 'already revoked');
+        assert.equal((await store.tokens.get(b.record.id))!.revokedAt, 1_700_000_001_000);
+        assert.equal((await store.tokens.get(a.record.id))!.revokedAt, 1_700_000_002_000);
       }));
 
     // Only stores with a server process have a restart to survive (SQLite is in-process).

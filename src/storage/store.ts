@@ -1,3 +1,4 @@
+import type { TokenRecord } from '../auth/tokens.js';
 import type { DeadLetter, StoreStatus, TelemetryEvent } from '../core/event.js';
 
 /**
@@ -27,6 +28,15 @@ export interface StoredDeadLetter extends DeadLetter {
 export interface DeadLetterQuery {
   reason?: string;
   limit?: number;
+}
+
+/** API tokens (hashed secrets only), see src/auth/tokens.ts. */
+export interface TokenRepository {
+  create(record: TokenRecord): Promise<void>;
+  get(id: string): Promise<TokenRecord | undefined>;
+  list(): Promise<TokenRecord[]>;
+  /** Revokes the tokens with this id or name; returns how many were revoked. */
+  revoke(idOrName: string, at: number): Promise<number>;
 }
 
 /**
@@ -61,4 +71,6 @@ export interface Store {
   listDeadLetters(q?: DeadLetterQuery): Promise<StoredDeadLetter[]>;
   /** Applied migration versions, ascending. */
   migrationVersions(): Promise<number[]>;
+
+  readonly tokens: TokenRepository;
 }

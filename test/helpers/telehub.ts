@@ -23,7 +23,7 @@ export interface TelehubProcess {
   output: () => string;
   ready(timeoutMs?: number): Promise<void>;
   /** Sends a signal and resolves with the exit code. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
   kill9(): Promise<void>;
   cleanup(): void;
 }
@@ -81,11 +81,19 @@ export async function startTelehubProcess(env: Record<string, string> = {}): Pro
     dataDir,
     output: () => out,
     ready,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+    async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 40_000) {
       if (proc.exitCode !== null) return proc.exitCode;
       proc.kill(signal);
-      const [code] = await exited;
-      return code as number | null;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`telehub did not exit within ${timeoutMs} ms of ${signal}`)), timeoutMs);
+      });
+      try {
+        const [code] = await Promise.race([exited, timeout]);
+        return code as number | null;
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async kill9() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;

@@ -36,7 +36,8 @@ export class EmbeddedBrokerSource {
   private http?: HttpServer;
   private wss?: WebSocketServer;
   private accepting = true;
-  private readonly publisher: MessagePublisher;
+  /** Publishes on this source's broker (ACKs, dead letters). */
+  readonly publisher: MessagePublisher;
   private readonly corker = new Corker();
   port = 0;
   wsPort = -1;

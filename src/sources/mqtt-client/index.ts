@@ -23,7 +23,8 @@ export class MqttClientSource {
   private pubacks!: DeferredPubacks;
   private accepting = true;
   private subscribed = false;
-  private readonly publisher: MessagePublisher;
+  /** Publishes on this source's broker (ACKs, dead letters). */
+  readonly publisher: MessagePublisher;
   connected = false;
 
   constructor(

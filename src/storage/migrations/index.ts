@@ -77,4 +77,30 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS idx_deadletters_time ON deadletters (received_at);
     `,
   },
+  {
+    version: 2,
+    name: 'api tokens',
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS api_tokens (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        scope       TEXT NOT NULL,
+        devices     TEXT NOT NULL DEFAULT '[]',
+        secret_hash BLOB NOT NULL,
+        created_at  INTEGER NOT NULL,
+        revoked_at  INTEGER
+      );
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS api_tokens (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        scope       TEXT NOT NULL,
+        devices     JSONB NOT NULL DEFAULT '[]',
+        secret_hash BYTEA NOT NULL,
+        created_at  TIMESTAMPTZ NOT NULL,
+        revoked_at  TIMESTAMPTZ
+      );
+    `,
+  },
 ];

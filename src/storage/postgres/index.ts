@@ -11,7 +11,8 @@
 import pg from 'pg';
 import type { DeadLetter, StoreStatus, TelemetryEvent } from '../../core/event.js';
 import { MIGRATIONS } from '../migrations/index.js';
-import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, WriteBatch, WriteResult } from '../store.js';
+import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, WriteBatch, WriteResult } from '../store.js';
+import { postgresTokens } from './tokens.js';
 
 export interface PostgresStoreOptions {
   connectionString?: string;
@@ -163,6 +164,7 @@ function deadLetterParams(dls: readonly DeadLetter[]): unknown[] {
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
+  readonly tokens: TokenRepository;
   private closed = false;
 
   constructor(opts: PostgresStoreOptions) {
@@ -181,6 +183,7 @@ export class PostgresStore implements Store {
     // An idle client whose server went away emits 'error'; the pool already
     // drops it and the next checkout connects afresh. Unhandled, it would kill the process.
     this.pool.on('error', () => {});
+    this.tokens = postgresTokens(this.pool);
   }
 
   async migrate(): Promise<void> {

@@ -21,7 +21,8 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { StoreStatus } from '../../core/event.js';
 import { MIGRATIONS } from '../migrations/index.js';
-import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, WriteBatch, WriteResult } from '../store.js';
+import { sqliteTokens } from './tokens.js';
+import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, WriteBatch, WriteResult } from '../store.js';
 
 const INSERT_EVENT_SQL = `INSERT INTO events (event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`;
@@ -235,6 +236,7 @@ export class SqliteStore implements Store {
   private writeTx!: (batch: WriteBatch) => StoreStatus[];
   private writer: WriterThread | undefined;
   private closed = false;
+  readonly tokens: TokenRepository = sqliteTokens(() => this.db);
 
   constructor(readonly file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });

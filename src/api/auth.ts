@@ -1,0 +1,59 @@
+/**
+ * Token authentication for HTTP routes. Tokens are looked up by id through
+ * the store and cached for a few seconds, so a busy ingest route costs one
+ * hash and one map lookup per request; a revocation takes effect within
+ * TOKEN_CACHE_MS.
+ */
+import type { FastifyRequest } from 'fastify';
+import { parseToken, scopeAllows, verifySecret, type Scope, type TokenRecord } from '../auth/tokens.js';
+import type { TokenRepository } from '../storage/store.js';
+import { ApiError } from './errors.js';
+
+export const TOKEN_CACHE_MS = 5000;
+
+export class TokenAuth {
+  private cache = new Map<string, { record: TokenRecord | undefined; at: number }>();
+
+  constructor(private readonly tokens: TokenRepository) {}
+
+  /**
+   * The token of a request: `Authorization: Bearer <t>` or `Token <t>`
+   * (InfluxDB clients), or `?token=` where `allowQuery` (browsers' WebSockets).
+   */
+  static presented(req: FastifyRequest, allowQuery = false): string | undefined {
+    const h = req.headers.authorization;
+    if (typeof h === 'string') {
+      const m = /^(?:Bearer|Token)\s+(\S+)\s*$/i.exec(h);
+      if (m) return m[1];
+    }
+    if (allowQuery) {
+      const q = (req.query as Record<string, unknown> | undefined)?.token;
+      if (typeof q === 'string') return q;
+    }
+    return undefined;
+  }
+
+  /** Resolves the caller's token record or throws 401/403. */
+  async require(req: FastifyRequest, scope: Scope, opts: { allowQuery?: boolean } = {}): Promise<TokenRecord> {
+    const presented = TokenAuth.presented(req, opts.allowQuery);
+    if (presented === undefined) throw new ApiError(401, 'unauthorized', 'a token is required: Authorization: Bearer <token>');
+    const parsed = parseToken(presented);
+    if (!parsed) throw new ApiError(401, 'unauthorized', 'the token is not valid');
+    const record = await this.lookup(parsed.id);
+    if (!record || record.revokedAt !== null || !verifySecret(parsed.secret, record.secretHash)) {
+      throw new ApiError(401, 'unauthorized', 'the token is not valid or has been revoked');
+    }
+    if (!scopeAllows(record.scope, scope)) throw new ApiError(403, 'forbidden', `this token has scope ${record.scope}; this route needs ${scope}`);
+    return record;
+  }
+
+  private async lookup(id: string): Promise<TokenRecord | undefined> {
+    const now = Date.now();
+    const hit = this.cache.get(id);
+    if (hit && now - hit.at < TOKEN_CACHE_MS) return hit.record;
+    const record = await this.tokens.get(id);
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(id, { record, at: now });
+    return record;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * JSON schemas (TypeBox) shared by route validation and the OpenAPI document.
+ */
+import { Type } from 'typebox';
+
+export const ErrorSchema = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'Stable error code (docs/errors.md, docs/http-api.md)' }),
+      message: Type.String(),
+      details: Type.Optional(Type.Unknown()),
+    }),
+  },
+  { description: 'Every error has this shape.' },
+);
+
+export const IngestResultSchema = Type.Object({
+  index: Type.Integer({ description: 'Position of the event in the request' }),
+  event_id: Type.Union([Type.String(), Type.Null()]),
+  device_id: Type.Union([Type.String(), Type.Null()]),
+  status: Type.Union([Type.Literal('stored'), Type.Literal('duplicate'), Type.Literal('rejected')]),
+  reason: Type.Optional(Type.String({ description: 'Reason code when rejected' })),
+  message: Type.Optional(Type.String()),
+});
+
+export const IngestAnswerSchema = Type.Object({
+  accepted: Type.Integer({ description: 'stored + duplicate' }),
+  stored: Type.Integer(),
+  duplicate: Type.Integer(),
+  rejected: Type.Integer(),
+  results: Type.Array(IngestResultSchema),
+});

@@ -1,0 +1,125 @@
+/**
+ * HTTP ingestion of seed-001 events (`POST /ingest`): one event, a JSON
+ * array, or NDJSON. Every event goes through the same codec checks, batch
+ * writer and dead letters as MQTT ones; the answer is sent only after the
+ * batches holding the request's events have committed.
+ *
+ * Takes: a parsed body, the caller's token. Gives: one result per event.
+ */
+import type { Logger } from 'pino';
+import { mayWriteDevice, type TokenRecord } from '../../auth/tokens.js';
+import type { Limits } from '../../core/config.js';
+import { deadLetterToJson, type DeadLetter, type TelemetryEvent } from '../../core/event.js';
+import type { ReasonCode } from '../../core/errors.js';
+import { validateSeed001 } from '../../codecs/seed001-json/index.js';
+import { ApiError } from '../../api/errors.js';
+import type { BatchWriter, ItemOutcome } from '../../pipeline/batch-writer.js';
+import { makeDeadLetter } from '../../pipeline/dead-letter.js';
+import type { MessagePublisher } from '../../pipeline/ingest.js';
+import { splitIngestBody } from './body.js';
+
+export const INGEST_ROUTE = 'POST /ingest';
+
+export function storeUnavailable(): ApiError {
+  return new ApiError(503, 'store_unavailable', 'the store is not available (starting, failing or shutting down); nothing was acknowledged', undefined, { 'retry-after': '5' });
+}
+
+export interface IngestResult {
+  index: number;
+  event_id: string | null;
+  device_id: string | null;
+  status: 'stored' | 'duplicate' | 'rejected';
+  reason?: ReasonCode;
+  message?: string;
+}
+
+export interface IngestAnswer {
+  statusCode: 202 | 400;
+  body: { accepted: number; stored: number; duplicate: number; rejected: number; results: IngestResult[] };
+}
+
+type Prepared = { ok: true; event: TelemetryEvent; raw: () => Buffer } | { ok: false; reason: ReasonCode; message: string; deviceId: string | null; raw: () => Buffer; eventId: string | null };
+
+export class HttpIngest {
+  constructor(
+    private readonly writer: BatchWriter,
+    private readonly limits: Limits,
+    private readonly deadLetterTopic: string,
+    private readonly ackQos: 0 | 1,
+    private readonly log: Logger,
+    /** Where dead letters are also published (the MQTT side), when there is one. */
+    private readonly publisher?: MessagePublisher,
+    /** False until the store is migrated and while shutting down. */
+    readonly isReady: () => boolean = () => true,
+  ) {}
+
+  async ingest(body: Buffer, contentType: string | undefined, token: TokenRecord): Promise<IngestAnswer> {
+    if (!this.isReady() || !this.writer.storeHealthy) {
+      throw storeUnavailable();
+    }
+    const split = splitIngestBody(body, contentType);
+    if (!split.ok) throw new ApiError(400, split.code, split.message);
+    if (split.docs.length === 0) throw new ApiError(400, 'invalid_request', 'the request holds no events');
+
+    const receivedAt = Date.now();
+    const prepared: Prepared[] = split.docs.map((d) => {
+      if (d.error !== undefined) return { ok: false, reason: 'invalid_json', message: `line is not valid JSON: ${d.error}`, deviceId: null, raw: d.raw, eventId: null };
+      const r = validateSeed001(d.doc, { topicDeviceId: undefined, receivedAt, limits: this.limits });
+      if (r.ok) return { ok: true, event: r.event, raw: d.raw };
+      const eventId = typeof (d.doc as { event_id?: unknown })?.event_id === 'string' ? ((d.doc as { event_id: string }).event_id.slice(0, 256)) : null;
+      return { ok: false, reason: r.reason, message: r.message, deviceId: r.deviceId, raw: d.raw, eventId };
+    });
+
+    // A token bound to devices may not write for others: refuse the whole request, store nothing.
+    const denied = new Set<string>();
+    for (const p of prepared) if (p.ok && !mayWriteDevice(token, p.event.deviceId)) denied.add(p.event.deviceId);
+    if (denied.size > 0) throw new ApiError(403, 'forbidden', `this token may not write for device ${[...denied].slice(0, 5).join(', ')}`);
+
+    const results: IngestResult[] = new Array(prepared.length);
+    await Promise.all(
+      prepared.map(
+        (p, index) =>
+          new Promise<void>((resolve) => {
+            const done = (outcome: ItemOutcome) => {
+              if (outcome.status === 'rejected') {
+                const dl = outcome.deadLetter;
+                results[index] = { index, event_id: p.ok ? p.event.eventId : p.eventId, device_id: dl.deviceId, status: 'rejected', reason: dl.reason, message: dl.message };
+                this.publishDeadLetter(dl);
+              } else {
+                const e = (p as { event: TelemetryEvent }).event;
+                results[index] = { index, event_id: e.eventId, device_id: e.deviceId, status: outcome.status };
+              }
+              resolve();
+            };
+            if (p.ok) {
+              this.writer.submit({ kind: 'event', event: p.event, raw: p.raw(), topic: INGEST_ROUTE, source: 'http', done });
+            } else {
+              const deadLetter: DeadLetter = makeDeadLetter({ reason: p.reason, message: p.message, topic: INGEST_ROUTE, deviceId: p.deviceId, payload: p.raw(), receivedAt, source: 'http' });
+              this.writer.submit({ kind: 'dead', deadLetter, done });
+            }
+          }),
+      ),
+    );
+
+    let stored = 0;
+    let duplicate = 0;
+    let rejected = 0;
+    for (const r of results) {
+      if (r.status === 'stored') stored++;
+      else if (r.status === 'duplicate') duplicate++;
+      else rejected++;
+    }
+    // Everything refused: the client must fix its input (the refusals are dead-lettered all the same).
+    const statusCode = rejected === results.length ? 400 : 202;
+    return { statusCode, body: { accepted: stored + duplicate, stored, duplicate, rejected, results } };
+  }
+
+  private publishDeadLetter(dl: DeadLetter): void {
+    if (!this.publisher) return;
+    try {
+      this.publisher.publish(this.deadLetterTopic, Buffer.from(JSON.stringify(deadLetterToJson(dl))), this.ackQos);
+    } catch (err) {
+      this.log.warn({ err }, 'Could not publish an HTTP dead letter on MQTT; it is kept in the store.');
+    }
+  }
+}
