@@ -18,6 +18,7 @@
  * Prints a table and writes bench/results/latest.json. See bench/README.md.
  */
 import Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -218,18 +219,18 @@ async function measure(mode: Mode, url: string, events: number, ingester: Child,
 /** Extra node flags for the telehub process (BENCH_TELEHUB_NODE_ARGS, space-separated), e.g. --max-old-space-size=256. */
 const TELEHUB_NODE_ARGS = (process.env.BENCH_TELEHUB_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
+/** telehub runs as `npm start` runs it: compiled, from dist/ (no TypeScript loader in the measured process). */
 function telehubArgs(mode: Mode): string[] {
-  const args = [...TELEHUB_NODE_ARGS, '--import', 'tsx'];
+  const args = [...TELEHUB_NODE_ARGS, '--enable-source-maps'];
   if (CPU_PROF_DIR) {
-    // One directory per mode and Node's default file names: the tsx loader
-    // thread writes a profile too, and a fixed name would let it overwrite the
-    // main thread's.
+    // One directory per mode and Node's default file names: worker threads
+    // write profiles too, and a fixed name would let one overwrite another.
     const dir = path.join(CPU_PROF_DIR, `telehub-${mode}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     args.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
   }
-  return [...args, 'src/cli/main.ts', 'start'];
+  return [...args, 'dist/cli/main.js', 'start'];
 }
 
 async function stopTelehub(child: Child): Promise<string[]> {
@@ -468,6 +469,8 @@ async function main(): Promise<number> {
   for (const [k, s] of Object.entries(telehubSettings)) log(`  ${k}=${s.value}${s.source === 'default' ? ' (default)' : ` (from ${s.source})`}`);
   if (TELEHUB_NODE_ARGS.length > 0) log(`telehub node flags: ${TELEHUB_NODE_ARGS.join(' ')} (BENCH_TELEHUB_NODE_ARGS)`);
   if (CPU_PROF_DIR) log(`telehub runs under --cpu-prof; profiles in ${CPU_PROF_DIR}`);
+  log('building telehub (npm run build) to run it from dist/ as npm start does');
+  execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
   log(`modes: ${MODES.join(', ')}`);
 
   const results: ModeResult[] = [];
