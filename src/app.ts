@@ -16,6 +16,7 @@ import { createMetrics, type Metrics } from './core/metrics.js';
 import { BatchWriter, errorSummary } from './pipeline/batch-writer.js';
 import { Ingest, type MessagePublisher } from './pipeline/ingest.js';
 import { HttpIngest } from './sources/http-ingest/index.js';
+import { InfluxWrite } from './sources/http-ingest/influx.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { openStore } from './storage/open.js';
@@ -53,10 +54,12 @@ export async function startTelehub(config: Config, opts: { log?: Logger } = {}):
     publish: (topic, payload, qos) => deadLetterPublisher?.publish(topic, payload, qos),
   }, () => migrated && !stopping);
 
+  const influx = new InfluxWrite(w, config.limits, config.lineProtocol, () => migrated && !stopping);
   const http = await buildHttpServer({
     metrics,
     tokens: store.tokens,
     ingest: httpIngest,
+    influx,
     maxBodyBytes: config.http.maxBodyBytes,
     readiness: { problems: async () => {
       const p: string[] = [];

@@ -7,6 +7,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Metrics } from '../core/metrics.js';
 import type { TokenRepository } from '../storage/store.js';
 import type { HttpIngest } from '../sources/http-ingest/index.js';
+import type { InfluxWrite } from '../sources/http-ingest/influx.js';
+import { registerInfluxRoutes } from './routes/influx.js';
 import { TokenAuth } from './auth.js';
 import { handleError } from './errors.js';
 import { registerIngestRoutes } from './routes/ingest.js';
@@ -22,6 +24,7 @@ export interface HttpDeps {
   readiness: Readiness;
   tokens?: TokenRepository;
   ingest?: HttpIngest;
+  influx?: InfluxWrite;
   maxBodyBytes?: number;
 }
 
@@ -54,6 +57,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   if (deps.tokens && deps.ingest) {
     const auth = new TokenAuth(deps.tokens);
     await app.register(registerIngestRoutes, { auth, ingest: deps.ingest });
+    if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
   }
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

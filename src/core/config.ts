@@ -49,6 +49,7 @@ export interface Config {
     retryMaxMs: number;
   };
   limits: Limits;
+  lineProtocol: { deviceTag: string; fallbackDeviceTags: string[]; eventType: 'measurement.field' | 'field' };
 }
 
 type Raw = Record<string, string | undefined>;
@@ -236,6 +237,11 @@ export function loadConfig(env: Raw = process.env): Config {
       writeConcurrency: int('TELEHUB_WRITE_CONCURRENCY'),
       retryMinMs: int('TELEHUB_RETRY_MIN_MS'),
       retryMaxMs: int('TELEHUB_RETRY_MAX_MS'),
+    },
+    lineProtocol: {
+      deviceTag: str('TELEHUB_LP_DEVICE_TAG')!,
+      fallbackDeviceTags: str('TELEHUB_LP_FALLBACK_DEVICE_TAGS')!.split(',').map((t) => t.trim()).filter(Boolean),
+      eventType: str('TELEHUB_LP_EVENT_TYPE') as 'measurement.field' | 'field',
     },
     limits: {
       maxPayloadBytes: int('TELEHUB_MAX_PAYLOAD_BYTES'),

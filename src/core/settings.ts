@@ -56,6 +56,11 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'ACK_TEMPLATE', group: 'Topics', type: 'topic-template', default: 'qs/v1/{device_id}/acks', description: 'Topic an ACK is published to after commit; `{device_id}` is replaced.' },
   { env: 'TELEHUB_ACK_QOS', group: 'Topics', type: 'int', default: '1', min: 0, max: 1, description: 'QoS of ACK and dead-letter publications.' },
 
+  // Line protocol
+  { env: 'TELEHUB_LP_DEVICE_TAG', group: 'InfluxDB line protocol', type: 'string', default: 'device', description: 'Tag whose value is the device id of a line-protocol point.' },
+  { env: 'TELEHUB_LP_FALLBACK_DEVICE_TAGS', group: 'InfluxDB line protocol', type: 'string', default: 'host', description: 'Comma-separated tags tried in turn when TELEHUB_LP_DEVICE_TAG is absent (Telegraf sets `host`). A point with none of them is refused (`missing_field`).' },
+  { env: 'TELEHUB_LP_EVENT_TYPE', group: 'InfluxDB line protocol', type: 'enum', default: 'measurement.field', values: ['measurement.field', 'field'], description: 'event_type of each field: `cpu.usage_idle` or `usage_idle`.' },
+
   // Store
   { env: 'TELEHUB_STORE', group: 'Store', type: 'enum', default: 'auto', values: ['auto', 'sqlite', 'postgres'], description: '`auto`: PostgreSQL when DATABASE_URL or POSTGRES_HOST is set, else embedded SQLite.' },
   { env: 'DATABASE_URL', group: 'Store', type: 'url', values: ['postgres:', 'postgresql:'], secret: true, description: 'PostgreSQL/TimescaleDB connection string, e.g. `postgres://qs:qs_password@db:5432/qs`. Takes precedence over POSTGRES_*.' },
