@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
 import pg from 'pg';
+import { MIGRATIONS } from '../src/storage/migrations/index.js';
 
 const mqttUrl = process.env.NAIVE_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 const dbUrl = process.env.NAIVE_DATABASE_URL;
@@ -24,18 +25,8 @@ if (!dbUrl) {
   process.exit(2);
 }
 
-const CREATE = `CREATE TABLE IF NOT EXISTS events (
-  event_id   TEXT PRIMARY KEY,
-  device_id  TEXT NOT NULL,
-  schema     INT NOT NULL,
-  event_type TEXT NOT NULL,
-  value_num  DOUBLE PRECISION,
-  value_text TEXT,
-  unit       TEXT,
-  ts_device  TIMESTAMPTZ,
-  ts_server  TIMESTAMPTZ DEFAULT NOW(),
-  meta       JSONB DEFAULT '{}'
-)`;
+// The same events table telehub creates (seed 001's columns and indexes).
+const CREATE = MIGRATIONS[0].postgres;
 
 const INSERT = `INSERT INTO events (event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, meta)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING`;

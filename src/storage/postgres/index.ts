@@ -11,6 +11,7 @@
 import pg from 'pg';
 import type { DeadLetter, StoreStatus, TelemetryEvent } from '../../core/event.js';
 import { MIGRATIONS } from '../migrations/index.js';
+import { rowToEvent, type EventRow } from '../rows.js';
 import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, WriteBatch, WriteResult } from '../store.js';
 import { postgresTokens } from './tokens.js';
 
@@ -105,18 +106,6 @@ const WRITE_EVENTS = { name: 'telehub_write_e2', text: `WITH ins AS (${INSERT_EV
 const WRITE_DEADLETTERS = { name: 'telehub_write_d', text: insertDeadLetters(1) };
 const WRITE_BOTH = { name: 'telehub_write_ed2', text: `WITH dl AS (${insertDeadLetters(3)}), ins AS (${INSERT_EVENTS}) ${EVENTS_RESULT}` };
 
-interface EventRow {
-  event_id: string;
-  device_id: string;
-  schema: number;
-  event_type: string;
-  value_num: number | null;
-  value_text: string | null;
-  unit: string | null;
-  ts_device: number | null;
-  ts_server: number;
-  meta: string;
-}
 
 interface DeadLetterRow {
   id: number;
@@ -129,20 +118,6 @@ interface DeadLetterRow {
   payload: Buffer;
 }
 
-function rowToEvent(r: EventRow): StoredEvent {
-  return {
-    eventId: r.event_id,
-    deviceId: r.device_id,
-    schema: r.schema,
-    eventType: r.event_type,
-    valueNum: r.value_num,
-    valueText: r.value_text,
-    unit: r.unit,
-    tsDevice: r.ts_device,
-    tsServer: r.ts_server,
-    meta: r.meta,
-  };
-}
 
 /** The events as the json parameter of INSERT_EVENTS, and how many there are. */
 function eventParams(events: readonly TelemetryEvent[]): unknown[] {

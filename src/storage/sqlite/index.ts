@@ -21,6 +21,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { StoreStatus } from '../../core/event.js';
 import { MIGRATIONS } from '../migrations/index.js';
+import { rowToEvent, type EventRow } from '../rows.js';
 import { sqliteTokens } from './tokens.js';
 import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, WriteBatch, WriteResult } from '../store.js';
 
@@ -200,33 +201,7 @@ class WriterThread {
 
 const RETRIABLE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN', 'SQLITE_PROTOCOL', 'SQLITE_NOMEM']);
 
-interface EventRow {
-  event_id: string;
-  device_id: string;
-  schema: number;
-  event_type: string;
-  value_num: number | null;
-  value_text: string | null;
-  unit: string | null;
-  ts_device: number | null;
-  ts_server: number;
-  meta: string;
-}
 
-function rowToEvent(r: EventRow): StoredEvent {
-  return {
-    eventId: r.event_id,
-    deviceId: r.device_id,
-    schema: r.schema,
-    eventType: r.event_type,
-    valueNum: r.value_num,
-    valueText: r.value_text,
-    unit: r.unit,
-    tsDevice: r.ts_device,
-    tsServer: r.ts_server,
-    meta: r.meta,
-  };
-}
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
