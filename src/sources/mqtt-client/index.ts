@@ -17,6 +17,7 @@ import type { Metrics } from '../../core/metrics.js';
 import type { BatchWriter } from '../../pipeline/batch-writer.js';
 import type { Ingest, MessagePublisher } from '../../pipeline/ingest.js';
 import { DeferredPubacks } from './deferred-puback.js';
+import { Corker } from '../corker.js';
 
 export class MqttClientSource {
   private client!: MqttClient;
@@ -26,6 +27,7 @@ export class MqttClientSource {
   /** Publishes on this source's broker (ACKs, dead letters). */
   readonly publisher: MessagePublisher;
   connected = false;
+  private readonly corker = new Corker();
 
   constructor(
     private readonly ingest: Ingest,
@@ -38,6 +40,10 @@ export class MqttClientSource {
   ) {
     this.publisher = {
       publish: (topic, payload, qos) => {
+        // A commit releases many ACKs and PUBACKs at once: cork the socket so
+        // they leave in a few writes instead of two system calls per event
+        // (the profile showed writev at 8% of telehub's CPU). Order is kept.
+        if (this.connected) this.corker.cork(this.client.stream);
         this.client.publish(topic, payload, { qos }, (err) => {
           if (err) this.log.warn({ err: err.message, topic }, 'Could not publish an ACK or dead letter.');
         });
@@ -143,6 +149,7 @@ export class MqttClientSource {
   async close(): Promise<void> {
     this.stopIntake();
     if (!this.client) return;
+    this.corker.flush();
     await new Promise<void>((resolve) => this.client.end(false, {}, () => resolve()));
   }
 }
