@@ -58,6 +58,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger } = {}):
   const http = await buildHttpServer({
     metrics,
     tokens: store.tokens,
+    store,
     ingest: httpIngest,
     influx,
     maxBodyBytes: config.http.maxBodyBytes,

@@ -24,6 +24,7 @@ describe('OpenAPI document', () => {
       readiness: { problems: async () => [] },
       tokens: store.tokens,
       ingest: new HttpIngest(writer, DEFAULT_LIMITS, 'qs/v1/deadletter', 1, log),
+      store,
       influx: new InfluxWrite(writer, DEFAULT_LIMITS, { deviceTag: 'device', fallbackDeviceTags: ['host'], eventType: 'measurement.field' }, () => true),
     });
     const res = await app.inject({ method: 'GET', url: '/api/openapi.json' });
@@ -35,6 +36,8 @@ describe('OpenAPI document', () => {
       ['/ingest', 'post', ['202', '400', '401', '403', '413', '415', '503']],
       ['/api/v2/write', 'post', ['204', '400', '401', '403', '413', '503']],
       ['/write', 'post', ['204', '400', '401', '403', '413', '503']],
+      ['/api/v1/events', 'get', ['200', '400', '401', '403', '503']],
+      ['/api/v1/deadletters', 'get', ['200', '400', '401', '403', '503']],
     ] as const) {
       assert.ok(routes.includes(p.split('/').pop()!), `${p} is routed`);
       const op = doc.paths[p]?.[method];

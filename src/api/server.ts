@@ -5,7 +5,8 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Metrics } from '../core/metrics.js';
-import type { TokenRepository } from '../storage/store.js';
+import type { Store, TokenRepository } from '../storage/store.js';
+import { registerQueryRoutes } from './routes/query.js';
 import type { HttpIngest } from '../sources/http-ingest/index.js';
 import type { InfluxWrite } from '../sources/http-ingest/influx.js';
 import { registerInfluxRoutes } from './routes/influx.js';
@@ -25,6 +26,8 @@ export interface HttpDeps {
   tokens?: TokenRepository;
   ingest?: HttpIngest;
   influx?: InfluxWrite;
+  /** The store the query API reads. */
+  store?: Store;
   maxBodyBytes?: number;
 }
 
@@ -58,6 +61,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     const auth = new TokenAuth(deps.tokens);
     await app.register(registerIngestRoutes, { auth, ingest: deps.ingest });
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
+    if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store });
   }
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -300,6 +300,45 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         assert.equal((await store.tokens.get(a.record.id))!.revokedAt, 1_700_000_002_000);
       }));
 
+    it('pages events by time (ts_device, else ts_server) with filters and a keyset cursor', () =>
+      withStore(async ({ store }) => {
+        const events: TelemetryEvent[] = [];
+        for (let i = 0; i < 30; i++) {
+          // Several events share a time, and some have no device time: the cursor must neither skip nor repeat them.
+          const t = T0 + Math.floor(i / 3) * 1000;
+          events.push(ev(`q-${String(i).padStart(2, '0')}`, { deviceId: `dev-${i % 3}`, eventType: i % 2 ? 'humidity' : 'temperature', tsDevice: i % 5 === 0 ? null : t, tsServer: t }));
+        }
+        await store.writeBatch({ events, deadLetters: [] });
+        const all: string[] = [];
+        let after: { time: number; eventId: string } | undefined;
+        for (let page = 0; page < 10; page++) {
+          const rows = await store.queries.events({ limit: 7, after });
+          if (rows.length === 0) break;
+          all.push(...rows.map((r) => r.eventId));
+          const last = rows[rows.length - 1];
+          after = { time: last.time, eventId: last.eventId };
+        }
+        assert.deepEqual(all, [...events].sort((a, b) => (a.tsDevice ?? a.tsServer) - (b.tsDevice ?? b.tsServer) || (a.eventId < b.eventId ? -1 : 1)).map((e) => e.eventId));
+        const dev1 = await store.queries.events({ deviceId: 'dev-1', eventType: 'humidity', from: T0 + 2000, to: T0 + 8000, limit: 100 });
+        assert.deepEqual(
+          dev1.map((r) => r.eventId),
+          events.filter((e) => e.deviceId === 'dev-1' && e.eventType === 'humidity' && e.tsServer >= T0 + 2000 && e.tsServer < T0 + 8000).map((e) => e.eventId),
+        );
+        assert.ok(dev1.every((r) => r.time === (r.tsDevice ?? r.tsServer)));
+      }));
+
+    it('pages dead letters by id, filtered by reason and time', () =>
+      withStore(async ({ store }) => {
+        const dls = Array.from({ length: 9 }, (_, i) => dl({ reason: i % 3 ? 'invalid_json' : 'missing_field', receivedAt: T0 + i * 1000, payload: Buffer.from([i]) }));
+        await store.writeBatch({ events: [], deadLetters: dls });
+        const first = await store.queries.deadLetters({ reason: 'invalid_json', limit: 4 });
+        assert.equal(first.length, 4);
+        const rest = await store.queries.deadLetters({ reason: 'invalid_json', limit: 4, afterId: first[3].id });
+        assert.deepEqual([...first, ...rest].map((d) => d.payload[0]), [1, 2, 4, 5, 7, 8]);
+        const window = await store.queries.deadLetters({ from: T0 + 3000, to: T0 + 6000, limit: 10 });
+        assert.deepEqual(window.map((d) => d.receivedAt), [T0 + 3000, T0 + 4000, T0 + 5000]);
+      }));
+
     // Only stores with a server process have a restart to survive (SQLite is in-process).
     if (opts.hasServer) it('survives a server restart in the middle of writing', async (t) => {
       const f = await makeStore();

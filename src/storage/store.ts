@@ -39,6 +39,34 @@ export interface TokenRepository {
   revoke(idOrName: string, at: number): Promise<number>;
 }
 
+/** Time filter and keyset cursor for event pages; "time" is ts_device, else ts_server. */
+export interface EventPageQuery {
+  deviceId?: string;
+  eventType?: string;
+  /** Inclusive lower bound, epoch ms. */
+  from?: number;
+  /** Exclusive upper bound, epoch ms. */
+  to?: number;
+  /** Continue after this (time, event_id). */
+  after?: { time: number; eventId: string };
+  limit: number;
+}
+
+export interface DeadLetterPageQuery {
+  reason?: string;
+  from?: number;
+  to?: number;
+  /** Continue after this dead-letter id. */
+  afterId?: number;
+  limit: number;
+}
+
+/** Reads for the query API, in ascending order of time (events) or id (dead letters). */
+export interface QueryRepository {
+  events(q: EventPageQuery): Promise<Array<StoredEvent & { time: number }>>;
+  deadLetters(q: DeadLetterPageQuery): Promise<StoredDeadLetter[]>;
+}
+
 /**
  * The small interface every store implements; batching, retries, in-flight
  * caps and acknowledgement live once, in `pipeline/`, around it.
@@ -73,4 +101,5 @@ export interface Store {
   migrationVersions(): Promise<number[]>;
 
   readonly tokens: TokenRepository;
+  readonly queries: QueryRepository;
 }

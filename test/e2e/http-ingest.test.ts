@@ -98,6 +98,29 @@ async function scenario(hub: TelehubProcess, env: Record<string, string>, store:
   assert.equal(r.status, 415);
   assert.equal((await r.json()).error.code, 'unsupported_media_type');
   assert.equal(await store.getEvent('big-0'), undefined);
+
+  // Query API (read scope): page through the stored events with a cursor, filter, list dead letters.
+  const get = (q: string, token: string = readToken) => fetch(`${base}${q}`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal((await get('/api/v1/events', ingestToken)).status, 403, 'an ingest token cannot read');
+  const seen: string[] = [];
+  let url = '/api/v1/events?device=esp32-01&limit=2';
+  for (let i = 0; i < 10; i++) {
+    const page = await (await get(url)).json();
+    seen.push(...page.events.map((e: { event_id: string }) => e.event_id));
+    if (page.next_cursor === null) break;
+    url = `/api/v1/events?device=esp32-01&limit=2&cursor=${page.next_cursor}`;
+  }
+  assert.deepEqual([...seen].sort(), ['h-1', 'h-10', 'h-12', 'h-30', 'h-31']);
+  assert.equal(new Set(seen).size, seen.length, 'no event repeated across pages');
+  const typed = await (await get('/api/v1/events?type=temperature&from=2000-01-01T00:00:00Z&limit=100')).json();
+  assert.equal(typed.events.length, 5);
+  assert.equal(typed.events[0].meta !== undefined && typed.events[0].value_num, 21.5);
+  assert.equal((await get('/api/v1/events?from=yesterday')).status, 400);
+  assert.equal((await get('/api/v1/events?cursor=bogus')).status, 400);
+  const dls = await (await get('/api/v1/deadletters?reason=invalid_timestamp')).json();
+  assert.equal(dls.deadletters.length, 1);
+  assert.equal(dls.deadletters[0].source, 'http');
+  assert.equal(dls.next_cursor, null);
 }
 
 describe('HTTP ingest', () => {

@@ -12,8 +12,9 @@ import pg from 'pg';
 import type { DeadLetter, StoreStatus, TelemetryEvent } from '../../core/event.js';
 import { MIGRATIONS } from '../migrations/index.js';
 import { rowToEvent, type EventRow } from '../rows.js';
-import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, WriteBatch, WriteResult } from '../store.js';
+import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
 import { postgresTokens } from './tokens.js';
+import { postgresQueries } from './queries.js';
 
 export interface PostgresStoreOptions {
   connectionString?: string;
@@ -140,6 +141,7 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
   readonly tokens: TokenRepository;
+  readonly queries: QueryRepository;
   private closed = false;
 
   constructor(opts: PostgresStoreOptions) {
@@ -159,6 +161,7 @@ export class PostgresStore implements Store {
     // drops it and the next checkout connects afresh. Unhandled, it would kill the process.
     this.pool.on('error', () => {});
     this.tokens = postgresTokens(this.pool);
+    this.queries = postgresQueries(this.pool);
   }
 
   async migrate(): Promise<void> {

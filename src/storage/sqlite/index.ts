@@ -23,7 +23,8 @@ import type { StoreStatus } from '../../core/event.js';
 import { MIGRATIONS } from '../migrations/index.js';
 import { rowToEvent, type EventRow } from '../rows.js';
 import { sqliteTokens } from './tokens.js';
-import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, WriteBatch, WriteResult } from '../store.js';
+import { sqliteQueries } from './queries.js';
+import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
 
 const INSERT_EVENT_SQL = `INSERT INTO events (event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`;
@@ -212,6 +213,7 @@ export class SqliteStore implements Store {
   private writer: WriterThread | undefined;
   private closed = false;
   readonly tokens: TokenRepository = sqliteTokens(() => this.db);
+  readonly queries: QueryRepository = sqliteQueries(() => this.db);
 
   constructor(readonly file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });

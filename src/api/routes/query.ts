@@ -1,0 +1,118 @@
+/**
+ * Query API (read scope): stored events and dead letters, paged by a keyset
+ * cursor so a page never skips or repeats a row while data keeps arriving.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { parseIsoTimestamp } from '../../codecs/seed001-json/timestamp.js';
+import { deadLetterToJson } from '../../core/event.js';
+import { eventToJson } from '../../sinks/live/hub.js';
+import type { Store } from '../../storage/store.js';
+import type { TokenAuth } from '../auth.js';
+import { ApiError } from '../errors.js';
+import { ErrorSchema } from '../schemas.js';
+import { storeUnavailable } from '../../sources/http-ingest/index.js';
+
+const TimeParam = Type.String({ description: 'ISO-8601 date-time or epoch milliseconds' });
+const EventsQuery = Type.Object({
+  device: Type.Optional(Type.String()),
+  type: Type.Optional(Type.String()),
+  from: Type.Optional(TimeParam),
+  to: Type.Optional(TimeParam),
+  cursor: Type.Optional(Type.String({ description: 'next_cursor of the previous page' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
+});
+const DeadLettersQuery = Type.Object({
+  reason: Type.Optional(Type.String()),
+  from: Type.Optional(TimeParam),
+  to: Type.Optional(TimeParam),
+  cursor: Type.Optional(Type.String()),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
+});
+const EventRow = Type.Object({
+  event_id: Type.String(),
+  device_id: Type.String(),
+  schema: Type.Integer(),
+  event_type: Type.String(),
+  value_num: Type.Union([Type.Number(), Type.Null()]),
+  value_text: Type.Union([Type.String(), Type.Null()]),
+  unit: Type.Union([Type.String(), Type.Null()]),
+  ts_device: Type.Union([Type.String(), Type.Null()]),
+  ts_server: Type.String(),
+  meta: Type.Record(Type.String(), Type.Unknown()),
+});
+const EventsPage = Type.Object({ events: Type.Array(EventRow), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+const DeadLetterRow = Type.Object({
+  id: Type.Integer(),
+  schema: Type.Integer(),
+  reason: Type.String(),
+  message: Type.String(),
+  topic: Type.String(),
+  device_id: Type.Union([Type.String(), Type.Null()]),
+  source: Type.String(),
+  payload: Type.String(),
+  payload_encoding: Type.String(),
+  received_at: Type.String(),
+});
+const DeadLettersPage = Type.Object({ deadletters: Type.Array(DeadLetterRow), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+
+function time(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (/^-?\d{1,15}$/.test(v)) return Number(v);
+  const ms = parseIsoTimestamp(v);
+  if (ms === undefined) throw new ApiError(400, 'invalid_request', `${name} must be an ISO-8601 date-time or epoch milliseconds`);
+  return ms;
+}
+
+function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (check(v)) return v;
+  } catch {
+    // fall through
+  }
+  throw new ApiError(400, 'invalid_request', 'cursor is not one this API returned');
+}
+const encodeCursor = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: Store }> = async (app, { auth, store }) => {
+  const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 503: ErrorSchema };
+  // A store that is down or restarting answers 503 (with Retry-After), not 500.
+  const read = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((err) => {
+      throw store.isRetriable(err) ? storeUnavailable() : err;
+    });
+
+  app.get<{ Querystring: Static<typeof EventsQuery> }>(
+    '/api/v1/events',
+    { schema: { summary: 'Stored events, oldest first', description: 'Time is ts_device, or ts_server when the device sent none. `from` inclusive, `to` exclusive.', security: [{ bearer: [] }], querystring: EventsQuery, response: { 200: EventsPage, ...errors } } },
+    async (req, reply) => {
+      await auth.require(req, 'read');
+      const q = req.query;
+      const limit = q.limit ?? 1000;
+      const after = decodeCursor(q.cursor, (v): v is [number, string] => Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'string');
+      const rows = await read(store.queries.events({ deviceId: q.device, eventType: q.type, from: time('from', q.from), to: time('to', q.to), after: after && { time: after[0], eventId: after[1] }, limit }));
+      const last = rows[rows.length - 1];
+      // Rows go out as the pre-serialised JSON the live stream uses.
+      const body = `{"events":[${rows.map(eventToJson).join(',')}],"next_cursor":${rows.length === limit ? JSON.stringify(encodeCursor([last.time, last.eventId])) : 'null'}}`;
+      return reply.type('application/json').serializer((p) => p as string).send(body);
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof DeadLettersQuery> }>(
+    '/api/v1/deadletters',
+    { schema: { summary: 'Dead letters, oldest first', description: 'Filter by reason code and received time; payload as UTF-8 text or base64.', security: [{ bearer: [] }], querystring: DeadLettersQuery, response: { 200: DeadLettersPage, ...errors } } },
+    async (req) => {
+      await auth.require(req, 'read');
+      const q = req.query;
+      const limit = q.limit ?? 1000;
+      const afterId = decodeCursor(q.cursor, (v): v is number => Number.isInteger(v));
+      const rows = await read(store.queries.deadLetters({ reason: q.reason, from: time('from', q.from), to: time('to', q.to), afterId, limit }));
+      return {
+        deadletters: rows.map((d) => ({ id: d.id, ...deadLetterToJson(d, { full: true }) })),
+        next_cursor: rows.length === limit ? encodeCursor(rows[rows.length - 1].id) : null,
+      };
+    },
+  );
+};

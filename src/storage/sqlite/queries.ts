@@ -1,0 +1,49 @@
+import type Database from 'better-sqlite3';
+import type { QueryRepository, StoredDeadLetter } from '../store.js';
+import { rowToEvent, type EventRow } from '../rows.js';
+
+/** WHERE clauses and their parameters, built together. */
+function conditions() {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  return { where, args, add: (clause: string, ...values: unknown[]) => (where.push(clause), args.push(...values)) };
+}
+
+/** Query-API reads on SQLite (the calling thread's connection; WAL lets them run beside the writer). */
+export function sqliteQueries(db: () => Database.Database): QueryRepository {
+  return {
+    async events(q) {
+      const { where, args, add } = conditions();
+      if (q.deviceId !== undefined) add('device_id = ?', q.deviceId);
+      if (q.eventType !== undefined) add('event_type = ?', q.eventType);
+      if (q.from !== undefined) add('COALESCE(ts_device, ts_server) >= ?', q.from);
+      if (q.to !== undefined) add('COALESCE(ts_device, ts_server) < ?', q.to);
+      if (q.after !== undefined) {
+        add('(COALESCE(ts_device, ts_server) > ? OR (COALESCE(ts_device, ts_server) = ? AND event_id > ?))', q.after.time, q.after.time, q.after.eventId);
+      }
+      const sql = `SELECT *, COALESCE(ts_device, ts_server) AS t FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+        ORDER BY COALESCE(ts_device, ts_server), event_id LIMIT ?`;
+      const rows = db().prepare(sql).all(...args, q.limit) as Array<EventRow & { t: number }>;
+      return rows.map((r) => ({ ...rowToEvent(r), time: r.t }));
+    },
+    async deadLetters(q) {
+      const { where, args, add } = conditions();
+      if (q.reason !== undefined) add('reason = ?', q.reason);
+      if (q.from !== undefined) add('received_at >= ?', q.from);
+      if (q.to !== undefined) add('received_at < ?', q.to);
+      if (q.afterId !== undefined) add('id > ?', q.afterId);
+      const sql = `SELECT * FROM deadletters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
+      const rows = db().prepare(sql).all(...args, q.limit) as Array<{ id: number; received_at: number; reason: string; message: string; topic: string; device_id: string | null; source: string; payload: Buffer }>;
+      return rows.map((r) => ({
+        id: r.id,
+        receivedAt: r.received_at,
+        reason: r.reason as StoredDeadLetter['reason'],
+        message: r.message,
+        topic: r.topic,
+        deviceId: r.device_id,
+        source: r.source as StoredDeadLetter['source'],
+        payload: r.payload,
+      }));
+    },
+  };
+}
