@@ -38,6 +38,8 @@ describe('OpenAPI document', () => {
       ['/write', 'post', ['204', '400', '401', '403', '413', '503']],
       ['/api/v1/events', 'get', ['200', '400', '401', '403', '503']],
       ['/api/v1/deadletters', 'get', ['200', '400', '401', '403', '503']],
+      ['/api/v1/devices', 'get', ['200', '400', '401', '403', '503']],
+      ['/api/v1/series', 'get', ['200', '400', '401', '403', '503']],
     ] as const) {
       assert.ok(routes.includes(p.split('/').pop()!), `${p} is routed`);
       const op = doc.paths[p]?.[method];

@@ -339,6 +339,36 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         assert.deepEqual(window.map((d) => d.receivedAt), [T0 + 3000, T0 + 4000, T0 + 5000]);
       }));
 
+    it('aggregates a series into time buckets and summarises devices', () =>
+      withStore(async ({ store }) => {
+        // Bucket 0: 10, 30, 20 (first 10, last 20); bucket 1: 5; a text-only event and another type are left out.
+        const B = 60_000;
+        const base = Math.floor(T0 / B) * B;
+        await store.writeBatch({
+          events: [
+            ev('s-1', { tsDevice: base + 1000, valueNum: 10 }),
+            ev('s-2', { tsDevice: base + 30_000, valueNum: 30 }),
+            ev('s-3', { tsDevice: null, tsServer: base + 59_999, valueNum: 20 }),
+            ev('s-4', { tsDevice: base + B + 5, valueNum: 5 }),
+            ev('s-5', { tsDevice: base + 2000, valueNum: null, valueText: 'on' }),
+            ev('s-6', { tsDevice: base + 3000, eventType: 'humidity', valueNum: 99 }),
+            ev('s-7', { tsDevice: base + 4000, deviceId: 'dev-2', valueNum: 1, tsServer: base + 9000 }),
+          ],
+          deadLetters: [],
+        });
+        const s = await store.queries.series({ deviceId: 'dev-1', eventType: 'temperature', from: base, to: base + 2 * B, bucketMs: B });
+        assert.deepEqual(s, [
+          { bucket: base, count: 3, avg: 20, min: 10, max: 30, first: 10, last: 20 },
+          { bucket: base + B, count: 1, avg: 5, min: 5, max: 5, first: 5, last: 5 },
+        ]);
+        assert.deepEqual(await store.queries.series({ deviceId: 'dev-1', eventType: 'temperature', from: base + B, to: base + 2 * B, bucketMs: 1000 }), [
+          { bucket: base + B, count: 1, avg: 5, min: 5, max: 5, first: 5, last: 5 },
+        ]);
+        const devices = await store.queries.devices();
+        assert.deepEqual(devices.map((d) => [d.deviceId, d.events]), [['dev-1', 6], ['dev-2', 1]]);
+        assert.equal(devices[1].firstSeen, base + 9000);
+      }));
+
     // Only stores with a server process have a restart to survive (SQLite is in-process).
     if (opts.hasServer) it('survives a server restart in the middle of writing', async (t) => {
       const f = await makeStore();

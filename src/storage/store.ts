@@ -61,10 +61,41 @@ export interface DeadLetterPageQuery {
   limit: number;
 }
 
+export interface SeriesQuery {
+  deviceId: string;
+  eventType: string;
+  from: number;
+  to: number;
+  bucketMs: number;
+}
+
+/** One time bucket of numeric values (value_num; events without one are not counted). */
+export interface SeriesBucket {
+  /** Start of the bucket, epoch ms (a multiple of bucketMs). */
+  bucket: number;
+  count: number;
+  avg: number;
+  min: number;
+  max: number;
+  /** Values of the earliest and the latest event in the bucket. */
+  first: number;
+  last: number;
+}
+
+export interface DeviceSummary {
+  deviceId: string;
+  /** ts_server of the first and last stored event, epoch ms. */
+  firstSeen: number;
+  lastSeen: number;
+  events: number;
+}
+
 /** Reads for the query API, in ascending order of time (events) or id (dead letters). */
 export interface QueryRepository {
   events(q: EventPageQuery): Promise<Array<StoredEvent & { time: number }>>;
   deadLetters(q: DeadLetterPageQuery): Promise<StoredDeadLetter[]>;
+  series(q: SeriesQuery): Promise<SeriesBucket[]>;
+  devices(): Promise<DeviceSummary[]>;
 }
 
 /**

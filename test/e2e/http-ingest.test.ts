@@ -117,6 +117,12 @@ async function scenario(hub: TelehubProcess, env: Record<string, string>, store:
   assert.equal(typed.events[0].meta !== undefined && typed.events[0].value_num, 21.5);
   assert.equal((await get('/api/v1/events?from=yesterday')).status, 400);
   assert.equal((await get('/api/v1/events?cursor=bogus')).status, 400);
+  const devices = (await (await get('/api/v1/devices')).json()).devices;
+  assert.deepEqual(devices.map((d: { device_id: string; events: number }) => [d.device_id, d.events]), [['esp32-01', 5]]);
+  const series = await (await get('/api/v1/series?device=esp32-01&type=temperature&from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&bucket=1d')).json();
+  assert.equal((await get('/api/v1/series?device=esp32-01&type=temperature&from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&bucket=1m')).status, 400, 'too many buckets');
+  assert.equal(series.buckets.reduce((n: number, b: { count: number }) => n + b.count, 0), 5);
+  assert.ok(series.buckets.every((b: { avg: number; min: number; max: number }) => b.avg === 21.5 && b.min === 21.5 && b.max === 21.5));
   const dls = await (await get('/api/v1/deadletters?reason=invalid_timestamp')).json();
   assert.equal(dls.deadletters.length, 1);
   assert.equal(dls.deadletters[0].source, 'http');

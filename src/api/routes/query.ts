@@ -56,6 +56,27 @@ const DeadLetterRow = Type.Object({
 });
 const DeadLettersPage = Type.Object({ deadletters: Type.Array(DeadLetterRow), next_cursor: Type.Union([Type.String(), Type.Null()]) });
 
+const SeriesQuery = Type.Object({
+  device: Type.String(),
+  type: Type.String(),
+  from: TimeParam,
+  to: TimeParam,
+  bucket: Type.String({ pattern: '^[0-9]+[smhd]$', description: 'Bucket width from 1s to 1d, e.g. 10s, 1m, 5m, 1h, 1d' }),
+});
+const SeriesPage = Type.Object({
+  device: Type.String(),
+  type: Type.String(),
+  bucket_seconds: Type.Integer(),
+  buckets: Type.Array(
+    Type.Object({ time: Type.String(), count: Type.Integer(), avg: Type.Number(), min: Type.Number(), max: Type.Number(), first: Type.Number(), last: Type.Number() }),
+  ),
+});
+const DevicesPage = Type.Object({
+  devices: Type.Array(Type.Object({ device_id: Type.String(), first_seen: Type.String(), last_seen: Type.String(), events: Type.Integer() })),
+});
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const MAX_BUCKETS = 100_000;
+
 function time(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (/^-?\d{1,15}$/.test(v)) return Number(v);
@@ -97,6 +118,47 @@ export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: S
       // Rows go out as the pre-serialised JSON the live stream uses.
       const body = `{"events":[${rows.map(eventToJson).join(',')}],"next_cursor":${rows.length === limit ? JSON.stringify(encodeCursor([last.time, last.eventId])) : 'null'}}`;
       return reply.type('application/json').serializer((p) => p as string).send(body);
+    },
+  );
+
+  app.get(
+    '/api/v1/devices',
+    { schema: { summary: 'Devices with stored events', description: 'First and last seen (server time) and event count per device.', security: [{ bearer: [] }], response: { 200: DevicesPage, ...errors } } },
+    async (req) => {
+      await auth.require(req, 'read');
+      const devices = await read(store.queries.devices());
+      return { devices: devices.map((d) => ({ device_id: d.deviceId, first_seen: new Date(d.firstSeen).toISOString(), last_seen: new Date(d.lastSeen).toISOString(), events: d.events })) };
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof SeriesQuery> }>(
+    '/api/v1/series',
+    {
+      schema: {
+        summary: 'A time series in buckets',
+        description: 'avg, min, max, count, first and last of value_num per bucket, for one device and event type. Buckets without events are omitted.',
+        security: [{ bearer: [] }],
+        querystring: SeriesQuery,
+        response: { 200: SeriesPage, ...errors },
+      },
+    },
+    async (req) => {
+      await auth.require(req, 'read');
+      const q = req.query;
+      const m = /^([0-9]+)([smhd])$/.exec(q.bucket)!;
+      const bucketMs = Number(m[1]) * UNIT_MS[m[2]];
+      if (bucketMs < 1000 || bucketMs > 86_400_000) throw new ApiError(400, 'invalid_request', 'bucket must be between 1s and 1d');
+      const from = time('from', q.from)!;
+      const to = time('to', q.to)!;
+      if (to <= from) throw new ApiError(400, 'invalid_request', 'to must be after from');
+      if ((to - from) / bucketMs > MAX_BUCKETS) throw new ApiError(400, 'invalid_request', `at most ${MAX_BUCKETS} buckets per request; widen the bucket or narrow the range`);
+      const buckets = await read(store.queries.series({ deviceId: q.device, eventType: q.type, from, to, bucketMs }));
+      return {
+        device: q.device,
+        type: q.type,
+        bucket_seconds: bucketMs / 1000,
+        buckets: buckets.map((b) => ({ time: new Date(b.bucket).toISOString(), count: b.count, avg: b.avg, min: b.min, max: b.max, first: b.first, last: b.last })),
+      };
     },
   );
 

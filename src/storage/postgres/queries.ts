@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { QueryRepository, StoredDeadLetter } from '../store.js';
+import type { QueryRepository, SeriesBucket, StoredDeadLetter } from '../store.js';
 import { rowToEvent, type EventRow } from '../rows.js';
 
 // Exact epoch-ms <-> timestamptz conversions (see index.ts): cursors compare
@@ -47,6 +47,22 @@ export function postgresQueries(pool: pg.Pool): QueryRepository {
         source: r.source as StoredDeadLetter['source'],
         payload: r.payload,
       }));
+    },
+    async series(q) {
+      const sql = `SELECT (floor(${toMs('t')} / $1) * $1)::float8 AS bucket, count(v)::int4 AS count, avg(v) AS avg, min(v) AS min, max(v) AS max,
+          (array_agg(v ORDER BY t, id))[1] AS first, (array_agg(v ORDER BY t DESC, id DESC))[1] AS last
+        FROM (SELECT ${TIME} AS t, event_id AS id, value_num AS v FROM events
+              WHERE device_id = $2 AND event_type = $3 AND value_num IS NOT NULL
+                AND ${TIME} >= ${toTs('$4')} AND ${TIME} < ${toTs('$5')}) s
+        GROUP BY 1 ORDER BY 1`;
+      const { rows } = await pool.query<SeriesBucket>(sql, [q.bucketMs, q.deviceId, q.eventType, q.from, q.to]);
+      return rows;
+    },
+    async devices() {
+      const { rows } = await pool.query<{ device_id: string; first_seen: number; last_seen: number; events: string }>(
+        `SELECT device_id, ${toMs('min(ts_server)')} AS first_seen, ${toMs('max(ts_server)')} AS last_seen, count(*) AS events FROM events GROUP BY device_id ORDER BY device_id`,
+      );
+      return rows.map((r) => ({ deviceId: r.device_id, firstSeen: r.first_seen, lastSeen: r.last_seen, events: Number(r.events) }));
     },
   };
 }

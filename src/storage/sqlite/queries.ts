@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { QueryRepository, StoredDeadLetter } from '../store.js';
+import type { QueryRepository, SeriesBucket, StoredDeadLetter } from '../store.js';
 import { rowToEvent, type EventRow } from '../rows.js';
 
 /** WHERE clauses and their parameters, built together. */
@@ -44,6 +44,31 @@ export function sqliteQueries(db: () => Database.Database): QueryRepository {
         source: r.source as StoredDeadLetter['source'],
         payload: r.payload,
       }));
+    },
+    async series(q) {
+      // Window functions give each bucket's earliest and latest value in one
+      // pass. JS numbers bind as REAL: the CAST keeps the division integral.
+      const sql = `SELECT bucket, COUNT(v) AS count, AVG(v) AS avg, MIN(v) AS min, MAX(v) AS max,
+          MAX(CASE WHEN rn_first = 1 THEN v END) AS first, MAX(CASE WHEN rn_last = 1 THEN v END) AS last
+        FROM (
+          SELECT b AS bucket, v,
+            ROW_NUMBER() OVER (PARTITION BY b ORDER BY t, id) AS rn_first,
+            ROW_NUMBER() OVER (PARTITION BY b ORDER BY t DESC, id DESC) AS rn_last
+          FROM (
+            SELECT COALESCE(ts_device, ts_server) AS t, event_id AS id, value_num AS v,
+              (COALESCE(ts_device, ts_server) / CAST(:bucket AS INTEGER)) * CAST(:bucket AS INTEGER) AS b
+            FROM events
+            WHERE device_id = :device AND event_type = :type AND value_num IS NOT NULL
+              AND COALESCE(ts_device, ts_server) >= :from AND COALESCE(ts_device, ts_server) < :to
+          )
+        ) GROUP BY bucket ORDER BY bucket`;
+      return db().prepare(sql).all({ bucket: q.bucketMs, device: q.deviceId, type: q.eventType, from: q.from, to: q.to }) as SeriesBucket[];
+    },
+    async devices() {
+      const rows = db()
+        .prepare('SELECT device_id, MIN(ts_server) AS first_seen, MAX(ts_server) AS last_seen, COUNT(*) AS events FROM events GROUP BY device_id ORDER BY device_id')
+        .all() as Array<{ device_id: string; first_seen: number; last_seen: number; events: number }>;
+      return rows.map((r) => ({ deviceId: r.device_id, firstSeen: r.first_seen, lastSeen: r.last_seen, events: r.events }));
     },
   };
 }
