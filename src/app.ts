@@ -17,6 +17,7 @@ import { BatchWriter, errorSummary } from './pipeline/batch-writer.js';
 import { Ingest, type MessagePublisher } from './pipeline/ingest.js';
 import { HttpIngest } from './sources/http-ingest/index.js';
 import { InfluxWrite } from './sources/http-ingest/influx.js';
+import { DeadLetterReplay } from './sources/http-ingest/replay.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { openStore } from './storage/open.js';
@@ -59,6 +60,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger } = {}):
     metrics,
     tokens: store.tokens,
     store,
+    replay: new DeadLetterReplay(w, config.limits, config.topics.events),
     ingest: httpIngest,
     influx,
     maxBodyBytes: config.http.maxBodyBytes,

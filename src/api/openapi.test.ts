@@ -10,6 +10,7 @@ import { createMetrics } from '../core/metrics.js';
 import { BatchWriter } from '../pipeline/batch-writer.js';
 import { HttpIngest } from '../sources/http-ingest/index.js';
 import { InfluxWrite } from '../sources/http-ingest/influx.js';
+import { DeadLetterReplay } from '../sources/http-ingest/replay.js';
 import { SqliteStore } from '../storage/sqlite/index.js';
 import { buildHttpServer } from './server.js';
 
@@ -25,6 +26,7 @@ describe('OpenAPI document', () => {
       tokens: store.tokens,
       ingest: new HttpIngest(writer, DEFAULT_LIMITS, 'qs/v1/deadletter', 1, log),
       store,
+      replay: new DeadLetterReplay(writer, DEFAULT_LIMITS, 'qs/v1/+/events'),
       influx: new InfluxWrite(writer, DEFAULT_LIMITS, { deviceTag: 'device', fallbackDeviceTags: ['host'], eventType: 'measurement.field' }, () => true),
     });
     const res = await app.inject({ method: 'GET', url: '/api/openapi.json' });
@@ -40,6 +42,7 @@ describe('OpenAPI document', () => {
       ['/api/v1/deadletters', 'get', ['200', '400', '401', '403', '503']],
       ['/api/v1/devices', 'get', ['200', '400', '401', '403', '503']],
       ['/api/v1/series', 'get', ['200', '400', '401', '403', '503']],
+      ['/api/v1/deadletters/replay', 'post', ['200', '400', '401', '403', '503']],
     ] as const) {
       assert.ok(routes.includes(p.split('/').pop()!), `${p} is routed`);
       const op = doc.paths[p]?.[method];

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Metrics } from '../core/metrics.js';
 import type { Store, TokenRepository } from '../storage/store.js';
 import { registerQueryRoutes } from './routes/query.js';
+import type { DeadLetterReplay } from '../sources/http-ingest/replay.js';
 import type { HttpIngest } from '../sources/http-ingest/index.js';
 import type { InfluxWrite } from '../sources/http-ingest/influx.js';
 import { registerInfluxRoutes } from './routes/influx.js';
@@ -28,6 +29,7 @@ export interface HttpDeps {
   influx?: InfluxWrite;
   /** The store the query API reads. */
   store?: Store;
+  replay?: DeadLetterReplay;
   maxBodyBytes?: number;
 }
 
@@ -61,7 +63,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     const auth = new TokenAuth(deps.tokens);
     await app.register(registerIngestRoutes, { auth, ingest: deps.ingest });
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
-    if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store });
+    if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay });
   }
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -58,6 +58,8 @@ export interface DeadLetterPageQuery {
   to?: number;
   /** Continue after this dead-letter id. */
   afterId?: number;
+  /** Only these ids. */
+  ids?: number[];
   limit: number;
 }
 

@@ -8,6 +8,7 @@ import { parseIsoTimestamp } from '../../codecs/seed001-json/timestamp.js';
 import { deadLetterToJson } from '../../core/event.js';
 import { eventToJson } from '../../sinks/live/hub.js';
 import type { Store } from '../../storage/store.js';
+import type { DeadLetterReplay } from '../../sources/http-ingest/replay.js';
 import type { TokenAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
@@ -74,6 +75,27 @@ const SeriesPage = Type.Object({
 const DevicesPage = Type.Object({
   devices: Type.Array(Type.Object({ device_id: Type.String(), first_seen: Type.String(), last_seen: Type.String(), events: Type.Integer() })),
 });
+const ReplayBody = Type.Object(
+  {
+    ids: Type.Optional(Type.Array(Type.Integer(), { maxItems: 1000 })),
+    reason: Type.Optional(Type.String()),
+    from: Type.Optional(TimeParam),
+    to: Type.Optional(TimeParam),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+const ReplayAnswer = Type.Object({
+  results: Type.Array(
+    Type.Object({
+      id: Type.Integer(),
+      status: Type.Union([Type.Literal('stored'), Type.Literal('duplicate'), Type.Literal('rejected'), Type.Literal('skipped')]),
+      event_id: Type.Optional(Type.String()),
+      reason: Type.Optional(Type.String()),
+      message: Type.Optional(Type.String()),
+    }),
+  ),
+});
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const MAX_BUCKETS = 100_000;
 
@@ -97,7 +119,7 @@ function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is
 }
 const encodeCursor = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
-export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: Store }> = async (app, { auth, store }) => {
+export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: Store; replay?: DeadLetterReplay }> = async (app, { auth, store, replay }) => {
   const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 503: ErrorSchema };
   // A store that is down or restarting answers 503 (with Retry-After), not 500.
   const read = <T>(p: Promise<T>): Promise<T> =>
@@ -177,4 +199,28 @@ export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: S
       };
     },
   );
+
+  if (replay) {
+    app.post<{ Body: Static<typeof ReplayBody> }>(
+      '/api/v1/deadletters/replay',
+      {
+        schema: {
+          summary: 'Replay dead letters through the pipeline',
+          description: 'Selects dead letters by ids, or by reason and received time (oldest first, up to limit), and ingests their payloads again. Each ends stored, duplicate, rejected (dead-lettered again, source replay) or skipped. Needs an admin token.',
+          security: [{ bearer: [] }],
+          body: ReplayBody,
+          response: { 200: ReplayAnswer, ...errors },
+        },
+      },
+      async (req) => {
+        await auth.require(req, 'admin');
+        const b = req.body;
+        if (b.ids === undefined && b.reason === undefined && b.from === undefined) {
+          throw new ApiError(400, 'invalid_request', 'select dead letters with ids, or with reason and/or from/to');
+        }
+        const dls = await read(store.queries.deadLetters({ ids: b.ids, reason: b.reason, from: time('from', b.from), to: time('to', b.to), limit: b.ids?.length || (b.limit ?? 100) }));
+        return { results: await replay.replay(dls) };
+      },
+    );
+  }
 };

@@ -34,6 +34,7 @@ export function postgresQueries(pool: pg.Pool): QueryRepository {
       if (q.from !== undefined) where.push(`received_at >= ${toTs(p(q.from))}`);
       if (q.to !== undefined) where.push(`received_at < ${toTs(p(q.to))}`);
       if (q.afterId !== undefined) where.push(`id > ${p(q.afterId)}`);
+      if (q.ids !== undefined) where.push(`id = ANY(${p(q.ids)}::int8[])`);
       const sql = `SELECT id::float8 AS id, ${toMs('received_at')} AS received_at, reason, message, topic, device_id, source, payload
         FROM deadletters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ${p(q.limit)}`;
       const { rows } = await pool.query<{ id: number; received_at: number; reason: string; message: string; topic: string; device_id: string | null; source: string; payload: Buffer }>(sql, args);

@@ -32,6 +32,7 @@ export function sqliteQueries(db: () => Database.Database): QueryRepository {
       if (q.from !== undefined) add('received_at >= ?', q.from);
       if (q.to !== undefined) add('received_at < ?', q.to);
       if (q.afterId !== undefined) add('id > ?', q.afterId);
+      if (q.ids !== undefined) add(`id IN (${q.ids.map(() => '?').join(',') || 'NULL'})`, ...q.ids);
       const sql = `SELECT * FROM deadletters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
       const rows = db().prepare(sql).all(...args, q.limit) as Array<{ id: number; received_at: number; reason: string; message: string; topic: string; device_id: string | null; source: string; payload: Buffer }>;
       return rows.map((r) => ({
