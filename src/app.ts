@@ -18,6 +18,7 @@ import { Ingest, type MessagePublisher } from './pipeline/ingest.js';
 import { HttpIngest } from './sources/http-ingest/index.js';
 import { InfluxWrite } from './sources/http-ingest/influx.js';
 import { DeadLetterReplay } from './sources/http-ingest/replay.js';
+import { LiveHub } from './sinks/live/hub.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { openStore } from './storage/open.js';
@@ -55,12 +56,16 @@ export async function startTelehub(config: Config, opts: { log?: Logger } = {}):
     publish: (topic, payload, qos) => deadLetterPublisher?.publish(topic, payload, qos),
   }, () => migrated && !stopping);
 
+  const hub = new LiveHub({ maxBufferedBytes: config.http.streamMaxBufferBytes });
+  w.on('committed', ({ stored }) => hub.publish(stored));
+  metrics.observeStream(() => hub.counters);
   const influx = new InfluxWrite(w, config.limits, config.lineProtocol, () => migrated && !stopping);
   const http = await buildHttpServer({
     metrics,
     tokens: store.tokens,
     store,
     replay: new DeadLetterReplay(w, config.limits, config.topics.events),
+    hub,
     ingest: httpIngest,
     influx,
     maxBodyBytes: config.http.maxBodyBytes,
@@ -128,7 +133,10 @@ export async function startTelehub(config: Config, opts: { log?: Logger } = {}):
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
     await external?.close();
     await embedded?.close();
+    log.debug('MQTT closed.');
+    hub.closeAll();
     await http.close();
+    log.debug('HTTP closed.');
     await store.close();
     log.info('Stopped.');
   };

@@ -7,6 +7,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Metrics } from '../core/metrics.js';
 import type { Store, TokenRepository } from '../storage/store.js';
 import { registerQueryRoutes } from './routes/query.js';
+import { registerStreamRoutes } from './routes/stream.js';
+import type { LiveHub } from '../sinks/live/hub.js';
 import type { DeadLetterReplay } from '../sources/http-ingest/replay.js';
 import type { HttpIngest } from '../sources/http-ingest/index.js';
 import type { InfluxWrite } from '../sources/http-ingest/influx.js';
@@ -30,11 +32,14 @@ export interface HttpDeps {
   /** The store the query API reads. */
   store?: Store;
   replay?: DeadLetterReplay;
+  hub?: LiveHub;
   maxBodyBytes?: number;
 }
 
 export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: deps.maxBodyBytes ?? 10 * 1024 * 1024 });
+  // On close (after the pipeline has drained and every answer was sent),
+  // drop keep-alive and stream connections instead of waiting for clients.
+  const app = Fastify({ logger: false, bodyLimit: deps.maxBodyBytes ?? 10 * 1024 * 1024, forceCloseConnections: true });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
@@ -64,6 +69,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await app.register(registerIngestRoutes, { auth, ingest: deps.ingest });
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
     if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay });
+    if (deps.hub) await app.register(registerStreamRoutes, { auth, hub: deps.hub });
   }
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

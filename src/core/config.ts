@@ -31,7 +31,7 @@ export type StoreConfig =
 
 export interface Config {
   dataDir: string;
-  http: { host: string; port: number; maxBodyBytes: number };
+  http: { host: string; port: number; maxBodyBytes: number; streamMaxBufferBytes: number };
   logLevel: string;
   shutdownTimeoutMs: number;
   /** Embedded broker, used when `mqtt` is undefined. */
@@ -218,7 +218,7 @@ export function loadConfig(env: Raw = process.env): Config {
 
   return {
     dataDir,
-    http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES') },
+    http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES'), streamMaxBufferBytes: int('TELEHUB_STREAM_MAX_BUFFER_BYTES') },
     logLevel: str('TELEHUB_LOG_LEVEL')!,
     shutdownTimeoutMs: int('TELEHUB_SHUTDOWN_TIMEOUT_MS'),
     embedded: { host: str('TELEHUB_MQTT_HOST')!, port: int('TELEHUB_MQTT_PORT'), wsPort: int('TELEHUB_MQTT_WS_PORT') },

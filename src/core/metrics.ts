@@ -25,6 +25,7 @@ class Tallies {
 export function createMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'telehub_process_' });
   let inflightSource: (() => number) | undefined;
+  let streamSource: (() => { clients: number; sent: number; slowDisconnects: number }) | undefined;
   const receivedTallies = new Tallies();
   const eventTallies = new Tallies();
   let acksPending = 0;
@@ -42,6 +43,34 @@ export function createMetrics(registry = new Registry()) {
     countAcks(n: number) {
       acksPending += n;
     },
+    /** The live-stream metrics read the hub's counters at scrape time. */
+    observeStream(fn: () => { clients: number; sent: number; slowDisconnects: number }) {
+      streamSource = fn;
+    },
+    streamClients: new Gauge({
+      name: 'telehub_stream_clients',
+      help: 'Live-stream WebSocket clients connected.',
+      registers: [registry],
+      collect() {
+        if (streamSource) this.set(streamSource().clients);
+      },
+    }),
+    streamMessages: new Gauge({
+      name: 'telehub_stream_messages_sent',
+      help: 'Events sent to live-stream clients since start.',
+      registers: [registry],
+      collect() {
+        if (streamSource) this.set(streamSource().sent);
+      },
+    }),
+    streamSlowDisconnects: new Gauge({
+      name: 'telehub_stream_slow_disconnects',
+      help: 'Live-stream clients closed with 4008 because their send buffer overflowed, since start.',
+      registers: [registry],
+      collect() {
+        if (streamSource) this.set(streamSource().slowDisconnects);
+      },
+    }),
     /** The in-flight gauge reads this at scrape time instead of being set per event. */
     observeInflight(fn: () => number) {
       inflightSource = fn;

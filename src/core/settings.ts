@@ -27,6 +27,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'TELEHUB_HTTP_HOST', group: 'General', type: 'string', default: '0.0.0.0', description: 'Address the HTTP server (health, readiness, metrics) binds to.' },
   { env: 'TELEHUB_HTTP_PORT', group: 'General', type: 'int', default: '8080', min: 0, max: 65535, description: 'HTTP port for `/healthz`, `/readyz` and `/metrics`. 0 picks a free port.' },
   { env: 'TELEHUB_HTTP_MAX_BODY_BYTES', group: 'General', type: 'int', default: '10485760', min: 1024, max: 1073741824, description: 'Largest HTTP request body, after gzip decompression (`413 payload_too_large` beyond).' },
+  { env: 'TELEHUB_STREAM_MAX_BUFFER_BYTES', group: 'General', type: 'int', default: '1048576', min: 1024, max: 1073741824, description: 'Unsent bytes a live-stream WebSocket client may fall behind by before it is closed with code 4008 (slow consumer). Ingestion never waits for stream clients.' },
   { env: 'TELEHUB_LOG_LEVEL', group: 'General', type: 'enum', default: 'info', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], description: 'Log level; logs are JSON lines (pino) on stdout.' },
   { env: 'TELEHUB_SHUTDOWN_TIMEOUT_MS', group: 'General', type: 'int', default: '30000', min: 100, max: 600000, description: 'On SIGTERM/SIGINT, how long to wait for in-flight events to commit and be acknowledged before exiting anyway (unacknowledged events are then redelivered by the broker).' },
 

@@ -21,6 +21,8 @@ export interface LiveSocket {
   send(data: string): void;
   readonly bufferedAmount: number;
   close(code: number, reason: string): void;
+  /** Drops the connection without a closing handshake (ws has it). */
+  terminate?(): void;
 }
 
 export interface LiveFilter {
@@ -94,8 +96,13 @@ export class LiveHub {
     }
   }
 
+  /** Closes every client; one that does not finish the closing handshake within a second is dropped. */
   closeAll(code = 1001, reason = 'telehub is shutting down'): void {
-    for (const c of this.clients) c.socket.close(code, reason);
+    for (const c of this.clients) {
+      c.socket.close(code, reason);
+      const socket = c.socket;
+      if (socket.terminate) setTimeout(() => socket.terminate!(), 1000).unref();
+    }
     this.clients.clear();
     this.counters.clients = 0;
   }
