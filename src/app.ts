@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildHttpServer } from './api/server.js';
 import type { Config } from './core/config.js';
+import type { TelemetryEvent } from './core/event.js';
 import { createLogger } from './core/logger.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
 import { BatchWriter, errorSummary } from './pipeline/batch-writer.js';
@@ -56,8 +57,11 @@ export async function startTelehub(config: Config, opts: { log?: Logger } = {}):
     publish: (topic, payload, qos) => deadLetterPublisher?.publish(topic, payload, qos),
   }, () => migrated && !stopping);
 
-  const hub = new LiveHub({ maxBufferedBytes: config.http.streamMaxBufferBytes });
-  w.on('committed', ({ stored }) => hub.publish(stored));
+  const toStream = ({ stored }: { stored: TelemetryEvent[] }) => hub.publish(stored);
+  const hub = new LiveHub({
+    maxBufferedBytes: config.http.streamMaxBufferBytes,
+    onActive: (active) => (active ? w.on('committed', toStream) : w.off('committed', toStream)),
+  });
   metrics.observeStream(() => hub.counters);
   const influx = new InfluxWrite(w, config.limits, config.lineProtocol, () => migrated && !stopping);
   const http = await buildHttpServer({

@@ -58,16 +58,26 @@ export class LiveHub {
   private clients = new Set<Client>();
   readonly counters: LiveCounters = { clients: 0, sent: 0, slowDisconnects: 0 };
 
-  constructor(private readonly opts: { maxBufferedBytes: number }) {}
+  /**
+   * `onActive(true)` when the first client connects and `(false)` when the
+   * last leaves, so the pipeline only collects committed events for the
+   * stream while someone listens.
+   */
+  constructor(private readonly opts: { maxBufferedBytes: number; onActive?: (active: boolean) => void }) {}
 
   add(socket: LiveSocket, filter: LiveFilter): () => void {
     const c: Client = { socket, device: globToRegExp(filter.devices), type: globToRegExp(filter.types) };
     this.clients.add(c);
-    this.counters.clients = this.clients.size;
+    this.sizeChanged();
     return () => {
-      this.clients.delete(c);
-      this.counters.clients = this.clients.size;
+      if (this.clients.delete(c)) this.sizeChanged();
     };
+  }
+
+  private sizeChanged(): void {
+    const before = this.counters.clients;
+    this.counters.clients = this.clients.size;
+    if ((before === 0) !== (this.clients.size === 0)) this.opts.onActive?.(this.clients.size > 0);
   }
 
   get size(): number {
@@ -85,7 +95,7 @@ export class LiveHub {
         if (c.type && !c.type.test(e.eventType)) continue;
         if (c.socket.bufferedAmount > this.opts.maxBufferedBytes) {
           this.clients.delete(c);
-          this.counters.clients = this.clients.size;
+          this.sizeChanged();
           this.counters.slowDisconnects++;
           c.socket.close(SLOW_CLIENT_CLOSE.code, SLOW_CLIENT_CLOSE.reason);
           break;
@@ -104,6 +114,6 @@ export class LiveHub {
       if (socket.terminate) setTimeout(() => socket.terminate!(), 1000).unref();
     }
     this.clients.clear();
-    this.counters.clients = 0;
+    this.sizeChanged();
   }
 }
