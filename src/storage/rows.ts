@@ -1,4 +1,4 @@
-import type { StoredEvent } from './store.js';
+import type { StoredDeadLetter, StoredEvent } from './store.js';
 
 /** An `events` row as both stores read it back (times already epoch ms, meta as JSON text). */
 export interface EventRow {
@@ -26,5 +26,30 @@ export function rowToEvent(r: EventRow): StoredEvent {
     tsDevice: r.ts_device,
     tsServer: r.ts_server,
     meta: r.meta,
+  };
+}
+
+/** A `deadletters` row as both stores read it back (received_at as epoch ms). */
+export interface DeadLetterRow {
+  id: number;
+  received_at: number;
+  reason: string;
+  message: string;
+  topic: string;
+  device_id: string | null;
+  source: string;
+  payload: Buffer;
+}
+
+export function rowToDeadLetter(r: DeadLetterRow): StoredDeadLetter {
+  return {
+    id: r.id,
+    receivedAt: r.received_at,
+    reason: r.reason as StoredDeadLetter['reason'],
+    message: r.message,
+    topic: r.topic,
+    deviceId: r.device_id,
+    source: r.source as StoredDeadLetter['source'],
+    payload: r.payload,
   };
 }

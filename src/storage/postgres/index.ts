@@ -11,7 +11,7 @@
 import pg from 'pg';
 import type { DeadLetter, StoreStatus, TelemetryEvent } from '../../core/event.js';
 import { MIGRATIONS } from '../migrations/index.js';
-import { rowToEvent, type EventRow } from '../rows.js';
+import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '../rows.js';
 import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
 import { postgresTokens } from './tokens.js';
 import { postgresQueries } from './queries.js';
@@ -107,17 +107,6 @@ const WRITE_EVENTS = { name: 'telehub_write_e2', text: `WITH ins AS (${INSERT_EV
 const WRITE_DEADLETTERS = { name: 'telehub_write_d', text: insertDeadLetters(1) };
 const WRITE_BOTH = { name: 'telehub_write_ed2', text: `WITH dl AS (${insertDeadLetters(3)}), ins AS (${INSERT_EVENTS}) ${EVENTS_RESULT}` };
 
-
-interface DeadLetterRow {
-  id: number;
-  received_at: number;
-  reason: string;
-  message: string;
-  topic: string;
-  device_id: string | null;
-  source: string;
-  payload: Buffer;
-}
 
 
 /** The events as the json parameter of INSERT_EVENTS, and how many there are. */
@@ -266,16 +255,7 @@ export class PostgresStore implements Store {
       q.reason !== undefined
         ? await this.pool.query<DeadLetterRow>(`${SELECT_DEADLETTER} WHERE reason = $1 ORDER BY deadletters.id DESC LIMIT $2`, [q.reason, limit])
         : await this.pool.query<DeadLetterRow>(`${SELECT_DEADLETTER} ORDER BY deadletters.id DESC LIMIT $1`, [limit]);
-    return rows.map((r) => ({
-      id: r.id,
-      receivedAt: r.received_at,
-      reason: r.reason as StoredDeadLetter['reason'],
-      message: r.message,
-      topic: r.topic,
-      deviceId: r.device_id,
-      source: r.source as StoredDeadLetter['source'],
-      payload: r.payload,
-    }));
+    return rows.map(rowToDeadLetter);
   }
 
   async migrationVersions(): Promise<number[]> {

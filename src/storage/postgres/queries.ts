@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { QueryRepository, SeriesBucket, StoredDeadLetter } from '../store.js';
-import { rowToEvent, type EventRow } from '../rows.js';
+import type { QueryRepository, SeriesBucket } from '../store.js';
+import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '../rows.js';
 
 // Exact epoch-ms <-> timestamptz conversions (see index.ts): cursors compare
 // equal to what is stored, so a page boundary never skips or repeats a row.
@@ -37,17 +37,8 @@ export function postgresQueries(pool: pg.Pool): QueryRepository {
       if (q.ids !== undefined) where.push(`id = ANY(${p(q.ids)}::int8[])`);
       const sql = `SELECT id::float8 AS id, ${toMs('received_at')} AS received_at, reason, message, topic, device_id, source, payload
         FROM deadletters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ${p(q.limit)}`;
-      const { rows } = await pool.query<{ id: number; received_at: number; reason: string; message: string; topic: string; device_id: string | null; source: string; payload: Buffer }>(sql, args);
-      return rows.map((r) => ({
-        id: r.id,
-        receivedAt: r.received_at,
-        reason: r.reason as StoredDeadLetter['reason'],
-        message: r.message,
-        topic: r.topic,
-        deviceId: r.device_id,
-        source: r.source as StoredDeadLetter['source'],
-        payload: r.payload,
-      }));
+      const { rows } = await pool.query<DeadLetterRow>(sql, args);
+      return rows.map(rowToDeadLetter);
     },
     async series(q) {
       const sql = `SELECT (floor(${toMs('t')} / $1) * $1)::float8 AS bucket, count(v)::int4 AS count, avg(v) AS avg, min(v) AS min, max(v) AS max,

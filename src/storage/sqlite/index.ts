@@ -21,7 +21,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { StoreStatus } from '../../core/event.js';
 import { MIGRATIONS } from '../migrations/index.js';
-import { rowToEvent, type EventRow } from '../rows.js';
+import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '../rows.js';
 import { sqliteTokens } from './tokens.js';
 import { sqliteQueries } from './queries.js';
 import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
@@ -318,17 +318,8 @@ export class SqliteStore implements Store {
       q.reason
         ? this.db.prepare('SELECT * FROM deadletters WHERE reason = ? ORDER BY id DESC LIMIT ?').all(q.reason, limit)
         : this.db.prepare('SELECT * FROM deadletters ORDER BY id DESC LIMIT ?').all(limit)
-    ) as Array<{ id: number; received_at: number; reason: string; message: string; topic: string; device_id: string | null; source: string; payload: Buffer }>;
-    return rows.map((r) => ({
-      id: r.id,
-      receivedAt: r.received_at,
-      reason: r.reason as StoredDeadLetter['reason'],
-      message: r.message,
-      topic: r.topic,
-      deviceId: r.device_id,
-      source: r.source as StoredDeadLetter['source'],
-      payload: r.payload,
-    }));
+    ) as DeadLetterRow[];
+    return rows.map(rowToDeadLetter);
   }
 
   async migrationVersions(): Promise<number[]> {

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { QueryRepository, SeriesBucket, StoredDeadLetter } from '../store.js';
-import { rowToEvent, type EventRow } from '../rows.js';
+import type { QueryRepository, SeriesBucket } from '../store.js';
+import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '../rows.js';
 
 /** WHERE clauses and their parameters, built together. */
 function conditions() {
@@ -34,17 +34,8 @@ export function sqliteQueries(db: () => Database.Database): QueryRepository {
       if (q.afterId !== undefined) add('id > ?', q.afterId);
       if (q.ids !== undefined) add(`id IN (${q.ids.map(() => '?').join(',') || 'NULL'})`, ...q.ids);
       const sql = `SELECT * FROM deadletters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
-      const rows = db().prepare(sql).all(...args, q.limit) as Array<{ id: number; received_at: number; reason: string; message: string; topic: string; device_id: string | null; source: string; payload: Buffer }>;
-      return rows.map((r) => ({
-        id: r.id,
-        receivedAt: r.received_at,
-        reason: r.reason as StoredDeadLetter['reason'],
-        message: r.message,
-        topic: r.topic,
-        deviceId: r.device_id,
-        source: r.source as StoredDeadLetter['source'],
-        payload: r.payload,
-      }));
+      const rows = db().prepare(sql).all(...args, q.limit) as DeadLetterRow[];
+      return rows.map(rowToDeadLetter);
     },
     async series(q) {
       // Window functions give each bucket's earliest and latest value in one
