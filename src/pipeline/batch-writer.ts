@@ -77,7 +77,7 @@ export class BatchWriter extends EventEmitter {
     private readonly metrics?: Metrics,
   ) {
     super();
-    // better-sqlite3 commits synchronously: a second writer would only queue.
+    // SQLite has one writer (its worker thread commits in order): a second batch would only queue.
     this.concurrency = store.kind === 'sqlite' ? 1 : opts.writeConcurrency;
   }
 

@@ -5,21 +5,15 @@
  * dead-lettered again.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { startTelehubProcess } from '../helpers/telehub.js';
+import { startTelehubProcess, telehubCli } from '../helpers/telehub.js';
 
-const run = promisify(execFile);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 describe('dead-letter replay', () => {
   it('replays selected dead letters through the pipeline', async () => {
     const first = await startTelehubProcess({ TELEHUB_MAX_ID_LENGTH: '8' });
-    const env = { PATH: process.env.PATH ?? '', TELEHUB_DATA_DIR: first.dataDir };
-    const token = async (...a: string[]) => (await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'tokens', 'create', ...a], { cwd: root, env })).stdout.trim();
+    const env = { TELEHUB_DATA_DIR: first.dataDir };
+    const token = (...a: string[]) => telehubCli(env, 'tokens', 'create', ...a);
     let second: Awaited<ReturnType<typeof startTelehubProcess>> | undefined;
     try {
       await first.ready();

@@ -5,18 +5,12 @@
  * everything and ingestion is not slowed.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
-import { startTelehubProcess } from '../helpers/telehub.js';
+import { startTelehubProcess, telehubCli } from '../helpers/telehub.js';
 
-const run = promisify(execFile);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
@@ -33,8 +27,8 @@ describe('live stream', () => {
     let device: mqtt.MqttClient | undefined;
     try {
       await hub.ready();
-      const env = { PATH: process.env.PATH ?? '', TELEHUB_DATA_DIR: hub.dataDir };
-      const token = async (...a: string[]) => (await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'tokens', 'create', ...a], { cwd: root, env })).stdout.trim();
+      const env = { TELEHUB_DATA_DIR: hub.dataDir };
+      const token = (...a: string[]) => telehubCli(env, 'tokens', 'create', ...a);
       const read = await token('--name', 'dash', '--scope', 'read');
       const ingest = await token('--name', 'phone');
       const wsUrl = `ws://127.0.0.1:${hub.httpPort}/api/v1/stream`;

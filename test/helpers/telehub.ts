@@ -2,17 +2,27 @@
  * Runs telehub as a child process, as a user would (`telehub start`), for
  * end-to-end and chaos tests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { freePort } from './net.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+
+/**
+ * Runs the `telehub` command (e.g. `tokens create --name x`) with only the
+ * given environment and PATH; resolves with its trimmed stdout.
+ */
+export async function telehubCli(env: Record<string, string>, ...args: string[]): Promise<string> {
+  const r = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'cli', 'main.ts'), ...args], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env } });
+  return r.stdout.trim();
+}
 
 export interface TelehubProcess {
   proc: ChildProcess;
