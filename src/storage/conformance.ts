@@ -13,6 +13,7 @@ import { newToken } from '../auth/tokens.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DeadLetter, TelemetryEvent } from '../core/event.js';
+import { deviceConformance } from './conformance-devices.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Store } from './store.js';
 
@@ -21,6 +22,8 @@ export interface ConformanceFixture {
   reopen: () => Promise<Store>;
   restart?: () => Promise<void>;
   cleanup: () => Promise<void>;
+  /** Runs raw SQL on the database, e.g. to make it look like an older schema. */
+  sql?: (text: string) => Promise<void>;
 }
 
 const T0 = Date.UTC(2024, 1, 10, 8, 30, 0, 123);
@@ -368,6 +371,8 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         assert.deepEqual(devices.map((d) => [d.deviceId, d.events]), [['dev-1', 6], ['dev-2', 1]]);
         assert.equal(devices[1].firstSeen, base + 9000);
       }));
+
+    deviceConformance(withStore, reopenMigrated);
 
     // Only stores with a server process have a restart to survive (SQLite is in-process).
     if (opts.hasServer) it('survives a server restart in the middle of writing', async (t) => {

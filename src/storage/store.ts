@@ -84,9 +84,14 @@ export interface SeriesBucket {
   last: number;
 }
 
+/**
+ * One row of the `devices` table, kept by every batch in the same
+ * transaction as its events (newly stored events only, duplicates do not
+ * count), so listing devices never scans the events.
+ */
 export interface DeviceSummary {
   deviceId: string;
-  /** ts_server of the first and last stored event, epoch ms. */
+  /** Smallest and largest ts_server of its stored events, epoch ms. */
   firstSeen: number;
   lastSeen: number;
   events: number;
@@ -116,8 +121,12 @@ export interface QueryRepository {
  */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
-  /** Applies pending versioned migrations. Safe to call from several processes. */
-  migrate(): Promise<void>;
+  /**
+   * Applies pending versioned migrations (up to `upTo` when given: tests and
+   * the query bench load data under an older schema, then migrate the rest).
+   * Safe to call from several processes.
+   */
+  migrate(upTo?: number): Promise<void>;
   writeBatch(batch: WriteBatch): Promise<WriteResult>;
   /** Resolves when the store answers a trivial query. */
   ping(): Promise<void>;

@@ -103,4 +103,43 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'query indexes and devices',
+    // The query API's time is COALESCE(ts_device, ts_server); SQLite uses an
+    // expression index only when the query spells the expression exactly
+    // like this (src/storage/*/queries.ts use the same TIME_EXPR text).
+    // event_id ends each key so a keyset page (time, event_id) is one range
+    // scan already in order. The devices table is kept up to date by every
+    // batch (same transaction) and backfilled here from existing events
+    // (PostgreSQL's ts_server may be NULL in rows other writers made).
+    sqlite: `
+      CREATE INDEX IF NOT EXISTS idx_events_device_type_time ON events (device_id, event_type, COALESCE(ts_device, ts_server), event_id);
+      CREATE INDEX IF NOT EXISTS idx_events_device_time ON events (device_id, COALESCE(ts_device, ts_server), event_id);
+      CREATE INDEX IF NOT EXISTS idx_events_time ON events (COALESCE(ts_device, ts_server), event_id);
+      CREATE TABLE IF NOT EXISTS devices (
+        device_id   TEXT PRIMARY KEY,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        event_count INTEGER NOT NULL
+      );
+      INSERT INTO devices (device_id, first_seen, last_seen, event_count)
+        SELECT device_id, MIN(ts_server), MAX(ts_server), COUNT(*) FROM events WHERE true GROUP BY device_id
+        ON CONFLICT (device_id) DO NOTHING;
+    `,
+    postgres: `
+      CREATE INDEX IF NOT EXISTS idx_events_device_type_time ON events (device_id, event_type, COALESCE(ts_device, ts_server), event_id);
+      CREATE INDEX IF NOT EXISTS idx_events_device_time ON events (device_id, COALESCE(ts_device, ts_server), event_id);
+      CREATE INDEX IF NOT EXISTS idx_events_time ON events (COALESCE(ts_device, ts_server), event_id);
+      CREATE TABLE IF NOT EXISTS devices (
+        device_id   TEXT PRIMARY KEY,
+        first_seen  TIMESTAMPTZ NOT NULL,
+        last_seen   TIMESTAMPTZ NOT NULL,
+        event_count BIGINT NOT NULL
+      );
+      INSERT INTO devices (device_id, first_seen, last_seen, event_count)
+        SELECT device_id, COALESCE(min(ts_server), now()), COALESCE(max(ts_server), now()), count(*) FROM events GROUP BY device_id
+        ON CONFLICT (device_id) DO NOTHING;
+    `,
+  },
 ];

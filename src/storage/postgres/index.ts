@@ -95,7 +95,16 @@ const INSERT_EVENTS = `INSERT INTO events (${EVENT_COLUMNS})
   SELECT e."eventId", e."deviceId", e.schema, e."eventType", e."valueNum", e."valueText", e.unit, ${toTs('e."tsDevice"')}, ${toTs('e."tsServer"')}, e.meta::jsonb
   FROM json_to_recordset($1::json) AS e(${EVENT_RECORD})
   ON CONFLICT (event_id) DO NOTHING
-  RETURNING event_id`;
+  RETURNING event_id, device_id, ts_server`;
+// The devices rows of the newly stored events (duplicates are not returned by
+// ins), in the same statement. Rows are upserted in device_id order, so two
+// writers touching the same devices lock them in the same order and cannot
+// deadlock; and PostgreSQL runs this unreferenced CTE after the main query has
+// read all of ins, so every event insert of the batch precedes the row locks.
+const UPSERT_DEVICES = `INSERT INTO devices (device_id, first_seen, last_seen, event_count)
+  SELECT device_id, min(ts_server), max(ts_server), count(*) FROM ins GROUP BY device_id ORDER BY device_id
+  ON CONFLICT (device_id) DO UPDATE SET first_seen = LEAST(devices.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(devices.last_seen, EXCLUDED.last_seen), event_count = devices.event_count + EXCLUDED.event_count`;
 const EVENTS_RESULT = `SELECT count(*)::int4 AS n, CASE WHEN count(*) = $2::int4 THEN NULL ELSE COALESCE(array_agg(event_id), '{}'::text[]) END AS ids FROM ins`;
 const insertDeadLetters = (p: number) => `INSERT INTO deadletters (received_at, reason, message, topic, device_id, source, payload)
   SELECT ${toTs('d.at')}, d.reason, d.message, d.topic, d.dev, d.source, d.payload
@@ -103,9 +112,12 @@ const insertDeadLetters = (p: number) => `INSERT INTO deadletters (received_at, 
     AS d(at, reason, message, topic, dev, source, payload)`;
 
 // Named (prepared once per connection) variants of the single write statement.
-const WRITE_EVENTS = { name: 'telehub_write_e2', text: `WITH ins AS (${INSERT_EVENTS}) ${EVENTS_RESULT}` };
+const WRITE_EVENTS = { name: 'telehub_write_e3', text: `WITH ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}) ${EVENTS_RESULT}` };
 const WRITE_DEADLETTERS = { name: 'telehub_write_d', text: insertDeadLetters(1) };
-const WRITE_BOTH = { name: 'telehub_write_ed2', text: `WITH dl AS (${insertDeadLetters(3)}), ins AS (${INSERT_EVENTS}) ${EVENTS_RESULT}` };
+const WRITE_BOTH = {
+  name: 'telehub_write_ed3',
+  text: `WITH dl AS (${insertDeadLetters(3)}), ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}) ${EVENTS_RESULT}`,
+};
 
 
 
@@ -153,7 +165,7 @@ export class PostgresStore implements Store {
     this.queries = postgresQueries(this.pool);
   }
 
-  async migrate(): Promise<void> {
+  async migrate(upTo?: number): Promise<void> {
     // Every step takes the advisory lock first: concurrent CREATE TABLE IF NOT
     // EXISTS can otherwise fail with a unique violation on pg_type.
     await this.inTransaction(async (c) => {
@@ -163,6 +175,7 @@ export class PostgresStore implements Store {
       );
     });
     for (const m of MIGRATIONS) {
+      if (upTo !== undefined && m.version > upTo) break;
       await this.inTransaction(async (c) => {
         await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
         // Read under the lock: another process may have applied it while we waited.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { stopTestPostgres, testDatabase } from '../../../test/helpers/postgres.js';
+import { stopTestPostgres, testDatabase, withPgClient } from '../../../test/helpers/postgres.js';
 import { storeConformance } from '../conformance.js';
 import type { Store } from '../store.js';
 import { isRetriablePgError, PostgresStore } from './index.js';
@@ -19,6 +19,7 @@ storeConformance('postgres', async () => {
     store: open(),
     reopen: async () => open(),
     restart: db.restart,
+    sql: (text) => withPgClient(db.url, async (c) => void (await c.query(text))),
     cleanup: async () => {
       for (const s of opened) await s.close();
       await db.drop();

@@ -28,6 +28,11 @@ import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenReposi
 
 const INSERT_EVENT_SQL = `INSERT INTO events (event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`;
+// One upsert per distinct device of a batch, counting only the events that
+// were newly stored; MIN/MAX keep first/last seen right whatever the order.
+const UPSERT_DEVICE_SQL = `INSERT INTO devices (device_id, first_seen, last_seen, event_count) VALUES (?, ?, ?, ?)
+       ON CONFLICT (device_id) DO UPDATE SET first_seen = MIN(first_seen, excluded.first_seen),
+         last_seen = MAX(last_seen, excluded.last_seen), event_count = event_count + excluded.event_count`;
 const INSERT_DEADLETTER_SQL = 'INSERT INTO deadletters (received_at, reason, message, topic, device_id, source, payload) VALUES (?, ?, ?, ?, ?, ?, ?)';
 /** Values per event in the flat array sent (as JSON) to the writer thread. */
 const EVENT_FIELDS = 10;
@@ -48,6 +53,7 @@ let busyTimeout = workerData.busyTimeout;
 db.pragma('busy_timeout = ' + busyTimeout);
 const insertEvent = db.prepare(workerData.insertEvent);
 const insertDeadLetter = db.prepare(workerData.insertDeadLetter);
+const upsertDevice = db.prepare(workerData.upsertDevice);
 const F = workerData.eventFields;
 // Numbers JSON cannot carry (-0, NaN, ±Infinity) arrive as strings.
 const num = (x) => (typeof x === 'string' ? (x === '-0' ? -0 : Number(x)) : x);
@@ -55,9 +61,24 @@ const write = db.transaction((json, dl) => {
   const ev = JSON.parse(json);
   const n = ev.length / F;
   const stored = new Uint8Array(n);
+  // device_id -> [first ts_server, last ts_server, newly stored events]
+  const devices = new Map();
   for (let i = 0, o = 0; i < n; i++, o += F) {
-    const info = insertEvent.run(ev[o], ev[o + 1], num(ev[o + 2]), ev[o + 3], num(ev[o + 4]), ev[o + 5], ev[o + 6], num(ev[o + 7]), num(ev[o + 8]), ev[o + 9]);
-    stored[i] = info.changes === 1 ? 1 : 0;
+    const tsServer = num(ev[o + 8]);
+    const info = insertEvent.run(ev[o], ev[o + 1], num(ev[o + 2]), ev[o + 3], num(ev[o + 4]), ev[o + 5], ev[o + 6], num(ev[o + 7]), tsServer, ev[o + 9]);
+    if (info.changes !== 1) continue;
+    stored[i] = 1;
+    const d = devices.get(ev[o + 1]);
+    if (d === undefined) devices.set(ev[o + 1], [tsServer, tsServer, 1]);
+    else {
+      if (tsServer < d[0]) d[0] = tsServer;
+      if (tsServer > d[1]) d[1] = tsServer;
+      d[2]++;
+    }
+  }
+  for (const id of [...devices.keys()].sort()) {
+    const d = devices.get(id);
+    upsertDevice.run(id, d[0], d[1], d[2]);
   }
   if (dl !== undefined) for (const d of dl) insertDeadLetter.run(d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
   return stored;
@@ -123,6 +144,7 @@ class WriterThread {
         betterSqlite3: createRequire(import.meta.url).resolve('better-sqlite3'),
         insertEvent: INSERT_EVENT_SQL,
         insertDeadLetter: INSERT_DEADLETTER_SQL,
+        upsertDevice: UPSERT_DEVICE_SQL,
         eventFields: EVENT_FIELDS,
       },
     });
@@ -223,19 +245,21 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
   }
 
-  async migrate(): Promise<void> {
+  async migrate(upTo?: number): Promise<void> {
     this.db.exec('CREATE TABLE IF NOT EXISTS telehub_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
     // BEGIN IMMEDIATE takes the write lock so two processes migrating at once serialise.
     const apply = this.db.transaction(() => {
       const row = this.db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM telehub_migrations').get() as { v: number };
       for (const m of MIGRATIONS) {
         if (m.version <= row.v) continue;
+        if (upTo !== undefined && m.version > upTo) break;
         this.db.exec(m.sqlite);
         this.db.prepare('INSERT INTO telehub_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
       }
     });
     apply.immediate();
-    this.prepare();
+    // The write statements need the latest schema (the devices table).
+    if (upTo === undefined || upTo >= MIGRATIONS[MIGRATIONS.length - 1].version) this.prepare();
   }
 
   private prepare(): void {
@@ -243,12 +267,27 @@ export class SqliteStore implements Store {
     this.insertDeadLetter = this.db.prepare(INSERT_DEADLETTER_SQL);
     const insertEvent = this.insertEvent;
     const insertDeadLetter = this.insertDeadLetter;
+    const upsertDevice = this.db.prepare(UPSERT_DEVICE_SQL);
+    // The same work as the writer thread's transaction, for :memory: databases.
     this.writeTx = this.db.transaction((batch: WriteBatch): StoreStatus[] => {
       const statuses: StoreStatus[] = new Array(batch.events.length);
+      const devices = new Map<string, [number, number, number]>();
       for (let i = 0; i < batch.events.length; i++) {
         const e = batch.events[i];
         const info = insertEvent.run(e.eventId, e.deviceId, e.schema, e.eventType, e.valueNum, e.valueText, e.unit, e.tsDevice, e.tsServer, e.meta);
         statuses[i] = info.changes === 1 ? 'stored' : 'duplicate';
+        if (info.changes !== 1) continue;
+        const d = devices.get(e.deviceId);
+        if (d === undefined) devices.set(e.deviceId, [e.tsServer, e.tsServer, 1]);
+        else {
+          if (e.tsServer < d[0]) d[0] = e.tsServer;
+          if (e.tsServer > d[1]) d[1] = e.tsServer;
+          d[2]++;
+        }
+      }
+      for (const id of [...devices.keys()].sort()) {
+        const d = devices.get(id)!;
+        upsertDevice.run(id, d[0], d[1], d[2]);
       }
       for (const d of batch.deadLetters) {
         insertDeadLetter.run(d.receivedAt, d.reason, d.message, d.topic, d.deviceId, d.source, d.payload);

@@ -2,6 +2,12 @@ import type Database from 'better-sqlite3';
 import type { QueryRepository, SeriesBucket } from '../store.js';
 import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '../rows.js';
 
+/**
+ * The query API's time. SQLite matches an expression index only on the same
+ * text, so this must read exactly as in migration 3's indexes.
+ */
+const TIME = 'COALESCE(ts_device, ts_server)';
+
 /** WHERE clauses and their parameters, built together. */
 function conditions() {
   const where: string[] = [];
@@ -16,13 +22,14 @@ export function sqliteQueries(db: () => Database.Database): QueryRepository {
       const { where, args, add } = conditions();
       if (q.deviceId !== undefined) add('device_id = ?', q.deviceId);
       if (q.eventType !== undefined) add('event_type = ?', q.eventType);
-      if (q.from !== undefined) add('COALESCE(ts_device, ts_server) >= ?', q.from);
-      if (q.to !== undefined) add('COALESCE(ts_device, ts_server) < ?', q.to);
+      if (q.from !== undefined) add(`${TIME} >= ?`, q.from);
+      if (q.to !== undefined) add(`${TIME} < ?`, q.to);
       if (q.after !== undefined) {
-        add('(COALESCE(ts_device, ts_server) > ? OR (COALESCE(ts_device, ts_server) = ? AND event_id > ?))', q.after.time, q.after.time, q.after.eventId);
+        // The plain `time >= ?` gives the index a range to seek to; the OR alone would scan from the start.
+        add(`${TIME} >= ? AND (${TIME} > ? OR event_id > ?)`, q.after.time, q.after.time, q.after.eventId);
       }
-      const sql = `SELECT *, COALESCE(ts_device, ts_server) AS t FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-        ORDER BY COALESCE(ts_device, ts_server), event_id LIMIT ?`;
+      const sql = `SELECT *, ${TIME} AS t FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+        ORDER BY ${TIME}, event_id LIMIT ?`;
       const rows = db().prepare(sql).all(...args, q.limit) as Array<EventRow & { t: number }>;
       return rows.map((r) => ({ ...rowToEvent(r), time: r.t }));
     },
@@ -47,18 +54,18 @@ export function sqliteQueries(db: () => Database.Database): QueryRepository {
             ROW_NUMBER() OVER (PARTITION BY b ORDER BY t, id) AS rn_first,
             ROW_NUMBER() OVER (PARTITION BY b ORDER BY t DESC, id DESC) AS rn_last
           FROM (
-            SELECT COALESCE(ts_device, ts_server) AS t, event_id AS id, value_num AS v,
-              (COALESCE(ts_device, ts_server) / CAST(:bucket AS INTEGER)) * CAST(:bucket AS INTEGER) AS b
+            SELECT ${TIME} AS t, event_id AS id, value_num AS v,
+              (${TIME} / CAST(:bucket AS INTEGER)) * CAST(:bucket AS INTEGER) AS b
             FROM events
             WHERE device_id = :device AND event_type = :type AND value_num IS NOT NULL
-              AND COALESCE(ts_device, ts_server) >= :from AND COALESCE(ts_device, ts_server) < :to
+              AND ${TIME} >= :from AND ${TIME} < :to
           )
         ) GROUP BY bucket ORDER BY bucket`;
       return db().prepare(sql).all({ bucket: q.bucketMs, device: q.deviceId, type: q.eventType, from: q.from, to: q.to }) as SeriesBucket[];
     },
     async devices() {
       const rows = db()
-        .prepare('SELECT device_id, MIN(ts_server) AS first_seen, MAX(ts_server) AS last_seen, COUNT(*) AS events FROM events GROUP BY device_id ORDER BY device_id')
+        .prepare('SELECT device_id, first_seen, last_seen, event_count AS events FROM devices ORDER BY device_id')
         .all() as Array<{ device_id: string; first_seen: number; last_seen: number; events: number }>;
       return rows.map((r) => ({ deviceId: r.device_id, firstSeen: r.first_seen, lastSeen: r.last_seen, events: r.events }));
     },

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { storeConformance } from '../conformance.js';
 import type { Store } from '../store.js';
 import { SqliteStore } from './index.js';
@@ -25,6 +25,14 @@ storeConformance('sqlite', async () => {
     store: open(),
     // A second SqliteStore on the same file is a second connection, as a second process would have.
     reopen: async () => open(),
+    sql: async (text) => {
+      const db = new Database(file);
+      try {
+        db.exec(text);
+      } finally {
+        db.close();
+      }
+    },
     cleanup: async () => {
       for (const s of opened) await s.close();
       rmSync(dir, { recursive: true, force: true });
