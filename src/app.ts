@@ -9,7 +9,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { buildHttpServer } from './api/server.js';
+import { buildHttpServer, type HttpDeps } from './api/server.js';
 import type { Config } from './core/config.js';
 import type { TelemetryEvent } from './core/event.js';
 import { createLogger } from './core/logger.js';
@@ -40,7 +40,7 @@ export interface Telehub {
   stop(): Promise<void>;
 }
 
-export async function startTelehub(config: Config, opts: { log?: Logger } = {}): Promise<Telehub> {
+export async function startTelehub(config: Config, opts: { log?: Logger; onRoute?: HttpDeps['onRoute'] } = {}): Promise<Telehub> {
   const log = opts.log ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   const store = openStore(config.store);
@@ -73,6 +73,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger } = {}):
     ingest: httpIngest,
     influx,
     maxBodyBytes: config.http.maxBodyBytes,
+    onRoute: opts.onRoute,
     readiness: { problems: async () => {
       const p: string[] = [];
       if (stopping) p.push('shutting down');

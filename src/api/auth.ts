@@ -8,13 +8,18 @@ import type { FastifyRequest } from 'fastify';
 import { parseToken, scopeAllows, verifySecret, type Scope, type TokenRecord } from '../auth/tokens.js';
 import type { TokenRepository } from '../storage/store.js';
 import { ApiError } from './errors.js';
+import { storeUnavailable } from '../sources/http-ingest/index.js';
 
 export const TOKEN_CACHE_MS = 5000;
 
 export class TokenAuth {
   private cache = new Map<string, { record: TokenRecord | undefined; at: number }>();
 
-  constructor(private readonly tokens: TokenRepository) {}
+  /** `isRetriable`: store errors that mean "down, try again" (answered 503 with Retry-After, not 500). */
+  constructor(
+    private readonly tokens: TokenRepository,
+    private readonly isRetriable: (err: unknown) => boolean = () => false,
+  ) {}
 
   /**
    * The token of a request: `Authorization: Bearer <t>` or `Token <t>`
@@ -51,7 +56,9 @@ export class TokenAuth {
     const now = Date.now();
     const hit = this.cache.get(id);
     if (hit && now - hit.at < TOKEN_CACHE_MS) return hit.record;
-    const record = await this.tokens.get(id);
+    const record = await this.tokens.get(id).catch((err: unknown) => {
+      throw this.isRetriable(err) ? storeUnavailable() : err;
+    });
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(id, { record, at: now });
     return record;

@@ -14,6 +14,9 @@ export const ErrorSchema = Type.Object(
   { description: 'Every error has this shape.' },
 );
 
+/** Documented on every 503 (see documentRoute in server.ts). */
+export const RetryAfterHeader = { type: 'integer', minimum: 0, description: 'Seconds to wait before retrying' } as const;
+
 export const IngestResultSchema = Type.Object({
   index: Type.Integer({ description: 'Position of the event in the request' }),
   event_id: Type.Union([Type.String(), Type.Null()]),

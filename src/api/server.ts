@@ -2,8 +2,8 @@
  * The HTTP server (Fastify): health, readiness, metrics, ingestion, and the
  * OpenAPI document built from the same schemas that validate the routes.
  */
-import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance } from 'fastify';
+import swagger, { type SwaggerTransform } from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Metrics } from '../core/metrics.js';
 import type { Store, TokenRepository } from '../storage/store.js';
 import { registerQueryRoutes } from './routes/query.js';
@@ -16,7 +16,7 @@ import { registerInfluxRoutes } from './routes/influx.js';
 import { TokenAuth } from './auth.js';
 import { handleError } from './errors.js';
 import { registerIngestRoutes } from './routes/ingest.js';
-import { ErrorSchema } from './schemas.js';
+import { ErrorSchema, RetryAfterHeader } from './schemas.js';
 
 export interface Readiness {
   /** Names of the parts that are not ready, empty when all are. */
@@ -34,12 +34,32 @@ export interface HttpDeps {
   replay?: DeadLetterReplay;
   hub?: LiveHub;
   maxBodyBytes?: number;
+  /** Called for every route as it is registered (tests walk the routes with it). */
+  onRoute?: (route: RouteOptions) => void;
 }
+
+/**
+ * How a route appears in the OpenAPI document, beyond its own schema:
+ * - @fastify/websocket hides WebSocket routes; the stream is public, so it is listed;
+ * - every 503 carries Retry-After (storeUnavailable() and the InfluxDB routes set it).
+ */
+const documentRoute: SwaggerTransform = ({ schema, url, route }) => {
+  if (!schema) return { schema, url };
+  const out: Record<string, unknown> = { ...schema };
+  if (route.websocket) out.hide = false;
+  const response = schema.response as Record<string, Record<string, unknown>> | undefined;
+  if (response?.[503]) out.response = { ...response, 503: { ...response[503], headers: { 'retry-after': RetryAfterHeader } } };
+  return { schema: out, url };
+};
 
 export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
   // On close (after the pipeline has drained and every answer was sent),
   // drop keep-alive and stream connections instead of waiting for clients.
   const app = Fastify({ logger: false, bodyLimit: deps.maxBodyBytes ?? 10 * 1024 * 1024, forceCloseConnections: true });
+  if (deps.onRoute) {
+    const onRoute = deps.onRoute;
+    app.addHook('onRoute', (route) => onRoute(route));
+  }
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
@@ -50,6 +70,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
       info: { title: 'telehub HTTP API', version: '1' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
+    transform: documentRoute,
   });
   app.addSchema({ ...ErrorSchema, $id: 'Error' });
 
@@ -65,7 +86,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   });
 
   if (deps.tokens && deps.ingest) {
-    const auth = new TokenAuth(deps.tokens);
+    const store = deps.store;
+    // A token looked up while the store is down: 503, like the request itself would get.
+    const auth = new TokenAuth(deps.tokens, store ? (err) => store.isRetriable(err) : undefined);
     await app.register(registerIngestRoutes, { auth, ingest: deps.ingest });
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
     if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay });

@@ -145,7 +145,8 @@ export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: S
 
   app.get(
     '/api/v1/devices',
-    { schema: { summary: 'Devices with stored events', description: 'First and last seen (server time) and event count per device.', security: [{ bearer: [] }], response: { 200: DevicesPage, ...errors } } },
+    // No parameters, so nothing to refuse with 400.
+    { schema: { summary: 'Devices with stored events', description: 'First and last seen (server time) and event count per device.', security: [{ bearer: [] }], response: { 200: DevicesPage, 401: ErrorSchema, 403: ErrorSchema, 503: ErrorSchema } } },
     async (req) => {
       await auth.require(req, 'read');
       const devices = await read(store.queries.devices());

@@ -31,7 +31,11 @@ export const registerStreamRoutes: FastifyPluginAsync<{ auth: TokenAuth; hub: Li
         description: 'Each message is one stored event as JSON (the events row). Close code 4008: the client read too slowly and its send buffer overflowed.',
         security: [{ bearer: [] }],
         querystring: StreamQuery,
-        response: { 401: ErrorSchema, 403: ErrorSchema },
+        response: {
+          101: { type: 'null', description: 'Switching Protocols: the WebSocket is open. Requires the WebSocket upgrade headers; a plain GET is answered 404.' },
+          401: ErrorSchema,
+          403: ErrorSchema,
+        },
       },
       // Authenticate before the upgrade, so a bad token gets a plain 401/403.
       preValidation: async (req) => {
