@@ -64,23 +64,29 @@ export function deviceConformance(
   it('keeps device stats exact when two writers race on the same devices and ids', () =>
     withStore(async (f) => {
       const other = await reopenMigrated(f);
-      const devices = Array.from({ length: 12 }, (_, i) => `dev-${String(i).padStart(2, '0')}`);
-      const batches = 15;
+      const devices = Array.from({ length: 300 }, (_, i) => `dev-${String(i).padStart(3, '0')}`);
+      const batches = 20;
       // Both writers cover every device in each batch, in opposite device
-      // orders, with half the ids shared, so their upserts hit the same rows at once.
+      // orders, so their upserts hit the same rows at once. Their ids differ:
+      // a shared id would make the second writer wait for the first one's
+      // commit before it reaches the devices (then nothing could deadlock);
+      // the last batches repeat the other writer's ids as duplicates. With
+      // 300 devices the upserts take long enough to overlap: upserting them
+      // in random order instead of by device_id deadlocks PostgreSQL here.
       const batch = (w: 'a' | 'b', k: number) => {
         const order = w === 'a' ? devices : [...devices].reverse();
-        return order.flatMap((d, j) => [ev(`s-${k}-${d}`, d, T0 + k * 1000 + j), ev(`${w}-${k}-${d}`, d, T0 + k * 1000 + j + (w === 'a' ? 0 : 500))]);
+        return order.flatMap((d, j) => [ev(`${w}-${k}-${d}-1`, d, T0 + k * 1000 + j), ev(`${w}-${k}-${d}-2`, d, T0 + k * 1000 + j + (w === 'a' ? 0 : 500))]);
       };
       const run = async (s: Store, w: 'a' | 'b') => {
         for (let k = 0; k < batches; k++) await s.writeBatch({ events: batch(w, k), deadLetters: [] });
+        await s.writeBatch({ events: [...batch(w === 'a' ? 'b' : 'a', 0), ...batch(w, batches)], deadLetters: [] });
       };
       await Promise.all([run(f.store, 'a'), run(other, 'b')]);
       const stored = await storedEvents(f.store);
-      assert.equal(stored.length, batches * devices.length * 3);
+      assert.equal(stored.length, (batches + 1) * devices.length * 4);
       const got = await f.store.queries.devices();
       assert.deepEqual(got, expectedDevices(stored));
-      assert.ok(got.every((d) => d.events === batches * 3));
+      assert.ok(got.every((d) => d.events === (batches + 1) * 4));
     }));
 
   it('migration 3 backfills the devices table from events already stored', () =>
