@@ -107,6 +107,8 @@ export interface HttpWorkloadResult {
   /** CPU seconds during the timed run: telehub, and autocannon (the bench process). */
   cpuSeconds?: { telehub?: number; generator: number };
   generatorCpuSecondsPer50kEvents?: number;
+  /** telehub's CPU (all its threads) per event or line: steadier than events/s on a shared machine. */
+  telehubCpuUsPerEvent?: number;
   machineBusyPercent?: number;
   target?: { metric: 'eventsPerSecond' | 'requestsPerSecond'; min: number; met: boolean | null };
   profile?: ProfileSummary;
@@ -249,6 +251,7 @@ async function runWorkload(p: Plan, base: HttpWorkloadResult, o: { settings: Rec
       rows: { ...counted, expectedEvents: expected },
       cpuSeconds: { telehub: cpu0 !== undefined && cpu1 !== undefined ? round(cpu1 - cpu0, 2) : undefined, generator: round(m.generatorCpuSeconds, 2) },
       generatorCpuSecondsPer50kEvents: round((m.generatorCpuSeconds * 50_000) / m.events, 2),
+      telehubCpuUsPerEvent: cpu0 !== undefined && cpu1 !== undefined ? round(((cpu1 - cpu0) * 1e6) / m.events, 1) : undefined,
       machineBusyPercent: mc0 && mc1 && mc1.total > mc0.total ? Math.round((100 * (mc1.busy - mc0.busy)) / (mc1.total - mc0.total)) : undefined,
       target: t ? { ...t, met: value! >= t.min } : undefined,
       profile,
@@ -336,7 +339,7 @@ export async function runHttpSuite(opts: HttpSuiteOptions = {}): Promise<HttpSui
         }
         results.push(r);
         if (r.status === 'ok') {
-          log(`  ${r.eventsPerSecond!.toLocaleString('en-US')} ${r.unit}/s, ${r.requestsPerSecond!.toLocaleString('en-US')} requests/s over ${r.seconds} s; latency p50 ${r.latencyMs!.p50} / p95 ${r.latencyMs!.p95} / p99 ${r.latencyMs!.p99} ms; peak RSS ${r.peakRssMB} MB; CPU telehub ${r.cpuSeconds!.telehub} s, autocannon ${r.cpuSeconds!.generator} s; machine ${r.machineBusyPercent}% busy; checks passed (${r.rows!.events} rows)`);
+          log(`  ${r.eventsPerSecond!.toLocaleString('en-US')} ${r.unit}/s, ${r.requestsPerSecond!.toLocaleString('en-US')} requests/s over ${r.seconds} s; latency p50 ${r.latencyMs!.p50} / p95 ${r.latencyMs!.p95} / p99 ${r.latencyMs!.p99} ms; peak RSS ${r.peakRssMB} MB; CPU telehub ${r.cpuSeconds!.telehub} s (${r.telehubCpuUsPerEvent} µs per ${r.unit === 'lines' ? 'line' : 'event'}), autocannon ${r.cpuSeconds!.generator} s; machine ${r.machineBusyPercent}% busy; checks passed (${r.rows!.events} rows)`);
         } else {
           log('  FAILED:');
           for (const x of r.problems ?? []) log(`    - ${x}`);
@@ -365,7 +368,7 @@ export async function runHttpSuite(opts: HttpSuiteOptions = {}): Promise<HttpSui
 // ---------------------------------------------------------------- report
 
 export function formatHttpTable(report: HttpSuiteReport): string {
-  const head = ['store', 'workload', 'requests', 'events', 'req/s', 'events/s', 'target', 'p50 ms', 'p95 ms', 'p99 ms', 'non-2xx', 'RSS MB', 'gen CPU s'];
+  const head = ['store', 'workload', 'requests', 'events', 'req/s', 'events/s', 'target', 'p50 ms', 'p95 ms', 'p99 ms', 'non-2xx', 'RSS MB', 'telehub CPU µs/ev', 'gen CPU s'];
   const rows = report.results.map((r) => {
     const name = [r.store, `${r.workload}${r.perRequest > 1 ? ` ×${r.perRequest}` : ''}${r.status === 'failed' ? ' [FAILED]' : r.status === 'skipped' ? ' [skipped]' : ''}`];
     if (r.requests === undefined) return [...name, ...Array(head.length - 2).fill('-')];
@@ -383,6 +386,7 @@ export function formatHttpTable(report: HttpSuiteReport): string {
       String(r.latencyMs!.p99),
       String(r.non2xx),
       r.peakRssMB?.toFixed(1) ?? '-',
+      r.telehubCpuUsPerEvent?.toFixed(1) ?? '-',
       r.cpuSeconds?.generator.toFixed(2) ?? '-',
     ];
   });

@@ -11,7 +11,7 @@ import { mayWriteDevice, type TokenRecord } from '../../auth/tokens.js';
 import type { Limits } from '../../core/config.js';
 import { deadLetterToJson, type DeadLetter, type TelemetryEvent } from '../../core/event.js';
 import type { ReasonCode } from '../../core/errors.js';
-import { validateSeed001 } from '../../codecs/seed001-json/index.js';
+import { validateSeed001, type DecodeContext, type DecodeResult } from '../../codecs/seed001-json/index.js';
 import { ApiError } from '../../api/errors.js';
 import type { BatchWriter, ItemOutcome } from '../../pipeline/batch-writer.js';
 import { makeDeadLetter } from '../../pipeline/dead-letter.js';
@@ -38,8 +38,6 @@ export interface IngestAnswer {
   body: { accepted: number; stored: number; duplicate: number; rejected: number; results: IngestResult[] };
 }
 
-type Prepared = { ok: true; event: TelemetryEvent; raw: () => Buffer } | { ok: false; reason: ReasonCode; message: string; deviceId: string | null; raw: () => Buffer; eventId: string | null };
-
 export class HttpIngest {
   constructor(
     private readonly writer: BatchWriter,
@@ -59,47 +57,50 @@ export class HttpIngest {
     }
     const split = splitIngestBody(body, contentType);
     if (!split.ok) throw new ApiError(400, split.code, split.message);
-    if (split.docs.length === 0) throw new ApiError(400, 'invalid_request', 'the request holds no events');
+    const docs = split.docs;
+    const n = docs.length;
+    if (n === 0) throw new ApiError(400, 'invalid_request', 'the request holds no events');
 
     const receivedAt = Date.now();
-    const prepared: Prepared[] = split.docs.map((d) => {
-      if (d.error !== undefined) return { ok: false, reason: 'invalid_json', message: `line is not valid JSON: ${d.error}`, deviceId: null, raw: d.raw, eventId: null };
-      const r = validateSeed001(d.doc, { topicDeviceId: undefined, receivedAt, limits: this.limits });
-      if (r.ok) return { ok: true, event: r.event, raw: d.raw };
-      const eventId = typeof (d.doc as { event_id?: unknown })?.event_id === 'string' ? ((d.doc as { event_id: string }).event_id.slice(0, 256)) : null;
-      return { ok: false, reason: r.reason, message: r.message, deviceId: r.deviceId, raw: d.raw, eventId };
-    });
+    const ctx: DecodeContext = { topicDeviceId: undefined, receivedAt, limits: this.limits };
+    const decoded: DecodeResult[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const d = docs[i];
+      decoded[i] = d.error !== undefined ? { ok: false, reason: 'invalid_json', message: `line is not valid JSON: ${d.error}`, deviceId: null } : validateSeed001(d.doc, ctx);
+    }
 
     // A token bound to devices may not write for others: refuse the whole request, store nothing.
     const denied = new Set<string>();
-    for (const p of prepared) if (p.ok && !mayWriteDevice(token, p.event.deviceId)) denied.add(p.event.deviceId);
+    for (const r of decoded) if (r.ok && !mayWriteDevice(token, r.event.deviceId)) denied.add(r.event.deviceId);
     if (denied.size > 0) throw new ApiError(403, 'forbidden', `this token may not write for device ${[...denied].slice(0, 5).join(', ')}`);
 
-    const results: IngestResult[] = new Array(prepared.length);
-    await Promise.all(
-      prepared.map(
-        (p, index) =>
-          new Promise<void>((resolve) => {
-            const done = (outcome: ItemOutcome) => {
-              if (outcome.status === 'rejected') {
-                const dl = outcome.deadLetter;
-                results[index] = { index, event_id: p.ok ? p.event.eventId : p.eventId, device_id: dl.deviceId, status: 'rejected', reason: dl.reason, message: dl.message };
-                this.publishDeadLetter(dl);
-              } else {
-                const e = (p as { event: TelemetryEvent }).event;
-                results[index] = { index, event_id: e.eventId, device_id: e.deviceId, status: outcome.status };
-              }
-              resolve();
-            };
-            if (p.ok) {
-              this.writer.submit({ kind: 'event', event: p.event, raw: p.raw(), topic: INGEST_ROUTE, source: 'http', done });
-            } else {
-              const deadLetter: DeadLetter = makeDeadLetter({ reason: p.reason, message: p.message, topic: INGEST_ROUTE, deviceId: p.deviceId, payload: p.raw(), receivedAt, source: 'http' });
-              this.writer.submit({ kind: 'dead', deadLetter, done });
-            }
-          }),
-      ),
-    );
+    // One promise for the request, settled when the last event's batch has
+    // committed (not one per event: a 500-event batch would make 500).
+    const results: IngestResult[] = new Array(n);
+    await new Promise<void>((resolve) => {
+      let left = n;
+      for (let index = 0; index < n; index++) {
+        const r = decoded[index];
+        const d = docs[index];
+        const done = (outcome: ItemOutcome) => {
+          if (outcome.status === 'rejected') {
+            const dl = outcome.deadLetter;
+            results[index] = { index, event_id: r.ok ? r.event.eventId : rejectedEventId(d.doc), device_id: dl.deviceId, status: 'rejected', reason: dl.reason, message: dl.message };
+            this.publishDeadLetter(dl);
+          } else {
+            const e = (r as { event: TelemetryEvent }).event;
+            results[index] = { index, event_id: e.eventId, device_id: e.deviceId, status: outcome.status };
+          }
+          if (--left === 0) resolve();
+        };
+        if (r.ok) {
+          this.writer.submit({ kind: 'event', event: r.event, raw: d.raw(), topic: INGEST_ROUTE, source: 'http', done });
+        } else {
+          const deadLetter: DeadLetter = makeDeadLetter({ reason: r.reason, message: r.message, topic: INGEST_ROUTE, deviceId: r.deviceId, payload: d.raw(), receivedAt, source: 'http' });
+          this.writer.submit({ kind: 'dead', deadLetter, done });
+        }
+      }
+    });
 
     let stored = 0;
     let duplicate = 0;
@@ -122,4 +123,10 @@ export class HttpIngest {
       this.log.warn({ err }, 'Could not publish an HTTP dead letter on MQTT; it is kept in the store.');
     }
   }
+}
+
+/** The event_id a refused document gave, if it gave one as a string (clipped: it may be why it was refused). */
+function rejectedEventId(doc: unknown): string | null {
+  const id = (doc as { event_id?: unknown } | null | undefined)?.event_id;
+  return typeof id === 'string' ? id.slice(0, 256) : null;
 }

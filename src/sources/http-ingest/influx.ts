@@ -54,38 +54,36 @@ export class InfluxWrite {
     let raw: Buffer = Buffer.alloc(0);
     let rejectedLines = parsed.errors.length;
     let firstStoreRefusal: string | undefined;
-    const waits: Promise<void>[] = [];
-    for (const { event, line } of parsed.events) {
-      // Fields of one line share its bytes (kept for a dead letter should the store refuse it).
-      if (line !== rawLine) {
-        rawLine = line;
-        raw = lineBytes(body, starts, line);
+    const total = parsed.events.length + parsed.errors.length;
+    // One promise for the request and one callback shared by its items,
+    // rather than a promise and a closure per event.
+    await new Promise<void>((resolve) => {
+      let left = total;
+      if (left === 0) return resolve();
+      const done = (o: ItemOutcome) => {
+        if (o.status === 'rejected') {
+          rejectedLines++;
+          firstStoreRefusal ??= o.deadLetter.message;
+        }
+        if (--left === 0) resolve();
+      };
+      // Unparsable lines are counted in rejectedLines already.
+      const deadLettered = () => {
+        if (--left === 0) resolve();
+      };
+      for (const { event, line } of parsed.events) {
+        // Fields of one line share its bytes (kept for a dead letter should the store refuse it).
+        if (line !== rawLine) {
+          rawLine = line;
+          raw = lineBytes(body, starts, line);
+        }
+        this.writer.submit({ kind: 'event', event, raw, topic: route, source: 'http', done });
       }
-      const lineRaw = raw;
-      waits.push(
-        new Promise<void>((resolve) => {
-          this.writer.submit({
-            kind: 'event',
-            event,
-            raw: lineRaw,
-            topic: route,
-            source: 'http',
-            done: (o: ItemOutcome) => {
-              if (o.status === 'rejected') {
-                rejectedLines++;
-                firstStoreRefusal ??= o.deadLetter.message;
-              }
-              resolve();
-            },
-          });
-        }),
-      );
-    }
-    for (const err of parsed.errors) {
-      const deadLetter: DeadLetter = makeDeadLetter({ reason: err.reason, message: `line ${err.line}: ${err.message}`, topic: route, deviceId: null, payload: Buffer.from(err.text), receivedAt, source: 'http' });
-      waits.push(new Promise<void>((resolve) => this.writer.submit({ kind: 'dead', deadLetter, done: () => resolve() })));
-    }
-    await Promise.all(waits);
+      for (const err of parsed.errors) {
+        const deadLetter: DeadLetter = makeDeadLetter({ reason: err.reason, message: `line ${err.line}: ${err.message}`, topic: route, deviceId: null, payload: Buffer.from(err.text), receivedAt, source: 'http' });
+        this.writer.submit({ kind: 'dead', deadLetter, done: deadLettered });
+      }
+    });
     if (rejectedLines === 0) return { statusCode: 204 };
     const first = parsed.errors[0] ? `line ${parsed.errors[0].line}: ${parsed.errors[0].message}` : firstStoreRefusal;
     return { statusCode: 400, body: { code: 'invalid', message: `partial write: ${first} dropped=${rejectedLines}` } };
