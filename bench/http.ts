@@ -275,7 +275,7 @@ export async function runHttpSuite(opts: HttpSuiteOptions = {}): Promise<HttpSui
     warmup: opts.warmup ?? Number(process.env.BENCH_HTTP_WARMUP || 0.1),
   };
   const connections: Record<HttpWorkload, number> = {
-    single: opts.connections?.single ?? intEnv('BENCH_HTTP_CONNECTIONS_SINGLE', 64),
+    single: opts.connections?.single ?? intEnv('BENCH_HTTP_CONNECTIONS_SINGLE', 100),
     batch: opts.connections?.batch ?? intEnv('BENCH_HTTP_CONNECTIONS_BATCH', 8),
     lp: opts.connections?.lp ?? intEnv('BENCH_HTTP_CONNECTIONS_LP', 8),
   };

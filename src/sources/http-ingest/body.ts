@@ -49,6 +49,7 @@ class Reserialised implements IngestDoc {
 }
 
 export function isNdjson(contentType: string | undefined): boolean {
+  if (contentType === 'application/json') return false; // the common case, without the parsing below
   const t = (contentType ?? '').split(';')[0].trim().toLowerCase();
   return t === 'application/x-ndjson' || t === 'application/ndjson' || t === 'application/jsonl' || t === 'application/json-lines';
 }
