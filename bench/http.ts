@@ -253,7 +253,8 @@ async function runWorkload(p: Plan, base: HttpWorkloadResult, o: { settings: Rec
       generatorCpuSecondsPer50kEvents: round((m.generatorCpuSeconds * 50_000) / m.events, 2),
       telehubCpuUsPerEvent: cpu0 !== undefined && cpu1 !== undefined ? round(((cpu1 - cpu0) * 1e6) / m.events, 1) : undefined,
       machineBusyPercent: mc0 && mc1 && mc1.total > mc0.total ? Math.round((100 * (mc1.busy - mc0.busy)) / (mc1.total - mc0.total)) : undefined,
-      target: t ? { ...t, met: value! >= t.min } : undefined,
+      // A failed workload's speed means nothing: its target is neither met nor missed.
+      target: t ? { ...t, met: problems.length === 0 ? value! >= t.min : null } : undefined,
       profile,
     };
   } finally {
@@ -373,7 +374,7 @@ export function formatHttpTable(report: HttpSuiteReport): string {
     const name = [r.store, `${r.workload}${r.perRequest > 1 ? ` ×${r.perRequest}` : ''}${r.status === 'failed' ? ' [FAILED]' : r.status === 'skipped' ? ' [skipped]' : ''}`];
     if (r.requests === undefined) return [...name, ...Array(head.length - 2).fill('-')];
     const t = r.target;
-    const target = t ? `${t.met ? '' : 'MISSED '}≥ ${t.min.toLocaleString('en-US')}${t.metric === 'requestsPerSecond' ? ' req/s' : ''}` : '-';
+    const target = t ? `${t.met === null ? 'n/a ' : t.met ? '' : 'MISSED '}≥ ${t.min.toLocaleString('en-US')}${t.metric === 'requestsPerSecond' ? ' req/s' : ''}` : '-';
     return [
       ...name,
       r.requests.toLocaleString('en-US'),
