@@ -22,15 +22,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SETTINGS } from '../src/core/settings.js';
 import { ingestBodies, lineProtocolBodies, type BodySet, type HttpWorkload } from './lib/http-bodies.js';
+import { cpuProfDirFromEnv, intEnv, listEnv, settingsFromEnv } from './lib/http-options.js';
+import { formatHttpTable } from './lib/http-report.js';
 import { checkIngestAnswer, runHttpLoad, type HttpLoadResult } from './lib/http-load.js';
+import { splitThreadCpu, threadCpuSeconds, type ThreadCpuSplit } from './lib/http-threads.js';
 import { profileFiles, startHttpTelehub, type HttpStore, type HttpTelehub } from './lib/http-telehub.js';
 import { cleanupAll, killAllNow, machineCpuTicks, procCpuSeconds, RssSampler } from './lib/procs.js';
 import { formatProfile, monotonicUs, summariseProfile, type ProfileSummary } from './lib/profile.js';
 import { providePostgres, type Database as PgDatabase, type PostgresProvider } from './lib/services.js';
 
 export type { HttpStore, HttpWorkload };
+export { formatHttpTable };
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -46,9 +49,6 @@ export const HTTP_TARGETS: Record<HttpWorkload, Partial<Record<HttpStore, { metr
   batch: { sqlite: { metric: 'eventsPerSecond', min: 40_000 }, postgres: { metric: 'eventsPerSecond', min: 25_000 } },
   lp: {},
 };
-
-/** telehub settings the bench may override, with the same BENCH_* names as run.ts. */
-const TUNABLE = ['TELEHUB_BATCH_MAX', 'TELEHUB_BATCH_WAIT_MS', 'TELEHUB_MAX_INFLIGHT', 'TELEHUB_WRITE_CONCURRENCY', 'TELEHUB_PG_POOL_SIZE'];
 
 export interface HttpSuiteOptions {
   /** Events for the batch workload and lines for the line-protocol one (BENCH_HTTP_EVENTS, 100,000). */
@@ -107,6 +107,8 @@ export interface HttpWorkloadResult {
   /** CPU seconds during the timed run: telehub, and autocannon (the bench process). */
   cpuSeconds?: { telehub?: number; generator: number };
   generatorCpuSecondsPer50kEvents?: number;
+  /** telehub's CPU during the timed run by thread: main, the busiest other (the SQLite writer with SQLite), the rest. */
+  telehubThreadCpuSeconds?: ThreadCpuSplit;
   /** telehub's CPU (all its threads) per event or line: steadier than events/s on a shared machine. */
   telehubCpuUsPerEvent?: number;
   machineBusyPercent?: number;
@@ -124,40 +126,6 @@ export interface HttpSuiteReport {
   telehubNodeArgs: string[];
   postgres?: { origin: string; version?: string } | { skipped: string };
   results: HttpWorkloadResult[];
-}
-
-// ---------------------------------------------------------------- options
-
-function intEnv(name: string, def: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name}=${raw}: must be an integer ≥ ${min}`);
-  return n;
-}
-
-function listEnv<T extends string>(name: string, all: readonly T[]): T[] {
-  const raw = (process.env[name] ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  if (raw.length === 0) return [...all];
-  const bad = raw.filter((x) => !(all as readonly string[]).includes(x));
-  if (bad.length > 0) throw new Error(`${name}=${process.env[name]}: use a comma-separated subset of ${all.join(',')}`);
-  return [...new Set(raw)] as T[];
-}
-
-function settingsFromEnv(): Record<string, { value: string; source: string }> {
-  const out: Record<string, { value: string; source: string }> = {};
-  for (const name of TUNABLE) {
-    const benchName = name.replace(/^TELEHUB_/, 'BENCH_');
-    const given = process.env[benchName];
-    out[name] = given ? { value: given, source: benchName } : { value: SETTINGS.find((s) => s.env === name)?.default ?? '', source: 'default' };
-  }
-  return out;
-}
-
-function cpuProfDirFromEnv(): string | undefined {
-  const v = process.env.BENCH_CPU_PROF;
-  if (!v || v === '0' || v === 'false') return undefined;
-  return path.resolve(v === '1' || v === 'true' ? path.join(os.tmpdir(), 'telehub-bench-profiles') : v);
 }
 
 const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
@@ -211,12 +179,14 @@ async function runWorkload(p: Plan, base: HttpWorkloadResult, o: { settings: Rec
     const problems = warm.problems.map((x) => `warm-up: ${x}`);
     const rss = new RssSampler(hub.child.pid, 100);
     const cpu0 = procCpuSeconds(hub.child.pid);
+    const threads0 = threadCpuSeconds(hub.child.pid);
     const mc0 = machineCpuTicks();
     const fromUs = monotonicUs();
     const m = await load(p.measured);
     const window = { fromUs, toUs: monotonicUs() };
     const mc1 = machineCpuTicks();
     const cpu1 = procCpuSeconds(hub.child.pid);
+    const threads = splitThreadCpu(hub.child.pid, threads0, threadCpuSeconds(hub.child.pid));
     const peak = rss.stop();
     problems.push(...m.problems, ...(await hub.stop()));
     const counted = await hub.counts();
@@ -251,6 +221,7 @@ async function runWorkload(p: Plan, base: HttpWorkloadResult, o: { settings: Rec
       rows: { ...counted, expectedEvents: expected },
       cpuSeconds: { telehub: cpu0 !== undefined && cpu1 !== undefined ? round(cpu1 - cpu0, 2) : undefined, generator: round(m.generatorCpuSeconds, 2) },
       generatorCpuSecondsPer50kEvents: round((m.generatorCpuSeconds * 50_000) / m.events, 2),
+      telehubThreadCpuSeconds: threads,
       telehubCpuUsPerEvent: cpu0 !== undefined && cpu1 !== undefined ? round(((cpu1 - cpu0) * 1e6) / m.events, 1) : undefined,
       machineBusyPercent: mc0 && mc1 && mc1.total > mc0.total ? Math.round((100 * (mc1.busy - mc0.busy)) / (mc1.total - mc0.total)) : undefined,
       // A failed workload's speed means nothing: its target is neither met nor missed.
@@ -340,7 +311,7 @@ export async function runHttpSuite(opts: HttpSuiteOptions = {}): Promise<HttpSui
         }
         results.push(r);
         if (r.status === 'ok') {
-          log(`  ${r.eventsPerSecond!.toLocaleString('en-US')} ${r.unit}/s, ${r.requestsPerSecond!.toLocaleString('en-US')} requests/s over ${r.seconds} s; latency p50 ${r.latencyMs!.p50} / p95 ${r.latencyMs!.p95} / p99 ${r.latencyMs!.p99} ms; peak RSS ${r.peakRssMB} MB; CPU telehub ${r.cpuSeconds!.telehub} s (${r.telehubCpuUsPerEvent} µs per ${r.unit === 'lines' ? 'line' : 'event'}), autocannon ${r.cpuSeconds!.generator} s; machine ${r.machineBusyPercent}% busy; checks passed (${r.rows!.events} rows)`);
+          log(`  ${r.eventsPerSecond!.toLocaleString('en-US')} ${r.unit}/s, ${r.requestsPerSecond!.toLocaleString('en-US')} requests/s over ${r.seconds} s; latency p50 ${r.latencyMs!.p50} / p95 ${r.latencyMs!.p95} / p99 ${r.latencyMs!.p99} ms; peak RSS ${r.peakRssMB} MB; CPU telehub ${r.cpuSeconds!.telehub} s (${r.telehubCpuUsPerEvent} µs per ${r.unit === 'lines' ? 'line' : 'event'}${r.telehubThreadCpuSeconds ? `; main thread ${r.telehubThreadCpuSeconds.main} s, busiest other ${r.telehubThreadCpuSeconds.busiestOther} s, rest ${r.telehubThreadCpuSeconds.rest} s` : ''}), autocannon ${r.cpuSeconds!.generator} s; machine ${r.machineBusyPercent}% busy; checks passed (${r.rows!.events} rows)`);
         } else {
           log('  FAILED:');
           for (const x of r.problems ?? []) log(`    - ${x}`);
@@ -364,38 +335,6 @@ export async function runHttpSuite(opts: HttpSuiteOptions = {}): Promise<HttpSui
     postgres: pgp ? { origin: pgp.origin, version: pgp.version } : pgSkip ? { skipped: pgSkip } : undefined,
     results,
   };
-}
-
-// ---------------------------------------------------------------- report
-
-export function formatHttpTable(report: HttpSuiteReport): string {
-  const head = ['store', 'workload', 'requests', 'events', 'req/s', 'events/s', 'target', 'p50 ms', 'p95 ms', 'p99 ms', 'non-2xx', 'RSS MB', 'telehub CPU µs/ev', 'gen CPU s'];
-  const rows = report.results.map((r) => {
-    const name = [r.store, `${r.workload}${r.perRequest > 1 ? ` ×${r.perRequest}` : ''}${r.status === 'failed' ? ' [FAILED]' : r.status === 'skipped' ? ' [skipped]' : ''}`];
-    if (r.requests === undefined) return [...name, ...Array(head.length - 2).fill('-')];
-    const t = r.target;
-    const target = t ? `${t.met === null ? 'n/a ' : t.met ? '' : 'MISSED '}≥ ${t.min.toLocaleString('en-US')}${t.metric === 'requestsPerSecond' ? ' req/s' : ''}` : '-';
-    return [
-      ...name,
-      r.requests.toLocaleString('en-US'),
-      `${r.events!.toLocaleString('en-US')}${r.unit === 'lines' ? ' lines' : ''}`,
-      r.requestsPerSecond!.toLocaleString('en-US'),
-      r.eventsPerSecond!.toLocaleString('en-US'),
-      target,
-      String(r.latencyMs!.p50),
-      String(r.latencyMs!.p95),
-      String(r.latencyMs!.p99),
-      String(r.non2xx),
-      r.peakRssMB?.toFixed(1) ?? '-',
-      r.telehubCpuUsPerEvent?.toFixed(1) ?? '-',
-      r.cpuSeconds?.generator.toFixed(2) ?? '-',
-    ];
-  });
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((x, i) => (i >= 2 && i !== 6 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join(' | ');
-  const out = [line(head), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)];
-  for (const r of report.results) if (r.status === 'skipped') out.push(`  ${r.label}: skipped: ${r.reason}`);
-  return out.join('\n');
 }
 
 async function main(): Promise<number> {
