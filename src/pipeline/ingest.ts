@@ -16,9 +16,9 @@ import type { BatchWriter, EventItem, ItemOutcome } from './batch-writer.js';
 import { makeDeadLetter } from './dead-letter.js';
 import { compileTopicFilter, type TopicMatch } from './topic-matcher.js';
 
-/** Where ACKs and dead letters are published: the source's own connection. */
+/** Where ACKs and dead letters are published: the source's own connection. A string payload is sent as UTF-8. */
 export interface MessagePublisher {
-  publish(topic: string, payload: Buffer, qos: 0 | 1): void;
+  publish(topic: string, payload: Buffer | string, qos: 0 | 1): void;
 }
 
 /**
@@ -110,7 +110,7 @@ export class Ingest {
   publishAck(eventId: string, deviceId: string, status: 'stored' | 'duplicate', out: MessagePublisher): void {
     const body = '{"schema":1,"event_id":' + JSON.stringify(eventId) + ',"device_id":' + JSON.stringify(deviceId) + ',"status":"' + status + '"}';
     const topic = this.ackTemplateHasDevice ? this.ackPrefix + deviceId + this.ackSuffix : this.ackPrefix;
-    out.publish(topic, Buffer.from(body), this.config.topics.ackQos);
+    out.publish(topic, body, this.config.topics.ackQos);
     this.metrics?.countAcks(1);
   }
 }

@@ -51,7 +51,8 @@ export class EmbeddedBrokerSource {
   ) {
     this.publisher = {
       publish: (topic, payload, qos) => {
-        this.broker.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, (err) => {
+        const bytes = typeof payload === 'string' ? Buffer.from(payload) : payload;
+        this.broker.publish({ cmd: 'publish', topic, payload: bytes, qos, retain: false, dup: false }, (err) => {
           if (err) this.log.warn({ err, topic }, 'Embedded broker could not publish an ACK or dead letter.');
         });
       },

@@ -62,13 +62,8 @@ export interface SubscriberEvents {
 }
 
 type OutItem =
-  | { kind: 'pub'; topic: string; payload: Buffer; qos: 0 | 1; onAcked?: () => void }
+  | { kind: 'pub'; topic: string; payload: Buffer | string; qos: 0 | 1; onAcked?: () => void }
   | { kind: 'ack'; type: number; packetId: number; generation: number };
-
-interface Unacked {
-  bytes: Buffer;
-  onAcked?: () => void;
-}
 
 const OUT_CHUNK = 64 * 1024;
 
@@ -112,7 +107,10 @@ export class SubscriberConnection {
   /** Items held back (flow control, or no connection), in order: waiting[waitHead…]. */
   private waiting: OutItem[] = [];
   private waitHead = 0;
-  private readonly unacked = new Map<number, Unacked>();
+  /** Our QoS 1 publishes not yet acknowledged, by packet id, in send order (views of the sent bytes). */
+  private readonly unacked = new Map<number, Buffer>();
+  /** Callbacks of those that asked for one (rare: probes, tests). */
+  private readonly ackCallbacks = new Map<number, () => void>();
   private nextId = 1;
   private sendQuota = 65535;
   private subscribeId = 0;
@@ -145,8 +143,12 @@ export class SubscriberConnection {
     return this.waiting.length - this.waitHead;
   }
 
-  /** Queues a PUBLISH. `onAcked` runs when the broker acknowledges it (QoS 1) or it is written (QoS 0). */
-  publish(topic: string, payload: Buffer, qos: 0 | 1, onAcked?: () => void): void {
+  /**
+   * Queues a PUBLISH (a string payload is written as UTF-8 straight into the
+   * output buffer). `onAcked` runs when the broker acknowledges it (QoS 1)
+   * or it is written (QoS 0).
+   */
+  publish(topic: string, payload: Buffer | string, qos: 0 | 1, onAcked?: () => void): void {
     if (!this.connected || this.waitingCount > 0 || (qos === 1 && this.unacked.size >= this.sendQuota)) {
       this.waiting.push({ kind: 'pub', topic, payload, qos, onAcked });
       return;
@@ -395,8 +397,8 @@ export class SubscriberConnection {
     }
     this.on.connect(p.sessionPresent);
     // Resend our unacknowledged publishes first, in their order, flagged DUP.
-    for (const u of this.unacked.values()) {
-      const copy = Buffer.from(u.bytes);
+    for (const bytes of this.unacked.values()) {
+      const copy = Buffer.from(bytes);
       copy[0] |= 0x08;
       this.ensure(copy.length);
       this.outLen += copy.copy(this.out, this.outLen);
@@ -412,11 +414,15 @@ export class SubscriberConnection {
   }
 
   private onPuback(packetId: number, reason: number): void {
-    const u = this.unacked.get(packetId);
-    if (u === undefined) return; // a PUBACK for a publish of an earlier run: harmless
-    this.unacked.delete(packetId);
+    if (!this.unacked.delete(packetId)) return; // a PUBACK for a publish of an earlier run: harmless
     if (reason >= 0x80) this.on.error(new Error(`The broker refused a publication (${V5_REASON[reason] ?? `reason ${reason}`}).`));
-    u.onAcked?.();
+    if (this.ackCallbacks.size > 0) {
+      const cb = this.ackCallbacks.get(packetId);
+      if (cb !== undefined) {
+        this.ackCallbacks.delete(packetId);
+        cb();
+      }
+    }
     if (this.waitingCount > 0) this.drainWaiting();
     if (this.unacked.size === 0 && this.waitingCount === 0 && this.idleWaiters.length > 0) {
       const w = this.idleWaiters;
@@ -467,15 +473,18 @@ export class SubscriberConnection {
     this.scheduleFlush();
   }
 
-  private writePublishNow(topic: string, payload: Buffer, qos: 0 | 1, onAcked?: () => void): void {
+  private writePublishNow(topic: string, payload: Buffer | string, qos: 0 | 1, onAcked?: () => void): void {
     const topicBytes = Buffer.byteLength(topic);
-    const size = publishSize(topicBytes, payload.length, qos, this.v5);
+    const payloadBytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    const size = publishSize(topicBytes, payloadBytes, qos, this.v5);
     const id = qos === 1 ? this.allocateId() : 0;
     this.ensure(size);
     const start = this.outLen;
-    this.outLen = writePublish(this.out, start, topic, topicBytes, payload, qos, id, this.v5);
-    if (qos === 1) this.unacked.set(id, { bytes: this.out.subarray(start, this.outLen), onAcked });
-    else if (onAcked) queueMicrotask(onAcked);
+    this.outLen = writePublish(this.out, start, topic, topicBytes, payload, payloadBytes, qos, id, this.v5);
+    if (qos === 1) {
+      this.unacked.set(id, this.out.subarray(start, this.outLen));
+      if (onAcked) this.ackCallbacks.set(id, onAcked);
+    } else if (onAcked) queueMicrotask(onAcked);
     this.scheduleFlush();
   }
 

@@ -64,7 +64,8 @@ for (const v of [4, 5] as const) {
           const payload = Buffer.alloc(size, 0x7a);
           const n = publishSize(topicBytes, size, qos, v5);
           const out = Buffer.alloc(n + 3, 0xee);
-          const end = writePublish(out, 3, topic, topicBytes, payload, qos, 65_535, v5);
+          const asString = size % 2 === 0;
+          const end = writePublish(out, 3, topic, topicBytes, asString ? payload.toString() : payload, size, qos, 65_535, v5);
           assert.equal(end, n + 3, 'publishSize is exact');
           const [p] = parseWithMqttPacket(out.subarray(3), v) as IPublishPacket[];
           assert.equal(p.cmd, 'publish');

@@ -112,7 +112,8 @@ export function publishSize(topicBytes: number, payloadBytes: number, qos: 0 | 1
 
 /**
  * Writes a PUBLISH into `out` at `pos` (the caller made room with
- * `publishSize`) and returns the position after it. No properties (MQTT 5:
+ * `publishSize`; `payloadBytes` is the payload's UTF-8 length when it is a
+ * string) and returns the position after it. No properties (MQTT 5:
  * property length 0), never retained.
  */
 export function writePublish(
@@ -120,12 +121,13 @@ export function writePublish(
   pos: number,
   topic: string,
   topicBytes: number,
-  payload: Buffer,
+  payload: Buffer | string,
+  payloadBytes: number,
   qos: 0 | 1,
   packetId: number,
   v5: boolean,
 ): number {
-  let rem = 2 + topicBytes + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payload.length;
+  let rem = 2 + topicBytes + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payloadBytes;
   out[pos++] = 0x30 | (qos << 1);
   do {
     let b = rem % 128;
@@ -141,7 +143,7 @@ export function writePublish(
     pos += 2;
   }
   if (v5) out[pos++] = 0;
-  pos += payload.copy(out, pos);
+  pos += typeof payload === 'string' ? out.write(payload, pos, payloadBytes, 'utf8') : payload.copy(out, pos);
   return pos;
 }
 
