@@ -43,6 +43,7 @@ export interface Config {
   pipeline: {
     batchMax: number;
     batchWaitMs: number;
+    mergeMax: number;
     maxInflight: number;
     writeConcurrency: number;
     retryMinMs: number;
@@ -233,6 +234,7 @@ export function loadConfig(env: Raw = process.env): Config {
     pipeline: {
       batchMax: int('TELEHUB_BATCH_MAX'),
       batchWaitMs: int('TELEHUB_BATCH_WAIT_MS'),
+      mergeMax: int('TELEHUB_BATCH_MERGE_MAX'),
       maxInflight: int('TELEHUB_MAX_INFLIGHT'),
       writeConcurrency: int('TELEHUB_WRITE_CONCURRENCY'),
       retryMinMs: int('TELEHUB_RETRY_MIN_MS'),

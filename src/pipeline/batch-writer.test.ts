@@ -103,4 +103,29 @@ describe('BatchWriter', () => {
     await w.close();
     assert.deepEqual((await p).map((o) => o.status), ['stored']);
   });
+
+  it('merges batches that queued behind a busy store into one commit, up to mergeMax (group commit)', async () => {
+    for (const [mergeMax, expected] of [[10, [4, 8, 4]], [4, [4, 4, 4, 4]]] as const) {
+      const s = new ScriptedStore();
+      const inner = s.asStore();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let calls = 0;
+      const gated = {
+        ...inner,
+        writeBatch: async (b: WriteBatch) => {
+          if (calls++ === 0) await gate; // the first commit is slow: the next batches queue behind it
+          return inner.writeBatch(b);
+        },
+      } as Store;
+      const w = new BatchWriter(gated, { ...opts, mergeMax }, log);
+      const ids = Array.from({ length: 16 }, (_, i) => `m${i}`);
+      const done = submitAll(w, ids);
+      release();
+      const out = await done;
+      assert.deepEqual(s.batches.map((b) => b.events.length), expected, `mergeMax ${mergeMax}`);
+      assert.deepEqual(out.map((o) => o.status), ids.map(() => 'stored'));
+      assert.deepEqual(s.batches.flatMap((b) => b.events.map((e) => e.eventId)), ids, 'order kept across merged batches');
+    }
+  });
 });

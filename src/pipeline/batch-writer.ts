@@ -47,6 +47,8 @@ export type PipelineItem = EventItem | DeadLetterItem;
 export interface BatchWriterOptions {
   batchMax: number;
   batchWaitMs: number;
+  /** Most items in one commit when queued batches are merged (group commit); default 10 × batchMax. */
+  mergeMax?: number;
   maxInflight: number;
   writeConcurrency: number;
   retryMinMs: number;
@@ -138,7 +140,7 @@ export class BatchWriter extends EventEmitter {
 
   private pump(): void {
     while (this.running < this.concurrency && this.queue.length > 0) {
-      const batch = this.queue.shift()!;
+      const batch = this.takeMerged();
       this.running++;
       this.writeWithRetry(batch)
         .catch((err) => this.log.error({ err }, 'Batch writer failed unexpectedly.'))
@@ -147,6 +149,25 @@ export class BatchWriter extends EventEmitter {
           this.pump();
         });
     }
+  }
+
+  /**
+   * The next batch to commit, with the batches queued behind it merged in
+   * (up to `mergeMax` items). They queued because every writer was busy, so
+   * one commit for all of them costs one fsync instead of several, and each
+   * index page a commit touches is written once for more rows: with the
+   * query indexes, SQLite took 24k rows/s in 1,000-row commits and 58k in
+   * 5,000-row ones on the development machine.
+   */
+  private takeMerged(): PipelineItem[] {
+    const first = this.queue.shift()!;
+    const max = this.opts.mergeMax ?? this.opts.batchMax * 10;
+    if (this.queue.length === 0 || first.length + this.queue[0].length > max) return first;
+    const merged = first;
+    while (this.queue.length > 0 && merged.length + this.queue[0].length <= max) {
+      for (const item of this.queue.shift()!) merged.push(item);
+    }
+    return merged;
   }
 
   private async writeWithRetry(items: PipelineItem[]): Promise<void> {
