@@ -16,6 +16,7 @@ export const HTTP_ERROR_CODES = {
   not_found: 'No such route or resource.',
   unsupported_media_type: 'The Content-Type or Content-Encoding is not one this route accepts.',
   store_unavailable: 'The store is down or failing; nothing was acknowledged. Retry after the Retry-After header.',
+  overloaded: 'TELEHUB_MAX_INFLIGHT events are waiting for their commit; nothing of the request was taken. Retry after the Retry-After header.',
   internal_error: 'An unexpected error; the log has the details.',
 } as const;
 

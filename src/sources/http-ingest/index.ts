@@ -16,6 +16,7 @@ import { ApiError } from '../../api/errors.js';
 import type { BatchWriter, ItemOutcome } from '../../pipeline/batch-writer.js';
 import { makeDeadLetter } from '../../pipeline/dead-letter.js';
 import type { MessagePublisher } from '../../pipeline/ingest.js';
+import { admit, DEFAULT_ADMISSION_WAIT_MS, overloaded } from './admission.js';
 import { splitIngestBody } from './body.js';
 
 export const INGEST_ROUTE = 'POST /ingest';
@@ -49,6 +50,8 @@ export class HttpIngest {
     private readonly publisher?: MessagePublisher,
     /** False until the store is migrated and while shutting down. */
     readonly isReady: () => boolean = () => true,
+    /** How long a request waits for room at TELEHUB_MAX_INFLIGHT before it is answered 503 (admission.ts). */
+    private readonly admissionWaitMs = DEFAULT_ADMISSION_WAIT_MS,
   ) {}
 
   async ingest(body: Buffer, contentType: string | undefined, token: TokenRecord): Promise<IngestAnswer> {
@@ -73,6 +76,7 @@ export class HttpIngest {
     const denied = new Set<string>();
     for (const r of decoded) if (r.ok && !mayWriteDevice(token, r.event.deviceId)) denied.add(r.event.deviceId);
     if (denied.size > 0) throw new ApiError(403, 'forbidden', `this token may not write for device ${[...denied].slice(0, 5).join(', ')}`);
+    if (!(await admit(this.writer, this.admissionWaitMs))) throw overloaded();
 
     // One promise for the request, settled when the last event's batch has
     // committed (not one per event: a 500-event batch would make 500).

@@ -13,6 +13,7 @@ import type { DeadLetter } from '../../core/event.js';
 import { parseLineProtocol, parsePrecision } from '../../codecs/line-protocol/index.js';
 import type { BatchWriter, ItemOutcome } from '../../pipeline/batch-writer.js';
 import { makeDeadLetter } from '../../pipeline/dead-letter.js';
+import { admit, DEFAULT_ADMISSION_WAIT_MS, overloaded } from './admission.js';
 
 export interface LineProtocolSettings {
   deviceTag: string;
@@ -28,6 +29,8 @@ export class InfluxWrite {
     private readonly limits: Limits,
     private readonly settings: LineProtocolSettings,
     readonly isReady: () => boolean,
+    /** How long a request waits for room at TELEHUB_MAX_INFLIGHT before it is answered 503 (admission.ts). */
+    private readonly admissionWaitMs = DEFAULT_ADMISSION_WAIT_MS,
   ) {}
 
   async write(body: Buffer, precisionParam: string | undefined, route: string, token: TokenRecord): Promise<InfluxAnswer> {
@@ -48,6 +51,9 @@ export class InfluxWrite {
     });
     const denied = parsed.events.find((e) => !mayWriteDevice(token, e.event.deviceId));
     if (denied) return { statusCode: 403, body: { code: 'forbidden', message: `this token may not write for device ${denied.event.deviceId}` } };
+    if (!(await admit(this.writer, this.admissionWaitMs))) {
+      return { statusCode: 503, body: { code: 'unavailable', message: overloaded().message }, headers: { 'retry-after': '1' } };
+    }
 
     const starts = lineStarts(body);
     let rawLine = 0;
