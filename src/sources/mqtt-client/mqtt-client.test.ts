@@ -16,6 +16,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
+import { createWebSocketStream, WebSocketServer } from 'ws';
 import pino from 'pino';
 import { DEFAULT_LIMITS } from '../../core/config.js';
 import { BatchWriter } from '../../pipeline/batch-writer.js';
@@ -87,6 +88,8 @@ describe('external MQTT source (PUBACKs after commit)', () => {
   let broker: Aedes;
   let server: Server;
   let url: string;
+  let wsUrl: string;
+  let wss: WebSocketServer;
   let dir: string;
   const acksFromTelehub: number[] = [];
 
@@ -99,16 +102,22 @@ describe('external MQTT source (PUBACKs after commit)', () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // The same broker behind a WebSocket listener, as EMQX/HiveMQ/Mosquitto offer on /mqtt.
+    wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/mqtt' });
+    wss.on('connection', (ws) => broker.handle(createWebSocketStream(ws)));
+    await once(wss, 'listening');
+    wsUrl = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/mqtt`;
     dir = mkdtempSync(path.join(tmpdir(), 'telehub-mqttc-'));
   });
 
   after(async () => {
+    wss.close();
     server.close();
     await new Promise<void>((r) => broker.close(() => r()));
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function setup(clientId: string, maxInflight = 10_000) {
+  async function setup(clientId: string, maxInflight = 10_000, sourceUrl = url) {
     const sqlite = new SqliteStore(path.join(dir, `${clientId}.db`));
     await sqlite.migrate();
     const gated = new GatedStore(sqlite);
@@ -117,7 +126,7 @@ describe('external MQTT source (PUBACKs after commit)', () => {
     const source = new MqttClientSource(
       ingest,
       writer,
-      { url, clientId, protocolVersion: 4, sessionExpirySeconds: 3600, keepaliveSeconds: 30 },
+      { url: sourceUrl, clientId, protocolVersion: 4, sessionExpirySeconds: 3600, keepaliveSeconds: 30 },
       topics.events,
       maxInflight,
       log,
@@ -208,6 +217,45 @@ describe('external MQTT source (PUBACKs after commit)', () => {
     assert.equal(acks.filter((a) => a.includes('"stored"')).length, 5);
     assert.equal(await sqlite.countEvents(), 5);
     await device.endAsync();
+    await source.close();
+    await writer.close();
+    await sqlite.close();
+  });
+
+  it('works over WebSocket (ws://…/mqtt): events stored, ACKed and PUBACKed after commit', async () => {
+    acksFromTelehub.length = 0;
+    const { sqlite, gated, writer, source, device, acks } = await setup('telehub-test-ws', 10_000, wsUrl);
+    gated.close();
+    for (let i = 0; i < 20; i++) device.publish('qs/v1/dev-1/events', event(i), { qos: 1 });
+    await until(() => writer.inflight === 20, 'all events in flight');
+    await brokerBarrier(source);
+    assert.equal(acksFromTelehub.length, 0, 'no PUBACK before the commit');
+    gated.open();
+    await until(() => acksFromTelehub.length === 20 && acks.length === 20, 'PUBACKs and ACKs');
+    assert.equal(await sqlite.countEvents(), 20);
+    assert.ok(acks.every((a) => JSON.parse(a).status === 'stored'));
+    await device.endAsync();
+    await source.close();
+    await writer.close();
+    await sqlite.close();
+  });
+
+  it('keeps an idle connection alive with PINGREQs (keepalive 1 s)', async () => {
+    const sqlite = new SqliteStore(path.join(dir, 'ka.db'));
+    await sqlite.migrate();
+    const writer = new BatchWriter(sqlite, { batchMax: 10, batchWaitMs: 5, maxInflight: 100, writeConcurrency: 1, retryMinMs: 10, retryMaxMs: 50 }, log);
+    const source = new MqttClientSource(new Ingest(writer, { topics, limits: DEFAULT_LIMITS }, log), writer, { url, clientId: 'telehub-test-ka', protocolVersion: 4, sessionExpirySeconds: 60, keepaliveSeconds: 1 }, topics.events, 100, log);
+    await source.start();
+    const conn = (source as unknown as { conn: SubscriberConnection }).conn;
+    const generation = conn.generation;
+    let pings = 0;
+    const onPing = (_p: unknown, client: { id?: string }) => client?.id === 'telehub-test-ka' && pings++;
+    broker.on('ping', onPing);
+    // Aedes drops a client silent for 1.5 × keepalive; three pings prove the timer runs and the link stays up.
+    await until(() => pings >= 3, 'three PINGREQs', 10_000);
+    broker.off('ping', onPing);
+    assert.equal(conn.generation, generation, 'never reconnected');
+    assert.ok(source.ready);
     await source.close();
     await writer.close();
     await sqlite.close();
