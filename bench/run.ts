@@ -43,6 +43,8 @@ import {
 } from './lib/procs.js';
 import { formatProfile, monotonicUs, summariseProfile, type ProfileSummary, type ProfileWindow } from './lib/profile.js';
 import { clearMqttSession, pgCounts, provideBroker, providePostgres, type Broker, type PostgresProvider } from './lib/services.js';
+import { formatHttpTable, runHttpSuite, type HttpSuiteReport } from './http.js';
+import { formatQueryTable, runQuerySuite, type QuerySuiteReport } from './query.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = path.join(repoRoot, 'bench', 'results');
@@ -85,7 +87,19 @@ const CLIENT: Generator = (() => {
   }
   return raw as Generator;
 })();
+/** BENCH_SUITES: mqtt (modes a, b, c), http (HTTP ingest, bench/http.ts), query (query latency, bench/query.ts). */
+type Suite = 'mqtt' | 'http' | 'query';
+const SUITES: Suite[] = (() => {
+  const raw = (process.env.BENCH_SUITES ?? 'mqtt,http,query').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const bad = raw.filter((m) => !['mqtt', 'http', 'query'].includes(m));
+  if (bad.length > 0 || raw.length === 0) {
+    process.stderr.write(`BENCH_SUITES=${process.env.BENCH_SUITES}: use a comma-separated subset of mqtt,http,query\n`);
+    process.exit(2);
+  }
+  return [...new Set(raw)] as Suite[];
+})();
 const MODES: Mode[] = (() => {
+  if (!SUITES.includes('mqtt')) return [];
   const raw = (process.env.BENCH_MODES ?? 'a,b,c').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   const bad = raw.filter((m) => !['a', 'b', 'c'].includes(m));
   if (bad.length > 0 || raw.length === 0) {
@@ -102,7 +116,7 @@ const CPU_PROF_DIR = (() => {
 })();
 
 /** telehub settings the bench may override: BENCH_<NAME without TELEHUB_> -> TELEHUB_<NAME>. */
-const TUNABLE = ['TELEHUB_BATCH_MAX', 'TELEHUB_BATCH_WAIT_MS', 'TELEHUB_MAX_INFLIGHT', 'TELEHUB_WRITE_CONCURRENCY', 'TELEHUB_PG_POOL_SIZE'];
+const TUNABLE = ['TELEHUB_BATCH_MAX', 'TELEHUB_BATCH_WAIT_MS', 'TELEHUB_BATCH_MERGE_MAX', 'TELEHUB_MAX_INFLIGHT', 'TELEHUB_WRITE_CONCURRENCY', 'TELEHUB_PG_POOL_SIZE'];
 const telehubSettings: Record<string, { value: string; source: 'default' | string }> = {};
 for (const name of TUNABLE) {
   const benchName = name.replace(/^TELEHUB_/, 'BENCH_');
@@ -471,9 +485,12 @@ async function main(): Promise<number> {
   if (CPU_PROF_DIR) log(`telehub runs under --cpu-prof; profiles in ${CPU_PROF_DIR}`);
   log('building telehub (npm run build) to run it from dist/ as npm start does');
   execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
-  log(`modes: ${MODES.join(', ')}`);
+  log(`suites: ${SUITES.join(', ')}${MODES.length > 0 ? `; mqtt modes: ${MODES.join(', ')}` : ''}`);
 
   const results: ModeResult[] = [];
+  let httpReport: HttpSuiteReport | undefined;
+  let queryReport: QuerySuiteReport | undefined;
+  const suiteErrors: string[] = [];
   const services: Record<string, unknown> = {};
   let broker: Broker | string | undefined;
   let pgp: PostgresProvider | string | undefined;
@@ -526,18 +543,45 @@ async function main(): Promise<number> {
       }
       if (r.profile) log(formatProfile(r.profile));
     }
+
+    if (SUITES.includes('http') && !interrupted) {
+      log('\n== HTTP ingest (bench/http.ts)');
+      try {
+        // Share this run's PostgreSQL when there is one; null when it failed: the suite then skips PostgreSQL.
+        httpReport = await runHttpSuite({ postgres: typeof pgp === 'object' ? pgp : typeof pgp === 'string' ? null : undefined, build: false, log });
+      } catch (err) {
+        suiteErrors.push(`http: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
+    if (SUITES.includes('query') && !interrupted) {
+      log('\n== Query latency (bench/query.ts)');
+      try {
+        queryReport = await runQuerySuite({ log });
+      } catch (err) {
+        suiteErrors.push(`query: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
   } finally {
     if (typeof pgp === 'object') await pgp.shutdown().catch((err) => log(`(could not stop PostgreSQL: ${(err as Error).message})`));
     if (typeof broker === 'object') await broker.stop().catch((err) => log(`(could not stop Mosquitto: ${(err as Error).message})`));
     await cleanupAll();
   }
 
-  printTable(results);
-  const targets = checkTargets(results);
-  log('\ntargets (reported only; the bench fails only on correctness):');
-  for (const t of targets) log(`  ${t.met === null ? '  n/a' : t.met ? '  met' : 'MISSED'}  ${t.target}: ${t.measured}`);
+  const targets = MODES.length > 0 ? checkTargets(results) : [];
+  if (MODES.length > 0) {
+    log('\n== MQTT end to end');
+    printTable(results);
+    log('\ntargets (reported only; the bench fails only on correctness):');
+    for (const t of targets) log(`  ${t.met === null ? '  n/a' : t.met ? '  met' : 'MISSED'}  ${t.target}: ${t.measured}`);
+  }
+  if (httpReport) log(`\n== HTTP ingest\n${formatHttpTable(httpReport)}`);
+  if (queryReport) {
+    log(`\n== Query latency (${queryReport.settings.events.toLocaleString('en-US')} events, ${queryReport.settings.devices} devices; 24 h series at 1 min)\n${formatQueryTable(queryReport)}`);
+    for (const st of queryReport.stores) for (const p of st.problems) log(`  ${st.store} PROBLEM: ${p}`);
+  }
+  for (const e of suiteErrors) log(`\nSUITE FAILED: ${e}`);
 
-  const ok = results.every((r) => r.status !== 'failed');
+  const ok = results.every((r) => r.status !== 'failed') && (httpReport?.ok ?? true) && (queryReport?.ok ?? true) && suiteErrors.length === 0;
   const report = {
     date: started.toISOString(),
     durationSeconds: round((Date.now() - started.getTime()) / 1000, 1),
@@ -550,6 +594,9 @@ async function main(): Promise<number> {
     services,
     modes: Object.fromEntries(results.map((r) => [r.mode, { ...r, peakRssMB: mb(r.peakRssBytes) }])),
     targets,
+    http: httpReport,
+    query: queryReport,
+    suiteErrors,
   };
   mkdirSync(resultsDir, { recursive: true });
   const out = path.join(resultsDir, 'latest.json');

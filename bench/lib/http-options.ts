@@ -7,7 +7,7 @@ import path from 'node:path';
 import { SETTINGS } from '../../src/core/settings.js';
 
 /** telehub settings the bench may override, with the same BENCH_* names as run.ts. */
-const TUNABLE = ['TELEHUB_BATCH_MAX', 'TELEHUB_BATCH_WAIT_MS', 'TELEHUB_MAX_INFLIGHT', 'TELEHUB_WRITE_CONCURRENCY', 'TELEHUB_PG_POOL_SIZE'];
+const TUNABLE = ['TELEHUB_BATCH_MAX', 'TELEHUB_BATCH_WAIT_MS', 'TELEHUB_BATCH_MERGE_MAX', 'TELEHUB_MAX_INFLIGHT', 'TELEHUB_WRITE_CONCURRENCY', 'TELEHUB_PG_POOL_SIZE'];
 
 /** An integer setting from the environment, or `def`; throws on a bad value. */
 export function intEnv(name: string, def: number, min = 1): number {
