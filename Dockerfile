@@ -19,4 +19,6 @@ VOLUME /data
 EXPOSE 1883 9001 8080
 USER node
 HEALTHCHECK --interval=15s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.TELEHUB_HTTP_PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "--enable-source-maps", "dist/cli/main.js", "start"]
+# The heap ceiling keeps V8 from growing the heap lazily towards its default
+# (a quarter of RAM); see docs/operations.md, "Memory".
+CMD ["node", "--enable-source-maps", "--max-old-space-size=1024", "dist/cli/main.js", "start"]

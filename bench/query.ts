@@ -22,6 +22,7 @@ import { freePort, makeTempDir, removeTempDir, startChild, waitForHttp200, clean
 import { providePostgres, type PostgresProvider } from './lib/services.js';
 import { deviceName, loadPostgres, loadSqlite, SPAN_MS, T_START, TYPES, type LoadResult } from './lib/query-load.js';
 import { runRequests, type Answer, type Latency } from './lib/query-http.js';
+import { startNodeFlags } from './lib/start-args.js';
 
 export type QueryStoreKind = 'sqlite' | 'postgres';
 
@@ -193,7 +194,7 @@ async function measureStore(kind: QueryStoreKind, o: Required<Omit<QuerySuiteOpt
     const httpPort = await freePort();
     const env = telehubEnv({ ...target.env, TELEHUB_HTTP_PORT: String(httpPort), TELEHUB_MQTT_PORT: String(await freePort()) });
     const token = createReadToken(o.repoRoot, env);
-    child = startChild(`telehub (query, ${kind})`, process.execPath, ['--enable-source-maps', 'dist/cli/main.js', 'start'], { cwd: o.repoRoot, env });
+    child = startChild(`telehub (query, ${kind})`, process.execPath, [...startNodeFlags(), 'dist/cli/main.js', 'start'], { cwd: o.repoRoot, env });
     const base = `http://127.0.0.1:${httpPort}`;
     await waitForHttp200(`${base}/readyz`, 120_000, child);
     const t = target;

@@ -43,6 +43,7 @@ import {
 } from './lib/procs.js';
 import { formatProfile, monotonicUs, summariseProfile, type ProfileSummary, type ProfileWindow } from './lib/profile.js';
 import { clearMqttSession, pgCounts, provideBroker, providePostgres, type Broker, type PostgresProvider } from './lib/services.js';
+import { startNodeFlags } from './lib/start-args.js';
 import { formatHttpTable, runHttpSuite, type HttpSuiteReport } from './http.js';
 import { formatQueryTable, runQuerySuite, type QuerySuiteReport } from './query.js';
 
@@ -235,7 +236,7 @@ const TELEHUB_NODE_ARGS = (process.env.BENCH_TELEHUB_NODE_ARGS ?? '').split(/\s+
 
 /** telehub runs as `npm start` runs it: compiled, from dist/ (no TypeScript loader in the measured process). */
 function telehubArgs(mode: Mode): string[] {
-  const args = [...TELEHUB_NODE_ARGS, '--enable-source-maps'];
+  const args = [...startNodeFlags(), ...TELEHUB_NODE_ARGS];
   if (CPU_PROF_DIR) {
     // One directory per mode and Node's default file names: worker threads
     // write profiles too, and a fixed name would let one overwrite another.

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { SETTINGS } from '../../src/core/settings.js';
 import { freePort, makeTempDir, removeTempDir, startChild, waitForHttp200, type Child } from './procs.js';
 import { pgCounts, type Database as PgDatabase } from './services.js';
+import { startNodeFlags } from './start-args.js';
 
 export type HttpStore = 'sqlite' | 'postgres';
 
@@ -74,7 +75,7 @@ export async function startHttpTelehub(o: HttpTelehubOptions): Promise<HttpTeleh
     const token = stdout.trim();
     if (!/^thk_/.test(token)) throw new Error(`telehub tokens create printed no token: ${stdout}`);
 
-    const args = [...o.nodeArgs, '--enable-source-maps'];
+    const args = [...startNodeFlags(), ...o.nodeArgs];
     if (o.cpuProfDir) {
       rmSync(o.cpuProfDir, { recursive: true, force: true });
       mkdirSync(o.cpuProfDir, { recursive: true });
