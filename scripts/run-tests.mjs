@@ -18,6 +18,15 @@ function find(dir, out = []) {
 }
 
 const only = process.argv.slice(2);
+// The whole suite starts with a type check of everything (src, tests, bench,
+// scripts): tsx strips types without checking them.
+if (only.length === 0) {
+  const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.check.json'], { stdio: 'inherit' });
+  if (tsc.status !== 0) {
+    process.stderr.write('Type check failed (tsc -p tsconfig.check.json).\n');
+    process.exit(1);
+  }
+}
 const all = [...find('src'), ...find('test')].sort().filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
 const serial = all.filter((f) => f.startsWith(path.join('test', 'chaos')));
 const parallel = all.filter((f) => !serial.includes(f));

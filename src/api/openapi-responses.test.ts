@@ -16,7 +16,7 @@
  * connections and telehub's sessions are terminated).
  */
 import SwaggerParser from '@apidevtools/swagger-parser';
-import Ajv2020 from 'ajv/dist/2020.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
@@ -72,7 +72,7 @@ async function request(c: Ctx, method: string, url: string, opts: { token?: stri
     body = JSON.stringify(opts.json);
     headers['content-type'] ??= 'application/json';
   }
-  const res = await fetch(`${c.app.base}${url}`, { method: method.toUpperCase(), headers, body });
+  const res = await fetch(`${c.app.base}${url}`, { method: method.toUpperCase(), headers, body: typeof body === 'string' || body === undefined ? body : new Uint8Array(body) });
   return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
 }
 
@@ -190,7 +190,7 @@ function documentedResponses(doc: Doc): string[] {
 }
 
 /** Checks one answer against the document: status, content type, body schema, headers. */
-function checkAgainstDocument(ajv: InstanceType<typeof Ajv2020>, doc: Doc, c: Case, got: Got, ctx: Ctx): void {
+function checkAgainstDocument(ajv: Ajv2020, doc: Doc, c: Case, got: Got, ctx: Ctx): void {
   const label = `${key(c.method, c.path, c.status)} (${c.what})`;
   assert.equal(got.status, c.status, `${label}: status; body ${got.body.slice(0, 300)}`);
   const documented = doc.paths[c.path][c.method].responses[String(c.status)];
@@ -261,7 +261,7 @@ describe('every documented response is what the app answers', () => {
     describe(kind, () => {
       let ctx: Ctx;
       let doc: Doc;
-      let ajv: InstanceType<typeof Ajv2020>;
+      let ajv: Ajv2020;
       before(async () => {
         const app = await startInProcess(kind, { TELEHUB_HTTP_MAX_BODY_BYTES: String(MAX_BODY), TELEHUB_BATCH_WAIT_MS: '1', TELEHUB_RETRY_MIN_MS: '20', TELEHUB_RETRY_MAX_MS: '100' });
         const revoked = await app.token('ingest');
@@ -296,7 +296,8 @@ describe('every documented response is what the app answers', () => {
         const res = await fetch(`${app.base}/api/openapi.json`);
         doc = (await SwaggerParser.dereference((await res.json()) as never)) as unknown as Doc;
         ajv = new Ajv2020({ strict: false, allErrors: true });
-        addFormats(ajv);
+        // ajv-formats is CommonJS: its function is the module and also its `default`.
+        addFormats.default(ajv);
       });
       after(() => ctx?.app.close());
 

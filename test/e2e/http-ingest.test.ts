@@ -31,7 +31,7 @@ async function scenario(hub: TelehubProcess, env: Record<string, string>, store:
   assert.ok(!JSON.stringify(listed).includes(ingestToken.slice(21)), 'tokens list never shows a secret');
 
   const post = (body: string | Buffer, headers: Record<string, string> = {}, token: string | null = ingestToken) =>
-    fetch(`${base}/ingest`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });
+    fetch(`${base}/ingest`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } });
 
   // 401 / 403
   let r = await post(JSON.stringify(ev('h-1')), {}, null);

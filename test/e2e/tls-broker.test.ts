@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { once, type EventEmitter } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -50,7 +50,7 @@ describe('external broker over TLS with credentials', { skip: haveOpenssl ? fals
     try {
       await hub.ready();
       await device.subscribeAsync('qs/v1/esp32-01/acks', { qos: 1 });
-      const ack = once(device, 'message');
+      const ack = once(device as unknown as EventEmitter, 'message');
       await device.publishAsync('qs/v1/esp32-01/events', JSON.stringify({ schema: 1, event_id: 'tls-1', device_id: 'esp32-01', event_type: 'temperature', value: 21 }), { qos: 1 });
       const [topic, payload] = (await ack) as [string, Buffer];
       assert.equal(topic, 'qs/v1/esp32-01/acks');

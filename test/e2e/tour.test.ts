@@ -57,7 +57,7 @@ describe('README tour', { skip: haveClients ? false : 'SKIPPED: mosquitto_pub/mo
       assert.equal(dl.reason, 'topic_device_mismatch');
       assert.equal(dl.topic, 'qs/v1/esp32-02/events');
 
-      const env = { ...process.env, TELEHUB_DATA_DIR: hub.dataDir };
+      const env: NodeJS.ProcessEnv = { ...process.env, TELEHUB_DATA_DIR: hub.dataDir };
       for (const k of Object.keys(env)) if (k.startsWith('TELEHUB_') && k !== 'TELEHUB_DATA_DIR') delete env[k];
       const events = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'events', '--limit', '5'], { cwd: root, env });
       const row = JSON.parse(events.stdout.trim().split('\n')[0]);
