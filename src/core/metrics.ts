@@ -29,6 +29,7 @@ export function createMetrics(registry = new Registry()) {
   const receivedTallies = new Tallies();
   const eventTallies = new Tallies();
   let acksPending = 0;
+  const streamSeen = { sent: 0, slowDisconnects: 0 };
   return {
     /** Counts one received message (cheap; reaches `received` at scrape time). */
     countReceived(source: string) {
@@ -55,20 +56,25 @@ export function createMetrics(registry = new Registry()) {
         if (streamSource) this.set(streamSource().clients);
       },
     }),
-    streamMessages: new Gauge({
-      name: 'telehub_stream_messages_sent',
-      help: 'Events sent to live-stream clients since start.',
+    // The hub keeps running totals; these counters add what is new since the last scrape.
+    streamMessages: new Counter({
+      name: 'telehub_stream_messages_sent_total',
+      help: 'Events sent to live-stream clients.',
       registers: [registry],
       collect() {
-        if (streamSource) this.set(streamSource().sent);
+        const now = streamSource?.().sent ?? streamSeen.sent;
+        if (now > streamSeen.sent) this.inc(now - streamSeen.sent);
+        streamSeen.sent = now;
       },
     }),
-    streamSlowDisconnects: new Gauge({
-      name: 'telehub_stream_slow_disconnects',
-      help: 'Live-stream clients closed with 4008 because their send buffer overflowed, since start.',
+    streamSlowDisconnects: new Counter({
+      name: 'telehub_stream_slow_disconnects_total',
+      help: 'Live-stream clients closed with 4008 because their send buffer overflowed.',
       registers: [registry],
       collect() {
-        if (streamSource) this.set(streamSource().slowDisconnects);
+        const now = streamSource?.().slowDisconnects ?? streamSeen.slowDisconnects;
+        if (now > streamSeen.slowDisconnects) this.inc(now - streamSeen.slowDisconnects);
+        streamSeen.slowDisconnects = now;
       },
     }),
     /** The in-flight gauge reads this at scrape time instead of being set per event. */
@@ -117,7 +123,7 @@ export function createMetrics(registry = new Registry()) {
     mqttConnected: new Gauge({ name: 'telehub_mqtt_connected', help: '1 while the external broker connection is up (always 1 with the embedded broker).', registers: [registry] }),
     writeRetries: new Counter({ name: 'telehub_store_write_retries_total', help: 'Store writes retried after a transient error.', registers: [registry] }),
     intakePaused: new Counter({ name: 'telehub_intake_paused_total', help: 'Times intake paused because TELEHUB_MAX_INFLIGHT was reached.', registers: [registry] }),
-    batchSize: new Histogram({ name: 'telehub_batch_size', help: 'Items per committed batch.', buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000], registers: [registry] }),
+    batchSize: new Histogram({ name: 'telehub_batch_size', help: 'Items per committed batch.', buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000], registers: [registry] }),
     commitSeconds: new Histogram({ name: 'telehub_commit_seconds', help: 'Time to commit a batch.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),
   };
 }

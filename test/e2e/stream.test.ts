@@ -76,7 +76,7 @@ describe('live stream', () => {
         assert.equal(rr.status, 202, 'ingestion is not held up by the slow client');
       }
       await until(() => fast.got.filter((e) => e.device_id === 'load').length === n, 'the fast client got every event');
-      await until(async () => /telehub_stream_slow_disconnects 1/.test(await (await fetch(`http://127.0.0.1:${hub.httpPort}/metrics`)).text()), 'the slow client dropped');
+      await until(async () => /telehub_stream_slow_disconnects_total 1/.test(await (await fetch(`http://127.0.0.1:${hub.httpPort}/metrics`)).text()), 'the slow client dropped');
       (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
       const [code] = (await slowClosed) as [number, Buffer];
       assert.equal(code, 4008);
