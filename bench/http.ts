@@ -28,7 +28,7 @@ import { formatHttpTable } from './lib/http-report.js';
 import { checkIngestAnswer, runHttpLoad, type HttpLoadResult } from './lib/http-load.js';
 import { splitThreadCpu, threadCpuSeconds, type ThreadCpuSplit } from './lib/http-threads.js';
 import { profileFiles, startHttpTelehub, type HttpStore, type HttpTelehub } from './lib/http-telehub.js';
-import { cleanupAll, killAllNow, machineCpuTicks, procCpuSeconds, RssSampler } from './lib/procs.js';
+import { cleanupAll, handleInterrupts, machineCpuTicks, procCpuSeconds, RssSampler } from './lib/procs.js';
 import { formatProfile, monotonicUs, summariseProfile, type ProfileSummary } from './lib/profile.js';
 import { providePostgres, type Database as PgDatabase, type PostgresProvider } from './lib/services.js';
 
@@ -351,19 +351,7 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  let interrupted = false;
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, () => {
-      if (interrupted) {
-        killAllNow();
-        process.exit(130);
-      }
-      interrupted = true;
-      process.stdout.write(`\n${sig}: stopping child processes and removing temp dirs…\n`);
-      cleanupAll(true).finally(() => process.exit(130));
-    });
-  }
-  process.on('exit', () => killAllNow());
+  handleInterrupts((line) => process.stdout.write(line + '\n'));
   main().then(
     async (code) => {
       await cleanupAll();

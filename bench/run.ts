@@ -27,9 +27,9 @@ import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../src/core/settings.js';
 import { createFleet, GENERATOR_LABEL, GENERATORS, type Generator, type LoadResult } from './lib/load.js';
 import {
+  handleInterrupts,
   cleanupAll,
   freePort,
-  killAllNow,
   makeTempDir,
   machineCpuTicks,
   procCpuSeconds,
@@ -44,6 +44,7 @@ import {
 import { formatProfile, monotonicUs, summariseProfile, type ProfileSummary, type ProfileWindow } from './lib/profile.js';
 import { clearMqttSession, pgCounts, provideBroker, providePostgres, type Broker, type PostgresProvider } from './lib/services.js';
 import { startNodeFlags } from './lib/start-args.js';
+import { cleanTelehubEnv } from './lib/http-telehub.js';
 import { formatHttpTable, runHttpSuite, type HttpSuiteReport } from './http.js';
 import { formatQueryTable, runQuerySuite, type QuerySuiteReport } from './query.js';
 
@@ -127,15 +128,7 @@ for (const name of TUNABLE) {
 }
 
 /** The bench's own environment without anything telehub (or the baseline) would read as a setting. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const known = new Set(SETTINGS.map((s) => s.env));
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (known.has(k) || k.startsWith('TELEHUB_') || k.startsWith('NAIVE_')) continue;
-    env[k] = v;
-  }
-  return env;
-}
+const cleanEnv = cleanTelehubEnv;
 
 function telehubEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = cleanEnv();
@@ -515,7 +508,7 @@ async function main(): Promise<number> {
     }
 
     for (const mode of MODES) {
-      if (interrupted) break;
+      if (interrupt.interrupted) break;
       const base: ModeResult = {
         mode,
         label: MODE_LABEL[mode],
@@ -545,7 +538,7 @@ async function main(): Promise<number> {
       if (r.profile) log(formatProfile(r.profile));
     }
 
-    if (SUITES.includes('http') && !interrupted) {
+    if (SUITES.includes('http') && !interrupt.interrupted) {
       log('\n== HTTP ingest (bench/http.ts)');
       try {
         // Share this run's PostgreSQL when there is one; null when it failed: the suite then skips PostgreSQL.
@@ -554,7 +547,7 @@ async function main(): Promise<number> {
         suiteErrors.push(`http: ${(err as Error).stack ?? String(err)}`);
       }
     }
-    if (SUITES.includes('query') && !interrupted) {
+    if (SUITES.includes('query') && !interrupt.interrupted) {
       log('\n== Query latency (bench/query.ts)');
       try {
         queryReport = await runQuerySuite({ log });
@@ -607,19 +600,7 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-let interrupted = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (interrupted) {
-      killAllNow();
-      process.exit(130);
-    }
-    interrupted = true;
-    log(`\n${sig}: stopping child processes and removing temp dirs…`);
-    cleanupAll(true).finally(() => process.exit(130));
-  });
-}
-process.on('exit', () => killAllNow());
+const interrupt = handleInterrupts(log);
 
 main().then(
   (code) => process.exit(code),

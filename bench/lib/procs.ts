@@ -133,6 +133,28 @@ export function startChild(name: string, cmd: string, args: string[], opts: Spaw
  * Stops every child still running, runs the cleanup hooks and removes every
  * temp dir. With `final`, nothing can be started afterwards. Safe to call twice.
  */
+/**
+ * Ctrl-C / SIGTERM for a bench entry point: the first signal removes child
+ * processes, temp dirs and databases and exits 130; a second kills the
+ * children at once. Long loops read `interrupted` to stop early.
+ */
+export function handleInterrupts(say: (line: string) => void): { readonly interrupted: boolean } {
+  const state = { interrupted: false };
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (state.interrupted) {
+        killAllNow();
+        process.exit(130);
+      }
+      state.interrupted = true;
+      say(`\n${sig}: stopping child processes and removing temp dirs…`);
+      cleanupAll(true).finally(() => process.exit(130));
+    });
+  }
+  process.on('exit', () => killAllNow());
+  return state;
+}
+
 export async function cleanupAll(final = false): Promise<void> {
   if (final) shuttingDown = true;
   await Promise.all([...children].map((c) => c.stop(5_000).catch(() => undefined)));
