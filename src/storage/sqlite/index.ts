@@ -11,8 +11,9 @@
  * the fsync no longer stop the event loop, which then keeps doing MQTT and
  * decoding. A batch crosses as one JSON string of a flat array of column
  * values (one copy, no object graph to clone) and `writeBatch` resolves only after the worker's
- * COMMIT has returned. Migrations, reads and `:memory:` databases stay on
- * the calling thread's connection.
+ * COMMIT has returned. The query API reads on a reader thread (reader.ts).
+ * Migrations, tokens, the CLI's reads and `:memory:` databases stay on the
+ * calling thread's connection.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { MIGRATIONS } from '../migrations/index.js';
 import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '../rows.js';
 import { sqliteTokens } from './tokens.js';
 import { sqliteQueries } from './queries.js';
+import { sameThreadReader, ThreadReader, type SqlReader } from './reader.js';
 import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
 
 const INSERT_EVENT_SQL = `INSERT INTO events (event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta)
@@ -235,9 +237,13 @@ export class SqliteStore implements Store {
   private writer: WriterThread | undefined;
   private closed = false;
   readonly tokens: TokenRepository = sqliteTokens(() => this.db);
-  readonly queries: QueryRepository = sqliteQueries(() => this.db);
+  private readonly reader: SqlReader;
+  readonly queries: QueryRepository;
 
   constructor(readonly file: string) {
+    // Query-API reads run on a reader thread (reader.ts); :memory: cannot be shared with one.
+    this.reader = file === ':memory:' ? sameThreadReader(() => this.db) : new ThreadReader(file);
+    this.queries = sqliteQueries(this.reader);
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -328,6 +334,7 @@ export class SqliteStore implements Store {
     const w = this.writer;
     this.writer = undefined;
     await w?.close();
+    await this.reader.close();
     if (this.db.open) this.db.close();
   }
 
