@@ -22,6 +22,16 @@ class Tallies {
   }
 }
 
+/** A Counter `collect` that follows a running total kept elsewhere: it adds what is new since the last scrape. */
+function totalFrom(read: () => number | undefined): (this: Counter) => void {
+  let seen = 0;
+  return function (this: Counter) {
+    const now = read() ?? seen;
+    if (now > seen) this.inc(now - seen);
+    seen = now;
+  };
+}
+
 export function createMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'telehub_process_' });
   let inflightSource: (() => number) | undefined;
@@ -29,7 +39,6 @@ export function createMetrics(registry = new Registry()) {
   const receivedTallies = new Tallies();
   const eventTallies = new Tallies();
   let acksPending = 0;
-  const streamSeen = { sent: 0, slowDisconnects: 0 };
   return {
     /** Counts one received message (cheap; reaches `received` at scrape time). */
     countReceived(source: string) {
@@ -61,21 +70,13 @@ export function createMetrics(registry = new Registry()) {
       name: 'telehub_stream_messages_sent_total',
       help: 'Events sent to live-stream clients.',
       registers: [registry],
-      collect() {
-        const now = streamSource?.().sent ?? streamSeen.sent;
-        if (now > streamSeen.sent) this.inc(now - streamSeen.sent);
-        streamSeen.sent = now;
-      },
+      collect: totalFrom(() => streamSource?.().sent),
     }),
     streamSlowDisconnects: new Counter({
       name: 'telehub_stream_slow_disconnects_total',
       help: 'Live-stream clients closed with 4008 because their send buffer overflowed.',
       registers: [registry],
-      collect() {
-        const now = streamSource?.().slowDisconnects ?? streamSeen.slowDisconnects;
-        if (now > streamSeen.slowDisconnects) this.inc(now - streamSeen.slowDisconnects);
-        streamSeen.slowDisconnects = now;
-      },
+      collect: totalFrom(() => streamSource?.().slowDisconnects),
     }),
     /** The in-flight gauge reads this at scrape time instead of being set per event. */
     observeInflight(fn: () => number) {

@@ -136,12 +136,18 @@ describe('external MQTT source (PUBACKs after commit)', () => {
     const acks: string[] = [];
     await device.subscribeAsync('qs/v1/+/acks', { qos: 1 });
     device.on('message', (_t, p) => acks.push(p.toString()));
-    return { sqlite, gated, writer, source, device, acks };
+    const close = async () => {
+      await device.endAsync();
+      await source.close();
+      await writer.close();
+      await sqlite.close();
+    };
+    return { sqlite, gated, writer, source, device, acks, close };
   }
 
   it('holds every PUBACK until its batch commits, while intake goes on', async () => {
     acksFromTelehub.length = 0;
-    const { sqlite, gated, writer, source, device, acks } = await setup('telehub-test-hold');
+    const { sqlite, gated, writer, source, device, acks, close } = await setup('telehub-test-hold');
     gated.close();
     const n = 50;
     for (let i = 0; i < n; i++) device.publish('qs/v1/dev-1/events', event(i), { qos: 1 });
@@ -159,15 +165,12 @@ describe('external MQTT source (PUBACKs after commit)', () => {
     const sorted = [...acksFromTelehub].sort((a, b) => a - b);
     assert.deepEqual(acksFromTelehub, sorted);
     assert.ok(gated.batches.some((b) => b > 1), `events were batched (${gated.batches.join(',')})`);
-    await device.endAsync();
-    await source.close();
-    await writer.close();
-    await sqlite.close();
+    await close();
   });
 
   it('a malformed message does not block the ones behind it, and PUBACKs stay in order', async () => {
     acksFromTelehub.length = 0;
-    const { sqlite, writer, source, device, acks } = await setup('telehub-test-order');
+    const { sqlite, writer, source, device, acks, close } = await setup('telehub-test-order');
     const dead: string[] = [];
     await device.subscribeAsync('qs/v1/deadletter', { qos: 1 });
     device.on('message', (t, p) => t === 'qs/v1/deadletter' && dead.push(p.toString()));
@@ -177,15 +180,12 @@ describe('external MQTT source (PUBACKs after commit)', () => {
     assert.equal(JSON.parse(dead[0]).reason, 'invalid_json');
     await until(() => acksFromTelehub.length === 11, 'PUBACKs');
     assert.equal(await sqlite.countDeadLetters(), 1);
-    await device.endAsync();
-    await source.close();
-    await writer.close();
-    await sqlite.close();
+    await close();
   });
 
   it('pauses intake at TELEHUB_MAX_INFLIGHT and resumes after commits', async () => {
     acksFromTelehub.length = 0;
-    const { sqlite, gated, writer, source, device } = await setup('telehub-test-cap', 20);
+    const { sqlite, gated, writer, source, device, close } = await setup('telehub-test-cap', 20);
     gated.close();
     for (let i = 0; i < 100; i++) device.publish('qs/v1/dev-1/events', event(i), { qos: 1 });
     await until(() => writer.inflight === 20, 'the cap');
@@ -197,14 +197,11 @@ describe('external MQTT source (PUBACKs after commit)', () => {
     await until(() => writer.inflight === 0, 'drain');
     await until(() => acksFromTelehub.length >= 100, 'all PUBACKs');
     assert.equal(await sqlite.countEvents(), 100);
-    await device.endAsync();
-    await source.close();
-    await writer.close();
-    await sqlite.close();
+    await close();
   });
 
   it('a dropped connection voids parked PUBACKs; redelivery is answered duplicate', async () => {
-    const { sqlite, gated, writer, source, device, acks } = await setup('telehub-test-drop');
+    const { sqlite, gated, writer, source, device, acks, close } = await setup('telehub-test-drop');
     gated.close();
     for (let i = 0; i < 5; i++) device.publish('qs/v1/dev-1/events', event(i), { qos: 1 });
     await until(() => writer.inflight === 5, 'in flight');
@@ -216,15 +213,12 @@ describe('external MQTT source (PUBACKs after commit)', () => {
     await until(() => acks.filter((a) => a.includes('"duplicate"')).length === 5, 'duplicate ACKs after redelivery', 15_000);
     assert.equal(acks.filter((a) => a.includes('"stored"')).length, 5);
     assert.equal(await sqlite.countEvents(), 5);
-    await device.endAsync();
-    await source.close();
-    await writer.close();
-    await sqlite.close();
+    await close();
   });
 
   it('works over WebSocket (ws://…/mqtt): events stored, ACKed and PUBACKed after commit', async () => {
     acksFromTelehub.length = 0;
-    const { sqlite, gated, writer, source, device, acks } = await setup('telehub-test-ws', 10_000, wsUrl);
+    const { sqlite, gated, writer, source, device, acks, close } = await setup('telehub-test-ws', 10_000, wsUrl);
     gated.close();
     for (let i = 0; i < 20; i++) device.publish('qs/v1/dev-1/events', event(i), { qos: 1 });
     await until(() => writer.inflight === 20, 'all events in flight');
@@ -234,10 +228,7 @@ describe('external MQTT source (PUBACKs after commit)', () => {
     await until(() => acksFromTelehub.length === 20 && acks.length === 20, 'PUBACKs and ACKs');
     assert.equal(await sqlite.countEvents(), 20);
     assert.ok(acks.every((a) => JSON.parse(a).status === 'stored'));
-    await device.endAsync();
-    await source.close();
-    await writer.close();
-    await sqlite.close();
+    await close();
   });
 
   it('keeps an idle connection alive with PINGREQs (keepalive 1 s)', async () => {

@@ -39,6 +39,32 @@ const INSERT_DEADLETTER_SQL = 'INSERT INTO deadletters (received_at, reason, mes
 /** Values per event in the flat array sent (as JSON) to the writer thread. */
 const EVENT_FIELDS = 10;
 
+/** Per device of a batch: [first ts_server, last ts_server, newly stored events]. */
+type DeviceTally = Map<string, [number, number, number]>;
+
+/**
+ * Counts one newly stored event into its device's tally. Self-contained: the
+ * writer thread runs this very function from its source text, and the
+ * `:memory:` path calls it directly, so both keep `devices` the same way.
+ */
+function tallyDevice(devices: DeviceTally, deviceId: string, tsServer: number): void {
+  const d = devices.get(deviceId);
+  if (d === undefined) devices.set(deviceId, [tsServer, tsServer, 1]);
+  else {
+    if (tsServer < d[0]) d[0] = tsServer;
+    if (tsServer > d[1]) d[1] = tsServer;
+    d[2]++;
+  }
+}
+
+/** Upserts the tallies in device_id order (the order every writer locks rows in). */
+function upsertDevices(devices: DeviceTally, upsert: { run(...args: unknown[]): unknown }): void {
+  for (const id of [...devices.keys()].sort()) {
+    const d = devices.get(id)!;
+    upsert.run(id, d[0], d[1], d[2]);
+  }
+}
+
 /**
  * The writer thread (CommonJS, evaluated from this string so it runs the same
  * under tsx and from dist/ without a TypeScript loader). Messages are handled
@@ -57,6 +83,8 @@ const insertEvent = db.prepare(workerData.insertEvent);
 const insertDeadLetter = db.prepare(workerData.insertDeadLetter);
 const upsertDevice = db.prepare(workerData.upsertDevice);
 const F = workerData.eventFields;
+const tallyDevice = ${tallyDevice.toString()};
+const upsertDevices = ${upsertDevices.toString()};
 // Numbers JSON cannot carry (-0, NaN, ±Infinity) arrive as strings.
 const num = (x) => (typeof x === 'string' ? (x === '-0' ? -0 : Number(x)) : x);
 const write = db.transaction((json, dl) => {
@@ -70,18 +98,9 @@ const write = db.transaction((json, dl) => {
     const info = insertEvent.run(ev[o], ev[o + 1], num(ev[o + 2]), ev[o + 3], num(ev[o + 4]), ev[o + 5], ev[o + 6], num(ev[o + 7]), tsServer, ev[o + 9]);
     if (info.changes !== 1) continue;
     stored[i] = 1;
-    const d = devices.get(ev[o + 1]);
-    if (d === undefined) devices.set(ev[o + 1], [tsServer, tsServer, 1]);
-    else {
-      if (tsServer < d[0]) d[0] = tsServer;
-      if (tsServer > d[1]) d[1] = tsServer;
-      d[2]++;
-    }
+    tallyDevice(devices, ev[o + 1], tsServer);
   }
-  for (const id of [...devices.keys()].sort()) {
-    const d = devices.get(id);
-    upsertDevice.run(id, d[0], d[1], d[2]);
-  }
+  upsertDevices(devices, upsertDevice);
   if (dl !== undefined) for (const d of dl) insertDeadLetter.run(d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
   return stored;
 });
@@ -277,24 +296,14 @@ export class SqliteStore implements Store {
     // The same work as the writer thread's transaction, for :memory: databases.
     this.writeTx = this.db.transaction((batch: WriteBatch): StoreStatus[] => {
       const statuses: StoreStatus[] = new Array(batch.events.length);
-      const devices = new Map<string, [number, number, number]>();
+      const devices: DeviceTally = new Map();
       for (let i = 0; i < batch.events.length; i++) {
         const e = batch.events[i];
         const info = insertEvent.run(e.eventId, e.deviceId, e.schema, e.eventType, e.valueNum, e.valueText, e.unit, e.tsDevice, e.tsServer, e.meta);
         statuses[i] = info.changes === 1 ? 'stored' : 'duplicate';
-        if (info.changes !== 1) continue;
-        const d = devices.get(e.deviceId);
-        if (d === undefined) devices.set(e.deviceId, [e.tsServer, e.tsServer, 1]);
-        else {
-          if (e.tsServer < d[0]) d[0] = e.tsServer;
-          if (e.tsServer > d[1]) d[1] = e.tsServer;
-          d[2]++;
-        }
+        if (info.changes === 1) tallyDevice(devices, e.deviceId, e.tsServer);
       }
-      for (const id of [...devices.keys()].sort()) {
-        const d = devices.get(id)!;
-        upsertDevice.run(id, d[0], d[1], d[2]);
-      }
+      upsertDevices(devices, upsertDevice);
       for (const d of batch.deadLetters) {
         insertDeadLetter.run(d.receivedAt, d.reason, d.message, d.topic, d.deviceId, d.source, d.payload);
       }

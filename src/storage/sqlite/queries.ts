@@ -1,6 +1,6 @@
 import type { QueryRepository, SeriesBucket } from '../store.js';
 import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '../rows.js';
-import type { SqlReader } from './reader.js';
+import { asBuffer, type SqlReader } from './reader.js';
 
 /**
  * The query API's time. SQLite matches an expression index only on the same
@@ -46,7 +46,7 @@ export function sqliteQueries(read: SqlReader): QueryRepository {
       if (q.ids !== undefined) add(`id IN (${q.ids.map(() => '?').join(',') || 'NULL'})`, ...q.ids);
       const sql = `SELECT * FROM deadletters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
       const rows = (await read.all(sql, [...args, q.limit])) as unknown as DeadLetterRow[];
-      return rows.map(rowToDeadLetter);
+      return rows.map((r) => rowToDeadLetter({ ...r, payload: asBuffer(r.payload) }));
     },
     async series(q) {
       // One ordered range scan of the covering series index (no sort: the

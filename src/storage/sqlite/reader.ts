@@ -9,8 +9,8 @@
  * batch committed before it started. `:memory:` databases (tests) cannot be
  * shared between connections, so their reads stay on the calling thread.
  *
- * Rows come back through the structured clone; BLOBs arrive as Uint8Array
- * and are turned back into Buffers (views, no copy).
+ * Rows come back through the structured clone, where BLOBs become plain
+ * Uint8Arrays: callers that read BLOBs wrap them with `asBuffer`.
  */
 import type Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
@@ -51,6 +51,11 @@ export function foldSeries(rows: Iterable<[number, number]>, size: number): Seri
   }
   if (cur !== undefined) cur.avg = sum / cur.count;
   return out;
+}
+
+/** A BLOB read through a reader as a Buffer (a view, no copy). */
+export function asBuffer(v: Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 
 function run(st: Database.Statement, params: SqlParams): unknown[] {
@@ -125,15 +130,7 @@ export class ThreadReader implements SqlReader {
   constructor(private readonly file: string) {}
 
   all(sql: string, params: SqlParams): Promise<Record<string, unknown>[]> {
-    return this.ask(sql, params, undefined).then((rows) => {
-      for (const r of rows as Record<string, unknown>[]) {
-        for (const k in r) {
-          const v = r[k];
-          if (v instanceof Uint8Array && !Buffer.isBuffer(v)) r[k] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-        }
-      }
-      return rows as Record<string, unknown>[];
-    });
+    return this.ask(sql, params, undefined) as Promise<Record<string, unknown>[]>;
   }
 
   series(sql: string, params: SqlParams, bucketMs: number): Promise<SeriesBucket[]> {
