@@ -39,11 +39,14 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
- * How many edits still count as a typo of `known`: 2, but only 1 for names of
- * up to 8 characters, where two edits reach too many unrelated names.
+ * How many edits still count as a typo of `known`: 2, but only 1 when the
+ * part after its first `_` is 4 characters or fewer (`MQTT_HOST`,
+ * `DATABASE_URL`): there two edits rewrite half the word and reach unrelated
+ * names (`MQTT_QOS` is two edits from `MQTT_HOST`).
  */
 export function typoBudget(known: string): number {
-  return known.length <= 8 ? 1 : 2;
+  const distinctive = known.slice(known.indexOf('_') + 1);
+  return distinctive.length <= 4 ? 1 : 2;
 }
 
 /** Prefixes of the seed settings: a variable with one of them is almost surely meant for telehub. */

@@ -70,7 +70,7 @@ const list: Command = {
 
 const revoke: Command = {
   name: 'tokens revoke',
-  summary: 'Revoke a token by id or name; requests with it are refused from then on.',
+  summary: 'Revoke a token by id or name; requests with it are refused within 5 seconds.',
   description: 'Exits with code 65 (EX_DATAERR) when no active token has that id or name.',
   arguments: [{ name: 'id-or-name', description: 'The token id (16 hex digits, as in tokens list) or its name.', required: true }],
   examples: ['telehub tokens revoke garage', 'telehub tokens revoke 3f2a9c0d1e4b5a67'],
