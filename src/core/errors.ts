@@ -15,7 +15,8 @@ export const REASON_CODES = {
   unsupported_schema: 'The schema version is not one telehub understands (only 1 today).',
   topic_device_mismatch: 'The device_id in the payload differs from the device id in the topic it was published to.',
   payload_too_large: 'The payload is larger than TELEHUB_MAX_PAYLOAD_BYTES.',
-  invalid_timestamp: 'ts_device is not an ISO-8601 date-time with a valid date and time of day.',
+  invalid_timestamp:
+    'ts_device is neither an ISO-8601 date-time with a valid date and time of day nor an epoch number (seconds below 1e11, else milliseconds) between 2000-01-01 and 9999-12-31.',
   value_not_finite: 'value (or a number inside meta) is a JSON number outside the range of a double (for example 1e999).',
   meta_too_large: 'meta serialises to more than TELEHUB_MAX_META_BYTES or nests deeper than TELEHUB_MAX_META_DEPTH.',
   field_too_long: 'An id-like field (event_id, device_id, event_type, unit) is longer than TELEHUB_MAX_ID_LENGTH characters, or value text is longer than TELEHUB_MAX_VALUE_TEXT_LENGTH.',
