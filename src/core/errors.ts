@@ -23,6 +23,8 @@ export const REASON_CODES = {
   invalid_string: 'A string contains a NUL character or an unpaired UTF-16 surrogate, which the stores cannot keep faithfully.',
   invalid_line_protocol:
     'A line of an InfluxDB line-protocol body is malformed: no measurement or no fields, a tag without a value, duplicate tags, a field value that is not a number, boolean or closed string, an integer outside int64 (or uint64 for `u`), text after the timestamp, or an unknown precision. The message names the problem and its column.',
+  event_id_conflict:
+    'The event_id is already stored for an event of another device or with other content (a redelivery with the same content is answered duplicate instead); the event was not stored.',
   store_rejected: 'The store refused the event permanently (a data error it reported); the message carries its words.',
 } as const;
 

@@ -361,7 +361,7 @@ describe('seed001 fuzz', () => {
         assert.equal(e.valueNum, expect.value ? expect.value.num === null || !Number.isFinite(expect.value.num) ? null : expect.value.num : null);
         assert.equal(e.valueText, expect.value ? expect.value.text : null);
         assert.equal(e.unit, expect.unit ?? null);
-        assert.equal(e.tsDevice, expect.ts ? expect.ts.ms : null, expect.ts?.text);
+        assert.equal(e.tsDevice, expect.ts ? expect.ts.ms : null, String(expect.ts?.text));
         if (expect.meta) {
           assert.equal(e.meta, JSON.stringify(expect.meta));
           assert.deepEqual(JSON.parse(e.meta), JSON.parse(JSON.stringify(expect.meta)));
