@@ -60,7 +60,7 @@ function parseResponse(raw: Buffer): { status: number; headers: Record<string, s
  * it, until the whole body is sent or the server has answered or closed.
  * Resolves once both sides of the connection are closed.
  */
-async function postBigBody(app: InProcessTelehub, sockets: Map<number, net.Socket>, path: string, headers: Record<string, string>): Promise<Answer> {
+async function postBigBody(app: InProcessTelehub, sockets: Map<number, net.Socket>, path: string, headers: Record<string, string>, size = BODY): Promise<Answer> {
   const client = net.connect(app.hub.httpPort, '127.0.0.1');
   await once(client, 'connect');
   const server = sockets.get(client.localPort!);
@@ -76,14 +76,14 @@ async function postBigBody(app: InProcessTelehub, sockets: Map<number, net.Socke
     raw = Buffer.concat([raw, d]);
     if (!answered && raw.includes('\r\n\r\n')) {
       answered = true;
-      answeredMidBody = sent < BODY;
+      answeredMidBody = sent < size;
     }
   });
   client.on('error', () => {}); // EPIPE/ECONNRESET once the server closes mid-body: expected
-  const head = Object.entries({ host: '127.0.0.1', 'content-length': String(BODY), ...headers }).map(([k, v]) => `${k}: ${v}`);
+  const head = Object.entries({ host: '127.0.0.1', 'content-length': String(size), ...headers }).map(([k, v]) => `${k}: ${v}`);
   client.write(`POST ${path} HTTP/1.1\r\n${head.join('\r\n')}\r\n\r\n`);
-  while (sent < BODY && !answered && !client.destroyed) {
-    const n = Math.min(CHUNK.length, BODY - sent);
+  while (sent < size && !answered && !client.destroyed) {
+    const n = Math.min(CHUNK.length, size - sent);
     sent += n;
     if (!client.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n))) {
       // Wait for room, for the answer, or for the close, whichever comes first.
@@ -147,6 +147,19 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const a = await postBigBody(app, sockets, '/api/v1/deadletters/replay', { 'content-type': 'application/json', authorization: `Bearer ${tokens.admin}` });
       assert.equal(a.status, 400, a.body);
       assert.ok(a.serverBytesRead >= BODY, `the server read ${a.serverBytesRead} bytes`);
+    });
+
+    it('a body over TELEHUB_HTTP_MAX_BODY_BYTES by its Content-Length → 413, unread, with a valid token', async () => {
+      const size = 11 * 1024 * 1024; // the default limit is 10 MiB
+      for (const [route, headers] of [
+        ['/ingest', { 'content-type': 'application/json', authorization: `Bearer ${tokens.ingest}` }],
+        ['/api/v2/write', { 'content-type': 'text/plain', authorization: `Token ${tokens.ingest}` }],
+      ] as const) {
+        const a = await postBigBody(app, sockets, route, headers, size);
+        assert.equal(a.status, 413, a.body);
+        assert.ok(a.serverBytesRead < READ_BOUND, `${route}: the server read ${a.serverBytesRead} bytes of a ${size}-byte body`);
+        assert.equal(a.headers.connection, 'close', route);
+      }
     });
 
     it('a small body refused 401 leaves the connection open for the next request', async () => {
