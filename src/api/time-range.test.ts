@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ApiError } from './errors.js';
-import { AUTO_BUCKETS_S, chooseBucketMs, parseBucket, parseRange, parseTimeParam, resolveSeriesRange, TARGET_POINTS } from './time-range.js';
+import { AUTO_BUCKETS_LABEL, AUTO_BUCKETS_S, chooseBucketMs, parseBucket, parseRange, parseTimeParam, resolveSeriesRange, TARGET_POINTS } from './time-range.js';
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -68,6 +69,13 @@ describe('series range and bucket', () => {
       if (b < D) assert.ok(Math.ceil(span / b) <= TARGET_POINTS, `span ${span}: ${b} fits`);
       for (const s of smaller) assert.ok(Math.ceil(span / (s * 1000)) > TARGET_POINTS, `span ${span}: ${s}s would have fitted`);
     }
+  });
+
+  it('docs/http-api.md gives the list as it is, and each is a width the API takes', () => {
+    const doc = readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8').replace(/\s+/g, ' ');
+    const widths = AUTO_BUCKETS_LABEL.split(', ');
+    assert.ok(doc.includes(`\`${widths.join(' ')}\``), `docs/http-api.md lists \`${widths.join(' ')}\``);
+    assert.deepEqual(widths.map(parseBucket), AUTO_BUCKETS_S.map((s) => s * 1000));
   });
 
   it('defaults: to is now, from 24 h before to', () => {

@@ -60,6 +60,8 @@ function rangeError(from: number, to: number): ApiError {
  * width from 1s to 1d may be asked for explicitly.
  */
 export const AUTO_BUCKETS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400] as const;
+/** AUTO_BUCKETS_S as the API writes widths: `1s, 2s, …, 1m, …, 1d`. */
+export const AUTO_BUCKETS_LABEL = AUTO_BUCKETS_S.map((s) => (s % 86400 === 0 ? `${s / 86400}d` : s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`)).join(', ');
 /** About how many points an automatic bucket gives at most. */
 export const TARGET_POINTS = 300;
 export const DEFAULT_SERIES_SPAN_MS = DAY_MS;

@@ -12,7 +12,7 @@ import type { TokenAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
 import { storeUnavailable } from '../../sources/http-ingest/index.js';
-import { parseRange, resolveSeriesRange } from '../time-range.js';
+import { AUTO_BUCKETS_LABEL, parseRange, resolveSeriesRange, TARGET_POINTS } from '../time-range.js';
 
 const TIME = 'ISO-8601 date-time (UTC when it has no offset), a date alone (YYYY-MM-DD: UTC midnight), or epoch milliseconds';
 const TimeParam = Type.String({ description: TIME });
@@ -66,7 +66,7 @@ const SeriesQuery = Type.Object({
   bucket: Type.Optional(
     Type.String({
       pattern: '^[0-9]+[smhd]$',
-      description: 'Bucket width from 1s to 1d, e.g. 10s, 1m, 5m, 1h, 1d. Default: the smallest of 1s, 2s, 5s, 10s, 15s, 30s, 1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, 1d that gives at most 300 buckets (1d beyond 300 days)',
+      description: `Bucket width from 1s to 1d, e.g. 10s, 1m, 5m, 1h, 1d. Default: the smallest of ${AUTO_BUCKETS_LABEL} that gives at most ${TARGET_POINTS} buckets (1d beyond ${TARGET_POINTS} days)`,
     }),
   ),
 });
