@@ -167,6 +167,10 @@ parentPort.on('message', (m) => {
     try { db.close(); } finally { parentPort.close(); }
     return;
   }
+  if (m.pragmas) {
+    parentPort.postMessage({ id: m.id, pragmas: { synchronous: db.pragma('synchronous', { simple: true }), journalMode: db.pragma('journal_mode', { simple: true }) } });
+    return;
+  }
   try {
     if (m.busyTimeout !== busyTimeout) {
       db.pragma('busy_timeout = ' + (m.busyTimeout | 0));
@@ -180,8 +184,16 @@ parentPort.on('message', (m) => {
 });
 `;
 
+/** The durability settings of the writer thread's own connection. */
+export interface WriterPragmas {
+  /** 2 is FULL: the WAL is fsynced at every commit. */
+  synchronous: number;
+  journalMode: string;
+}
+
 interface WorkerReply {
   id: number;
+  pragmas?: WriterPragmas;
   stored?: Uint8Array;
   conflicts?: Array<[number, string, string[]]>;
   error?: { message: string; code?: string };
@@ -190,6 +202,8 @@ interface WorkerReply {
 interface PendingWrite {
   resolve: (r: WriteResult) => void;
   reject: (err: unknown) => void;
+  /** Set for a pragmas probe instead of a write. */
+  probe?: (p: WriterPragmas) => void;
 }
 
 /** A number (or null) as JSON can carry it: -0, NaN and ±Infinity become strings the writer thread turns back. */
@@ -272,6 +286,17 @@ class WriterThread {
     });
   }
 
+  /** Reads the thread connection's durability pragmas (it runs messages in order, so after any write sent before). */
+  pragmas(): Promise<WriterPragmas> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise<WriterPragmas>((probe, reject) => {
+      this.pending.set(id, { resolve: () => {}, reject, probe });
+      if (this.pending.size === 1) this.worker.ref();
+      this.worker.postMessage({ id, pragmas: true });
+    });
+  }
+
   async close(): Promise<void> {
     if (this.dead === undefined) {
       this.worker.ref();
@@ -288,6 +313,7 @@ class WriterThread {
     this.pending.delete(m.id);
     if (this.pending.size === 0) this.worker.unref();
     if (m.error) return p.reject(sqliteError(m.error.message, m.error.code));
+    if (p.probe) return p.probe(m.pragmas!);
     const stored = m.stored!;
     const statuses: StoreStatus[] = new Array(stored.length);
     for (let i = 0; i < stored.length; i++) statuses[i] = stored[i] === STORED ? 'stored' : stored[i] === CONFLICT ? 'conflict' : 'duplicate';
@@ -386,12 +412,28 @@ export class SqliteStore implements Store {
   async writeBatch(batch: WriteBatch): Promise<WriteResult> {
     if (!this.writeTx) throw new Error('SqliteStore.migrate() must run before writeBatch()');
     if (this.file === ':memory:' || this.closed) return this.writeTx(batch);
+    // The writer follows this connection's busy_timeout (tests and operators set it here).
+    return this.writerThread().write(batch, this.busyTimeout());
+  }
+
+  private writerThread(): WriterThread {
     if (this.writer === undefined || !this.writer.alive) {
       void this.writer?.close();
       this.writer = new WriterThread(this.file, this.busyTimeout());
     }
-    // The writer follows this connection's busy_timeout (tests and operators set it here).
-    return this.writer.write(batch, this.busyTimeout());
+    return this.writer;
+  }
+
+  /**
+   * The durability settings of the connection that commits batches (the
+   * writer thread's, not this one's), for tests and diagnostics; a
+   * `:memory:` store commits on this connection.
+   */
+  async writerPragmas(): Promise<WriterPragmas> {
+    if (this.file === ':memory:' || this.closed) {
+      return { synchronous: this.db.pragma('synchronous', { simple: true }) as number, journalMode: this.db.pragma('journal_mode', { simple: true }) as string };
+    }
+    return this.writerThread().pragmas();
   }
 
   private busyTimeout(): number {
