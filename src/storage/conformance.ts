@@ -25,6 +25,8 @@ export interface ConformanceFixture {
   cleanup: () => Promise<void>;
   /** Runs raw SQL on the database, e.g. to make it look like an older schema. */
   sql?: (text: string) => Promise<void>;
+  /** Runs a raw SELECT on the database and returns its rows. */
+  query?: (text: string) => Promise<Array<Record<string, unknown>>>;
 }
 
 const T0 = Date.UTC(2024, 1, 10, 8, 30, 0, 123);
@@ -377,6 +379,29 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         const devices = await store.queries.devices();
         assert.deepEqual(devices.map((d) => [d.deviceId, d.events]), [['dev-1', 6], ['dev-2', 1]]);
         assert.equal(devices[1].firstSeen, base + 9000);
+      }));
+
+    it('events_readable shows the times as ISO-8601 UTC text with milliseconds', (t) =>
+      withStore(async (f) => {
+        if (!f.query) return void t.skip('this fixture cannot run raw SQL');
+        const events = [
+          ev('r-1', { tsDevice: Date.UTC(2024, 1, 10, 0, 0, 0, 123), tsServer: Date.UTC(2024, 1, 10, 0, 0, 1, 5), meta: '{"sensor":"dht22"}' }),
+          ev('r-2', { tsDevice: null, tsServer: -1 }),
+          ev('r-3', { tsDevice: -62135596799999, tsServer: Date.UTC(9999, 11, 31, 23, 59, 59, 999) }),
+        ];
+        await f.store.writeBatch({ events, deadLetters: [] });
+        const rows = await f.query('SELECT event_id, device_id, value_num, ts_device, ts_server, meta FROM events_readable ORDER BY event_id');
+        assert.deepEqual(
+          rows.map((r) => ({ ...r, meta: JSON.parse(String(r.meta)) })),
+          events.map((e) => ({
+            event_id: e.eventId,
+            device_id: e.deviceId,
+            value_num: e.valueNum,
+            ts_device: e.tsDevice === null ? null : new Date(e.tsDevice).toISOString(),
+            ts_server: new Date(e.tsServer).toISOString(),
+            meta: JSON.parse(e.meta),
+          })),
+        );
       }));
 
     deviceConformance(withStore, reopenMigrated);

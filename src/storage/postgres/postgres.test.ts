@@ -21,6 +21,7 @@ storeConformance('postgres', async () => {
     reopen: async () => open(),
     restart: db.restart,
     sql: (text) => withPgClient(db.url, async (c) => void (await c.query(text))),
+    query: (text) => withPgClient(db.url, async (c) => (await c.query(text)).rows),
     cleanup: async () => {
       for (const s of opened) await s.close();
       await db.drop();

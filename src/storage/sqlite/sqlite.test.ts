@@ -33,6 +33,14 @@ storeConformance('sqlite', async () => {
         db.close();
       }
     },
+    query: async (text) => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare(text).all() as Array<Record<string, unknown>>;
+      } finally {
+        db.close();
+      }
+    },
     cleanup: async () => {
       for (const s of opened) await s.close();
       rmSync(dir, { recursive: true, force: true });
