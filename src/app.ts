@@ -109,6 +109,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
   try {
     await http.listen({ port: config.http.port, host: config.http.host });
   } catch (err) {
+    await http.close().catch(() => undefined);
     await store.close();
     throw listenProblem(err, LISTENERS.http, config.http);
   }
