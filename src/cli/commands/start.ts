@@ -3,6 +3,7 @@
  * SIGINT (a second signal exits at once).
  */
 import { describeTypo, type SettingTypo } from '../../core/setting-typos.js';
+import { formatBanner } from '../banner.js';
 import { KEEP_RUNNING, type Command } from '../command.js';
 
 export const start: Command = {
@@ -24,6 +25,8 @@ export const start: Command = {
     const log = createLogger(config.logLevel);
     for (const typo of typos) log.warn(typo, describeTypo(typo));
     const hub = await startTelehub(config, { log });
+    // Where to connect, on stderr: stdout stays JSON log lines only.
+    ctx.err(formatBanner(hub));
     let signalled = false;
     const onSignal = (sig: string) => {
       if (signalled) {

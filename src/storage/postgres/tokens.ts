@@ -40,7 +40,7 @@ export function postgresTokens(pool: pg.Pool): TokenRepository {
           t.revokedAt,
         ]);
       } catch (err) {
-        // 23505 unique_violation on the index of migration 4.
+        // 23505 unique_violation on idx_api_tokens_active_name (migration "unique active token names").
         const e = err as { code?: string; constraint?: string };
         if (e.code === '23505' && e.constraint === 'idx_api_tokens_active_name') throw new TokenNameTakenError(t.name);
         throw err;

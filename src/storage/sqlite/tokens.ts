@@ -29,7 +29,7 @@ export function sqliteTokens(db: () => Database.Database): TokenRepository {
       try {
         db().prepare('INSERT INTO api_tokens (id, name, scope, devices, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(t.id, t.name, t.scope, JSON.stringify(t.devices), t.secretHash, t.createdAt, t.revokedAt);
       } catch (err) {
-        // idx_api_tokens_active_name (migration 4): "UNIQUE constraint failed: api_tokens.name".
+        // idx_api_tokens_active_name (migration "unique active token names"): "UNIQUE constraint failed: api_tokens.name".
         const e = err as { code?: string; message?: string };
         if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /api_tokens\.name/.test(e.message ?? '')) throw new TokenNameTakenError(t.name);
         throw err;
