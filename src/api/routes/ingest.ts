@@ -4,7 +4,8 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { createGunzip } from 'node:zlib';
-import { storeUnavailable, type HttpIngest } from '../../sources/http-ingest/index.js';
+import { storeUnavailable } from '../../core/http-error.js';
+import type { HttpIngest } from '../../sources/http-ingest/index.js';
 import type { TokenAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, IngestAnswerSchema } from '../schemas.js';

@@ -12,7 +12,7 @@ import type { DeadLetterReplay } from '../../sources/http-ingest/replay.js';
 import type { TokenAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
-import { storeUnavailable } from '../../sources/http-ingest/index.js';
+import { storeUnavailable } from '../../core/http-error.js';
 
 const TimeParam = Type.String({ description: 'ISO-8601 date-time or epoch milliseconds' });
 const EventsQuery = Type.Object({
