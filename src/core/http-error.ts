@@ -15,6 +15,7 @@ import type { ReasonCode } from './errors.js';
 
 export const HTTP_ERROR_CODES = {
   invalid_request: 'The request is malformed: a parameter or body field fails its schema, or the body cannot be read.',
+  unknown_parameter: 'A query parameter the route does not take (a typo would otherwise be ignored silently).',
   unauthorized: 'No token, or a token that is unknown or revoked.',
   forbidden: 'The token is valid but may not do this (scope, or a device it may not write for).',
   not_found: 'No such route or resource.',
