@@ -31,7 +31,7 @@ function problemsOf(value: unknown): string[] {
 describe('config file', () => {
   it('without TELEHUB_CONFIG the table is the seed 001 route alone', () => {
     const c = loadConfig({ MQTT_EVENTS_TOPIC: 'plant/+/+/events' });
-    assert.deepEqual(c.routes, [{ origin: 'MQTT_EVENTS_TOPIC', filter: 'plant/+/+/events', codec: 'seed001-json', deviceLevel: 1, reply: 'seed001-ack', ackTemplate: 'qs/v1/{device_id}/acks', options: {} }]);
+    assert.deepEqual(c.routes, [{ origin: 'MQTT_EVENTS_TOPIC', filter: 'plant/+/+/events', codec: 'seed001-json', deviceLevel: 2, reply: 'seed001-ack', ackTemplate: 'qs/v1/{device_id}/acks', options: {} }]);
   });
 
   it('YAML routes are added after the default, with their codec options and the codec default reply', () => {
@@ -40,9 +40,9 @@ describe('config file', () => {
     assert.deepEqual(
       c.routes.map((r) => [r.filter, r.codec, r.deviceLevel, r.reply, r.ackTemplate, r.options]),
       [
-        ['qs/v1/+/events', 'seed001-json', 2, 'seed001-ack', 'qs/v1/{device_id}/acks', {}],
-        ['home/+/events', 'seed001-json', 1, 'seed001-ack', 'home/{device_id}/acks', {}],
-        ['sensors/+/+/metrics', 'line-protocol', 2, 'none', 'qs/v1/{device_id}/acks', { precision: 's', fallback_device_tags: [] }],
+        ['qs/v1/+/events', 'seed001-json', 3, 'seed001-ack', 'qs/v1/{device_id}/acks', {}],
+        ['home/+/events', 'seed001-json', 2, 'seed001-ack', 'home/{device_id}/acks', {}],
+        ['sensors/+/+/metrics', 'line-protocol', 3, 'none', 'qs/v1/{device_id}/acks', { precision: 's', fallback_device_tags: [] }],
       ],
     );
     assert.equal(c.configFile, f);

@@ -28,7 +28,7 @@ export interface RouteConfig {
   origin: string;
   filter: string;
   codec: string;
-  /** 0-based topic level that holds the device id; undefined when the topic names no device. */
+  /** Topic level that holds the device id, 1 = the first (as in the file); undefined when the topic names no device. */
   deviceLevel: number | undefined;
   reply: ReplyKind;
   /** Topic of the seed001-ack reply, `{device_id}` replaced. */
@@ -163,10 +163,10 @@ function checkRoute(item: unknown, at: string, problems: string[]): FileRoute | 
       problems.push(`${at}.device_level: level ${n} of ${filter} is ${level === undefined ? 'beyond its last level' : `the fixed "${level}"`}; it must be a + level or one under a trailing #`);
       return undefined;
     }
-    deviceLevel = n - 1;
+    deviceLevel = n;
   } else {
     const plus = levels.indexOf('+');
-    deviceLevel = plus >= 0 ? plus : undefined;
+    deviceLevel = plus >= 0 ? plus + 1 : undefined;
   }
   const reply = (values.reply as ReplyKind | undefined) ?? CODECS[codecName!].defaultReply;
   if (values.ack_template !== undefined && reply !== 'seed001-ack') {

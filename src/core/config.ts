@@ -297,7 +297,7 @@ function buildRoutes(eventsTopic: string | undefined, ackTemplate: string, confi
 /** The seed 001 route: MQTT_EVENTS_TOPIC → seed001-json, device at the first `+`, ACK on ACK_TEMPLATE. */
 export function defaultRoute(eventsTopic: string, ackTemplate: string): RouteConfig {
   const plus = eventsTopic.split('/').indexOf('+');
-  return { origin: 'MQTT_EVENTS_TOPIC', filter: eventsTopic, codec: 'seed001-json', deviceLevel: plus >= 0 ? plus : undefined, reply: 'seed001-ack', ackTemplate, options: {} };
+  return { origin: 'MQTT_EVENTS_TOPIC', filter: eventsTopic, codec: 'seed001-json', deviceLevel: plus >= 0 ? plus + 1 : undefined, reply: 'seed001-ack', ackTemplate, options: {} };
 }
 
 /** The TELEHUB_LP_* defaults codecs fall back on, for tests and tools without a full configuration. */

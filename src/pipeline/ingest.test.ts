@@ -27,7 +27,7 @@ async function setup(name: string) {
   await store.migrate();
   const writer = new BatchWriter(store, { batchMax: 2, batchWaitMs: 1, maxInflight: 1000, writeConcurrency: 1, retryMinMs: 1, retryMaxMs: 10 }, log);
   const routes = new RouteTable(
-    [defaultRoute(topics.events, topics.ackTemplate), { origin: 'test', filter: 'lp/+/metrics', codec: 'line-protocol', deviceLevel: 1, reply: 'none', ackTemplate: topics.ackTemplate, options: { precision: 's' } }],
+    [defaultRoute(topics.events, topics.ackTemplate), { origin: 'test', filter: 'lp/+/metrics', codec: 'line-protocol', deviceLevel: 2, reply: 'none', ackTemplate: topics.ackTemplate, options: { precision: 's' } }],
     DEFAULT_CODEC_DEFAULTS,
   );
   const ingest = new Ingest(writer, routes, { topics, limits: DEFAULT_LIMITS }, log);

@@ -22,7 +22,7 @@ const route = (filter: string, codec: string, deviceLevel: number | undefined, e
 
 describe('route table', () => {
   const table = new RouteTable(
-    [defaultRoute('qs/v1/+/events', 'qs/v1/{device_id}/acks'), route('home/+/events', 'seed001-json', 1, { reply: 'seed001-ack', ackTemplate: 'home/{device_id}/acks' }), route('home/#', 'line-protocol', 2), route('sensors/+/+/metrics', 'line-protocol', 2)],
+    [defaultRoute('qs/v1/+/events', 'qs/v1/{device_id}/acks'), route('home/+/events', 'seed001-json', 2, { reply: 'seed001-ack', ackTemplate: 'home/{device_id}/acks' }), route('home/#', 'line-protocol', 3), route('sensors/+/+/metrics', 'line-protocol', 3)],
     DEFAULT_CODEC_DEFAULTS,
   );
 
@@ -51,7 +51,7 @@ describe('route table', () => {
 
   it('makes each route its codec', () => {
     assert.notEqual(table.routes[0].codec, table.routes[2].codec);
-    assert.throws(() => new RouteTable([route('a/+', 'protobuf', 1)], DEFAULT_CODEC_DEFAULTS), /Unknown codec protobuf/);
+    assert.throws(() => new RouteTable([route('a/+', 'protobuf', 2)], DEFAULT_CODEC_DEFAULTS), /Unknown codec protobuf/);
   });
 });
 

@@ -52,7 +52,7 @@ export function buildRoute(config: RouteConfig, defaults: CodecDefaults): Route 
     config,
     codec: def.create(config.options, defaults),
     ack: config.reply === 'seed001-ack' ? new AckTopic(config.ackTemplate) : undefined,
-    match: compileTopicMatcher(config.filter, config.deviceLevel ?? -1),
+    match: compileTopicMatcher(config.filter, config.deviceLevel === undefined ? -1 : config.deviceLevel - 1),
   };
 }
 
