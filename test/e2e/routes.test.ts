@@ -31,18 +31,30 @@ after(() => stopTestPostgres());
 const dir = mkdtempSync(path.join(tmpdir(), 'telehub-routes-e2e-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const CONFIG = `# the second route and a line-protocol route
+/**
+ * The config file, its topics under `p` (the shared Mosquitto serves tests
+ * running in parallel: each run keeps to its own topics). Also returns the
+ * environment that puts the default route, ACKs and dead letters under `p`.
+ */
+function routesUnder(p: string): { env: Record<string, string> } {
+  const file = path.join(dir, `telehub-${randomBytes(3).toString('hex')}.yaml`);
+  writeFileSync(
+    file,
+    `# the second route and a line-protocol route
 routes:
-  - filter: home/+/events
+  - filter: ${p}home/+/events
     codec: seed001-json
-    ack_template: home/{device_id}/acks
-  - filter: lp/+/metrics
+    ack_template: ${p}home/{device_id}/acks
+  - filter: ${p}lp/+/metrics
     codec: line-protocol
-    device_level: 2
+    device_level: ${p === '' ? 2 : 3}
     precision: s
-`;
-const configFile = path.join(dir, 'telehub.yaml');
-writeFileSync(configFile, CONFIG);
+`,
+  );
+  const env: Record<string, string> = { TELEHUB_CONFIG: file };
+  if (p !== '') Object.assign(env, { MQTT_EVENTS_TOPIC: `${p}qs/v1/+/events`, ACK_TEMPLATE: `${p}qs/v1/{device_id}/acks`, MQTT_DEADLETTER_TOPIC: `${p}qs/v1/deadletter` });
+  return { env };
+}
 
 const seed = (eventId: string, deviceId: string) => JSON.stringify({ schema: 1, event_id: eventId, device_id: deviceId, event_type: 'temperature', value: 21.5 });
 
@@ -52,7 +64,7 @@ interface Received {
 }
 
 /** A device: every message it receives, and a way to await one. */
-async function device(url: string): Promise<{ client: MqttClient; next: (pred: (m: Received) => boolean, what: string) => Promise<Received>; seen: Received[] }> {
+async function device(url: string, p: string): Promise<{ client: MqttClient; next: (pred: (m: Received) => boolean, what: string) => Promise<Received>; seen: Received[] }> {
   const client = await mqtt.connectAsync(url, { clientId: `routes-dev-${randomBytes(3).toString('hex')}`, protocolVersion: 4 });
   const seen: Received[] = [];
   const waiters: Array<{ pred: (m: Received) => boolean; resolve: (m: Received) => void }> = [];
@@ -61,7 +73,7 @@ async function device(url: string): Promise<{ client: MqttClient; next: (pred: (
     seen.push(m);
     for (const w of [...waiters]) if (w.pred(m)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(m);
   });
-  await client.subscribeAsync({ 'home/+/acks': { qos: 1 }, 'qs/v1/+/acks': { qos: 1 }, 'qs/v1/deadletter': { qos: 1 }, 'other/#': { qos: 1 } });
+  await client.subscribeAsync({ [`${p}home/+/acks`]: { qos: 1 }, [`${p}qs/v1/+/acks`]: { qos: 1 }, [`${p}qs/v1/deadletter`]: { qos: 1 }, [`${p}other/#`]: { qos: 1 } });
   const next = (pred: (m: Received) => boolean, what: string) => {
     const hit = seen.find(pred);
     if (hit) return Promise.resolve(hit);
@@ -82,51 +94,51 @@ async function eventually(check: () => Promise<boolean>, what: string): Promise<
   }
 }
 
-async function scenario(url: string, store: Store, embedded: boolean): Promise<void> {
-  const d = await device(url);
+async function scenario(url: string, store: Store, embedded: boolean, p: string): Promise<void> {
+  const d = await device(url, p);
   try {
     const ackOf = (id: string) => (m: Received) => m.topic.endsWith('/acks') && JSON.parse(m.payload).event_id === id;
-    const dlOf = (reason: string, topic: string) => (m: Received) => m.topic === 'qs/v1/deadletter' && JSON.parse(m.payload).reason === reason && JSON.parse(m.payload).topic === topic;
+    const dlOf = (reason: string, topic: string) => (m: Received) => m.topic === `${p}qs/v1/deadletter` && JSON.parse(m.payload).reason === reason && JSON.parse(m.payload).topic === topic;
 
     // The file's seed-001 route: stored, ACKed on its own ack_template.
-    await d.client.publishAsync('home/kitchen/events', seed('home-1', 'kitchen'), { qos: 1 });
+    await d.client.publishAsync(`${p}home/kitchen/events`, seed('home-1', 'kitchen'), { qos: 1 });
     const ack = await d.next(ackOf('home-1'), 'the ACK of home-1');
-    assert.equal(ack.topic, 'home/kitchen/acks');
+    assert.equal(ack.topic, `${p}home/kitchen/acks`);
     assert.deepEqual(JSON.parse(ack.payload), { schema: 1, event_id: 'home-1', device_id: 'kitchen', status: 'stored' });
     assert.equal((await store.getEvent('home-1'))?.deviceId, 'kitchen');
 
     // Its device level is checked as the default route's is.
-    await d.client.publishAsync('home/kitchen/events', seed('home-2', 'hall'), { qos: 1 });
-    await d.next(dlOf('topic_device_mismatch', 'home/kitchen/events'), 'the dead letter of home-2');
+    await d.client.publishAsync(`${p}home/kitchen/events`, seed('home-2', 'hall'), { qos: 1 });
+    await d.next(dlOf('topic_device_mismatch', `${p}home/kitchen/events`), 'the dead letter of home-2');
 
     // The default route still works beside it.
-    await d.client.publishAsync('qs/v1/esp32-01/events', seed('qs-1', 'esp32-01'), { qos: 1 });
-    assert.equal((await d.next(ackOf('qs-1'), 'the ACK of qs-1')).topic, 'qs/v1/esp32-01/acks');
+    await d.client.publishAsync(`${p}qs/v1/esp32-01/events`, seed('qs-1', 'esp32-01'), { qos: 1 });
+    assert.equal((await d.next(ackOf('qs-1'), 'the ACK of qs-1')).topic, `${p}qs/v1/esp32-01/acks`);
 
     // One line-protocol message, four events and a bad line: the topic's device
     // for untagged lines, the host tag for the other, `s` precision.
     const lp = 'heat temp=61.5,flow=3i 1700000000\nheat,host=h2 temp=40 1700000000\nheat temp=\nheat power=1.5 1700000001\n';
-    await d.client.publishAsync('lp/boiler/metrics', lp, { qos: 1 });
+    await d.client.publishAsync(`${p}lp/boiler/metrics`, lp, { qos: 1 });
     if (embedded) {
       // The embedded broker's PUBACK means every part of the message is committed.
       assert.equal((await store.recentEvents(10, 'boiler')).length, 3, 'the PUBACK came after all events of the message');
     }
-    await d.next(dlOf('invalid_line_protocol', 'lp/boiler/metrics'), 'the dead letter of line 3');
+    await d.next(dlOf('invalid_line_protocol', `${p}lp/boiler/metrics`), 'the dead letter of line 3');
     await eventually(async () => (await store.recentEvents(10, 'boiler')).length === 3 && (await store.recentEvents(10, 'h2')).length === 1, 'the line-protocol events');
     const boiler = await store.recentEvents(10, 'boiler');
     assert.deepEqual(boiler.map((e) => [e.eventType, e.valueNum, e.tsDevice]).sort(), [['heat.flow', 3, 1_700_000_000_000], ['heat.power', 1.5, 1_700_000_001_000], ['heat.temp', 61.5, 1_700_000_000_000]]);
 
     // A message on no route is not touched: passed on to subscribers, nothing stored or answered.
-    await d.client.publishAsync('other/kitchen/events', seed('other-1', 'kitchen'), { qos: 1 });
-    assert.equal((await d.next((m) => m.topic === 'other/kitchen/events', 'the message on no route')).payload, seed('other-1', 'kitchen'));
+    await d.client.publishAsync(`${p}other/kitchen/events`, seed('other-1', 'kitchen'), { qos: 1 });
+    assert.equal((await d.next((m) => m.topic === `${p}other/kitchen/events`, 'the message on no route')).payload, seed('other-1', 'kitchen'));
     // A last event on a route: once it is ACKed, telehub has seen what came before it.
-    await d.client.publishAsync('qs/v1/esp32-01/events', seed('qs-last', 'esp32-01'), { qos: 1 });
+    await d.client.publishAsync(`${p}qs/v1/esp32-01/events`, seed('qs-last', 'esp32-01'), { qos: 1 });
     await d.next(ackOf('qs-last'), 'the ACK of qs-last');
     await eventually(async () => (await store.countEvents()) >= 7 && (await store.countDeadLetters()) >= 2, 'every event and dead letter');
     assert.equal(await store.countEvents(), 7, 'home-1, qs-1, four line-protocol events, qs-last');
     assert.equal(await store.countDeadLetters(), 2, 'home-2 and line 3');
     assert.equal(await store.getEvent('other-1'), undefined);
-    assert.ok(!d.seen.some((m) => m.topic !== 'other/kitchen/events' && m.payload.includes('other-1')), 'no ACK or dead letter for the message on no route');
+    assert.ok(!d.seen.some((m) => m.topic !== `${p}other/kitchen/events` && m.payload.includes('other-1')), 'no ACK or dead letter for the message on no route');
     assert.equal(d.seen.filter((m) => m.topic.endsWith('/acks')).length, 3, 'ACKs only for the seed-001 routes (home-1, qs-1, qs-last)');
   } finally {
     await d.client.endAsync();
@@ -135,12 +147,12 @@ async function scenario(url: string, store: Store, embedded: boolean): Promise<v
 
 describe('routes from TELEHUB_CONFIG', () => {
   it('embedded broker + SQLite: a second seed-001 route, a line-protocol route, a topic on no route', async () => {
-    const hub = await startTelehubProcess({ TELEHUB_CONFIG: configFile });
+    const hub = await startTelehubProcess(routesUnder('').env);
     try {
       await hub.ready();
       const store = new SqliteStore(path.join(hub.dataDir, 'telehub.db'));
       try {
-        await scenario(`mqtt://127.0.0.1:${hub.mqttPort}`, store, true);
+        await scenario(`mqtt://127.0.0.1:${hub.mqttPort}`, store, true, '');
       } finally {
         await store.close();
       }
@@ -156,11 +168,12 @@ describe('routes from TELEHUB_CONFIG', () => {
   it('Mosquitto + PostgreSQL: the external source subscribes to every routed filter', { skip: needsMosquitto }, async () => {
     const db = await testDatabase();
     const clientId = `telehub-routes-${randomBytes(4).toString('hex')}`;
-    const hub = await startTelehubProcess({ MQTT_URL: mosquittoUrl!, MQTT_CLIENT_ID: clientId, DATABASE_URL: db.url, TELEHUB_CONFIG: configFile });
+    const p = `${clientId}/`;
+    const hub = await startTelehubProcess({ MQTT_URL: mosquittoUrl!, MQTT_CLIENT_ID: clientId, DATABASE_URL: db.url, ...routesUnder(p).env });
     const store = new PostgresStore({ connectionString: db.url, poolSize: 2 });
     try {
       await hub.ready();
-      await scenario(mosquittoUrl!, store, false);
+      await scenario(mosquittoUrl!, store, false, p);
       assert.equal(await hub.stop(), 0);
     } catch (err) {
       process.stderr.write(hub.output().slice(-5000));
