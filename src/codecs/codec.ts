@@ -53,7 +53,7 @@ export interface CodecRejection {
 
 export interface DecodeSink {
   /** One event; `raw` is what a dead letter keeps should the store refuse it; `part` as in CodecRejection. */
-  event(event: TelemetryEvent, raw: Buffer, part: number): void;
+  accept(event: TelemetryEvent, raw: Buffer, part: number): void;
   reject(rejection: CodecRejection): void;
 }
 

@@ -16,7 +16,7 @@ export interface Decoded {
 export function collectDecode(codec: Codec, payload: Buffer, ctx: CodecContext): Decoded {
   const out: Decoded = { events: [], rejections: [] };
   codec.decode(payload, ctx, {
-    event: (event, raw, part) => out.events.push({ event, raw, part }),
+    accept: (event, raw, part) => out.events.push({ event, raw, part }),
     reject: (r) => out.rejections.push(r),
   });
   return out;

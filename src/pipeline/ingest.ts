@@ -93,7 +93,7 @@ export class Ingest implements MessageHost {
   }
 
   /** @internal */
-  submitPart(part: EventPart | DeadPart): void {
+  submitPart(part: EventPart | DeadPart | IngestMessage): void {
     this.writer.submit(part);
   }
 

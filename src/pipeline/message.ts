@@ -4,8 +4,10 @@
  * batch writer. It completes once, when the last part has committed and its
  * reply (ACK message) or dead letter has been handed to the publisher.
  *
- * The parts are classes, not objects with closures (see EventItem): a
- * one-event MQTT message costs the message, its event and one part.
+ * The parts are classes, not objects with closures (see EventItem). A
+ * message submitted as it is decoded (MQTT) is itself the batch writer's
+ * item for its first event, so the common one-event message costs the
+ * message and its event, as the single-event item it replaced did.
  */
 import type { CodecRejection, DecodeSink } from '../codecs/codec.js';
 import { WHOLE_MESSAGE } from '../codecs/codec.js';
@@ -21,7 +23,7 @@ export interface MessagePublisher {
 
 /** What a message needs from the ingest path (ingest.ts). */
 export interface MessageHost {
-  submitPart(part: EventPart | DeadPart): void;
+  submitPart(part: EventPart | DeadPart | IngestMessage): void;
   publishAck(ack: AckTopic, event: TelemetryEvent, status: 'stored' | 'duplicate', out: MessagePublisher): void;
   publishDeadLetter(dl: DeadLetter, out: MessagePublisher | undefined): void;
   logRejection(r: CodecRejection, topic: string): void;
@@ -68,7 +70,12 @@ export class DeadPart implements DeadLetterItem {
   }
 }
 
-export class IngestMessage implements DecodeSink {
+export class IngestMessage implements DecodeSink, EventItem {
+  // As the batch writer's item for its first event (see the file comment); unset otherwise.
+  readonly kind = 'event' as const;
+  event!: TelemetryEvent;
+  raw!: Buffer;
+  part = 0;
   stored = 0;
   duplicate = 0;
   rejected = 0;
@@ -96,8 +103,21 @@ export class IngestMessage implements DecodeSink {
     this.parts = keepParts ? [] : undefined;
   }
 
-  event(event: TelemetryEvent, raw: Buffer, part: number): void {
+  accept(event: TelemetryEvent, raw: Buffer, part: number): void {
+    if (this.parts === undefined && this.event === undefined) {
+      this.event = event;
+      this.raw = raw;
+      this.part = part;
+      this.left++;
+      this.host.submitPart(this);
+      return;
+    }
     this.add(new EventPart(this, event, raw, part));
+  }
+
+  /** @internal As the item of its first event: called once that event's batch has committed. */
+  done(outcome: ItemOutcome): void {
+    this.partDone(this, outcome);
   }
 
   reject(r: CodecRejection): void {
@@ -129,15 +149,15 @@ export class IngestMessage implements DecodeSink {
   }
 
   /** @internal Called by a part once the batch holding it has committed. */
-  partDone(p: EventPart | DeadPart, outcome: ItemOutcome): void {
-    if (this.parts !== undefined) p.outcome = outcome;
+  partDone(p: EventPart | DeadPart | IngestMessage, outcome: ItemOutcome): void {
+    if (this.parts !== undefined) (p as EventPart | DeadPart).outcome = outcome;
     if (outcome.status === 'rejected') {
       this.rejected++;
       this.host.publishDeadLetter(outcome.deadLetter, this.out);
     } else {
       if (outcome.status === 'stored') this.stored++;
       else this.duplicate++;
-      if (this.ack !== undefined && this.out !== undefined) this.host.publishAck(this.ack, (p as EventPart).event, outcome.status, this.out);
+      if (this.ack !== undefined && this.out !== undefined) this.host.publishAck(this.ack, (p as EventPart | IngestMessage).event, outcome.status, this.out);
     }
     if (--this.left === 0) this.onDone?.(this);
   }

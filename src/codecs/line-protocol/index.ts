@@ -71,7 +71,7 @@ export class LineProtocolCodec implements Codec {
           rawLine = line;
           raw = lineBytes(payload, starts, line);
         }
-        out.event(event, raw, line);
+        out.accept(event, raw, line);
       }
     }
     for (const err of parsed.errors) {

@@ -26,7 +26,7 @@ class Seed001Codec implements Codec {
     if (ctx.contentType !== undefined) return decodeBody(payload, ctx, out);
     const r = decodeSeed001Event(payload, ctx);
     if ('ok' in r) out.reject({ reason: r.reason, message: r.message, deviceId: r.deviceId, raw: payload, part: 0 });
-    else out.event(r, payload, 0);
+    else out.accept(r, payload, 0);
   }
 }
 
@@ -46,7 +46,7 @@ function decodeBody(body: Buffer, ctx: CodecContext, out: DecodeSink): void {
     }
     const r = validateSeed001Event(d.doc, ctx);
     if ('ok' in r) out.reject({ reason: r.reason, message: r.message, deviceId: r.deviceId, raw: d.raw(), part: i, eventId: rejectedEventId(d.doc) });
-    else out.event(r, d.raw(), i);
+    else out.accept(r, d.raw(), i);
   }
 }
 
