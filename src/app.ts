@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { buildHttpServer, type HttpDeps } from './api/server.js';
 import type { Config } from './core/config.js';
 import type { TelemetryEvent } from './core/event.js';
+import { listenProblem, ListenError, type ListenTarget } from './core/listen.js';
 import { createLogger } from './core/logger.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
 import { BatchWriter, errorSummary } from './pipeline/batch-writer.js';
@@ -40,6 +41,19 @@ export interface Telehub {
   stop(): Promise<void>;
 }
 
+/** Which settings to name when a listener cannot bind. */
+const LISTENERS: Record<'http' | 'mqtt' | 'ws', ListenTarget> = {
+  http: { what: 'HTTP', portSetting: 'TELEHUB_HTTP_PORT', hostSetting: 'TELEHUB_HTTP_HOST' },
+  mqtt: { what: 'MQTT', portSetting: 'TELEHUB_MQTT_PORT', hostSetting: 'TELEHUB_MQTT_HOST' },
+  ws: { what: 'MQTT WebSocket', portSetting: 'TELEHUB_MQTT_WS_PORT', hostSetting: 'TELEHUB_MQTT_HOST' },
+};
+
+/**
+ * Starts everything; resolves once every listener is bound and the store is
+ * migrated. A port that is taken (or an address that is not this machine's)
+ * rejects with a ConfigError naming the setting to change, after closing
+ * what had started.
+ */
 export async function startTelehub(config: Config, opts: { log?: Logger; onRoute?: HttpDeps['onRoute'] } = {}): Promise<Telehub> {
   const log = opts.log ?? createLogger(config.logLevel);
   const metrics = createMetrics();
@@ -48,6 +62,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
   let embedded: EmbeddedBrokerSource | undefined;
   let external: MqttClientSource | undefined;
   let stopping = false;
+  let started = false;
   // The writer exists from the start (it touches the store only on submit);
   // HTTP ingestion answers 503 until the store is migrated.
   const w = new BatchWriter(store, config.pipeline, log, metrics);
@@ -77,6 +92,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     readiness: { problems: async () => {
       const p: string[] = [];
       if (stopping) p.push('shutting down');
+      else if (!started) p.push('starting up');
       if (!migrated) p.push('store: not yet migrated');
       else if (!w.storeHealthy) p.push('store: writes are failing and being retried');
       else {
@@ -90,7 +106,13 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
       return p;
     } },
   });
-  await http.listen({ port: config.http.port, host: config.http.host });
+  try {
+    await http.listen({ port: config.http.port, host: config.http.host });
+  } catch (err) {
+    await http.close().catch(() => undefined);
+    await store.close();
+    throw listenProblem(err, LISTENERS.http, config.http);
+  }
   const httpPort = (http.server.address() as AddressInfo).port;
   log.info({ port: httpPort }, 'HTTP server listening.');
 
@@ -121,9 +143,17 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     await external.start();
   } else {
     embedded = new EmbeddedBrokerSource(ingest, w, { ...config.embedded, maxInflight: config.pipeline.maxInflight }, log, metrics);
-    await embedded.start();
+    try {
+      await embedded.start();
+    } catch (err) {
+      await http.close();
+      await withTimeout(w.close(), config.shutdownTimeoutMs).catch(() => undefined);
+      await store.close();
+      throw err instanceof ListenError ? listenProblem(err, err.listener === 'ws' ? LISTENERS.ws : LISTENERS.mqtt) : err;
+    }
   }
   deadLetterPublisher = external?.publisher ?? embedded?.publisher;
+  started = true;
 
   const stop = async () => {
     if (stopping) return;
