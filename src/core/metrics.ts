@@ -45,9 +45,10 @@ export function createMetrics(registry = new Registry()) {
       receivedTallies.add(source, 1);
     },
     /** Counts committed events by status (cheap; reaches `events` at scrape time). */
-    countEvents(stored: number, duplicate: number) {
+    countEvents(stored: number, duplicate: number, conflict = 0) {
       if (stored > 0) eventTallies.add('stored', stored);
       if (duplicate > 0) eventTallies.add('duplicate', duplicate);
+      if (conflict > 0) eventTallies.add('conflict', conflict);
     },
     /** Counts published ACKs (cheap; reaches `acksPublished` at scrape time). */
     countAcks(n: number) {
@@ -94,7 +95,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     events: new Counter({
       name: 'telehub_events_total',
-      help: 'Events committed, by status (stored, duplicate).',
+      help: 'Events answered after a commit, by status (stored, duplicate, conflict: dead-lettered as event_id_conflict).',
       labelNames: ['status'],
       registers: [registry],
       collect() {
@@ -102,7 +103,7 @@ export function createMetrics(registry = new Registry()) {
       },
     }),
     deadLetters: new Counter({ name: 'telehub_deadletters_total', help: 'Dead letters committed, by reason code.', labelNames: ['reason'], registers: [registry] }),
-    deadLettersUnstorable: new Counter({ name: 'telehub_deadletters_unstorable_total', help: 'Dead letters the store refused even alone (logged only).', registers: [registry] }),
+    deadLettersUnstorable: new Counter({ name: 'telehub_deadletters_unstorable_total', help: 'Times the store refused a dead letter even alone; it stays unacknowledged and is retried.', registers: [registry] }),
     acksPublished: new Counter({
       name: 'telehub_acks_published_total',
       help: 'ACK messages published after commit.',

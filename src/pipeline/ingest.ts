@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import type { Codec, CodecContext, CodecRejection } from '../codecs/codec.js';
 import type { Config } from '../core/config.js';
-import { deadLetterToJson, type DeadLetter, type SourceKind, type TelemetryEvent } from '../core/event.js';
+import { deadLetterToJson, type DeadLetter, type SourceKind, type StoreStatus, type TelemetryEvent } from '../core/event.js';
 import type { Metrics } from '../core/metrics.js';
 import type { BatchWriter } from './batch-writer.js';
 import { IngestMessage, type DeadPart, type EventPart, type MessageDone, type MessageHost, type MessagePublisher } from './message.js';
@@ -113,7 +113,7 @@ export class Ingest implements MessageHost {
   }
 
   /** @internal */
-  publishAck(ack: AckTopic, event: TelemetryEvent, status: 'stored' | 'duplicate', out: MessagePublisher): void {
+  publishAck(ack: AckTopic, event: TelemetryEvent, status: StoreStatus, out: MessagePublisher): void {
     const body = '{"schema":1,"event_id":' + JSON.stringify(event.eventId) + ',"device_id":' + JSON.stringify(event.deviceId) + ',"status":"' + status + '"}';
     out.publish(ack.topic(event.deviceId), body, this.config.topics.ackQos);
     this.metrics?.countAcks(1);

@@ -11,7 +11,7 @@
  */
 import type { CodecRejection, DecodeSink } from '../codecs/codec.js';
 import { WHOLE_MESSAGE } from '../codecs/codec.js';
-import type { DeadLetter, SourceKind, TelemetryEvent } from '../core/event.js';
+import type { DeadLetter, SourceKind, StoreStatus, TelemetryEvent } from '../core/event.js';
 import type { DeadLetterItem, EventItem, ItemOutcome } from './batch-writer.js';
 import { makeDeadLetter } from './dead-letter.js';
 import type { AckTopic } from './routes.js';
@@ -24,7 +24,7 @@ export interface MessagePublisher {
 /** What a message needs from the ingest path (ingest.ts). */
 export interface MessageHost {
   submitPart(part: EventPart | DeadPart | IngestMessage): void;
-  publishAck(ack: AckTopic, event: TelemetryEvent, status: 'stored' | 'duplicate', out: MessagePublisher): void;
+  publishAck(ack: AckTopic, event: TelemetryEvent, status: StoreStatus, out: MessagePublisher): void;
   publishDeadLetter(dl: DeadLetter, out: MessagePublisher | undefined): void;
   logRejection(r: CodecRejection, topic: string): void;
 }
@@ -78,6 +78,8 @@ export class IngestMessage implements DecodeSink, EventItem {
   part = 0;
   stored = 0;
   duplicate = 0;
+  /** Events not stored because their event_id is taken by other content (dead-lettered as event_id_conflict). */
+  conflict = 0;
   rejected = 0;
   /** The parts, in the codec's order, when kept for the caller; undefined when submitted as decoded. */
   readonly parts: Array<EventPart | DeadPart> | undefined;
@@ -156,7 +158,12 @@ export class IngestMessage implements DecodeSink, EventItem {
       this.host.publishDeadLetter(outcome.deadLetter, this.out);
     } else {
       if (outcome.status === 'stored') this.stored++;
-      else this.duplicate++;
+      else if (outcome.status === 'duplicate') this.duplicate++;
+      else if (outcome.status === 'conflict') {
+        // A conflict is answered on the ACK topic too, so the device learns its id was refused.
+        this.conflict++;
+        this.host.publishDeadLetter(outcome.deadLetter, this.out);
+      }
       if (this.ack !== undefined && this.out !== undefined) this.host.publishAck(this.ack, (p as EventPart | IngestMessage).event, outcome.status, this.out);
     }
     if (--this.left === 0) this.onDone?.(this);

@@ -21,14 +21,14 @@ export interface IngestResult {
   index: number;
   event_id: string | null;
   device_id: string | null;
-  status: 'stored' | 'duplicate' | 'rejected';
+  status: 'stored' | 'duplicate' | 'conflict' | 'rejected';
   reason?: ReasonCode;
   message?: string;
 }
 
 export interface IngestAnswer {
   statusCode: 202 | 400;
-  body: { accepted: number; stored: number; duplicate: number; rejected: number; results: IngestResult[] };
+  body: { accepted: number; stored: number; duplicate: number; conflict: number; rejected: number; results: IngestResult[] };
 }
 
 export class HttpIngest {
@@ -65,10 +65,10 @@ export class HttpIngest {
     for (let i = 0; i < n; i++) {
       const p = parts[i];
       const o = p.outcome!;
-      if (o.status === 'rejected') {
+      if (o.status === 'rejected' || o.status === 'conflict') {
         const dl = o.deadLetter;
         const eventId = p.kind === 'event' ? p.event.eventId : p.eventId;
-        results[i] = { index: p.part, event_id: eventId, device_id: dl.deviceId, status: 'rejected', reason: dl.reason, message: dl.message };
+        results[i] = { index: p.part, event_id: eventId, device_id: dl.deviceId, status: o.status, reason: dl.reason, message: dl.message };
       } else {
         const e = (p as { event: { eventId: string; deviceId: string } }).event;
         results[i] = { index: p.part, event_id: e.eventId, device_id: e.deviceId, status: o.status };
@@ -76,6 +76,6 @@ export class HttpIngest {
     }
     // Everything refused: the client must fix its input (the refusals are dead-lettered all the same).
     const statusCode = msg.rejected === n ? 400 : 202;
-    return { statusCode, body: { accepted: msg.stored + msg.duplicate, stored: msg.stored, duplicate: msg.duplicate, rejected: msg.rejected, results } };
+    return { statusCode, body: { accepted: msg.stored + msg.duplicate, stored: msg.stored, duplicate: msg.duplicate, conflict: msg.conflict, rejected: msg.rejected, results } };
   }
 }

@@ -52,10 +52,13 @@ export class InfluxWrite {
     }
 
     await this.ingest.submit(msg);
-    if (msg.rejected === 0) return { statusCode: 204 };
+    // A conflict (the point's id is taken by other content) is dead-lettered like a refusal: not written.
+    const dropped = msg.rejected + msg.conflict;
+    if (dropped === 0) return { statusCode: 204 };
     // The first line the codec refused, else the first event the store refused.
-    const refused = parts.find((p) => p.kind === 'dead') ?? parts.find((p) => p.outcome?.status === 'rejected');
-    const first = refused?.outcome?.status === 'rejected' ? refused.outcome.deadLetter.message : undefined;
-    return { statusCode: 400, body: { code: 'invalid', message: `partial write: ${first} dropped=${msg.rejected}` } };
+    const refused = parts.find((p) => p.kind === 'dead') ?? parts.find((p) => p.outcome?.status === 'rejected' || p.outcome?.status === 'conflict');
+    const o = refused?.outcome;
+    const first = o?.status === 'rejected' || o?.status === 'conflict' ? o.deadLetter.message : undefined;
+    return { statusCode: 400, body: { code: 'invalid', message: `partial write: ${first} dropped=${dropped}` } };
   }
 }

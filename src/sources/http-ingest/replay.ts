@@ -2,7 +2,8 @@
  * Dead-letter replay: selected dead letters go through the one ingest path
  * again, e.g. after a device's firmware or a limit was fixed. Each ends
  * stored, duplicate, or dead-lettered again (a new dead letter, source
- * `replay`); the original dead letter is kept for the record. No reply (ACK
+ * `replay`: `rejected`, or `conflict` when its event_id is still taken by
+ * other content); the original dead letter is kept for the record. No reply (ACK
  * message) is sent: the device is not waiting for one.
  *
  * A dead letter from an MQTT topic is decoded by the route that takes the
@@ -20,7 +21,7 @@ import { INGEST_ROUTE } from './index.js';
 
 export interface ReplayResult {
   id: number;
-  status: 'stored' | 'duplicate' | 'rejected' | 'skipped';
+  status: 'stored' | 'duplicate' | 'conflict' | 'rejected' | 'skipped';
   event_id?: string;
   reason?: ReasonCode;
   message?: string;
@@ -53,11 +54,12 @@ export class DeadLetterReplay {
 /** One result for the message: its first refusal if any part was refused, else stored (or duplicate). */
 function summarise(id: number, msg: IngestMessage): ReplayResult {
   const parts = msg.parts!;
-  const refused = parts.find((p) => p.outcome?.status === 'rejected');
-  if (refused?.outcome?.status === 'rejected') {
-    const dl = refused.outcome.deadLetter;
+  const refused = parts.find((p) => p.outcome?.status === 'rejected' || p.outcome?.status === 'conflict');
+  const o = refused?.outcome;
+  if (refused !== undefined && (o?.status === 'rejected' || o?.status === 'conflict')) {
+    const dl = o.deadLetter;
     const eventId = refused.kind === 'event' ? refused.event.eventId : refused.eventId;
-    return eventId === null ? { id, status: 'rejected', reason: dl.reason, message: dl.message } : { id, status: 'rejected', event_id: eventId, reason: dl.reason, message: dl.message };
+    return eventId === null ? { id, status: o.status, reason: dl.reason, message: dl.message } : { id, status: o.status, event_id: eventId, reason: dl.reason, message: dl.message };
   }
   const first = parts.find((p) => p.kind === 'event');
   if (first?.kind !== 'event') return { id, status: 'skipped', message: 'the payload holds no events' };
