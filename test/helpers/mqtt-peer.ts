@@ -11,6 +11,7 @@
  * which order PUBACKs arrived on the wire. The real brokers run in
  * mqtt-client.test.ts (Aedes) and test/e2e (Mosquitto).
  */
+import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { generate, parser as packetParser, type Packet } from 'mqtt-packet';
@@ -20,6 +21,15 @@ export type Seen =
   | { type: 'publish'; packetId: number; topic: string; payload: string; qos: number; dup: boolean }
   | { type: 'puback'; packetId: number }
   | { type: 'other'; cmd: string };
+
+/** A message the peer delivers to telehub (`eventId`: the event it carries, when it is one). */
+export interface PeerMessage {
+  topic: string;
+  payload: string;
+  packetId: number;
+  eventId?: string;
+  dup?: boolean;
+}
 
 export interface PeerOptions {
   /** MQTT 5 CONNACK Receive Maximum of the n-th connection (0-based); undefined: none announced (65,535). */
@@ -77,7 +87,7 @@ export class PeerConnection extends EventEmitter {
   }
 
   /** Delivers several QoS 1 messages in one socket write. */
-  deliverMany(messages: Array<{ topic: string; payload: string; packetId: number; dup?: boolean }>): void {
+  deliverMany(messages: PeerMessage[]): void {
     if (this.closed || messages.length === 0) return;
     const opts = { protocolVersion: this.protocolVersion };
     const frames = messages.map((m) =>
@@ -224,5 +234,36 @@ export class BrokerPeer extends EventEmitter {
   async close(): Promise<void> {
     for (const c of this.connections) c.socket.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+/** The ACK messages telehub published on one connection (topics ending in `/acks`), parsed, with their place in `seen`. */
+export function acksOn(c: PeerConnection): Array<{ index: number; eventId: string; status: string; dup: boolean; packetId: number }> {
+  const out = [];
+  for (let i = 0; i < c.seen.length; i++) {
+    const s = c.seen[i];
+    if (s.type !== 'publish' || !s.topic.endsWith('/acks')) continue;
+    const a = JSON.parse(s.payload) as { event_id: string; status: string };
+    out.push({ index: i, eventId: a.event_id, status: a.status, dup: s.dup, packetId: s.packetId });
+  }
+  return out;
+}
+
+/**
+ * Asserts the wire order on one connection: telehub PUBACKed exactly
+ * `delivered`, in that order, and each PUBACK came after an ACK of `status`
+ * for its event (`eventId`; a message without one, e.g. a dead-lettered or
+ * ignored one, is only checked for its place in the order).
+ */
+export function assertPubacksFollowAcks(c: PeerConnection, delivered: PeerMessage[], status: string): void {
+  const ackAt = new Map<string, number>();
+  for (const a of acksOn(c)) if (a.status === status && !ackAt.has(a.eventId)) ackAt.set(a.eventId, a.index);
+  const pubackAt: number[] = [];
+  c.seen.forEach((s, i) => s.type === 'puback' && pubackAt.push(i));
+  assert.deepEqual(c.pubacks(), delivered.map((m) => m.packetId), 'PUBACKs in the order the PUBLISHes were delivered');
+  for (let k = 0; k < delivered.length; k++) {
+    if (delivered[k].eventId === undefined) continue;
+    const a = ackAt.get(delivered[k].eventId!);
+    assert.ok(a !== undefined && a < pubackAt[k], `the ${status} ACK of ${delivered[k].eventId} precedes its PUBACK (ACK at ${a}, PUBACK at ${pubackAt[k]})`);
   }
 }

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { BrokerPeer, type PeerConnection } from '../../../test/helpers/mqtt-peer.js';
+import { acksOn, assertPubacksFollowAcks, BrokerPeer, type PeerMessage } from '../../../test/helpers/mqtt-peer.js';
 import { DEFAULT_LIMITS } from '../../core/config.js';
 import { BatchWriter } from '../../pipeline/batch-writer.js';
 import { Ingest } from '../../pipeline/ingest.js';
@@ -28,14 +28,7 @@ import { MqttClientSource } from './index.js';
 const log = pino({ level: 'silent' });
 const topics = { events: 'qs/v1/+/events', deadLetter: 'qs/v1/deadletter', ackTemplate: 'qs/v1/{device_id}/acks', ackQos: 1 as const };
 
-interface Msg {
-  topic: string;
-  payload: string;
-  eventId: string;
-  packetId: number;
-}
-
-function message(i: number, packetId: number, run: string): Msg {
+function message(i: number, packetId: number, run: string): PeerMessage {
   const device = `dev-${i % 10}`;
   const eventId = `${run}-${i}`;
   const payload = JSON.stringify({ schema: 1, event_id: eventId, device_id: device, event_type: 'temperature', value: i });
@@ -48,34 +41,6 @@ async function poll(cond: () => boolean | Promise<boolean>, what: string, ms = 6
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** The ACK messages telehub published on one connection, parsed. */
-function acksOn(c: PeerConnection): Array<{ index: number; eventId: string; status: string; dup: boolean; packetId: number }> {
-  const out = [];
-  for (let i = 0; i < c.seen.length; i++) {
-    const s = c.seen[i];
-    if (s.type !== 'publish' || !s.topic.endsWith('/acks')) continue;
-    const a = JSON.parse(s.payload) as { event_id: string; status: string };
-    out.push({ index: i, eventId: a.event_id, status: a.status, dup: s.dup, packetId: s.packetId });
-  }
-  return out;
-}
-
-/**
- * The wire order on one connection: telehub PUBACKed exactly `delivered`, in
- * that order, and each PUBACK came after an ACK of `status` for its event.
- */
-function assertPubacksFollowAcks(c: PeerConnection, delivered: Msg[], status: string): void {
-  const ackAt = new Map<string, number>();
-  for (const a of acksOn(c)) if (a.status === status && !ackAt.has(a.eventId)) ackAt.set(a.eventId, a.index);
-  const pubackAt: number[] = [];
-  c.seen.forEach((s, i) => s.type === 'puback' && pubackAt.push(i));
-  assert.deepEqual(c.pubacks(), delivered.map((m) => m.packetId), 'PUBACKs in the order the PUBLISHes were delivered');
-  for (let k = 0; k < delivered.length; k++) {
-    const a = ackAt.get(delivered[k].eventId);
-    assert.ok(a !== undefined && a < pubackAt[k], `the ${status} ACK of ${delivered[k].eventId} precedes its PUBACK (ACK at ${a}, PUBACK at ${pubackAt[k]})`);
   }
 }
 
@@ -116,12 +81,12 @@ describe('external MQTT source: flow control of its own publishes', () => {
     const { sqlite, writer, conn } = await rig(peer, 'flow-ids', 100_000);
     const c = await peer.connection(0);
     const N = 66_000;
-    const delivered: Msg[] = [];
+    const delivered: PeerMessage[] = [];
     const peerInFlight = new Set<number>();
     let next = 0;
     // Deliver as a broker does: a packet id is reused only after telehub PUBACKed it.
     const pump = () => {
-      const batch: Msg[] = [];
+      const batch: PeerMessage[] = [];
       while (next < N) {
         const id = (next % 65_535) + 1;
         if (peerInFlight.has(id)) break;
