@@ -12,10 +12,12 @@ import type { Logger } from 'pino';
 import { buildHttpServer, type HttpDeps } from './api/server.js';
 import type { Config } from './core/config.js';
 import type { TelemetryEvent } from './core/event.js';
+import { listenProblem, ListenError, type ListenTarget } from './core/listen.js';
 import { createLogger } from './core/logger.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
 import { BatchWriter, errorSummary } from './pipeline/batch-writer.js';
-import { Ingest, type MessagePublisher } from './pipeline/ingest.js';
+import { Ingest } from './pipeline/ingest.js';
+import { RouteTable } from './pipeline/routes.js';
 import { HttpIngest } from './sources/http-ingest/index.js';
 import { InfluxWrite } from './sources/http-ingest/influx.js';
 import { DeadLetterReplay } from './sources/http-ingest/replay.js';
@@ -40,6 +42,19 @@ export interface Telehub {
   stop(): Promise<void>;
 }
 
+/** Which settings to name when a listener cannot bind. */
+const LISTENERS: Record<'http' | 'mqtt' | 'ws', ListenTarget> = {
+  http: { what: 'HTTP', portSetting: 'TELEHUB_HTTP_PORT', hostSetting: 'TELEHUB_HTTP_HOST' },
+  mqtt: { what: 'MQTT', portSetting: 'TELEHUB_MQTT_PORT', hostSetting: 'TELEHUB_MQTT_HOST' },
+  ws: { what: 'MQTT WebSocket', portSetting: 'TELEHUB_MQTT_WS_PORT', hostSetting: 'TELEHUB_MQTT_HOST' },
+};
+
+/**
+ * Starts everything; resolves once every listener is bound and the store is
+ * migrated. A port that is taken (or an address that is not this machine's)
+ * rejects with a ConfigError naming the setting to change, after closing
+ * what had started.
+ */
 export async function startTelehub(config: Config, opts: { log?: Logger; onRoute?: HttpDeps['onRoute'] } = {}): Promise<Telehub> {
   const log = opts.log ?? createLogger(config.logLevel);
   const metrics = createMetrics();
@@ -48,14 +63,15 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
   let embedded: EmbeddedBrokerSource | undefined;
   let external: MqttClientSource | undefined;
   let stopping = false;
+  let started = false;
   // The writer exists from the start (it touches the store only on submit);
   // HTTP ingestion answers 503 until the store is migrated.
   const w = new BatchWriter(store, config.pipeline, log, metrics);
   metrics.observeInflight(() => w.inflight);
-  let deadLetterPublisher: MessagePublisher | undefined;
-  const httpIngest = new HttpIngest(w, config.limits, config.topics.deadLetter, config.topics.ackQos, log, {
-    publish: (topic, payload, qos) => deadLetterPublisher?.publish(topic, payload, qos),
-  }, () => migrated && !stopping);
+  // The one ingest path for every source; the route table is built (and its codecs made) once.
+  const ingest = new Ingest(w, new RouteTable(config.routes, config), config, log, metrics);
+  const accepting = () => migrated && !stopping;
+  const httpIngest = new HttpIngest(ingest, w, accepting);
 
   const toStream = ({ stored }: { stored: TelemetryEvent[] }) => hub.publish(stored);
   const hub = new LiveHub({
@@ -63,12 +79,12 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     onActive: (active) => (active ? w.on('committed', toStream) : w.off('committed', toStream)),
   });
   metrics.observeStream(() => hub.counters);
-  const influx = new InfluxWrite(w, config.limits, config.lineProtocol, () => migrated && !stopping);
+  const influx = new InfluxWrite(ingest, w, config.lineProtocol, accepting);
   const http = await buildHttpServer({
     metrics,
     tokens: store.tokens,
     store,
-    replay: new DeadLetterReplay(w, config.limits, config.topics.events),
+    replay: new DeadLetterReplay(ingest),
     hub,
     ingest: httpIngest,
     influx,
@@ -77,6 +93,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     readiness: { problems: async () => {
       const p: string[] = [];
       if (stopping) p.push('shutting down');
+      else if (!started) p.push('starting up');
       if (!migrated) p.push('store: not yet migrated');
       else if (!w.storeHealthy) p.push('store: writes are failing and being retried');
       else {
@@ -90,7 +107,13 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
       return p;
     } },
   });
-  await http.listen({ port: config.http.port, host: config.http.host });
+  try {
+    await http.listen({ port: config.http.port, host: config.http.host });
+  } catch (err) {
+    await http.close().catch(() => undefined);
+    await store.close();
+    throw listenProblem(err, LISTENERS.http, config.http);
+  }
   const httpPort = (http.server.address() as AddressInfo).port;
   log.info({ port: httpPort }, 'HTTP server listening.');
 
@@ -114,16 +137,32 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
   log.info({ store: store.kind, versions: await store.migrationVersions() }, 'Store ready.');
 
   metrics.storeUp.set(1);
-  const ingest = new Ingest(w, config, log, metrics);
+  log.info({ routes: config.routes.map((r) => ({ filter: r.filter, codec: r.codec, reply: r.reply })) }, 'Routes ready.');
 
   if (config.mqtt) {
-    external = new MqttClientSource(ingest, w, config.mqtt, config.topics.events, config.pipeline.maxInflight, log, metrics);
-    await external.start();
+    external = new MqttClientSource(ingest, w, config.mqtt, ingest.routes.filters, config.pipeline.maxInflight, log, metrics);
+    try {
+      await external.start();
+    } catch (err) {
+      // A refused subscription: close what started, then let the CLI say what to fix.
+      await http.close();
+      await withTimeout(w.close(), config.shutdownTimeoutMs).catch(() => undefined);
+      await store.close();
+      throw err;
+    }
   } else {
     embedded = new EmbeddedBrokerSource(ingest, w, { ...config.embedded, maxInflight: config.pipeline.maxInflight }, log, metrics);
-    await embedded.start();
+    try {
+      await embedded.start();
+    } catch (err) {
+      await http.close();
+      await withTimeout(w.close(), config.shutdownTimeoutMs).catch(() => undefined);
+      await store.close();
+      throw err instanceof ListenError ? listenProblem(err, err.listener === 'ws' ? LISTENERS.ws : LISTENERS.mqtt) : err;
+    }
   }
-  deadLetterPublisher = external?.publisher ?? embedded?.publisher;
+  ingest.deadLetterOut = external?.publisher ?? embedded?.publisher;
+  started = true;
 
   const stop = async () => {
     if (stopping) return;

@@ -16,6 +16,7 @@ import { loadConfig } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { deadLetterToJson } from '../core/event.js';
 import { openStore } from '../storage/open.js';
+import { formatBanner } from './banner.js';
 import { runTokens } from './tokens.js';
 
 function flag(args: string[], name: string): string | undefined {
@@ -33,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'start': {
       const hub = await startTelehub(config);
+      process.stderr.write(formatBanner(hub));
       let signalled = false;
       const onSignal = (sig: string) => {
         if (signalled) {

@@ -20,13 +20,14 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { StoreStatus } from '../../core/event.js';
+import type { StoreStatus, TelemetryEvent } from '../../core/event.js';
+import { differingFields, type EventContent } from '../event-content.js';
 import { MIGRATIONS } from '../migrations/index.js';
 import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '../rows.js';
 import { sqliteTokens } from './tokens.js';
 import { sqliteQueries } from './queries.js';
 import { sameThreadReader, ThreadReader, type SqlReader } from './reader.js';
-import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
+import type { DeadLetterQuery, EventConflict, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
 
 const INSERT_EVENT_SQL = `INSERT INTO events (event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`;
@@ -35,9 +36,48 @@ const INSERT_EVENT_SQL = `INSERT INTO events (event_id, device_id, schema, event
 const UPSERT_DEVICE_SQL = `INSERT INTO devices (device_id, first_seen, last_seen, event_count) VALUES (?, ?, ?, ?)
        ON CONFLICT (device_id) DO UPDATE SET first_seen = MIN(first_seen, excluded.first_seen),
          last_seen = MAX(last_seen, excluded.last_seen), event_count = event_count + excluded.event_count`;
+// Read only when an insert did nothing: the row that holds the id, to tell a
+// redelivery (duplicate) from another event reusing the id (conflict). Inside
+// the write transaction, so it is the row that won, whichever writer that was.
+const SELECT_STORED_SQL = 'SELECT device_id, schema, event_type, value_num, value_text, unit, ts_device, meta FROM events WHERE event_id = ?';
 const INSERT_DEADLETTER_SQL = 'INSERT INTO deadletters (received_at, reason, message, topic, device_id, source, payload) VALUES (?, ?, ?, ?, ?, ?, ?)';
 /** Values per event in the flat array sent (as JSON) to the writer thread. */
 const EVENT_FIELDS = 10;
+
+/** Per-event outcome codes in the writer thread's reply. */
+const STORED = 1;
+const CONFLICT = 2;
+
+/** A stored row as SELECT_STORED_SQL reads it. */
+interface StoredRow {
+  device_id: string;
+  schema: number;
+  event_type: string;
+  value_num: number | null;
+  value_text: string | null;
+  unit: string | null;
+  ts_device: number | null;
+  meta: string;
+}
+
+/**
+ * After an insert that did nothing: compares the event with the row holding
+ * its id. Returns the differing fields (empty: a duplicate). Self-contained,
+ * like tallyDevice, so the writer thread runs it from its source text.
+ */
+function compareStored(row: StoredRow, incoming: EventContent, differ: typeof differingFields): string[] {
+  const stored = {
+    deviceId: row.device_id,
+    schema: row.schema,
+    eventType: row.event_type,
+    valueNum: row.value_num,
+    valueText: row.value_text,
+    unit: row.unit,
+    tsDevice: row.ts_device,
+    meta: row.meta,
+  };
+  return differ(stored, incoming);
+}
 
 /** Per device of a batch: [first ts_server, last ts_server, newly stored events]. */
 type DeviceTally = Map<string, [number, number, number]>;
@@ -72,6 +112,9 @@ function upsertDevices(devices: DeviceTally, upsert: { run(...args: unknown[]): 
  */
 const WORKER_SOURCE = `
 'use strict';
+// tsx (esbuild keepNames) wraps named inner functions in __name(); the
+// functions below arrive as source text, so give them the identity.
+const __name = (f) => f;
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.betterSqlite3);
 const db = new Database(workerData.file);
@@ -82,7 +125,10 @@ db.pragma('busy_timeout = ' + busyTimeout);
 const insertEvent = db.prepare(workerData.insertEvent);
 const insertDeadLetter = db.prepare(workerData.insertDeadLetter);
 const upsertDevice = db.prepare(workerData.upsertDevice);
+const selectStored = db.prepare(workerData.selectStored);
 const F = workerData.eventFields;
+const differingFields = ${differingFields.toString()};
+const compareStored = ${compareStored.toString()};
 const tallyDevice = ${tallyDevice.toString()};
 const upsertDevices = ${upsertDevices.toString()};
 // Numbers JSON cannot carry (-0, NaN, ±Infinity) arrive as strings.
@@ -90,23 +136,39 @@ const num = (x) => (typeof x === 'string' ? (x === '-0' ? -0 : Number(x)) : x);
 const write = db.transaction((json, dl) => {
   const ev = JSON.parse(json);
   const n = ev.length / F;
+  // 0 duplicate, ${STORED} stored, ${CONFLICT} conflict
   const stored = new Uint8Array(n);
+  // [index, stored device_id, differing fields] per conflict
+  const conflicts = [];
   // device_id -> [first ts_server, last ts_server, newly stored events]
   const devices = new Map();
   for (let i = 0, o = 0; i < n; i++, o += F) {
     const tsServer = num(ev[o + 8]);
-    const info = insertEvent.run(ev[o], ev[o + 1], num(ev[o + 2]), ev[o + 3], num(ev[o + 4]), ev[o + 5], ev[o + 6], num(ev[o + 7]), tsServer, ev[o + 9]);
-    if (info.changes !== 1) continue;
-    stored[i] = 1;
+    const schema = num(ev[o + 2]), valueNum = num(ev[o + 4]), tsDevice = num(ev[o + 7]);
+    const info = insertEvent.run(ev[o], ev[o + 1], schema, ev[o + 3], valueNum, ev[o + 5], ev[o + 6], tsDevice, tsServer, ev[o + 9]);
+    if (info.changes !== 1) {
+      const row = selectStored.get(ev[o]);
+      const differs = compareStored(row, { deviceId: ev[o + 1], schema, eventType: ev[o + 3], valueNum, valueText: ev[o + 5], unit: ev[o + 6], tsDevice, meta: ev[o + 9] }, differingFields);
+      if (differs.length > 0) {
+        stored[i] = ${CONFLICT};
+        conflicts.push([i, row.device_id, differs]);
+      }
+      continue;
+    }
+    stored[i] = ${STORED};
     tallyDevice(devices, ev[o + 1], tsServer);
   }
   upsertDevices(devices, upsertDevice);
   if (dl !== undefined) for (const d of dl) insertDeadLetter.run(d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
-  return stored;
+  return { stored, conflicts };
 });
 parentPort.on('message', (m) => {
   if (m.close) {
     try { db.close(); } finally { parentPort.close(); }
+    return;
+  }
+  if (m.pragmas) {
+    parentPort.postMessage({ id: m.id, pragmas: { synchronous: db.pragma('synchronous', { simple: true }), journalMode: db.pragma('journal_mode', { simple: true }) } });
     return;
   }
   try {
@@ -114,23 +176,34 @@ parentPort.on('message', (m) => {
       db.pragma('busy_timeout = ' + (m.busyTimeout | 0));
       busyTimeout = m.busyTimeout;
     }
-    const stored = write(m.ev, m.dl);
-    parentPort.postMessage({ id: m.id, stored }, [stored.buffer]);
+    const { stored, conflicts } = write(m.ev, m.dl);
+    parentPort.postMessage({ id: m.id, stored, conflicts: conflicts.length > 0 ? conflicts : undefined }, [stored.buffer]);
   } catch (err) {
     parentPort.postMessage({ id: m.id, error: { message: String(err && err.message), code: err && typeof err.code === 'string' ? err.code : undefined } });
   }
 });
 `;
 
+/** The durability settings of the writer thread's own connection. */
+export interface WriterPragmas {
+  /** 2 is FULL: the WAL is fsynced at every commit. */
+  synchronous: number;
+  journalMode: string;
+}
+
 interface WorkerReply {
   id: number;
+  pragmas?: WriterPragmas;
   stored?: Uint8Array;
+  conflicts?: Array<[number, string, string[]]>;
   error?: { message: string; code?: string };
 }
 
 interface PendingWrite {
   resolve: (r: WriteResult) => void;
   reject: (err: unknown) => void;
+  /** Set for a pragmas probe instead of a write. */
+  probe?: (p: WriterPragmas) => void;
 }
 
 /** A number (or null) as JSON can carry it: -0, NaN and ±Infinity become strings the writer thread turns back. */
@@ -166,6 +239,7 @@ class WriterThread {
         insertEvent: INSERT_EVENT_SQL,
         insertDeadLetter: INSERT_DEADLETTER_SQL,
         upsertDevice: UPSERT_DEVICE_SQL,
+        selectStored: SELECT_STORED_SQL,
         eventFields: EVENT_FIELDS,
       },
     });
@@ -212,6 +286,17 @@ class WriterThread {
     });
   }
 
+  /** Reads the thread connection's durability pragmas (it runs messages in order, so after any write sent before). */
+  pragmas(): Promise<WriterPragmas> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise<WriterPragmas>((probe, reject) => {
+      this.pending.set(id, { resolve: () => {}, reject, probe });
+      if (this.pending.size === 1) this.worker.ref();
+      this.worker.postMessage({ id, pragmas: true });
+    });
+  }
+
   async close(): Promise<void> {
     if (this.dead === undefined) {
       this.worker.ref();
@@ -228,10 +313,14 @@ class WriterThread {
     this.pending.delete(m.id);
     if (this.pending.size === 0) this.worker.unref();
     if (m.error) return p.reject(sqliteError(m.error.message, m.error.code));
+    if (p.probe) return p.probe(m.pragmas!);
     const stored = m.stored!;
     const statuses: StoreStatus[] = new Array(stored.length);
-    for (let i = 0; i < stored.length; i++) statuses[i] = stored[i] === 1 ? 'stored' : 'duplicate';
-    p.resolve({ statuses });
+    for (let i = 0; i < stored.length; i++) statuses[i] = stored[i] === STORED ? 'stored' : stored[i] === CONFLICT ? 'conflict' : 'duplicate';
+    if (m.conflicts === undefined) return p.resolve({ statuses });
+    const conflicts = new Map<number, EventConflict>();
+    for (const [i, storedDeviceId, differs] of m.conflicts) conflicts.set(i, { storedDeviceId, differs });
+    p.resolve({ statuses, conflicts });
   }
 
   /** The thread is gone: what it held is reported as a transient I/O error, so the batch writer retries on a new thread. */
@@ -252,7 +341,7 @@ export class SqliteStore implements Store {
   private db: Database.Database;
   private insertEvent!: Database.Statement;
   private insertDeadLetter!: Database.Statement;
-  private writeTx!: (batch: WriteBatch) => StoreStatus[];
+  private writeTx!: (batch: WriteBatch) => WriteResult;
   private writer: WriterThread | undefined;
   private closed = false;
   readonly tokens: TokenRepository = sqliteTokens(() => this.db);
@@ -293,33 +382,58 @@ export class SqliteStore implements Store {
     const insertEvent = this.insertEvent;
     const insertDeadLetter = this.insertDeadLetter;
     const upsertDevice = this.db.prepare(UPSERT_DEVICE_SQL);
+    const selectStored = this.db.prepare(SELECT_STORED_SQL);
     // The same work as the writer thread's transaction, for :memory: databases.
-    this.writeTx = this.db.transaction((batch: WriteBatch): StoreStatus[] => {
+    this.writeTx = this.db.transaction((batch: WriteBatch): WriteResult => {
       const statuses: StoreStatus[] = new Array(batch.events.length);
+      let conflicts: Map<number, EventConflict> | undefined;
       const devices: DeviceTally = new Map();
       for (let i = 0; i < batch.events.length; i++) {
-        const e = batch.events[i];
+        const e: TelemetryEvent = batch.events[i];
         const info = insertEvent.run(e.eventId, e.deviceId, e.schema, e.eventType, e.valueNum, e.valueText, e.unit, e.tsDevice, e.tsServer, e.meta);
-        statuses[i] = info.changes === 1 ? 'stored' : 'duplicate';
-        if (info.changes === 1) tallyDevice(devices, e.deviceId, e.tsServer);
+        if (info.changes === 1) {
+          statuses[i] = 'stored';
+          tallyDevice(devices, e.deviceId, e.tsServer);
+          continue;
+        }
+        const row = selectStored.get(e.eventId) as StoredRow;
+        const differs = compareStored(row, e, differingFields);
+        statuses[i] = differs.length > 0 ? 'conflict' : 'duplicate';
+        if (differs.length > 0) (conflicts ??= new Map()).set(i, { storedDeviceId: row.device_id, differs });
       }
       upsertDevices(devices, upsertDevice);
       for (const d of batch.deadLetters) {
         insertDeadLetter.run(d.receivedAt, d.reason, d.message, d.topic, d.deviceId, d.source, d.payload);
       }
-      return statuses;
+      return conflicts === undefined ? { statuses } : { statuses, conflicts };
     });
   }
 
   async writeBatch(batch: WriteBatch): Promise<WriteResult> {
     if (!this.writeTx) throw new Error('SqliteStore.migrate() must run before writeBatch()');
-    if (this.file === ':memory:' || this.closed) return { statuses: this.writeTx(batch) };
+    if (this.file === ':memory:' || this.closed) return this.writeTx(batch);
+    // The writer follows this connection's busy_timeout (tests and operators set it here).
+    return this.writerThread().write(batch, this.busyTimeout());
+  }
+
+  private writerThread(): WriterThread {
     if (this.writer === undefined || !this.writer.alive) {
       void this.writer?.close();
       this.writer = new WriterThread(this.file, this.busyTimeout());
     }
-    // The writer follows this connection's busy_timeout (tests and operators set it here).
-    return this.writer.write(batch, this.busyTimeout());
+    return this.writer;
+  }
+
+  /**
+   * The durability settings of the connection that commits batches (the
+   * writer thread's, not this one's), for tests and diagnostics; a
+   * `:memory:` store commits on this connection.
+   */
+  async writerPragmas(): Promise<WriterPragmas> {
+    if (this.file === ':memory:' || this.closed) {
+      return { synchronous: this.db.pragma('synchronous', { simple: true }) as number, journalMode: this.db.pragma('journal_mode', { simple: true }) as string };
+    }
+    return this.writerThread().pragmas();
   }
 
   private busyTimeout(): number {
