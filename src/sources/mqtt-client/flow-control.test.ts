@@ -18,9 +18,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { acksOn, assertPubacksFollowAcks, BrokerPeer, type PeerMessage } from '../../../test/helpers/mqtt-peer.js';
-import { DEFAULT_LIMITS } from '../../core/config.js';
+import { DEFAULT_CODEC_DEFAULTS, DEFAULT_LIMITS, defaultRoute } from '../../core/config.js';
 import { BatchWriter } from '../../pipeline/batch-writer.js';
 import { Ingest } from '../../pipeline/ingest.js';
+import { RouteTable } from '../../pipeline/routes.js';
 import { SqliteStore } from '../../storage/sqlite/index.js';
 import type { SubscriberConnection } from './connection.js';
 import { MqttClientSource } from './index.js';
@@ -61,8 +62,8 @@ describe('external MQTT source: flow control of its own publishes', () => {
     const sqlite = new SqliteStore(path.join(dir, `${clientId}.db`));
     await sqlite.migrate();
     const writer = new BatchWriter(sqlite, { batchMax: 1000, batchWaitMs: 5, maxInflight, writeConcurrency: 1, retryMinMs: 10, retryMaxMs: 50 }, log);
-    const ingest = new Ingest(writer, { topics, limits: DEFAULT_LIMITS }, log);
-    const source = new MqttClientSource(ingest, writer, { url: peer.url, clientId, protocolVersion: 5, sessionExpirySeconds: 3600, keepaliveSeconds: 60 }, topics.events, maxInflight, log);
+    const ingest = new Ingest(writer, new RouteTable([defaultRoute(topics.events, topics.ackTemplate)], DEFAULT_CODEC_DEFAULTS), { topics, limits: DEFAULT_LIMITS }, log);
+    const source = new MqttClientSource(ingest, writer, { url: peer.url, clientId, protocolVersion: 5, sessionExpirySeconds: 3600, keepaliveSeconds: 60 }, [topics.events], maxInflight, log);
     await source.start();
     const conn = (source as unknown as { conn: SubscriberConnection }).conn;
     cleanups.push(async () => {

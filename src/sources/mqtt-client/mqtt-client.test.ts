@@ -182,7 +182,7 @@ describe('external MQTT source (PUBACKs after commit)', () => {
     const sqlite = new SqliteStore(path.join(dir, 'order.db'));
     await sqlite.migrate();
     const writer = new BatchWriter(sqlite, { batchMax: 1000, batchWaitMs: 5, maxInflight: 1000, writeConcurrency: 1, retryMinMs: 10, retryMaxMs: 50 }, log);
-    const source = new MqttClientSource(new Ingest(writer, { topics, limits: DEFAULT_LIMITS }, log), writer, { url: peer.url, clientId: 'telehub-test-order', protocolVersion: 4, sessionExpirySeconds: 60, keepaliveSeconds: 60 }, topics.events, 1000, log);
+    const source = new MqttClientSource(new Ingest(writer, new RouteTable([defaultRoute(topics.events, topics.ackTemplate)], DEFAULT_CODEC_DEFAULTS), { topics, limits: DEFAULT_LIMITS }, log), writer, { url: peer.url, clientId: 'telehub-test-order', protocolVersion: 4, sessionExpirySeconds: 60, keepaliveSeconds: 60 }, [topics.events], 1000, log);
     try {
       await source.start();
       const c = await peer.connection(0);
@@ -236,7 +236,7 @@ describe('external MQTT source (PUBACKs after commit)', () => {
     }) as Store;
     const writer = new BatchWriter(store, { batchMax: 5, batchWaitMs: 5, mergeMax: 5, maxInflight: 100, writeConcurrency: 2, retryMinMs: 10, retryMaxMs: 50 }, log);
     const peer = await BrokerPeer.start();
-    const source = new MqttClientSource(new Ingest(writer, { topics, limits: DEFAULT_LIMITS }, log), writer, { url: peer.url, clientId: 'telehub-test-concurrent', protocolVersion: 5, sessionExpirySeconds: 60, keepaliveSeconds: 60 }, topics.events, 100, log);
+    const source = new MqttClientSource(new Ingest(writer, new RouteTable([defaultRoute(topics.events, topics.ackTemplate)], DEFAULT_CODEC_DEFAULTS), { topics, limits: DEFAULT_LIMITS }, log), writer, { url: peer.url, clientId: 'telehub-test-concurrent', protocolVersion: 5, sessionExpirySeconds: 60, keepaliveSeconds: 60 }, [topics.events], 100, log);
     try {
       await source.start();
       const c = await peer.connection(0);
