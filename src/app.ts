@@ -7,6 +7,8 @@
  * process.on('SIGTERM', () => hub.stop().then(() => process.exit(0)));
  */
 import type { FastifyInstance } from 'fastify';
+import { fileURLToPath } from 'node:url';
+import { ensureAdminToken, type AdminTokenFacts } from './auth/admin-token.js';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildHttpServer, type HttpDeps } from './api/server.js';
@@ -38,6 +40,8 @@ export interface Telehub {
   /** Embedded broker ports (0/-1 when an external broker is used). */
   mqttPort: number;
   mqttWsPort: number;
+  /** The first-start admin token's file, and the token when this start created it (for the banner). */
+  adminToken: AdminTokenFacts;
   /** Stops intake, commits and acknowledges what is in flight, closes everything. */
   stop(): Promise<void>;
 }
@@ -55,7 +59,20 @@ const LISTENERS: Record<'http' | 'mqtt' | 'ws', ListenTarget> = {
  * rejects with a ConfigError naming the setting to change, after closing
  * what had started.
  */
-export async function startTelehub(config: Config, opts: { log?: Logger; onRoute?: HttpDeps['onRoute'] } = {}): Promise<Telehub> {
+/**
+ * The built dashboard: dist/web beside dist/ (from src/app.ts and from
+ * dist/app.js alike, both one level under the package root).
+ */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../dist/web', import.meta.url));
+
+export interface StartOptions {
+  log?: Logger;
+  onRoute?: HttpDeps['onRoute'];
+  /** Where the built dashboard is (default DEFAULT_WEB_ROOT); null serves the plain links page. */
+  webRoot?: string | null;
+}
+
+export async function startTelehub(config: Config, opts: StartOptions = {}): Promise<Telehub> {
   const log = opts.log ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   const store = openStore(config.store);
@@ -89,6 +106,8 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     ingest: httpIngest,
     influx,
     maxBodyBytes: config.http.maxBodyBytes,
+    openReads: !config.http.dashboardAuth,
+    webRoot: opts.webRoot === null ? undefined : (opts.webRoot ?? DEFAULT_WEB_ROOT),
     onRoute: opts.onRoute,
     readiness: { problems: async () => {
       const p: string[] = [];
@@ -137,6 +156,11 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
   log.info({ store: store.kind, versions: await store.migrationVersions() }, 'Store ready.');
 
   metrics.storeUp.set(1);
+  const adminToken = await ensureAdminToken(store.tokens, config.dataDir);
+  if (adminToken.created) log.info({ file: adminToken.file }, 'Admin token created on first start; the banner shows it once.');
+  if (!config.http.dashboardAuth) {
+    log.warn({ setting: 'TELEHUB_DASHBOARD_AUTH' }, 'Dashboard authentication is off: anyone who can reach the HTTP port can read all data and replay dead letters.');
+  }
   log.info({ routes: config.routes.map((r) => ({ filter: r.filter, codec: r.codec, reply: r.reply })) }, 'Routes ready.');
 
   if (config.mqtt) {
@@ -195,6 +219,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     httpPort,
     mqttPort: embedded?.port ?? 0,
     mqttWsPort: embedded?.wsPort ?? -1,
+    adminToken,
     stop,
   };
 }
