@@ -7,25 +7,11 @@
  */
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { withGaps } from './gaps.js';
 
 export interface Range {
   from: number;
   to: number;
-}
-
-/** Bucket starts (ms) and averages → uPlot columns (seconds), with a null wherever a bucket is missing. */
-export function withGaps(times: number[], values: number[], bucketMs: number): [number[], (number | null)[]] {
-  const xs: number[] = [];
-  const ys: (number | null)[] = [];
-  for (let i = 0; i < times.length; i++) {
-    if (i > 0 && times[i] - times[i - 1] > bucketMs * 1.5) {
-      xs.push((times[i - 1] + bucketMs) / 1000);
-      ys.push(null);
-    }
-    xs.push(times[i] / 1000);
-    ys.push(values[i]);
-  }
-  return [xs, ys];
 }
 
 /** The charts of one page, zoomed together. */
@@ -72,7 +58,7 @@ export class TimeChart {
         cursor: { sync: { key: 'telehub-device' }, drag: { x: true, y: false, setScale: false } },
         scales: { x: { time: true } },
         series: [{}, { label: title, stroke: '#2563eb', width: 1.5, spanGaps: false, value: (_u, v) => (v === null ? '–' : `${v.toPrecision(4)}${unit ? ` ${unit}` : ''}`) }],
-        axes: [{}, { size: 56, values: (_u, ticks) => ticks.map((t) => `${t}${unit ? ` ${unit}` : ''}`) }],
+        axes: [{}, { size: 70, values: (_u, ticks) => ticks.map((t) => `${t}${unit ? ` ${unit}` : ''}`) }],
         // uPlot would zoom only this chart on drag (setScale: false above); the setSelect hook zooms every chart.
         hooks: {
           setSelect: [
@@ -127,6 +113,7 @@ export class TimeChart {
     const last = this.ys.findLast((y) => y !== null);
     this.el.dataset.last = last === undefined || last === null ? '' : String(last);
     this.el.dataset.live = String(this.live);
+    this.el.dataset.gaps = String(this.ys.filter((y) => y === null).length);
   }
 
   destroy(): void {
