@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DeadLetter, TelemetryEvent } from '../core/event.js';
 import { deviceConformance } from './conformance-devices.js';
+import { logConformance } from './conformance-log.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Store } from './store.js';
 
@@ -373,6 +374,7 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
       }));
 
     deviceConformance(withStore, reopenMigrated);
+    logConformance(withStore, reopenMigrated);
 
     // Only stores with a server process have a restart to survive (SQLite is in-process).
     if (opts.hasServer) it('survives a server restart in the middle of writing', async (t) => {

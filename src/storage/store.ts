@@ -1,5 +1,6 @@
 import type { TokenRecord } from '../auth/tokens.js';
 import type { DeadLetter, StoreStatus, TelemetryEvent } from '../core/event.js';
+import type { CommitLog, ProcessorCheckpoints } from './log.js';
 
 /**
  * One batch as the pipeline hands it to a store: events to insert once each
@@ -116,6 +117,9 @@ export interface QueryRepository {
  *   of the store's host as far as the engine promises it).
  * - Inserting an `event_id` that is already stored changes nothing and is
  *   reported `duplicate`, also when two writers race.
+ * - Every newly stored event and every dead letter gets a commit sequence
+ *   number (`log`) in the same transaction; a reader of the log never sees a
+ *   number appear below one it has already read.
  * - `isRetriable(err)` tells a transient failure (connection lost, busy,
  *   disk full) from a permanent one (the data was refused).
  */
@@ -144,4 +148,8 @@ export interface Store {
 
   readonly tokens: TokenRepository;
   readonly queries: QueryRepository;
+  /** The commit log: every committed event and dead letter by commit sequence number. */
+  readonly log: CommitLog;
+  /** Processors' checkpoints, moved in one transaction with their state. */
+  readonly processors: ProcessorCheckpoints;
 }

@@ -26,16 +26,23 @@ import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '
 import { sqliteTokens } from './tokens.js';
 import { sqliteQueries } from './queries.js';
 import { sameThreadReader, ThreadReader, type SqlReader } from './reader.js';
+import { sqliteLog } from './log.js';
+import type { CommitLog, ProcessorCheckpoints } from '../log.js';
 import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
 
-const INSERT_EVENT_SQL = `INSERT INTO events (event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`;
+// seq: the commit-log number (src/storage/log.ts). The writer is single, so
+// numbers are handed out from telehub_log_head inside the write transaction,
+// to newly stored events and dead letters only, in batch order.
+const INSERT_EVENT_SQL = `INSERT INTO events (event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta, seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`;
+const LOG_HEAD_SQL = 'SELECT seq FROM telehub_log_head WHERE id = 1';
+const SET_LOG_HEAD_SQL = 'UPDATE telehub_log_head SET seq = ? WHERE id = 1';
 // One upsert per distinct device of a batch, counting only the events that
 // were newly stored; MIN/MAX keep first/last seen right whatever the order.
 const UPSERT_DEVICE_SQL = `INSERT INTO devices (device_id, first_seen, last_seen, event_count) VALUES (?, ?, ?, ?)
        ON CONFLICT (device_id) DO UPDATE SET first_seen = MIN(first_seen, excluded.first_seen),
          last_seen = MAX(last_seen, excluded.last_seen), event_count = event_count + excluded.event_count`;
-const INSERT_DEADLETTER_SQL = 'INSERT INTO deadletters (received_at, reason, message, topic, device_id, source, payload) VALUES (?, ?, ?, ?, ?, ?, ?)';
+const INSERT_DEADLETTER_SQL = 'INSERT INTO deadletters (received_at, reason, message, topic, device_id, source, payload, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 /** Values per event in the flat array sent (as JSON) to the writer thread. */
 const EVENT_FIELDS = 10;
 
@@ -54,6 +61,29 @@ function tallyDevice(devices: DeviceTally, deviceId: string, tsServer: number): 
     if (tsServer < d[0]) d[0] = tsServer;
     if (tsServer > d[1]) d[1] = tsServer;
     d[2]++;
+  }
+}
+
+/** A statement of a processor transaction; `expect`: the row count it must change, else the transaction is undone. */
+export interface ExecStatement {
+  sql: string;
+  params: unknown[];
+  expect?: number;
+}
+
+/**
+ * Runs a processor's statements (inside the caller's transaction); a
+ * statement that changes other than `expect` rows throws with code
+ * TELEHUB_CHECKPOINT_MOVED. Self-contained: the writer thread runs it from its source text.
+ */
+function runStatements(prepare: (sql: string) => { run(...args: unknown[]): { changes: number } }, list: ExecStatement[]): void {
+  for (const st of list) {
+    const info = prepare(st.sql).run(...st.params);
+    if (st.expect !== undefined && info.changes !== st.expect) {
+      const err = new Error('a processor checkpoint moved') as Error & { code?: string };
+      err.code = 'TELEHUB_CHECKPOINT_MOVED';
+      throw err;
+    }
   }
 }
 
@@ -82,9 +112,23 @@ db.pragma('busy_timeout = ' + busyTimeout);
 const insertEvent = db.prepare(workerData.insertEvent);
 const insertDeadLetter = db.prepare(workerData.insertDeadLetter);
 const upsertDevice = db.prepare(workerData.upsertDevice);
+const logHead = db.prepare(workerData.logHead).pluck();
+const setLogHead = db.prepare(workerData.setLogHead);
 const F = workerData.eventFields;
 const tallyDevice = ${tallyDevice.toString()};
 const upsertDevices = ${upsertDevices.toString()};
+const runStatements = ${runStatements.toString()};
+const statements = new Map();
+const prepared = (sql) => {
+  let st = statements.get(sql);
+  if (st === undefined) {
+    if (statements.size >= 256) statements.clear();
+    st = db.prepare(sql);
+    statements.set(sql, st);
+  }
+  return st;
+};
+const exec = db.transaction((list) => runStatements(prepared, list));
 // Numbers JSON cannot carry (-0, NaN, ±Infinity) arrive as strings.
 const num = (x) => (typeof x === 'string' ? (x === '-0' ? -0 : Number(x)) : x);
 const write = db.transaction((json, dl) => {
@@ -93,15 +137,19 @@ const write = db.transaction((json, dl) => {
   const stored = new Uint8Array(n);
   // device_id -> [first ts_server, last ts_server, newly stored events]
   const devices = new Map();
+  const head = logHead.get();
+  let seq = head;
   for (let i = 0, o = 0; i < n; i++, o += F) {
     const tsServer = num(ev[o + 8]);
-    const info = insertEvent.run(ev[o], ev[o + 1], num(ev[o + 2]), ev[o + 3], num(ev[o + 4]), ev[o + 5], ev[o + 6], num(ev[o + 7]), tsServer, ev[o + 9]);
+    const info = insertEvent.run(ev[o], ev[o + 1], num(ev[o + 2]), ev[o + 3], num(ev[o + 4]), ev[o + 5], ev[o + 6], num(ev[o + 7]), tsServer, ev[o + 9], seq + 1);
     if (info.changes !== 1) continue;
+    seq++;
     stored[i] = 1;
     tallyDevice(devices, ev[o + 1], tsServer);
   }
   upsertDevices(devices, upsertDevice);
-  if (dl !== undefined) for (const d of dl) insertDeadLetter.run(d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
+  if (dl !== undefined) for (const d of dl) insertDeadLetter.run(d[0], d[1], d[2], d[3], d[4], d[5], d[6], ++seq);
+  if (seq !== head) setLogHead.run(seq);
   return stored;
 });
 parentPort.on('message', (m) => {
@@ -114,7 +162,24 @@ parentPort.on('message', (m) => {
       db.pragma('busy_timeout = ' + (m.busyTimeout | 0));
       busyTimeout = m.busyTimeout;
     }
-    const stored = write(m.ev, m.dl);
+    if (m.exec !== undefined) {
+      // A processor's transaction: its state and checkpoint together. NORMAL:
+      // not fsynced at its own commit, but WAL frames are kept in order and
+      // the next batch's FULL commit syncs them, so a power loss can only
+      // undo the newest processor steps, state and checkpoint alike (they
+      // are then applied again); a kill -9 loses nothing.
+      db.pragma('synchronous = NORMAL');
+      try {
+        exec(m.exec);
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
+      parentPort.postMessage({ id: m.id });
+      return;
+    }
+    // IMMEDIATE: the log head is read first, so take the write lock before
+    // reading it (another process's writer may be between its read and write).
+    const stored = write.immediate(m.ev, m.dl);
     parentPort.postMessage({ id: m.id, stored }, [stored.buffer]);
   } catch (err) {
     parentPort.postMessage({ id: m.id, error: { message: String(err && err.message), code: err && typeof err.code === 'string' ? err.code : undefined } });
@@ -129,7 +194,7 @@ interface WorkerReply {
 }
 
 interface PendingWrite {
-  resolve: (r: WriteResult) => void;
+  resolve: (r: WorkerReply) => void;
   reject: (err: unknown) => void;
 }
 
@@ -166,6 +231,8 @@ class WriterThread {
         insertEvent: INSERT_EVENT_SQL,
         insertDeadLetter: INSERT_DEADLETTER_SQL,
         upsertDevice: UPSERT_DEVICE_SQL,
+        logHead: LOG_HEAD_SQL,
+        setLogHead: SET_LOG_HEAD_SQL,
         eventFields: EVENT_FIELDS,
       },
     });
@@ -204,11 +271,26 @@ class WriterThread {
       batch.deadLetters.length === 0
         ? undefined
         : batch.deadLetters.map((d) => [d.receivedAt, d.reason, d.message, d.topic, d.deviceId, d.source, d.payload]);
+    return this.request({ ev: JSON.stringify(ev), dl, busyTimeout }).then((m) => {
+      const stored = m.stored!;
+      const statuses: StoreStatus[] = new Array(stored.length);
+      for (let i = 0; i < stored.length; i++) statuses[i] = stored[i] === 1 ? 'stored' : 'duplicate';
+      return { statuses };
+    });
+  }
+
+  /** Runs statements in one transaction on the writer connection (processors: state and checkpoint together). */
+  exec(list: ExecStatement[], busyTimeout: number): Promise<void> {
+    if (this.dead) return Promise.reject(this.dead);
+    return this.request({ exec: list, busyTimeout }).then(() => undefined);
+  }
+
+  private request(msg: Record<string, unknown>): Promise<WorkerReply> {
     const id = this.nextId++;
-    return new Promise<WriteResult>((resolve, reject) => {
+    return new Promise<WorkerReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (this.pending.size === 1) this.worker.ref();
-      this.worker.postMessage({ id, ev: JSON.stringify(ev), dl, busyTimeout });
+      this.worker.postMessage({ id, ...msg });
     });
   }
 
@@ -228,10 +310,7 @@ class WriterThread {
     this.pending.delete(m.id);
     if (this.pending.size === 0) this.worker.unref();
     if (m.error) return p.reject(sqliteError(m.error.message, m.error.code));
-    const stored = m.stored!;
-    const statuses: StoreStatus[] = new Array(stored.length);
-    for (let i = 0; i < stored.length; i++) statuses[i] = stored[i] === 1 ? 'stored' : 'duplicate';
-    p.resolve({ statuses });
+    p.resolve(m);
   }
 
   /** The thread is gone: what it held is reported as a transient I/O error, so the batch writer retries on a new thread. */
@@ -252,17 +331,23 @@ export class SqliteStore implements Store {
   private db: Database.Database;
   private insertEvent!: Database.Statement;
   private insertDeadLetter!: Database.Statement;
-  private writeTx!: (batch: WriteBatch) => StoreStatus[];
+  private writeTx!: Database.Transaction<(batch: WriteBatch) => StoreStatus[]>;
+  private execTx!: Database.Transaction<(list: ExecStatement[]) => void>;
   private writer: WriterThread | undefined;
   private closed = false;
   readonly tokens: TokenRepository = sqliteTokens(() => this.db);
   private readonly reader: SqlReader;
   readonly queries: QueryRepository;
+  readonly log: CommitLog;
+  readonly processors: ProcessorCheckpoints;
 
   constructor(readonly file: string) {
     // Query-API reads run on a reader thread (reader.ts); :memory: cannot be shared with one.
     this.reader = file === ':memory:' ? sameThreadReader(() => this.db) : new ThreadReader(file);
     this.queries = sqliteQueries(this.reader);
+    const { log, processors } = sqliteLog(this.reader, (list) => this.exec(list));
+    this.log = log;
+    this.processors = processors;
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -293,33 +378,54 @@ export class SqliteStore implements Store {
     const insertEvent = this.insertEvent;
     const insertDeadLetter = this.insertDeadLetter;
     const upsertDevice = this.db.prepare(UPSERT_DEVICE_SQL);
+    const logHead = this.db.prepare(LOG_HEAD_SQL).pluck();
+    const setLogHead = this.db.prepare(SET_LOG_HEAD_SQL);
     // The same work as the writer thread's transaction, for :memory: databases.
     this.writeTx = this.db.transaction((batch: WriteBatch): StoreStatus[] => {
       const statuses: StoreStatus[] = new Array(batch.events.length);
       const devices: DeviceTally = new Map();
+      const head = logHead.get() as number;
+      let seq = head;
       for (let i = 0; i < batch.events.length; i++) {
         const e = batch.events[i];
-        const info = insertEvent.run(e.eventId, e.deviceId, e.schema, e.eventType, e.valueNum, e.valueText, e.unit, e.tsDevice, e.tsServer, e.meta);
+        const info = insertEvent.run(e.eventId, e.deviceId, e.schema, e.eventType, e.valueNum, e.valueText, e.unit, e.tsDevice, e.tsServer, e.meta, seq + 1);
         statuses[i] = info.changes === 1 ? 'stored' : 'duplicate';
-        if (info.changes === 1) tallyDevice(devices, e.deviceId, e.tsServer);
+        if (info.changes === 1) {
+          seq++;
+          tallyDevice(devices, e.deviceId, e.tsServer);
+        }
       }
       upsertDevices(devices, upsertDevice);
       for (const d of batch.deadLetters) {
-        insertDeadLetter.run(d.receivedAt, d.reason, d.message, d.topic, d.deviceId, d.source, d.payload);
+        insertDeadLetter.run(d.receivedAt, d.reason, d.message, d.topic, d.deviceId, d.source, d.payload, ++seq);
       }
+      if (seq !== head) setLogHead.run(seq);
       return statuses;
     });
+    const prepared = (sql: string) => this.db.prepare(sql) as unknown as { run(...args: unknown[]): { changes: number } };
+    this.execTx = this.db.transaction((list: ExecStatement[]) => runStatements(prepared, list));
   }
 
-  async writeBatch(batch: WriteBatch): Promise<WriteResult> {
-    if (!this.writeTx) throw new Error('SqliteStore.migrate() must run before writeBatch()');
-    if (this.file === ':memory:' || this.closed) return { statuses: this.writeTx(batch) };
+  /** Runs statements in one transaction on the writer's connection (the writer thread for a file store). */
+  private async exec(list: ExecStatement[]): Promise<void> {
+    if (!this.execTx) throw new Error('SqliteStore.migrate() must run before the commit log is used');
+    if (this.file === ':memory:' || this.closed) return this.execTx.immediate(list);
+    return this.writerThread().exec(list, this.busyTimeout());
+  }
+
+  private writerThread(): WriterThread {
     if (this.writer === undefined || !this.writer.alive) {
       void this.writer?.close();
       this.writer = new WriterThread(this.file, this.busyTimeout());
     }
+    return this.writer;
+  }
+
+  async writeBatch(batch: WriteBatch): Promise<WriteResult> {
+    if (!this.writeTx) throw new Error('SqliteStore.migrate() must run before writeBatch()');
+    if (this.file === ':memory:' || this.closed) return { statuses: this.writeTx.immediate(batch) };
     // The writer follows this connection's busy_timeout (tests and operators set it here).
-    return this.writer.write(batch, this.busyTimeout());
+    return this.writerThread().write(batch, this.busyTimeout());
   }
 
   private busyTimeout(): number {
