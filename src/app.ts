@@ -11,7 +11,6 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildHttpServer, type HttpDeps } from './api/server.js';
 import type { Config } from './core/config.js';
-import type { TelemetryEvent } from './core/event.js';
 import { createLogger } from './core/logger.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
 import { BatchWriter, errorSummary } from './pipeline/batch-writer.js';
@@ -20,6 +19,10 @@ import { HttpIngest } from './sources/http-ingest/index.js';
 import { InfluxWrite } from './sources/http-ingest/influx.js';
 import { DeadLetterReplay } from './sources/http-ingest/replay.js';
 import { LiveHub } from './sinks/live/hub.js';
+import type { Processor } from './log/processor.js';
+import { ProcessorRunner } from './log/runner.js';
+import { Wakeup } from './log/wakeup.js';
+import { makeProcessors } from './processors/index.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { openStore } from './storage/open.js';
@@ -29,6 +32,8 @@ export interface Telehub {
   config: Config;
   store: Store;
   writer: BatchWriter;
+  /** The processors following the commit log. */
+  processors: ProcessorRunner;
   metrics: Metrics;
   log: Logger;
   http: FastifyInstance;
@@ -40,7 +45,14 @@ export interface Telehub {
   stop(): Promise<void>;
 }
 
-export async function startTelehub(config: Config, opts: { log?: Logger; onRoute?: HttpDeps['onRoute'] } = {}): Promise<Telehub> {
+export interface StartOptions {
+  log?: Logger;
+  onRoute?: HttpDeps['onRoute'];
+  /** Processors to run besides those TELEHUB_PROCESSORS names (tests, benchmarks). */
+  extraProcessors?: Processor[];
+}
+
+export async function startTelehub(config: Config, opts: StartOptions = {}): Promise<Telehub> {
   const log = opts.log ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   const store = openStore(config.store);
@@ -57,11 +69,20 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     publish: (topic, payload, qos) => deadLetterPublisher?.publish(topic, payload, qos),
   }, () => migrated && !stopping);
 
-  const toStream = ({ stored }: { stored: TelemetryEvent[] }) => hub.publish(stored);
-  const hub = new LiveHub({
-    maxBufferedBytes: config.http.streamMaxBufferBytes,
-    onActive: (active) => (active ? w.on('committed', toStream) : w.off('committed', toStream)),
-  });
+  // After a commit the writer only rings this (no data); processors and the
+  // live stream read what was committed from the commit log.
+  const wakeup = new Wakeup();
+  w.onCommit(() => wakeup.ring());
+  const processors = new ProcessorRunner(
+    store,
+    [...makeProcessors(config.log.processors), ...(opts.extraProcessors ?? [])],
+    { batchSize: config.log.processorBatch, pollMs: config.log.pollMs, retryMinMs: config.pipeline.retryMinMs, retryMaxMs: config.pipeline.retryMaxMs },
+    log,
+    wakeup,
+  );
+  processors.onError = (name) => metrics.processorErrors.inc({ name });
+  metrics.observeProcessors(() => (migrated ? processors.status() : Promise.resolve([])));
+  const hub = new LiveHub({ maxBufferedBytes: config.http.streamMaxBufferBytes, log: store.log, wakeup, pollMs: config.log.pollMs, logger: log });
   metrics.observeStream(() => hub.counters);
   const influx = new InfluxWrite(w, config.limits, config.lineProtocol, () => migrated && !stopping);
   const http = await buildHttpServer({
@@ -70,6 +91,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     store,
     replay: new DeadLetterReplay(w, config.limits, config.topics.events),
     hub,
+    processors,
     ingest: httpIngest,
     influx,
     maxBodyBytes: config.http.maxBodyBytes,
@@ -114,6 +136,8 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
   log.info({ store: store.kind, versions: await store.migrationVersions() }, 'Store ready.');
 
   metrics.storeUp.set(1);
+  await processors.start();
+  log.info({ processors: processors.names }, 'Processors following the commit log.');
   const ingest = new Ingest(w, config, log, metrics);
 
   if (config.mqtt) {
@@ -136,6 +160,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
       () => false,
     );
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
+    await processors.stop();
     await external?.close();
     await embedded?.close();
     log.debug('MQTT closed.');
@@ -150,6 +175,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     config,
     store,
     writer: w,
+    processors,
     metrics,
     log,
     http,

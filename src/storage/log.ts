@@ -56,10 +56,11 @@ export class CheckpointMovedError extends Error {
 }
 
 /**
- * Processors' checkpoints, moved in the same transaction as their state, so a
- * crash at any moment neither loses an entry nor applies one twice.
+ * The processors' side of the store: checkpoints, moved in the same
+ * transaction as the processor's state, so a crash at any moment neither
+ * loses an entry nor applies one twice; and reads of that state.
  */
-export interface ProcessorCheckpoints {
+export interface ProcessorStore {
   /** Creates the checkpoint at 0 when it does not exist; returns where it stands. */
   register(name: string): Promise<number>;
   get(name: string): Promise<number | undefined>;
@@ -72,4 +73,6 @@ export interface ProcessorCheckpoints {
   commit(name: string, fromSeq: number, toSeq: number, statements: readonly ProcessorStatement[]): Promise<void>;
   /** In one transaction: deletes every row of `tables` and sets the checkpoint to 0 (a rebuild). */
   reset(name: string, tables: readonly string[]): Promise<void>;
+  /** Reads a processor's state: one SELECT in the store's dialect (SQLite: on the reader thread). */
+  select(sql: string, params: unknown[]): Promise<Record<string, unknown>[]>;
 }

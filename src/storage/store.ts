@@ -1,6 +1,6 @@
 import type { TokenRecord } from '../auth/tokens.js';
 import type { DeadLetter, StoreStatus, TelemetryEvent } from '../core/event.js';
-import type { CommitLog, ProcessorCheckpoints } from './log.js';
+import type { CommitLog, ProcessorStore } from './log.js';
 
 /**
  * One batch as the pipeline hands it to a store: events to insert once each
@@ -151,5 +151,5 @@ export interface Store {
   /** The commit log: every committed event and dead letter by commit sequence number. */
   readonly log: CommitLog;
   /** Processors' checkpoints, moved in one transaction with their state. */
-  readonly processors: ProcessorCheckpoints;
+  readonly processors: ProcessorStore;
 }

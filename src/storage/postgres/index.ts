@@ -18,7 +18,7 @@ import { postgresQueries } from './queries.js';
 import { isRetriablePgError } from './errors.js';
 import { postgresLog } from './log.js';
 import { inTransaction } from './transaction.js';
-import type { CommitLog, ProcessorCheckpoints } from '../log.js';
+import type { CommitLog, ProcessorStore } from '../log.js';
 
 export { isRetriablePgError } from './errors.js';
 
@@ -123,7 +123,7 @@ export class PostgresStore implements Store {
   readonly tokens: TokenRepository;
   readonly queries: QueryRepository;
   readonly log: CommitLog;
-  readonly processors: ProcessorCheckpoints;
+  readonly processors: ProcessorStore;
   private closed = false;
 
   constructor(opts: PostgresStoreOptions) {

@@ -8,7 +8,7 @@
  * and checkpoint together (then applied again), never one without the other.
  */
 import type pg from 'pg';
-import { CheckpointMovedError, type CheckpointRow, type CommitLog, type ProcessorCheckpoints } from '../log.js';
+import { CheckpointMovedError, type CheckpointRow, type CommitLog, type ProcessorStore } from '../log.js';
 import { backlogFromRow, checkName, rowToEntry } from '../log-rows.js';
 import { inTransaction } from './transaction.js';
 
@@ -33,7 +33,7 @@ const BACKLOG_SQL = `SELECT
   LEFT JOIN LATERAL (SELECT seq, ts_server FROM events WHERE seq > $1 ORDER BY seq LIMIT 1) e ON true
   LEFT JOIN LATERAL (SELECT seq, received_at FROM deadletters WHERE seq > $1 ORDER BY seq LIMIT 1) d ON true`;
 
-export function postgresLog(pool: pg.Pool): { log: CommitLog; processors: ProcessorCheckpoints } {
+export function postgresLog(pool: pg.Pool): { log: CommitLog; processors: ProcessorStore } {
   const log: CommitLog = {
     async read(after, limit) {
       const { rows } = await pool.query({ name: 'telehub_log_read', text: READ_SQL, values: [after, limit] });
@@ -54,7 +54,7 @@ export function postgresLog(pool: pg.Pool): { log: CommitLog; processors: Proces
     const { rows } = await pool.query<{ seq: number }>('SELECT seq::float8 AS seq FROM processor_checkpoints WHERE name = $1', [name]);
     return rows.length === 0 ? undefined : rows[0].seq;
   };
-  const processors: ProcessorCheckpoints = {
+  const processors: Omit<ProcessorStore, 'select'> = {
     async register(name) {
       checkName(name, 'processor');
       await pool.query('INSERT INTO processor_checkpoints (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING', [name]);
@@ -90,5 +90,5 @@ export function postgresLog(pool: pg.Pool): { log: CommitLog; processors: Proces
       });
     },
   };
-  return { log, processors };
+  return { log, processors: { ...processors, select: async (sql, params) => (await pool.query(sql, params)).rows } };
 }

@@ -27,7 +27,7 @@ import { sqliteTokens } from './tokens.js';
 import { sqliteQueries } from './queries.js';
 import { sameThreadReader, ThreadReader, type SqlReader } from './reader.js';
 import { sqliteLog } from './log.js';
-import type { CommitLog, ProcessorCheckpoints } from '../log.js';
+import type { CommitLog, ProcessorStore } from '../log.js';
 import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
 
 // seq: the commit-log number (src/storage/log.ts). The writer is single, so
@@ -339,7 +339,7 @@ export class SqliteStore implements Store {
   private readonly reader: SqlReader;
   readonly queries: QueryRepository;
   readonly log: CommitLog;
-  readonly processors: ProcessorCheckpoints;
+  readonly processors: ProcessorStore;
 
   constructor(readonly file: string) {
     // Query-API reads run on a reader thread (reader.ts); :memory: cannot be shared with one.

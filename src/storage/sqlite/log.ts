@@ -7,7 +7,7 @@
  * contending for SQLite's single write lock from another connection.
  */
 import { backlogFromRow, checkName, rowToEntry } from '../log-rows.js';
-import { CheckpointMovedError, type CheckpointRow, type CommitLog, type ProcessorCheckpoints, type ProcessorStatement } from '../log.js';
+import { CheckpointMovedError, type CheckpointRow, type CommitLog, type ProcessorStore, type ProcessorStatement } from '../log.js';
 import { asBuffer, type SqlReader } from './reader.js';
 import type { ExecStatement } from './index.js';
 
@@ -31,7 +31,7 @@ const BACKLOG_SQL = `SELECT
     (SELECT seq FROM deadletters WHERE seq > @after ORDER BY seq LIMIT 1) AS ds,
     (SELECT received_at FROM deadletters WHERE seq > @after ORDER BY seq LIMIT 1) AS dt`;
 
-export function sqliteLog(reader: SqlReader, exec: (list: ExecStatement[]) => Promise<void>): { log: CommitLog; processors: ProcessorCheckpoints } {
+export function sqliteLog(reader: SqlReader, exec: (list: ExecStatement[]) => Promise<void>): { log: CommitLog; processors: ProcessorStore } {
   const log: CommitLog = {
     async read(after, limit) {
       const rows = await reader.all(READ_SQL, { after, limit });
@@ -50,7 +50,7 @@ export function sqliteLog(reader: SqlReader, exec: (list: ExecStatement[]) => Pr
     const rows = await reader.all('SELECT seq FROM processor_checkpoints WHERE name = ?', [name]);
     return rows.length === 0 ? undefined : Number(rows[0].seq);
   };
-  const processors: ProcessorCheckpoints = {
+  const processors: Omit<ProcessorStore, 'select'> = {
     async register(name) {
       checkName(name, 'processor');
       await exec([{ sql: 'INSERT INTO processor_checkpoints (name, seq, updated_at) VALUES (?, 0, ?) ON CONFLICT (name) DO NOTHING', params: [name, Date.now()] }]);
@@ -84,6 +84,6 @@ export function sqliteLog(reader: SqlReader, exec: (list: ExecStatement[]) => Pr
       ]);
     },
   };
-  return { log, processors };
+  return { log, processors: { ...processors, select: (sql, params) => reader.all(sql, params) } };
 }
 
