@@ -4,7 +4,7 @@
  * hash and one map lookup per request; a revocation takes effect within
  * TOKEN_CACHE_MS.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { parseToken, scopeAllows, verifySecret, type Scope, type TokenRecord } from '../auth/tokens.js';
 import type { TokenRepository } from '../storage/store.js';
 import { ApiError } from './errors.js';
@@ -12,7 +12,15 @@ import { storeUnavailable } from '../sources/http-ingest/index.js';
 
 export const TOKEN_CACHE_MS = 5000;
 
+export interface HookOptions {
+  allowQuery?: boolean;
+  ready?: () => boolean;
+  presented?: (req: FastifyRequest) => string | undefined;
+}
+
 export class TokenAuth {
+  /** Token records resolved by hook(), per request (gone with the request). */
+  private readonly records = new WeakMap<FastifyRequest, TokenRecord>();
   private cache = new Map<string, { record: TokenRecord | undefined; at: number }>();
 
   /** `isRetriable`: store errors that mean "down, try again" (answered 503 with Retry-After, not 500). */
@@ -38,9 +46,40 @@ export class TokenAuth {
     return undefined;
   }
 
-  /** Resolves the caller's token record or throws 401/403. */
-  async require(req: FastifyRequest, scope: Scope, opts: { allowQuery?: boolean } = {}): Promise<TokenRecord> {
-    const presented = TokenAuth.presented(req, opts.allowQuery);
+  /**
+   * An `onRequest` hook that authenticates a route before Fastify reads the
+   * request body (bodies are parsed between onRequest and preValidation), so
+   * a caller without a valid token is answered 401/403 with its body unread;
+   * the error handler then closes the connection if the body is still
+   * arriving (see closeIfBodyUnread in errors.ts). The handler gets the
+   * record with tokenOf(req).
+   *
+   * `ready`: checked first; when false the route answers 503 (store starting
+   * or stopping) without a token lookup, as the handler itself would.
+   * `presented`: where a route takes its token other than from Authorization
+   * (InfluxDB v1's `?p=` or Basic auth).
+   */
+  hook(scope: Scope, opts: HookOptions = {}): onRequestAsyncHookHandler {
+    return async (req) => {
+      if (opts.ready && !opts.ready()) throw storeUnavailable();
+      this.records.set(req, await this.require(req, scope, { allowQuery: opts.allowQuery, token: opts.presented?.(req) }));
+    };
+  }
+
+  /** The token record hook() resolved for this request. */
+  tokenOf(req: FastifyRequest): TokenRecord {
+    const record = this.records.get(req);
+    // A route that calls this without the hook is a programming error, not a client's.
+    if (!record) throw new Error(`no token resolved for ${req.method} ${req.url}: the route lacks auth.hook()`);
+    return record;
+  }
+
+  /**
+   * Resolves the caller's token record or throws 401/403. `token`: the
+   * presented token when the route found it elsewhere than the headers.
+   */
+  async require(req: FastifyRequest, scope: Scope, opts: { allowQuery?: boolean; token?: string } = {}): Promise<TokenRecord> {
+    const presented = opts.token ?? TokenAuth.presented(req, opts.allowQuery);
     if (presented === undefined) throw new ApiError(401, 'unauthorized', 'a token is required: Authorization: Bearer <token>');
     const parsed = parseToken(presented);
     if (!parsed) throw new ApiError(401, 'unauthorized', 'the token is not valid');

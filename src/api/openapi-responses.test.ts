@@ -106,12 +106,27 @@ const big = 'x'.repeat(MAX_BODY + 1);
 const T0 = '2026-11-22T10:00:00Z';
 const T1 = '2026-11-22T11:00:00Z';
 
+/** A 400 unknown_parameter naming exactly these parameters. */
+function unknownParams(b: { error: { code: string; message: string; details: { path: string }[] } }, names: string[]): void {
+  assert.equal(b.error.code, 'unknown_parameter');
+  for (const n of names) assert.ok(b.error.message.includes(`"${n}"`), `${n} is named: ${b.error.message}`);
+  assert.deepEqual(b.error.details.map((d) => d.path), names.map((n) => `/${n}`));
+}
+
+/** A 400 naming both from and to. */
+function fromAfterTo(b: { error: { code: string; message: string; details: { path: string }[] } }): void {
+  assert.equal(b.error.code, 'invalid_request');
+  assert.match(b.error.message, /^from \(2026-11-22T11:00:00\.000Z\) must be before to \(2026-11-22T10:00:00\.000Z\)$/);
+  assert.deepEqual(b.error.details.map((d) => d.path), ['/from', '/to']);
+}
+
 const CASES: Case[] = [
   // POST /ingest
   { method: 'post', path: '/ingest', status: 202, what: 'stored', send: (c) => request(c, 'post', '/ingest', { token: c.tokens.ingest, json: ev(`ok-${c.app.kind}-1`) }) },
   { method: 'post', path: '/ingest', status: 202, what: 'gzip NDJSON, one line rejected', send: (c) => request(c, 'post', '/ingest', { token: c.tokens.ingest, headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' }, body: gzipSync(`${JSON.stringify(ev('ok-nd-1'))}\n{"schema":\n`) }) },
   { method: 'post', path: '/ingest', status: 400, what: 'every event refused (results body)', send: (c) => request(c, 'post', '/ingest', { token: c.tokens.ingest, json: { schema: 2, event_id: 'x', device_id: 'd', event_type: 't' } }), expect: (b) => assert.equal(b.results[0].reason, 'unsupported_schema') },
   { method: 'post', path: '/ingest', status: 400, what: 'unreadable body (error body)', send: (c) => request(c, 'post', '/ingest', { token: c.tokens.ingest, headers: { 'content-type': 'application/json' }, body: '{"schema":1,' }), expect: (b) => assert.equal(b.error.code, 'invalid_json') },
+  { method: 'post', path: '/ingest', status: 400, what: 'a query parameter (it takes none)', send: (c) => request(c, 'post', '/ingest?device=esp32-01', { token: c.tokens.ingest, json: ev('no-q') }), expect: (b) => unknownParams(b, ['device']) },
   { method: 'post', path: '/ingest', status: 401, what: 'no token', send: (c) => request(c, 'post', '/ingest', { json: ev('no-1') }) },
   { method: 'post', path: '/ingest', status: 401, what: 'revoked token', send: (c) => request(c, 'post', '/ingest', { token: c.tokens.revoked, json: ev('no-1') }) },
   { method: 'post', path: '/ingest', status: 403, what: 'read scope', send: (c) => request(c, 'post', '/ingest', { token: c.tokens.read, json: ev('no-1') }) },
@@ -126,6 +141,7 @@ const CASES: Case[] = [
   { method: 'post', path: '/api/v2/write', status: 204, what: 'every line written', send: (c) => request(c, 'post', '/api/v2/write?org=o&bucket=b&precision=s', { auth: `Token ${c.tokens.ingest}`, body: LINE }) },
   { method: 'post', path: '/api/v2/write', status: 400, what: 'partial write', send: (c) => request(c, 'post', '/api/v2/write?precision=s', { auth: `Token ${c.tokens.ingest}`, body: `${LINE}\nnot line protocol` }) },
   { method: 'post', path: '/api/v2/write', status: 400, what: 'precision fails its schema', send: (c) => request(c, 'post', '/api/v2/write?precision=fortnight', { auth: `Token ${c.tokens.ingest}`, body: LINE }) },
+  { method: 'post', path: '/api/v2/write', status: 400, what: 'unknown query parameter (InfluxDB shape)', send: (c) => request(c, 'post', '/api/v2/write?org=o&bukket=b', { auth: `Token ${c.tokens.ingest}`, body: LINE }), expect: (b) => assert.match(b.message, /unknown query parameter "bukket"/) },
   { method: 'post', path: '/api/v2/write', status: 401, what: 'no token', send: (c) => request(c, 'post', '/api/v2/write', { body: LINE }) },
   { method: 'post', path: '/api/v2/write', status: 403, what: 'read scope', send: (c) => request(c, 'post', '/api/v2/write', { auth: `Token ${c.tokens.read}`, body: LINE }) },
   { method: 'post', path: '/api/v2/write', status: 413, what: 'body over the limit', send: (c) => request(c, 'post', '/api/v2/write', { auth: `Token ${c.tokens.ingest}`, body: big }) },
@@ -133,6 +149,7 @@ const CASES: Case[] = [
   { method: 'post', path: '/write', status: 204, what: 'token as p=', send: (c) => request(c, 'post', `/write?db=x&precision=s&p=${c.tokens.ingest}`, { body: LINE }) },
   { method: 'post', path: '/write', status: 204, what: 'token as the Basic password', send: (c) => request(c, 'post', '/write?db=x&precision=s', { auth: basic(c.tokens.ingest), body: LINE }) },
   { method: 'post', path: '/write', status: 400, what: 'partial write', send: (c) => request(c, 'post', '/write?precision=s', { auth: basic(c.tokens.ingest), body: `${LINE}\nbad line` }) },
+  { method: 'post', path: '/write', status: 400, what: 'unknown query parameter (InfluxDB shape)', send: (c) => request(c, 'post', `/write?db=x&p=${c.tokens.ingest}&retention=1d`, { body: LINE }), expect: (b) => assert.match(b.message, /unknown query parameter "retention"/) },
   { method: 'post', path: '/write', status: 401, what: 'wrong Basic password', send: (c) => request(c, 'post', '/write', { auth: basic('nope'), body: LINE }) },
   { method: 'post', path: '/write', status: 403, what: 'read scope', send: (c) => request(c, 'post', `/write?p=${c.tokens.read}`, { body: LINE }) },
   { method: 'post', path: '/write', status: 413, what: 'body over the limit', send: (c) => request(c, 'post', `/write?p=${c.tokens.ingest}`, { body: big }) },
@@ -145,16 +162,37 @@ const CASES: Case[] = [
   { method: 'get', path: '/api/v1/events', status: 200, what: 'filtered, last page', send: (c) => request(c, 'get', `/api/v1/events?device=esp32-01&from=${T0}&to=${Date.parse(T1)}`, { token: c.tokens.read }), expect: (b) => assert.deepEqual([b.events.map((e: { event_id: string }) => e.event_id), b.next_cursor], [['seed-1', 'seed-2', 'seed-3'], null]) },
   { method: 'get', path: '/api/v1/events', status: 400, what: 'limit out of range', send: (c) => request(c, 'get', '/api/v1/events?limit=0', { token: c.tokens.read }) },
   { method: 'get', path: '/api/v1/events', status: 400, what: 'a cursor this API did not return', send: (c) => request(c, 'get', '/api/v1/events?cursor=bm9wZQ', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/events', status: 400, what: 'unknown query parameters, all named', send: (c) => request(c, 'get', '/api/v1/events?devise=esp32-01&limit=2&lmit=3', { token: c.tokens.read }), expect: (b) => unknownParams(b, ['devise', 'lmit']) },
+  { method: 'get', path: '/api/v1/events', status: 400, what: 'from after to', send: (c) => request(c, 'get', `/api/v1/events?from=${T1}&to=${T0}`, { token: c.tokens.read }), expect: fromAfterTo },
+  { method: 'get', path: '/api/v1/events', status: 200, what: 'date-only from and to (UTC midnight)', send: (c) => request(c, 'get', '/api/v1/events?device=esp32-01&from=2026-11-22&to=2026-11-23', { token: c.tokens.read }), expect: (b) => assert.deepEqual(b.events.map((e: { event_id: string }) => e.event_id), ['seed-1', 'seed-2', 'seed-3']) },
+  { method: 'get', path: '/api/v1/events', status: 200, what: 'a date-only to is exclusive', send: (c) => request(c, 'get', '/api/v1/events?device=esp32-01&from=2026-11-21&to=2026-11-22', { token: c.tokens.read }), expect: (b) => assert.deepEqual(b.events, []) },
   { method: 'get', path: '/api/v1/events', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/events') },
   { method: 'get', path: '/api/v1/events', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/events', { token: c.tokens.ingest }) },
   { method: 'get', path: '/api/v1/events', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/events', { token: c.fresh.read }) },
   { method: 'get', path: '/api/v1/devices', status: 200, what: 'devices', send: (c) => request(c, 'get', '/api/v1/devices', { token: c.tokens.read }), expect: (b) => assert.ok(['car-1', 'esp32-01'].every((d) => b.devices.some((x: { device_id: string }) => x.device_id === d))) },
+  { method: 'get', path: '/api/v1/devices', status: 400, what: 'a query parameter (it takes none)', send: (c) => request(c, 'get', '/api/v1/devices?device=esp32-01', { token: c.tokens.read }), expect: (b) => unknownParams(b, ['device']) },
   { method: 'get', path: '/api/v1/devices', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/devices') },
   { method: 'get', path: '/api/v1/devices', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/devices', { token: c.tokens.ingest }) },
   { method: 'get', path: '/api/v1/devices', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/devices', { token: c.tokens.read }) },
   { method: 'get', path: '/api/v1/series', status: 200, what: 'buckets', send: (c) => request(c, 'get', `/api/v1/series?device=esp32-01&type=temperature&from=${T0}&to=${T1}&bucket=1m`, { token: c.tokens.read }), expect: (b) => assert.deepEqual(b.buckets.map((x: { count: number }) => x.count), [2, 1]) },
   { method: 'get', path: '/api/v1/series', status: 400, what: 'parameters missing', send: (c) => request(c, 'get', '/api/v1/series?device=esp32-01', { token: c.tokens.read }) },
   { method: 'get', path: '/api/v1/series', status: 400, what: 'too many buckets', send: (c) => request(c, 'get', '/api/v1/series?device=d&type=t&from=0&to=1000000000000&bucket=1s', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/series', status: 400, what: 'from after to', send: (c) => request(c, 'get', `/api/v1/series?device=d&type=t&from=${T1}&to=${T0}`, { token: c.tokens.read }), expect: fromAfterTo },
+  { method: 'get', path: '/api/v1/series', status: 400, what: 'unknown query parameter', send: (c) => request(c, 'get', '/api/v1/series?device=d&type=t&step=1m', { token: c.tokens.read }), expect: (b) => unknownParams(b, ['step']) },
+  {
+    method: 'get', path: '/api/v1/series', status: 200, what: 'defaults: the last 24 h in 5m buckets',
+    send: (c) => request(c, 'get', '/api/v1/series?device=esp32-01&type=temperature', { token: c.tokens.read }),
+    expect: (b) => {
+      assert.equal(Date.parse(b.to) - Date.parse(b.from), 86_400_000);
+      assert.ok(Math.abs(Date.parse(b.to) - Date.now()) < 60_000, `to is now: ${b.to}`);
+      assert.equal(b.bucket_seconds, 300);
+    },
+  },
+  {
+    method: 'get', path: '/api/v1/series', status: 200, what: 'date-only range, bucket chosen for it',
+    send: (c) => request(c, 'get', '/api/v1/series?device=esp32-01&type=temperature&from=2026-11-22&to=2026-11-23', { token: c.tokens.read }),
+    expect: (b) => assert.deepEqual([b.from, b.to, b.bucket_seconds, b.buckets.map((x: { time: string; count: number }) => [x.time, x.count])], ['2026-11-22T00:00:00.000Z', '2026-11-23T00:00:00.000Z', 300, [['2026-11-22T10:00:00.000Z', 3]]]),
+  },
   { method: 'get', path: '/api/v1/series', status: 401, what: 'no token', send: (c) => request(c, 'get', `/api/v1/series?device=d&type=t&from=${T0}&to=${T1}&bucket=1m`) },
   { method: 'get', path: '/api/v1/series', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', `/api/v1/series?device=d&type=t&from=${T0}&to=${T1}&bucket=1m`, { token: c.tokens.ingest }) },
   { method: 'get', path: '/api/v1/series', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', `/api/v1/series?device=esp32-01&type=temperature&from=${T0}&to=${T1}&bucket=1m`, { token: c.tokens.read }) },
@@ -168,6 +206,7 @@ const CASES: Case[] = [
   { method: 'post', path: '/api/v1/deadletters/replay', status: 200, what: 'by ids', send: (c) => request(c, 'post', '/api/v1/deadletters/replay', { token: c.tokens.admin, json: { ids: c.deadLetterIds } }), expect: (b, c) => assert.deepEqual(b.results.map((r: { id: number }) => r.id).sort(), [...c.deadLetterIds].sort()) },
   { method: 'post', path: '/api/v1/deadletters/replay', status: 400, what: 'no selection', send: (c) => request(c, 'post', '/api/v1/deadletters/replay', { token: c.tokens.admin, json: {} }) },
   { method: 'post', path: '/api/v1/deadletters/replay', status: 400, what: 'unknown field', send: (c) => request(c, 'post', '/api/v1/deadletters/replay', { token: c.tokens.admin, json: { everything: true } }) },
+  { method: 'post', path: '/api/v1/deadletters/replay', status: 400, what: 'from after to', send: (c) => request(c, 'post', '/api/v1/deadletters/replay', { token: c.tokens.admin, json: { from: T1, to: T0 } }), expect: fromAfterTo },
   { method: 'post', path: '/api/v1/deadletters/replay', status: 401, what: 'no token', send: (c) => request(c, 'post', '/api/v1/deadletters/replay', { json: { ids: [1] } }) },
   { method: 'post', path: '/api/v1/deadletters/replay', status: 403, what: 'read scope', send: (c) => request(c, 'post', '/api/v1/deadletters/replay', { token: c.tokens.read, json: { ids: [1] } }) },
   { method: 'post', path: '/api/v1/deadletters/replay', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'post', '/api/v1/deadletters/replay', { token: c.fresh.admin, json: { reason: 'invalid_json' } }) },
@@ -175,6 +214,7 @@ const CASES: Case[] = [
   // The stream's upgrade
   { method: 'get', path: '/api/v1/stream', status: 101, what: 'token in Authorization', send: (c) => upgrade(c, '?device=esp32-*', { authorization: `Bearer ${c.tokens.read}` }) },
   { method: 'get', path: '/api/v1/stream', status: 101, what: 'token as ?token=', send: (c) => upgrade(c, `?token=${c.tokens.read}&type=temperature,humidity`) },
+  { method: 'get', path: '/api/v1/stream', status: 400, what: 'unknown query parameter, before the upgrade', send: (c) => upgrade(c, `?token=${c.tokens.read}&devices=esp32-*`), expect: (b) => unknownParams(b, ['devices']) },
   { method: 'get', path: '/api/v1/stream', status: 401, what: 'no token', send: (c) => upgrade(c, '') },
   { method: 'get', path: '/api/v1/stream', status: 401, what: 'revoked token', send: (c) => upgrade(c, `?token=${c.tokens.revoked}`) },
   { method: 'get', path: '/api/v1/stream', status: 403, what: 'ingest scope', send: (c) => upgrade(c, `?token=${c.tokens.ingest}`) },

@@ -1,17 +1,24 @@
 /**
  * The OpenAPI document is generated from the route schemas: it is a valid
  * OpenAPI 3.1 document (checked against the official OAS 3.1 schema by
- * @apidevtools/swagger-parser), and every public route the running app
- * registered is in it with its method. That every documented response is
- * what the routes really answer is openapi-responses.test.ts.
+ * @apidevtools/swagger-parser), every public route the running app
+ * registered is in it with its method, and it agrees with docs/http-api.md:
+ * the routes and statuses of the doc's "API routes" table are exactly the
+ * document's, and the doc's "Service routes" are registered and kept out of
+ * it. That every documented response is what the routes really answer is
+ * openapi-responses.test.ts.
  */
 import SwaggerParser from '@apidevtools/swagger-parser';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startInProcess, type InProcessTelehub } from '../../test/helpers/inprocess.js';
+import { parseRouteTable, type DocumentedRoute } from '../../test/helpers/route-table.js';
 
-/** Internal endpoints, kept out of the document on purpose. */
-const INTERNAL = ['/healthz', '/readyz', '/metrics', '/api/openapi.json'];
+const httpApiMd = readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8');
+const API = parseRouteTable(httpApiMd, 'API routes');
+const SERVICE = parseRouteTable(httpApiMd, 'Service routes');
+const label = (r: { method: string; path: string }) => `${r.method.toUpperCase()} ${r.path}`;
 
 describe('OpenAPI document', () => {
   let app: InProcessTelehub;
@@ -35,16 +42,17 @@ describe('OpenAPI document', () => {
   it('lists every route the app registered, with its method', () => {
     const routes = app.routes.flatMap((r) => (Array.isArray(r.method) ? r.method : [r.method]).map((m) => ({ method: m.toLowerCase(), url: r.url, hide: r.schema?.hide })));
     const gets = new Set(routes.filter((r) => r.method === 'get').map((r) => r.url));
+    const service = (method: string, url: string) => SERVICE.some((s) => s.path === url && (s.method === method || (method === 'head' && s.method === 'get')));
     let checked = 0;
     for (const r of routes) {
-      if (INTERNAL.includes(r.url)) {
-        assert.equal(r.hide, true, `${r.url} is internal and hidden`);
-        assert.equal(doc.paths[r.url], undefined, `${r.url} is not documented`);
+      if (service(r.method, r.url)) {
+        assert.equal(r.hide, true, `${r.url} is a service route (docs/http-api.md) and hidden`);
+        assert.equal(doc.paths[r.url], undefined, `${r.url} is not in the OpenAPI document`);
         continue;
       }
       // Fastify adds HEAD to every GET; the document lists the GET.
       if (r.method === 'head' && gets.has(r.url)) continue;
-      assert.ok(doc.paths[r.url]?.[r.method], `${r.method.toUpperCase()} ${r.url} is in the document`);
+      assert.ok(doc.paths[r.url]?.[r.method], `${r.method.toUpperCase()} ${r.url} is in the OpenAPI document, or a service route of docs/http-api.md`);
       checked++;
     }
     assert.ok(checked >= 9, `the public routes were walked (${checked})`);
@@ -54,21 +62,26 @@ describe('OpenAPI document', () => {
     }
   });
 
-  it('documents the statuses docs/http-api.md promises', () => {
-    for (const [p, method, statuses] of [
-      ['/ingest', 'post', ['202', '400', '401', '403', '413', '415', '503']],
-      ['/api/v2/write', 'post', ['204', '400', '401', '403', '413', '503']],
-      ['/write', 'post', ['204', '400', '401', '403', '413', '503']],
-      ['/api/v1/events', 'get', ['200', '400', '401', '403', '503']],
-      ['/api/v1/deadletters', 'get', ['200', '400', '401', '403', '503']],
-      ['/api/v1/devices', 'get', ['200', '401', '403', '503']],
-      ['/api/v1/series', 'get', ['200', '400', '401', '403', '503']],
-      ['/api/v1/deadletters/replay', 'post', ['200', '400', '401', '403', '503']],
-      ['/api/v1/stream', 'get', ['101', '401', '403']],
-    ] as const) {
-      const op = doc.paths[p]?.[method];
-      assert.ok(op, `${method.toUpperCase()} ${p} is documented`);
-      assert.deepEqual(Object.keys(op.responses).sort(), [...statuses].sort(), `${p} responses`);
+  it('docs/http-api.md lists the routes and statuses of the document, and only those', () => {
+    const inDocument: DocumentedRoute[] = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([m, op]) => ({ method: m, path: p, statuses: Object.keys(op.responses).sort() })));
+    const find = (list: DocumentedRoute[], r: DocumentedRoute) => list.find((x) => x.method === r.method && x.path === r.path);
+    for (const r of inDocument) {
+      const row = find(API, r);
+      assert.ok(row, `${label(r)} is in the OpenAPI document but not in docs/http-api.md's API routes`);
+      assert.deepEqual(r.statuses, row.statuses, `${label(r)}: statuses of the OpenAPI document (actual) and docs/http-api.md (expected)`);
+    }
+    for (const row of API) assert.ok(find(inDocument, row), `${label(row)} is in docs/http-api.md's API routes but not in the OpenAPI document`);
+    // And the tables were really read (parseRouteTable throws on a malformed row).
+    assert.ok(API.length >= 9 && SERVICE.length >= 4, `the doc's tables were read (${API.length} API, ${SERVICE.length} service routes)`);
+  });
+
+  it("docs/http-api.md's service routes are registered and answer", async () => {
+    for (const row of SERVICE) {
+      assert.ok(app.routes.some((r) => r.url === row.path && [r.method].flat().includes(row.method.toUpperCase())), `${label(row)} is registered`);
+      // Each answers one of its documented statuses (the store is up: /readyz is 200).
+      const res = await fetch(`${app.base}${row.path}`, { method: row.method.toUpperCase() });
+      await res.arrayBuffer();
+      assert.ok(row.statuses.includes(String(res.status)), `${label(row)} answered ${res.status}, documented ${row.statuses.join(', ')}`);
     }
   });
 });

@@ -16,7 +16,9 @@ import type { HttpIngest } from '../sources/http-ingest/index.js';
 import type { InfluxWrite } from '../sources/http-ingest/influx.js';
 import { registerInfluxRoutes } from './routes/influx.js';
 import { TokenAuth } from './auth.js';
-import { handleError } from './errors.js';
+import { closeIfBodyUnread, handleError } from './errors.js';
+import { rejectUnknownQuery } from './query-params.js';
+import { collectApiRoutes, registerHomeRoute, type ApiRouteLink } from './routes/home.js';
 import { registerIngestRoutes } from './routes/ingest.js';
 import { ErrorSchema, RetryAfterHeader } from './schemas.js';
 
@@ -64,8 +66,13 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     const onRoute = deps.onRoute;
     app.addHook('onRoute', (route) => onRoute(route));
   }
+  // Every route in the OpenAPI document refuses query parameters it does not declare.
+  app.addHook('onRoute', rejectUnknownQuery);
+  const apiRoutes: ApiRouteLink[] = [];
+  app.addHook('onRoute', collectApiRoutes(apiRoutes));
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((req, reply) => {
+    closeIfBodyUnread(req, reply);
     reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
   await app.register(swagger, {
@@ -78,6 +85,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   });
   app.addSchema({ ...ErrorSchema, $id: 'Error' });
 
+  await app.register(registerHomeRoute, { api: apiRoutes });
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     const problems = await deps.readiness.problems();

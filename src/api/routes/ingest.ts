@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { createGunzip } from 'node:zlib';
-import { storeUnavailable, type HttpIngest } from '../../sources/http-ingest/index.js';
+import type { HttpIngest } from '../../sources/http-ingest/index.js';
 import type { TokenAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema, IngestAnswerSchema } from '../schemas.js';
@@ -56,11 +56,11 @@ export const registerIngestRoutes: FastifyPluginAsync<{ auth: TokenAuth; ingest:
           503: ErrorSchema,
         },
       },
+      // Readiness and the token are checked before the body is read.
+      onRequest: auth.hook('ingest', { ready: () => ingest.isReady() }),
     },
     async (req, reply) => {
-      if (!ingest.isReady()) throw storeUnavailable();
-      const token = await auth.require(req, 'ingest');
-      const answer = await ingest.ingest(req.body as Buffer, req.headers['content-type'], token);
+      const answer = await ingest.ingest(req.body as Buffer, req.headers['content-type'], auth.tokenOf(req));
       return reply.code(answer.statusCode).send(answer.body);
     },
   );

@@ -4,7 +4,6 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { parseIsoTimestamp } from '../../codecs/seed001-json/timestamp.js';
 import { deadLetterToJson } from '../../core/event.js';
 import { eventToJson } from '../../sinks/live/hub.js';
 import type { Store } from '../../storage/store.js';
@@ -13,8 +12,10 @@ import type { TokenAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
 import { storeUnavailable } from '../../sources/http-ingest/index.js';
+import { AUTO_BUCKETS_LABEL, parseRange, resolveSeriesRange, TARGET_POINTS } from '../time-range.js';
 
-const TimeParam = Type.String({ description: 'ISO-8601 date-time or epoch milliseconds' });
+const TIME = 'ISO-8601 date-time (UTC when it has no offset), a date alone (YYYY-MM-DD: UTC midnight), or epoch milliseconds';
+const TimeParam = Type.String({ description: TIME });
 const EventsQuery = Type.Object({
   device: Type.Optional(Type.String()),
   type: Type.Optional(Type.String()),
@@ -60,13 +61,20 @@ const DeadLettersPage = Type.Object({ deadletters: Type.Array(DeadLetterRow), ne
 const SeriesQuery = Type.Object({
   device: Type.String(),
   type: Type.String(),
-  from: TimeParam,
-  to: TimeParam,
-  bucket: Type.String({ pattern: '^[0-9]+[smhd]$', description: 'Bucket width from 1s to 1d, e.g. 10s, 1m, 5m, 1h, 1d' }),
+  from: Type.Optional(Type.String({ description: `${TIME}. Default: 24 h before to` })),
+  to: Type.Optional(Type.String({ description: `${TIME}. Default: now` })),
+  bucket: Type.Optional(
+    Type.String({
+      pattern: '^[0-9]+[smhd]$',
+      description: `Bucket width from 1s to 1d, e.g. 10s, 1m, 5m, 1h, 1d. Default: the smallest of ${AUTO_BUCKETS_LABEL} that gives at most ${TARGET_POINTS} buckets (1d beyond ${TARGET_POINTS} days)`,
+    }),
+  ),
 });
 const SeriesPage = Type.Object({
   device: Type.String(),
   type: Type.String(),
+  from: Type.String({ description: 'The range used (inclusive), after defaults' }),
+  to: Type.String({ description: 'The range used (exclusive), after defaults' }),
   bucket_seconds: Type.Integer(),
   buckets: Type.Array(
     Type.Object({ time: Type.String(), count: Type.Integer(), avg: Type.Number(), min: Type.Number(), max: Type.Number(), first: Type.Number(), last: Type.Number() }),
@@ -96,16 +104,7 @@ const ReplayAnswer = Type.Object({
     }),
   ),
 });
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const MAX_BUCKETS = 100_000;
-
-function time(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (/^-?\d{1,15}$/.test(v)) return Number(v);
-  const ms = parseIsoTimestamp(v);
-  if (ms === undefined) throw new ApiError(400, 'invalid_request', `${name} must be an ISO-8601 date-time or epoch milliseconds`);
-  return ms;
-}
 
 function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | undefined {
   if (cursor === undefined) return undefined;
@@ -121,6 +120,8 @@ const encodeCursor = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('ba
 
 export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: Store; replay?: DeadLetterReplay }> = async (app, { auth, store, replay }) => {
   const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 503: ErrorSchema };
+  // Authenticated in onRequest, before any body is read (TokenAuth.hook).
+  const readScope = auth.hook('read');
   // A store that is down or restarting answers 503 (with Retry-After), not 500.
   const read = <T>(p: Promise<T>): Promise<T> =>
     p.catch((err) => {
@@ -129,13 +130,13 @@ export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: S
 
   app.get<{ Querystring: Static<typeof EventsQuery> }>(
     '/api/v1/events',
-    { schema: { summary: 'Stored events, oldest first', description: 'Time is ts_device, or ts_server when the device sent none. `from` inclusive, `to` exclusive.', security: [{ bearer: [] }], querystring: EventsQuery, response: { 200: EventsPage, ...errors } } },
+    { onRequest: readScope, schema: { summary: 'Stored events, oldest first', description: 'Time is ts_device, or ts_server when the device sent none. `from` inclusive, `to` exclusive; `from` after `to` is refused.', security: [{ bearer: [] }], querystring: EventsQuery, response: { 200: EventsPage, ...errors } } },
     async (req, reply) => {
-      await auth.require(req, 'read');
       const q = req.query;
       const limit = q.limit ?? 1000;
+      const { from, to } = parseRange(q);
       const after = decodeCursor(q.cursor, (v): v is [number, string] => Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'string');
-      const rows = await read(store.queries.events({ deviceId: q.device, eventType: q.type, from: time('from', q.from), to: time('to', q.to), after: after && { time: after[0], eventId: after[1] }, limit }));
+      const rows = await read(store.queries.events({ deviceId: q.device, eventType: q.type, from, to, after: after && { time: after[0], eventId: after[1] }, limit }));
       const last = rows[rows.length - 1];
       // Rows go out as the pre-serialised JSON the live stream uses.
       const body = `{"events":[${rows.map(eventToJson).join(',')}],"next_cursor":${rows.length === limit ? JSON.stringify(encodeCursor([last.time, last.eventId])) : 'null'}}`;
@@ -145,10 +146,9 @@ export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: S
 
   app.get(
     '/api/v1/devices',
-    // No parameters, so nothing to refuse with 400.
-    { schema: { summary: 'Devices with stored events', description: 'First and last seen (server time) and event count per device.', security: [{ bearer: [] }], response: { 200: DevicesPage, 401: ErrorSchema, 403: ErrorSchema, 503: ErrorSchema } } },
-    async (req) => {
-      await auth.require(req, 'read');
+    // No parameters: any query parameter is refused (400 unknown_parameter).
+    { onRequest: readScope, schema: { summary: 'Devices with stored events', description: 'First and last seen (server time) and event count per device.', security: [{ bearer: [] }], response: { 200: DevicesPage, ...errors } } },
+    async () => {
       const devices = await read(store.queries.devices());
       return { devices: devices.map((d) => ({ device_id: d.deviceId, first_seen: new Date(d.firstSeen).toISOString(), last_seen: new Date(d.lastSeen).toISOString(), events: d.events })) };
     },
@@ -159,26 +159,24 @@ export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: S
     {
       schema: {
         summary: 'A time series in buckets',
-        description: 'avg, min, max, count, first and last of value_num per bucket, for one device and event type. Buckets without events are omitted.',
+        description:
+          'avg, min, max, count, first and last of value_num per bucket, for one device and event type. Buckets without events are omitted. Without from/to: the last 24 h; without bucket: about 300 buckets over the range. The answer says the range and bucket used.',
         security: [{ bearer: [] }],
         querystring: SeriesQuery,
         response: { 200: SeriesPage, ...errors },
       },
+      onRequest: readScope,
     },
     async (req) => {
-      await auth.require(req, 'read');
       const q = req.query;
-      const m = /^([0-9]+)([smhd])$/.exec(q.bucket)!;
-      const bucketMs = Number(m[1]) * UNIT_MS[m[2]];
-      if (bucketMs < 1000 || bucketMs > 86_400_000) throw new ApiError(400, 'invalid_request', 'bucket must be between 1s and 1d');
-      const from = time('from', q.from)!;
-      const to = time('to', q.to)!;
-      if (to <= from) throw new ApiError(400, 'invalid_request', 'to must be after from');
+      const { from, to, bucketMs } = resolveSeriesRange(q, Date.now());
       if ((to - from) / bucketMs > MAX_BUCKETS) throw new ApiError(400, 'invalid_request', `at most ${MAX_BUCKETS} buckets per request; widen the bucket or narrow the range`);
       const buckets = await read(store.queries.series({ deviceId: q.device, eventType: q.type, from, to, bucketMs }));
       return {
         device: q.device,
         type: q.type,
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
         bucket_seconds: bucketMs / 1000,
         buckets: buckets.map((b) => ({ time: new Date(b.bucket).toISOString(), count: b.count, avg: b.avg, min: b.min, max: b.max, first: b.first, last: b.last })),
       };
@@ -187,13 +185,13 @@ export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: S
 
   app.get<{ Querystring: Static<typeof DeadLettersQuery> }>(
     '/api/v1/deadletters',
-    { schema: { summary: 'Dead letters, oldest first', description: 'Filter by reason code and received time; payload as UTF-8 text or base64.', security: [{ bearer: [] }], querystring: DeadLettersQuery, response: { 200: DeadLettersPage, ...errors } } },
+    { onRequest: readScope, schema: { summary: 'Dead letters, oldest first', description: 'Filter by reason code and received time; payload as UTF-8 text or base64.', security: [{ bearer: [] }], querystring: DeadLettersQuery, response: { 200: DeadLettersPage, ...errors } } },
     async (req) => {
-      await auth.require(req, 'read');
       const q = req.query;
       const limit = q.limit ?? 1000;
+      const { from, to } = parseRange(q);
       const afterId = decodeCursor(q.cursor, (v): v is number => Number.isInteger(v));
-      const rows = await read(store.queries.deadLetters({ reason: q.reason, from: time('from', q.from), to: time('to', q.to), afterId, limit }));
+      const rows = await read(store.queries.deadLetters({ reason: q.reason, from, to, afterId, limit }));
       return {
         deadletters: rows.map((d) => ({ id: d.id, ...deadLetterToJson(d, { full: true }) })),
         next_cursor: rows.length === limit ? encodeCursor(rows[rows.length - 1].id) : null,
@@ -212,14 +210,15 @@ export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: S
           body: ReplayBody,
           response: { 200: ReplayAnswer, ...errors },
         },
+        onRequest: auth.hook('admin'),
       },
       async (req) => {
-        await auth.require(req, 'admin');
         const b = req.body;
         if (b.ids === undefined && b.reason === undefined && b.from === undefined) {
           throw new ApiError(400, 'invalid_request', 'select dead letters with ids, or with reason and/or from/to');
         }
-        const dls = await read(store.queries.deadLetters({ ids: b.ids, reason: b.reason, from: time('from', b.from), to: time('to', b.to), limit: b.ids?.length || (b.limit ?? 100) }));
+        const { from, to } = parseRange(b);
+        const dls = await read(store.queries.deadLetters({ ids: b.ids, reason: b.reason, from, to, limit: b.ids?.length || (b.limit ?? 100) }));
         return { results: await replay.replay(dls) };
       },
     );

@@ -43,10 +43,9 @@ export const registerStreamRoutes: FastifyPluginAsync<{ auth: TokenAuth; hub: Li
           403: ErrorSchema,
         },
       },
-      // Authenticate before the upgrade, so a bad token gets a plain 401/403.
-      preValidation: async (req) => {
-        await auth.require(req, 'read', { allowQuery: true });
-      },
+      // Authenticate before the upgrade, so a bad token gets a plain 401/403
+      // (and an unknown query parameter a plain 400: query-params.ts).
+      onRequest: auth.hook('read', { allowQuery: true }),
     },
     (socket, req) => {
       const remove = hub.add(socket, { devices: list(req.query.device), types: list(req.query.type) }, req.query.since);

@@ -1,0 +1,78 @@
+/**
+ * `GET /`: where to go from here, until the dashboard takes this path. An
+ * HTML page for browsers; JSON for a client whose Accept header asks for
+ * application/json and not text/html. Both link the OpenAPI document, the
+ * service endpoints and every route of the API (as registered, so the list
+ * cannot go stale).
+ */
+import type { FastifyPluginAsync, RouteOptions } from 'fastify';
+
+export interface ApiRouteLink {
+  method: string;
+  url: string;
+  summary?: string;
+}
+
+/** The service endpoints, not in the OpenAPI document. */
+export const SERVICE_LINKS = {
+  openapi: { url: '/api/openapi.json', title: 'OpenAPI 3.1 document of the HTTP API' },
+  health: { url: '/healthz', title: 'Liveness: 200 while the process runs' },
+  ready: { url: '/readyz', title: 'Readiness: 200 when the store answers, else 503 with the problems' },
+  metrics: { url: '/metrics', title: 'Prometheus metrics' },
+} as const;
+
+/** Collects the public routes (those in the OpenAPI document) from Fastify's onRoute hook. */
+export function collectApiRoutes(into: ApiRouteLink[]): (route: RouteOptions) => void {
+  return (route) => {
+    if (route.schema?.hide) return;
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+      if (method === 'HEAD') continue; // Fastify's automatic HEAD for each GET
+      into.push({ method, url: route.url, summary: route.schema?.summary as string | undefined });
+    }
+  };
+}
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** JSON only when asked for and HTML is not (browsers list text/html first; curl sends *\/*). */
+export function wantsJson(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const types = accept.split(',').map((t) => t.split(';')[0].trim().toLowerCase());
+  return types.includes('application/json') && !types.includes('text/html');
+}
+
+function page(api: ApiRouteLink[]): string {
+  const service = Object.values(SERVICE_LINKS)
+    .map((l) => `<li><a href="${l.url}"><code>${l.url}</code></a> — ${escape(l.title)}</li>`)
+    .join('\n');
+  const routes = api.map((r) => `<li><code>${r.method} ${escape(r.url)}</code>${r.summary ? ` — ${escape(r.summary)}` : ''}</li>`).join('\n');
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>telehub</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}code{font-size:.95em}</style></head>
+<body>
+<h1>telehub</h1>
+<p>Self-hosted telemetry pipeline. The dashboard will live here; until then, these are the ways in.</p>
+<h2>Service</h2>
+<ul>
+${service}
+</ul>
+<h2>API</h2>
+<p>Described in the <a href="${SERVICE_LINKS.openapi.url}">OpenAPI document</a>; the routes need a token (<code>Authorization: Bearer …</code>, see <code>telehub tokens create</code>).</p>
+<ul>
+${routes || '<li>No API routes are enabled.</li>'}
+</ul>
+</body>
+</html>
+`;
+}
+
+export const registerHomeRoute: FastifyPluginAsync<{ api: ApiRouteLink[] }> = async (app, { api }) => {
+  app.get('/', { schema: { hide: true } }, async (req, reply) => {
+    reply.header('vary', 'Accept');
+    if (wantsJson(req.headers.accept)) {
+      return { name: 'telehub', links: Object.fromEntries(Object.entries(SERVICE_LINKS).map(([k, v]) => [k, v.url])), api };
+    }
+    return reply.type('text/html; charset=utf-8').send(page(api));
+  });
+};
