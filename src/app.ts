@@ -34,6 +34,8 @@ export interface Telehub {
   writer: BatchWriter;
   /** The processors following the commit log. */
   processors: ProcessorRunner;
+  /** The live stream's fan-out (reads the commit log). */
+  liveHub: LiveHub;
   metrics: Metrics;
   log: Logger;
   http: FastifyInstance;
@@ -60,6 +62,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   let embedded: EmbeddedBrokerSource | undefined;
   let external: MqttClientSource | undefined;
   let stopping = false;
+  let intakeStarted = false;
   // The writer exists from the start (it touches the store only on submit);
   // HTTP ingestion answers 503 until the store is migrated.
   const w = new BatchWriter(store, config.pipeline, log, metrics);
@@ -108,7 +111,8 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
           p.push(`store: ${errorSummary(err).message}`);
         }
       }
-      if (external && !external.ready) p.push('mqtt: not connected to the broker');
+      if (!intakeStarted) p.push('mqtt: not started yet');
+      else if (external && !external.ready) p.push('mqtt: not connected to the broker');
       return p;
     } },
   });
@@ -136,8 +140,6 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   log.info({ store: store.kind, versions: await store.migrationVersions() }, 'Store ready.');
 
   metrics.storeUp.set(1);
-  await processors.start();
-  log.info({ processors: processors.names }, 'Processors following the commit log.');
   const ingest = new Ingest(w, config, log, metrics);
 
   if (config.mqtt) {
@@ -148,6 +150,10 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     await embedded.start();
   }
   deadLetterPublisher = external?.publisher ?? embedded?.publisher;
+  intakeStarted = true;
+  // Beside intake, after it: a processor never delays the first ACK.
+  await processors.start();
+  log.info({ processors: processors.names }, 'Processors following the commit log.');
 
   const stop = async () => {
     if (stopping) return;
@@ -176,6 +182,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     store,
     writer: w,
     processors,
+    liveHub: hub,
     metrics,
     log,
     http,

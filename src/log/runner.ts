@@ -35,9 +35,13 @@ export interface ProcessorStatus {
   lagEntries: number;
   /** Age of the oldest entry not yet applied, seconds; 0 when caught up. */
   lagSeconds: number;
-  /** running: following the log; retrying: its last attempt failed; stopped: not run by this process. */
+  /**
+   * running: following the log; retrying: its last attempt failed; stopped:
+   * its runner stopped. For a processor this process does not run, what its
+   * runner (another process) last recorded in the store.
+   */
   state: 'running' | 'retrying' | 'stopped';
-  /** Failed attempts since this process started. */
+  /** Failed attempts: since this process started when it runs the processor, else as recorded in the store. */
   errors: number;
   lastError: { message: string; at: number } | null;
 }
@@ -83,6 +87,7 @@ export class ProcessorRunner {
     for (const r of this.running.values()) {
       r.checkpoint = await this.store.processors.register(r.processor.name);
       r.state = 'running';
+      await this.record(r.processor.name, 'running');
       r.loop = this.follow(r);
     }
   }
@@ -93,7 +98,12 @@ export class ProcessorRunner {
     this.stopSignal.ring();
     this.wakeup.ring();
     await Promise.all([...this.running.values()].map((r) => r.loop));
-    for (const r of this.running.values()) r.state = 'stopped';
+    for (const r of this.running.values()) {
+      if (r.loop === undefined) continue;
+      r.loop = undefined;
+      r.state = 'stopped';
+      await this.record(r.processor.name, 'stopped');
+    }
   }
 
   /**
@@ -119,16 +129,18 @@ export class ProcessorRunner {
     return Promise.all(
       names.map(async (name): Promise<ProcessorStatus> => {
         const r = this.running.get(name);
-        const checkpoint = rows.get(name)?.seq ?? r?.checkpoint ?? 0;
+        const row = rows.get(name);
+        const checkpoint = row?.seq ?? r?.checkpoint ?? 0;
         const b = await this.store.log.backlog(checkpoint, LAG_COUNT_CAP);
+        const mine = r !== undefined && r.state !== 'stopped';
         return {
           name,
           checkpoint,
           lagEntries: b.entries,
           lagSeconds: b.oldestAt === null ? 0 : Math.max(0, (now - b.oldestAt) / 1000),
-          state: r?.state ?? 'stopped',
-          errors: r?.errors ?? 0,
-          lastError: r?.lastError ?? null,
+          state: mine ? r.state : (row?.state ?? 'stopped'),
+          errors: mine ? r.errors : (row?.errors ?? 0),
+          lastError: mine ? r.lastError : (row?.lastError ?? null),
         };
       }),
     );
@@ -152,8 +164,11 @@ export class ProcessorRunner {
       const gen = this.wakeup.generation;
       try {
         const n = await this.step(r);
-        if (r.state === 'retrying') this.log.info({ processor: name, checkpoint: r.checkpoint }, 'Processor is applying entries again.');
-        r.state = 'running';
+        if (r.state === 'retrying') {
+          this.log.info({ processor: name, checkpoint: r.checkpoint }, 'Processor is applying entries again.');
+          r.state = 'running';
+          await this.record(name, 'running');
+        }
         attempt = 0;
         if (n === 0) await this.wakeup.wait(this.opts.pollMs, gen);
       } catch (err) {
@@ -174,6 +189,7 @@ export class ProcessorRunner {
         } catch {
           // metrics must not stop the loop
         }
+        await this.record(name, 'retrying', message);
         const delay = this.backoff(attempt++);
         this.log.error({ processor: name, err, checkpoint: r.checkpoint, attempt, retryInMs: delay }, 'Processor failed; retrying from its checkpoint.');
         await this.stopSignal.wait(delay);
@@ -182,6 +198,11 @@ export class ProcessorRunner {
         if (at !== undefined) r.checkpoint = at;
       }
     }
+  }
+
+  /** Stores the runner's state for other processes (`telehub processors`); best effort, as the store may be what failed. */
+  private async record(name: string, state: ProcessorStatus['state'], error?: string): Promise<void> {
+    await this.store.processors.recordState(name, state, error).catch(() => {});
   }
 
   private backoff(attempt: number): number {

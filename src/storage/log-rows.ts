@@ -1,6 +1,6 @@
 /** Helpers both stores use to read the commit log and name processors. */
 import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from './rows.js';
-import type { LogEntry } from './log.js';
+import type { CheckpointRow, LogEntry } from './log.js';
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const TABLE = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -28,4 +28,17 @@ export function backlogFromRow(r: Record<string, unknown>, cap: number): { entri
   const ds = r.ds === null ? Infinity : Number(r.ds);
   const oldestAt = es === Infinity && ds === Infinity ? null : es < ds ? Number(r.et) : Number(r.dt);
   return { entries, oldestAt };
+}
+
+/** A processor_checkpoints row (either dialect, times already epoch ms). */
+export function checkpointFromRow(r: Record<string, unknown>): CheckpointRow {
+  const state = r.state === 'retrying' || r.state === 'stopped' ? r.state : 'running';
+  return {
+    name: String(r.name),
+    seq: Number(r.seq),
+    updatedAt: Number(r.updated_at),
+    state,
+    errors: Number(r.errors),
+    lastError: r.last_error === null || r.last_error === undefined ? null : { message: String(r.last_error), at: Number(r.last_error_at) },
+  };
 }

@@ -45,6 +45,11 @@ export interface CheckpointRow {
   seq: number;
   /** When the checkpoint last moved (epoch ms). */
   updatedAt: number;
+  /** As its runner last recorded it (best effort: a runner killed keeps its last word). */
+  state: 'running' | 'retrying' | 'stopped';
+  /** Failed attempts, all runners together, since the last rebuild. */
+  errors: number;
+  lastError: { message: string; at: number } | null;
 }
 
 /** Raised when a processor's checkpoint is not where its runner expected (another runner or a rebuild moved it). */
@@ -73,6 +78,11 @@ export interface ProcessorStore {
   commit(name: string, fromSeq: number, toSeq: number, statements: readonly ProcessorStatement[]): Promise<void>;
   /** In one transaction: deletes every row of `tables` and sets the checkpoint to 0 (a rebuild). */
   reset(name: string, tables: readonly string[]): Promise<void>;
+  /**
+   * Records a runner's state; with `error`, counts a failed attempt and keeps
+   * its message. Outside any processor transaction, best effort.
+   */
+  recordState(name: string, state: CheckpointRow['state'], error?: string): Promise<void>;
   /** Reads a processor's state: one SELECT in the store's dialect (SQLite: on the reader thread). */
   select(sql: string, params: unknown[]): Promise<Record<string, unknown>[]>;
 }

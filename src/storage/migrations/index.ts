@@ -159,7 +159,9 @@ export const MIGRATIONS: readonly Migration[] = [
     // log"). Existing rows are numbered here: SQLite in rowid (= insertion)
     // order, PostgreSQL in physical order (ADD COLUMN with a volatile default
     // rewrites the table and numbers every row), events before dead letters.
-    // processor_checkpoints holds each processor's position; device_counters
+    // processor_checkpoints holds each processor's position (and, for
+    // `telehub processors` in another process, its runner's last state and
+    // error, written best-effort); device_counters
     // and device_last_values are the state of the device-counters processor.
     sqlite: `
       ALTER TABLE events ADD COLUMN seq INTEGER;
@@ -176,9 +178,13 @@ export const MIGRATIONS: readonly Migration[] = [
         SELECT 1, COALESCE(MAX(s), 0) FROM (SELECT MAX(seq) AS s FROM events UNION ALL SELECT MAX(seq) FROM deadletters) WHERE true
         ON CONFLICT (id) DO NOTHING;
       CREATE TABLE IF NOT EXISTS processor_checkpoints (
-        name       TEXT PRIMARY KEY,
-        seq        INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
+        name          TEXT PRIMARY KEY,
+        seq           INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        state         TEXT NOT NULL DEFAULT 'running',
+        errors        INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        last_error_at INTEGER
       );
       CREATE TABLE IF NOT EXISTS device_counters (
         device_id  TEXT PRIMARY KEY,
@@ -205,9 +211,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX IF NOT EXISTS idx_events_seq ON events (seq);
       CREATE UNIQUE INDEX IF NOT EXISTS idx_deadletters_seq ON deadletters (seq);
       CREATE TABLE IF NOT EXISTS processor_checkpoints (
-        name       TEXT PRIMARY KEY,
-        seq        BIGINT NOT NULL,
-        updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        name          TEXT PRIMARY KEY,
+        seq           BIGINT NOT NULL,
+        updated_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+        state         TEXT NOT NULL DEFAULT 'running',
+        errors        BIGINT NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        last_error_at TIMESTAMPTZ
       );
       CREATE TABLE IF NOT EXISTS device_counters (
         device_id  TEXT PRIMARY KEY,

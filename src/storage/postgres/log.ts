@@ -8,8 +8,8 @@
  * and checkpoint together (then applied again), never one without the other.
  */
 import type pg from 'pg';
-import { CheckpointMovedError, type CheckpointRow, type CommitLog, type ProcessorStore } from '../log.js';
-import { backlogFromRow, checkName, rowToEntry } from '../log-rows.js';
+import { CheckpointMovedError, type CommitLog, type ProcessorStore } from '../log.js';
+import { backlogFromRow, checkName, checkpointFromRow, rowToEntry } from '../log-rows.js';
 import { inTransaction } from './transaction.js';
 
 const ms = (col: string) => `round(extract(epoch FROM ${col}) * 1000)::float8`;
@@ -62,10 +62,11 @@ export function postgresLog(pool: pg.Pool): { log: CommitLog; processors: Proces
     },
     get,
     async list() {
-      const { rows } = await pool.query<{ name: string; seq: number; updated_at: number }>(
-        `SELECT name, seq::float8 AS seq, ${ms('updated_at')} AS updated_at FROM processor_checkpoints ORDER BY name`,
+      const { rows } = await pool.query(
+        `SELECT name, seq::float8 AS seq, ${ms('updated_at')} AS updated_at, state, errors::float8 AS errors, last_error, ${ms('last_error_at')} AS last_error_at
+           FROM processor_checkpoints ORDER BY name`,
       );
-      return rows.map((r): CheckpointRow => ({ name: r.name, seq: r.seq, updatedAt: r.updated_at }));
+      return rows.map(checkpointFromRow);
     },
     async commit(name, fromSeq, toSeq, statements) {
       await inTransaction(pool, async (c) => {
@@ -77,13 +78,19 @@ export function postgresLog(pool: pg.Pool): { log: CommitLog; processors: Proces
         for (const s of statements) await c.query(s.sql, s.params);
       });
     },
+    async recordState(name, state, error) {
+      if (error === undefined) await pool.query('UPDATE processor_checkpoints SET state = $1 WHERE name = $2', [state, name]);
+      else {
+        await pool.query('UPDATE processor_checkpoints SET state = $1, errors = errors + 1, last_error = $2, last_error_at = now() WHERE name = $3', [state, error.slice(0, 2000), name]);
+      }
+    },
     async reset(name, tables) {
       checkName(name, 'processor');
       for (const t of tables) checkName(t, 'table');
       await inTransaction(pool, async (c) => {
         // The checkpoint row first: a runner committing meanwhile waits, then sees it moved.
         await c.query(
-          'INSERT INTO processor_checkpoints (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO UPDATE SET seq = 0, updated_at = now()',
+          'INSERT INTO processor_checkpoints (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO UPDATE SET seq = 0, updated_at = now(), errors = 0, last_error = NULL, last_error_at = NULL',
           [name],
         );
         for (const t of tables) await c.query(`DELETE FROM ${t}`);

@@ -6,7 +6,7 @@
  * `exec`, one transaction each, so they queue with the batches instead of
  * contending for SQLite's single write lock from another connection.
  */
-import { backlogFromRow, checkName, rowToEntry } from '../log-rows.js';
+import { backlogFromRow, checkName, checkpointFromRow, rowToEntry } from '../log-rows.js';
 import { CheckpointMovedError, type CheckpointRow, type CommitLog, type ProcessorStore, type ProcessorStatement } from '../log.js';
 import { asBuffer, type SqlReader } from './reader.js';
 import type { ExecStatement } from './index.js';
@@ -58,8 +58,8 @@ export function sqliteLog(reader: SqlReader, exec: (list: ExecStatement[]) => Pr
     },
     get,
     async list() {
-      const rows = await reader.all('SELECT name, seq, updated_at FROM processor_checkpoints ORDER BY name', []);
-      return rows.map((r): CheckpointRow => ({ name: String(r.name), seq: Number(r.seq), updatedAt: Number(r.updated_at) }));
+      const rows = await reader.all('SELECT name, seq, updated_at, state, errors, last_error, last_error_at FROM processor_checkpoints ORDER BY name', []);
+      return rows.map(checkpointFromRow);
     },
     async commit(name, fromSeq, toSeq, statements: readonly ProcessorStatement[]) {
       // The checkpoint moves first and must change exactly one row: a second
@@ -75,12 +75,19 @@ export function sqliteLog(reader: SqlReader, exec: (list: ExecStatement[]) => Pr
         throw err;
       }
     },
+    async recordState(name, state, error) {
+      await exec([
+        error === undefined
+          ? { sql: 'UPDATE processor_checkpoints SET state = ? WHERE name = ?', params: [state, name] }
+          : { sql: 'UPDATE processor_checkpoints SET state = ?, errors = errors + 1, last_error = ?, last_error_at = ? WHERE name = ?', params: [state, error.slice(0, 2000), Date.now(), name] },
+      ]);
+    },
     async reset(name, tables) {
       checkName(name, 'processor');
       for (const t of tables) checkName(t, 'table');
       await exec([
         ...tables.map((t) => ({ sql: `DELETE FROM ${t}`, params: [] })),
-        { sql: 'INSERT INTO processor_checkpoints (name, seq, updated_at) VALUES (?, 0, ?) ON CONFLICT (name) DO UPDATE SET seq = 0, updated_at = excluded.updated_at', params: [name, Date.now()] },
+        { sql: 'INSERT INTO processor_checkpoints (name, seq, updated_at) VALUES (?, 0, ?) ON CONFLICT (name) DO UPDATE SET seq = 0, updated_at = excluded.updated_at, errors = 0, last_error = NULL, last_error_at = NULL', params: [name, Date.now()] },
       ]);
     },
   };
