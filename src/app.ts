@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildHttpServer, type HttpDeps } from './api/server.js';
 import type { Config } from './core/config.js';
+import { listenProblem, ListenError, type ListenTarget } from './core/listen.js';
 import { createLogger } from './core/logger.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
 import { BatchWriter, errorSummary } from './pipeline/batch-writer.js';
@@ -54,6 +55,19 @@ export interface StartOptions {
   extraProcessors?: Processor[];
 }
 
+/** Which settings to name when a listener cannot bind. */
+const LISTENERS: Record<'http' | 'mqtt' | 'ws', ListenTarget> = {
+  http: { what: 'HTTP', portSetting: 'TELEHUB_HTTP_PORT', hostSetting: 'TELEHUB_HTTP_HOST' },
+  mqtt: { what: 'MQTT', portSetting: 'TELEHUB_MQTT_PORT', hostSetting: 'TELEHUB_MQTT_HOST' },
+  ws: { what: 'MQTT WebSocket', portSetting: 'TELEHUB_MQTT_WS_PORT', hostSetting: 'TELEHUB_MQTT_HOST' },
+};
+
+/**
+ * Starts everything; resolves once every listener is bound and the store is
+ * migrated. A port that is taken (or an address that is not this machine's)
+ * rejects with a ConfigError naming the setting to change, after closing
+ * what had started.
+ */
 export async function startTelehub(config: Config, opts: StartOptions = {}): Promise<Telehub> {
   const log = opts.log ?? createLogger(config.logLevel);
   const metrics = createMetrics();
@@ -62,7 +76,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   let embedded: EmbeddedBrokerSource | undefined;
   let external: MqttClientSource | undefined;
   let stopping = false;
-  let intakeStarted = false;
+  let started = false;
   // The writer exists from the start (it touches the store only on submit);
   // HTTP ingestion answers 503 until the store is migrated.
   const w = new BatchWriter(store, config.pipeline, log, metrics);
@@ -102,6 +116,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     readiness: { problems: async () => {
       const p: string[] = [];
       if (stopping) p.push('shutting down');
+      else if (!started) p.push('starting up');
       if (!migrated) p.push('store: not yet migrated');
       else if (!w.storeHealthy) p.push('store: writes are failing and being retried');
       else {
@@ -111,12 +126,17 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
           p.push(`store: ${errorSummary(err).message}`);
         }
       }
-      if (!intakeStarted) p.push('mqtt: not started yet');
-      else if (external && !external.ready) p.push('mqtt: not connected to the broker');
+      if (external && !external.ready) p.push('mqtt: not connected to the broker');
       return p;
     } },
   });
-  await http.listen({ port: config.http.port, host: config.http.host });
+  try {
+    await http.listen({ port: config.http.port, host: config.http.host });
+  } catch (err) {
+    await http.close().catch(() => undefined);
+    await store.close();
+    throw listenProblem(err, LISTENERS.http, config.http);
+  }
   const httpPort = (http.server.address() as AddressInfo).port;
   log.info({ port: httpPort }, 'HTTP server listening.');
 
@@ -147,13 +167,20 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     await external.start();
   } else {
     embedded = new EmbeddedBrokerSource(ingest, w, { ...config.embedded, maxInflight: config.pipeline.maxInflight }, log, metrics);
-    await embedded.start();
+    try {
+      await embedded.start();
+    } catch (err) {
+      await http.close();
+      await withTimeout(w.close(), config.shutdownTimeoutMs).catch(() => undefined);
+      await store.close();
+      throw err instanceof ListenError ? listenProblem(err, err.listener === 'ws' ? LISTENERS.ws : LISTENERS.mqtt) : err;
+    }
   }
   deadLetterPublisher = external?.publisher ?? embedded?.publisher;
-  intakeStarted = true;
   // Beside intake, after it: a processor never delays the first ACK.
   await processors.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');
+  started = true;
 
   const stop = async () => {
     if (stopping) return;

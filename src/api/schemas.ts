@@ -21,8 +21,8 @@ export const IngestResultSchema = Type.Object({
   index: Type.Integer({ description: 'Position of the event in the request' }),
   event_id: Type.Union([Type.String(), Type.Null()]),
   device_id: Type.Union([Type.String(), Type.Null()]),
-  status: Type.Union([Type.Literal('stored'), Type.Literal('duplicate'), Type.Literal('rejected')]),
-  reason: Type.Optional(Type.String({ description: 'Reason code when rejected' })),
+  status: Type.Union([Type.Literal('stored'), Type.Literal('duplicate'), Type.Literal('conflict'), Type.Literal('rejected')]),
+  reason: Type.Optional(Type.String({ description: 'Reason code when rejected or conflict (event_id_conflict)' })),
   message: Type.Optional(Type.String()),
 });
 
@@ -30,6 +30,7 @@ export const IngestAnswerSchema = Type.Object({
   accepted: Type.Integer({ description: 'stored + duplicate' }),
   stored: Type.Integer(),
   duplicate: Type.Integer(),
+  conflict: Type.Integer({ description: 'events whose event_id is taken by another device or other content: not stored, dead-lettered as event_id_conflict' }),
   rejected: Type.Integer(),
   results: Type.Array(IngestResultSchema),
 });

@@ -19,6 +19,7 @@ import { loadConfig } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { deadLetterToJson } from '../core/event.js';
 import { openStore } from '../storage/open.js';
+import { formatBanner } from './banner.js';
 import { runTokens } from './tokens.js';
 import { parseArgs } from 'node:util';
 import { followLog, Wakeup } from './follow.js';
@@ -55,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'start': {
       const hub = await startTelehub(config);
+      process.stderr.write(formatBanner(hub));
       let signalled = false;
       const onSignal = (sig: string) => {
         if (signalled) {

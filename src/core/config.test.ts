@@ -64,6 +64,13 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ TELEHUB_BATCH_MAX: '500', TELEHUB_MAX_INFLIGHT: '100' }), /TELEHUB_BATCH_MAX: must not exceed TELEHUB_MAX_INFLIGHT/);
     assert.throws(() => loadConfig({ TELEHUB_RETRY_MIN_MS: '900', TELEHUB_RETRY_MAX_MS: '100' }), /TELEHUB_RETRY_MIN_MS/);
     assert.throws(() => loadConfig({ MQTT_EVENTS_TOPIC: 'qs/#/events' }), /MQTT_EVENTS_TOPIC/);
+    assert.throws(() => loadConfig({ TELEHUB_MAX_PAYLOAD_BYTES: '5000', TELEHUB_MQTT_MAX_PACKET_BYTES: '4999' }), /TELEHUB_MQTT_MAX_PACKET_BYTES: must be at least TELEHUB_MAX_PAYLOAD_BYTES/);
+  });
+
+  it("caps embedded-broker packets a topic's room above the payload limit unless told otherwise", () => {
+    assert.equal(loadConfig({}).embedded.maxPacketBytes, 65536 + 65536);
+    assert.equal(loadConfig({ TELEHUB_MAX_PAYLOAD_BYTES: '1000' }).embedded.maxPacketBytes, 1000 + 65536);
+    assert.equal(loadConfig({ TELEHUB_MAX_PAYLOAD_BYTES: '1000', TELEHUB_MQTT_MAX_PACKET_BYTES: '1000' }).embedded.maxPacketBytes, 1000);
   });
 
   it('docs/configuration.md is generated from the schema and up to date', () => {

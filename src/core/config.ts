@@ -36,7 +36,7 @@ export interface Config {
   logLevel: string;
   shutdownTimeoutMs: number;
   /** Embedded broker, used when `mqtt` is undefined. */
-  embedded: { host: string; port: number; wsPort: number };
+  embedded: { host: string; port: number; wsPort: number; maxPacketBytes: number };
   /** External broker; undefined means the embedded one. */
   mqtt?: ExternalMqttConfig;
   topics: { events: string; deadLetter: string; ackTemplate: string; ackQos: 0 | 1 };
@@ -177,6 +177,9 @@ export function loadConfig(env: Raw = process.env): Config {
   if (int('TELEHUB_BATCH_MAX') > int('TELEHUB_MAX_INFLIGHT')) {
     problems.push('TELEHUB_BATCH_MAX: must not exceed TELEHUB_MAX_INFLIGHT');
   }
+  if (v.TELEHUB_MQTT_MAX_PACKET_BYTES !== undefined && int('TELEHUB_MQTT_MAX_PACKET_BYTES') < int('TELEHUB_MAX_PAYLOAD_BYTES')) {
+    problems.push('TELEHUB_MQTT_MAX_PACKET_BYTES: must be at least TELEHUB_MAX_PAYLOAD_BYTES');
+  }
   if ((str('MQTT_CERT_FILE') === undefined) !== (str('MQTT_KEY_FILE') === undefined)) {
     problems.push('MQTT_CERT_FILE: MQTT_CERT_FILE and MQTT_KEY_FILE must be set together');
   }
@@ -229,7 +232,13 @@ export function loadConfig(env: Raw = process.env): Config {
     http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES'), streamMaxBufferBytes: int('TELEHUB_STREAM_MAX_BUFFER_BYTES') },
     logLevel: str('TELEHUB_LOG_LEVEL')!,
     shutdownTimeoutMs: int('TELEHUB_SHUTDOWN_TIMEOUT_MS'),
-    embedded: { host: str('TELEHUB_MQTT_HOST')!, port: int('TELEHUB_MQTT_PORT'), wsPort: int('TELEHUB_MQTT_WS_PORT') },
+    embedded: {
+      host: str('TELEHUB_MQTT_HOST')!,
+      port: int('TELEHUB_MQTT_PORT'),
+      wsPort: int('TELEHUB_MQTT_WS_PORT'),
+      // Unset: room for the payload limit plus the longest topic and the header.
+      maxPacketBytes: (v.TELEHUB_MQTT_MAX_PACKET_BYTES as number | undefined) ?? int('TELEHUB_MAX_PAYLOAD_BYTES') + 65536,
+    },
     mqtt,
     topics: {
       events: str('MQTT_EVENTS_TOPIC')!,

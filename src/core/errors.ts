@@ -15,13 +15,16 @@ export const REASON_CODES = {
   unsupported_schema: 'The schema version is not one telehub understands (only 1 today).',
   topic_device_mismatch: 'The device_id in the payload differs from the device id in the topic it was published to.',
   payload_too_large: 'The payload is larger than TELEHUB_MAX_PAYLOAD_BYTES.',
-  invalid_timestamp: 'ts_device is not an ISO-8601 date-time with a valid date and time of day.',
+  invalid_timestamp:
+    'ts_device is neither an ISO-8601 date-time with a valid date and time of day nor an epoch number (seconds below 1e11, else milliseconds) between 2000-01-01 and 9999-12-31.',
   value_not_finite: 'value (or a number inside meta) is a JSON number outside the range of a double (for example 1e999).',
   meta_too_large: 'meta serialises to more than TELEHUB_MAX_META_BYTES or nests deeper than TELEHUB_MAX_META_DEPTH.',
   field_too_long: 'An id-like field (event_id, device_id, event_type, unit) is longer than TELEHUB_MAX_ID_LENGTH characters, or value text is longer than TELEHUB_MAX_VALUE_TEXT_LENGTH.',
   invalid_string: 'A string contains a NUL character or an unpaired UTF-16 surrogate, which the stores cannot keep faithfully.',
   invalid_line_protocol:
     'A line of an InfluxDB line-protocol body is malformed: no measurement or no fields, a tag without a value, duplicate tags, a field value that is not a number, boolean or closed string, an integer outside int64 (or uint64 for `u`), text after the timestamp, or an unknown precision. The message names the problem and its column.',
+  event_id_conflict:
+    'The event_id is already stored for an event of another device or with other content (a redelivery with the same content is answered duplicate instead); the event was not stored.',
   store_rejected: 'The store refused the event permanently (a data error it reported); the message carries its words.',
 } as const;
 

@@ -40,8 +40,13 @@ export interface DeadLetter {
   source: SourceKind;
 }
 
-/** How one event of a batch ended. `retry` never leaves the pipeline: it is retried. */
-export type StoreStatus = 'stored' | 'duplicate';
+/**
+ * How one event of a batch ended in the store. `conflict`: its `event_id` is
+ * taken by an event of another device or with other content, so it was not
+ * stored (the pipeline dead-letters it as `event_id_conflict`). `retry` never
+ * leaves the pipeline: it is retried.
+ */
+export type StoreStatus = 'stored' | 'duplicate' | 'conflict';
 
 export type Outcome =
   | { status: 'stored' | 'duplicate'; event: TelemetryEvent }

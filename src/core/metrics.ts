@@ -73,9 +73,10 @@ export function createMetrics(registry = new Registry()) {
       receivedTallies.add(source, 1);
     },
     /** Counts committed events by status (cheap; reaches `events` at scrape time). */
-    countEvents(stored: number, duplicate: number) {
+    countEvents(stored: number, duplicate: number, conflict = 0) {
       if (stored > 0) eventTallies.add('stored', stored);
       if (duplicate > 0) eventTallies.add('duplicate', duplicate);
+      if (conflict > 0) eventTallies.add('conflict', conflict);
     },
     /** Counts published ACKs (cheap; reaches `acksPublished` at scrape time). */
     countAcks(n: number) {
@@ -122,7 +123,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     events: new Counter({
       name: 'telehub_events_total',
-      help: 'Events committed, by status (stored, duplicate).',
+      help: 'Events answered after a commit, by status (stored, duplicate, conflict: dead-lettered as event_id_conflict).',
       labelNames: ['status'],
       registers: [registry],
       collect() {
@@ -130,7 +131,7 @@ export function createMetrics(registry = new Registry()) {
       },
     }),
     deadLetters: new Counter({ name: 'telehub_deadletters_total', help: 'Dead letters committed, by reason code.', labelNames: ['reason'], registers: [registry] }),
-    deadLettersUnstorable: new Counter({ name: 'telehub_deadletters_unstorable_total', help: 'Dead letters the store refused even alone (logged only).', registers: [registry] }),
+    deadLettersUnstorable: new Counter({ name: 'telehub_deadletters_unstorable_total', help: 'Times the store refused a dead letter even alone; it stays unacknowledged and is retried.', registers: [registry] }),
     acksPublished: new Counter({
       name: 'telehub_acks_published_total',
       help: 'ACK messages published after commit.',
@@ -151,6 +152,11 @@ export function createMetrics(registry = new Registry()) {
     storeUp: new Gauge({ name: 'telehub_store_up', help: '1 when the last store write succeeded, 0 while writes are being retried.', registers: [registry] }),
     mqttConnected: new Gauge({ name: 'telehub_mqtt_connected', help: '1 while the external broker connection is up (always 1 with the embedded broker).', registers: [registry] }),
     writeRetries: new Counter({ name: 'telehub_store_write_retries_total', help: 'Store writes retried after a transient error.', registers: [registry] }),
+    mqttOversizedPackets: new Counter({
+      name: 'telehub_mqtt_oversized_packets_total',
+      help: 'Connections to the embedded broker closed because a packet was larger than TELEHUB_MQTT_MAX_PACKET_BYTES.',
+      registers: [registry],
+    }),
     intakePaused: new Counter({ name: 'telehub_intake_paused_total', help: 'Times intake paused because TELEHUB_MAX_INFLIGHT was reached.', registers: [registry] }),
     batchSize: new Histogram({ name: 'telehub_batch_size', help: 'Items per committed batch.', buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000], registers: [registry] }),
     commitSeconds: new Histogram({ name: 'telehub_commit_seconds', help: 'Time to commit a batch.', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),

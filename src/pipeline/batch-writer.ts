@@ -4,14 +4,19 @@
  * Vector's batch/finalizer model). Sources submit items; each item's `done`
  * is called exactly once, after the batch holding it has committed:
  *
- * - event  -> `stored` | `duplicate`, or `rejected` when the store refused
- *             it permanently (it is then kept as a `store_rejected` dead letter);
+ * - event  -> `stored` | `duplicate`; `conflict` when its event_id is taken
+ *             by another device's event or other content (it is then kept as
+ *             an `event_id_conflict` dead letter, committed before `done`);
+ *             or `rejected` when the store refused it permanently (kept as a
+ *             `store_rejected` dead letter);
  * - dead letter -> `rejected` once the dead letter itself is committed.
  *
  * Transient failures (`store.isRetriable`) are retried forever with
  * exponential back-off and jitter: nothing is acknowledged and nothing is
  * dropped. Permanent failures split the batch in halves until the refused
- * event is alone, so one bad row never blocks the others.
+ * event is alone, so one bad row never blocks the others. A dead letter the
+ * store refuses even alone is retried the same way, for ever: acknowledging
+ * it would acknowledge an input that was kept nowhere.
  *
  * After a commit the writer only completes the batch's items and rings
  * `onCommit` listeners (no data, on a later turn of the event loop, each in
@@ -22,10 +27,11 @@
 import type { Logger } from 'pino';
 import type { DeadLetter, SourceKind, StoreStatus, TelemetryEvent } from '../core/event.js';
 import type { Metrics } from '../core/metrics.js';
-import type { Store, WriteBatch, WriteResult } from '../storage/store.js';
+import type { EventConflict, Store, WriteBatch, WriteResult } from '../storage/store.js';
 import { makeDeadLetter } from './dead-letter.js';
 
-export type ItemOutcome = { status: StoreStatus } | { status: 'rejected'; deadLetter: DeadLetter };
+/** How an item ended; `conflict` and `rejected` carry the dead letter that was committed for it. */
+export type ItemOutcome = { status: Exclude<StoreStatus, 'conflict'> } | { status: 'rejected' | 'conflict'; deadLetter: DeadLetter };
 
 /** Shared outcomes of stored events (read-only: one object for all, not one per event). */
 const STORED: ItemOutcome = Object.freeze({ status: 'stored' as const });
@@ -48,6 +54,12 @@ export interface DeadLetterItem {
 }
 
 export type PipelineItem = EventItem | DeadLetterItem;
+
+/** An event the store answered `conflict`, waiting for its dead letter's commit. */
+interface ConflictedItem {
+  item: EventItem;
+  conflict: EventConflict;
+}
 
 export interface BatchWriterOptions {
   batchMax: number;
@@ -206,7 +218,8 @@ export class BatchWriter {
       try {
         result = await this.commit(items);
       } catch (err) {
-        if (!this.store.isRetriable(err)) {
+        const deadLetterAlone = items.length === 1 && items[0].kind === 'dead';
+        if (!this.store.isRetriable(err) && !deadLetterAlone) {
           await this.isolatePermanentFailure(items, err);
           return;
         }
@@ -214,7 +227,15 @@ export class BatchWriter {
         this.metrics?.storeUp.set(0);
         this.metrics?.writeRetries.inc();
         const delay = this.backoff(attempt);
-        this.log.warn({ err: errorSummary(err), attempt: attempt + 1, retryInMs: delay, events: items.length }, 'Store write failed; retrying, nothing is acknowledged meanwhile.');
+        if (deadLetterAlone && !this.store.isRetriable(err)) {
+          // Nothing left to split: it is this dead letter the store refuses.
+          // It stays in flight and unacknowledged, and is retried like an outage.
+          const dl = (items[0] as DeadLetterItem).deadLetter;
+          this.metrics?.deadLettersUnstorable.inc();
+          this.log.error({ err: errorSummary(err), reason: dl.reason, topic: dl.topic, attempt: attempt + 1, retryInMs: delay }, 'Store refused a dead letter; retrying, it is not acknowledged meanwhile.');
+        } else {
+          this.log.warn({ err: errorSummary(err), attempt: attempt + 1, retryInMs: delay, events: items.length }, 'Store write failed; retrying, nothing is acknowledged meanwhile.');
+        }
         await sleep(delay);
         continue;
       }
@@ -222,10 +243,34 @@ export class BatchWriter {
       if (this.failing) this.log.info({ attempts: attempt + 1 }, 'Store is writable again; resuming.');
       this.failing = false;
       this.metrics?.storeUp.set(1);
-      this.complete(items, result);
+      const conflicts = this.complete(items, result);
       this.ringCommitListeners();
+      if (conflicts !== undefined) await this.deadLetterConflicts(conflicts);
       return;
     }
+  }
+
+  /**
+   * The committed batch held events whose event_id was taken by other
+   * content: each becomes an `event_id_conflict` dead letter (raw payload
+   * and all, so it can be fixed and replayed), and its item completes with
+   * `conflict` only once that dead letter is committed.
+   */
+  private async deadLetterConflicts(items: ConflictedItem[]): Promise<void> {
+    const letters: DeadLetterItem[] = items.map(({ item, conflict }) => {
+      const deadLetter = makeDeadLetter({
+        reason: 'event_id_conflict',
+        message: conflictMessage(item.event, conflict),
+        topic: item.topic,
+        deviceId: item.event.deviceId,
+        payload: item.raw,
+        receivedAt: item.event.tsServer,
+        source: item.source,
+      });
+      return { kind: 'dead', deadLetter, done: () => item.done({ status: 'conflict', deadLetter }) };
+    });
+    this.log.warn({ events: items.length, eventIds: items.slice(0, 5).map((c) => c.item.event.eventId) }, 'Events reuse stored event ids with other content; dead-lettering them as event_id_conflict.');
+    await this.writeWithRetry(letters);
   }
 
   private backoff(attempt: number): number {
@@ -236,7 +281,8 @@ export class BatchWriter {
   /**
    * A permanent error came back for the whole batch: split it until the
    * refused events are alone, store the rest, and dead-letter each refused
-   * event with the store's words.
+   * event with the store's words. (A dead letter alone never gets here: it
+   * is retried, see writeWithRetry.)
    */
   private async isolatePermanentFailure(items: PipelineItem[], err: unknown): Promise<void> {
     if (items.length === 1) {
@@ -254,15 +300,8 @@ export class BatchWriter {
         this.log.warn({ err: errorSummary(err), eventId: item.event.eventId }, 'Store refused an event; dead-lettering it.');
         const replacement: DeadLetterItem = { kind: 'dead', deadLetter: dl, done: (outcome) => item.done(outcome) };
         await this.writeWithRetry([replacement]);
-      } else {
-        // A dead letter we cannot store even alone: say so loudly and move on
-        // rather than wedge the pipeline. Its fields are sanitised in
-        // makeDeadLetter, so this means the store itself is misbehaving.
-        this.log.error({ err: errorSummary(err), reason: item.deadLetter.reason, topic: item.deadLetter.topic }, 'Store refused a dead letter; it is only logged.');
-        this.metrics?.deadLettersUnstorable.inc();
-        this.finish(item, { status: 'rejected', deadLetter: item.deadLetter });
+        return;
       }
-      return;
     }
     const mid = items.length >> 1;
     await this.writeWithRetry(items.slice(0, mid));
@@ -285,16 +324,23 @@ export class BatchWriter {
     return result;
   }
 
-  /** Completes every item of a committed batch with its outcome. */
-  private complete(items: PipelineItem[], result: WriteResult): void {
+  /** Completes the items of a committed batch, except the conflicts, which it returns (each with its `conflict`). */
+  private complete(items: PipelineItem[], result: WriteResult): ConflictedItem[] | undefined {
     const statuses = result.statuses;
+    let conflicts: ConflictedItem[] | undefined;
     let e = 0;
     let nStored = 0;
     for (const it of items) {
       if (it.kind === 'event') {
-        if (statuses[e++] === 'stored') {
+        const i = e++;
+        const status = statuses[i];
+        if (status === 'stored') {
           nStored++;
           this.finish(it, STORED);
+        } else if (status === 'conflict') {
+          // Completed once its dead letter is committed (deadLetterConflicts).
+          const conflict = result.conflicts?.get(i) ?? { storedDeviceId: '?', differs: [] };
+          (conflicts ??= []).push({ item: it, conflict });
         } else {
           this.finish(it, DUPLICATE);
         }
@@ -303,7 +349,9 @@ export class BatchWriter {
         this.finish(it, { status: 'rejected', deadLetter: it.deadLetter });
       }
     }
-    this.metrics?.countEvents(nStored, e - nStored);
+    const nConflicts = conflicts?.length ?? 0;
+    this.metrics?.countEvents(nStored, e - nStored - nConflicts, nConflicts);
+    return conflicts;
   }
 
   private wakeCapacityWaiters(): void {
@@ -334,6 +382,13 @@ export class BatchWriter {
       for (const w of waiters) w();
     }
   }
+}
+
+/** The dead letter's message for an event refused as `conflict`. */
+export function conflictMessage(event: TelemetryEvent, c: EventConflict): string {
+  const holder = c.storedDeviceId === event.deviceId ? 'another event of this device' : `an event of device ${JSON.stringify(c.storedDeviceId)}`;
+  const differs = c.differs.length > 0 ? ` (differs in ${c.differs.join(', ')})` : '';
+  return `event_id ${JSON.stringify(event.eventId)} is already taken by ${holder}${differs}; this event was not stored. Give every event its own id (see docs/devices.md)`;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
-import { deadLetterToJson, type SourceKind, type TelemetryEvent } from '../core/event.js';
+import { deadLetterToJson, type SourceKind, type StoreStatus, type TelemetryEvent } from '../core/event.js';
 import type { Metrics } from '../core/metrics.js';
 import { decodeSeed001 } from '../codecs/seed001-json/index.js';
 import type { BatchWriter, EventItem, ItemOutcome } from './batch-writer.js';
@@ -39,7 +39,11 @@ class IngestEventItem implements EventItem {
 
   done(outcome: ItemOutcome): void {
     if (outcome.status === 'rejected') this.ingest.publishDeadLetter(outcome, this.out);
-    else this.ingest.publishAck(this.event.eventId, this.event.deviceId, outcome.status, this.out);
+    else {
+      // A conflict is answered on the ACK topic too, so the device learns its id was refused.
+      if (outcome.status === 'conflict') this.ingest.publishDeadLetter(outcome, this.out);
+      this.ingest.publishAck(this.event.eventId, this.event.deviceId, outcome.status, this.out);
+    }
     this.release(outcome);
   }
 }
@@ -102,12 +106,12 @@ export class Ingest {
 
   /** @internal */
   publishDeadLetter(outcome: ItemOutcome, out: MessagePublisher): void {
-    if (outcome.status !== 'rejected') return;
+    if (outcome.status !== 'rejected' && outcome.status !== 'conflict') return;
     out.publish(this.config.topics.deadLetter, Buffer.from(JSON.stringify(deadLetterToJson(outcome.deadLetter))), this.config.topics.ackQos);
   }
 
   /** @internal */
-  publishAck(eventId: string, deviceId: string, status: 'stored' | 'duplicate', out: MessagePublisher): void {
+  publishAck(eventId: string, deviceId: string, status: StoreStatus, out: MessagePublisher): void {
     const body = '{"schema":1,"event_id":' + JSON.stringify(eventId) + ',"device_id":' + JSON.stringify(deviceId) + ',"status":"' + status + '"}';
     const topic = this.ackTemplateHasDevice ? this.ackPrefix + deviceId + this.ackSuffix : this.ackPrefix;
     out.publish(topic, body, this.config.topics.ackQos);

@@ -13,6 +13,7 @@ import { newToken } from '../auth/tokens.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DeadLetter, TelemetryEvent } from '../core/event.js';
+import { conflictConformance } from './conformance-conflicts.js';
 import { deviceConformance } from './conformance-devices.js';
 import { logConformance } from './conformance-log.js';
 import { MIGRATIONS } from './migrations/index.js';
@@ -25,6 +26,8 @@ export interface ConformanceFixture {
   cleanup: () => Promise<void>;
   /** Runs raw SQL on the database, e.g. to make it look like an older schema. */
   sql?: (text: string) => Promise<void>;
+  /** Runs a raw SELECT on the database and returns its rows. */
+  query?: (text: string) => Promise<Array<Record<string, unknown>>>;
 }
 
 const T0 = Date.UTC(2024, 1, 10, 8, 30, 0, 123);
@@ -141,13 +144,19 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         assertSameEvent(dev2[0], events[2]);
       }));
 
-    it('re-inserting stored ids reports duplicate and changes nothing', () =>
+    it('re-inserting stored ids reports duplicate (same content) or conflict (other content) and changes nothing', () =>
       withStore(async ({ store }) => {
         const first = range('e', 0, 5);
         await store.writeBatch({ events: first, deadLetters: [] });
-        const again = first.map((e) => ({ ...e, valueNum: 99, valueText: 'changed', meta: '{"changed":true}' }));
-        const res = await store.writeBatch({ events: [...again, ev('new-one')], deadLetters: [] });
-        assert.deepEqual(res.statuses, [...again.map(() => 'duplicate'), 'stored']);
+        // A redelivery: same content, received later.
+        const redelivered = first.map((e) => ({ ...e, tsServer: e.tsServer + 60_000 }));
+        const res = await store.writeBatch({ events: [...redelivered, ev('new-one')], deadLetters: [] });
+        assert.deepEqual(res.statuses, [...redelivered.map(() => 'duplicate'), 'stored']);
+        assert.equal(res.conflicts, undefined);
+        const changed = first.map((e) => ({ ...e, valueNum: 99, valueText: 'changed', meta: '{"changed":true}' }));
+        const res2 = await store.writeBatch({ events: changed, deadLetters: [] });
+        assert.deepEqual(res2.statuses, changed.map(() => 'conflict'));
+        assert.deepEqual([...res2.conflicts!.values()].map((c) => c.differs), changed.map(() => ['value', 'meta']));
         assert.equal(await store.countEvents(), 6);
         for (const e of first) assertSameEvent(await store.getEvent(e.eventId), e);
       }));
@@ -157,9 +166,9 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         await store.writeBatch({ events: [ev('old')], deadLetters: [] });
         const a1 = ev('a', { valueNum: 1 });
         const b1 = ev('b', { valueNum: 2 });
-        const batch = [a1, b1, ev('a', { valueNum: 3 }), ev('old', { valueNum: 4 }), ev('c'), ev('b', { valueNum: 5 }), ev('a', { valueNum: 6 })];
+        const batch = [a1, b1, ev('a', { valueNum: 3 }), ev('old', { valueNum: 4 }), ev('c'), ev('b', { valueNum: 2 }), ev('a', { valueNum: 1, tsServer: T0 + 9 })];
         const res = await store.writeBatch({ events: batch, deadLetters: [] });
-        assert.deepEqual(res.statuses, ['stored', 'stored', 'duplicate', 'duplicate', 'stored', 'duplicate', 'duplicate']);
+        assert.deepEqual(res.statuses, ['stored', 'stored', 'conflict', 'conflict', 'stored', 'duplicate', 'duplicate']);
         assert.equal(await store.countEvents(), 4);
         assertSameEvent(await store.getEvent('a'), a1);
         assertSameEvent(await store.getEvent('b'), b1);
@@ -373,8 +382,32 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         assert.equal(devices[1].firstSeen, base + 9000);
       }));
 
+    it('events_readable shows the times as ISO-8601 UTC text with milliseconds', (t) =>
+      withStore(async (f) => {
+        if (!f.query) return void t.skip('this fixture cannot run raw SQL');
+        const events = [
+          ev('r-1', { tsDevice: Date.UTC(2024, 1, 10, 0, 0, 0, 123), tsServer: Date.UTC(2024, 1, 10, 0, 0, 1, 5), meta: '{"sensor":"dht22"}' }),
+          ev('r-2', { tsDevice: null, tsServer: -1 }),
+          ev('r-3', { tsDevice: -62135596799999, tsServer: Date.UTC(9999, 11, 31, 23, 59, 59, 999) }),
+        ];
+        await f.store.writeBatch({ events, deadLetters: [] });
+        const rows = await f.query('SELECT event_id, device_id, value_num, ts_device, ts_server, meta FROM events_readable ORDER BY event_id');
+        assert.deepEqual(
+          rows.map((r) => ({ ...r, meta: JSON.parse(String(r.meta)) })),
+          events.map((e) => ({
+            event_id: e.eventId,
+            device_id: e.deviceId,
+            value_num: e.valueNum,
+            ts_device: e.tsDevice === null ? null : new Date(e.tsDevice).toISOString(),
+            ts_server: new Date(e.tsServer).toISOString(),
+            meta: JSON.parse(e.meta),
+          })),
+        );
+      }));
+
     deviceConformance(withStore, reopenMigrated);
     logConformance(withStore, reopenMigrated);
+    conflictConformance(withStore, reopenMigrated);
 
     // Only stores with a server process have a restart to survive (SQLite is in-process).
     if (opts.hasServer) it('survives a server restart in the middle of writing', async (t) => {

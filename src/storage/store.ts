@@ -13,10 +13,22 @@ export interface WriteBatch {
 
 /**
  * The result of a committed batch: one status per event, in the order given.
- * An event whose id appeared earlier in the same batch is a `duplicate`.
+ * An event whose id is already stored (or appeared earlier in the same batch)
+ * is a `duplicate` when its content is the same (see `event-content.ts`) and a
+ * `conflict` when it is not; either way nothing of it is written.
  */
 export interface WriteResult {
   statuses: StoreStatus[];
+  /** For each event reported `conflict`, by its index in `events`; absent when there is none. */
+  conflicts?: Map<number, EventConflict>;
+}
+
+/** What a `conflict` collided with: the row stored under the event's id. */
+export interface EventConflict {
+  /** The device of the event stored under this id. */
+  storedDeviceId: string;
+  /** Fields (as in the device's JSON) where the refused event differs from the stored one. */
+  differs: string[];
 }
 
 /** A stored event as read back (times as epoch ms). */
@@ -116,7 +128,9 @@ export interface QueryRepository {
  * - When it resolves the data is durable (survives a crash or power loss
  *   of the store's host as far as the engine promises it).
  * - Inserting an `event_id` that is already stored changes nothing and is
- *   reported `duplicate`, also when two writers race.
+ *   reported `duplicate` when the content is the same, `conflict` (with the
+ *   stored row's device and the differing fields) when it is not, also when
+ *   two writers race: the comparison is with the row that won.
  * - Every newly stored event and every dead letter gets a commit sequence
  *   number (`log`) in the same transaction; a reader of the log never sees a
  *   number appear below one it has already read.

@@ -49,11 +49,21 @@ async function scenario(hub: TelehubProcess, env: Record<string, string>, store:
   // 202 single, then duplicate
   r = await post(JSON.stringify(ev('h-1')));
   assert.equal(r.status, 202);
-  assert.deepEqual(await r.json(), { accepted: 1, stored: 1, duplicate: 0, rejected: 0, results: [{ index: 0, event_id: 'h-1', device_id: 'esp32-01', status: 'stored' }] });
+  assert.deepEqual(await r.json(), { accepted: 1, stored: 1, duplicate: 0, conflict: 0, rejected: 0, results: [{ index: 0, event_id: 'h-1', device_id: 'esp32-01', status: 'stored' }] });
   assert.equal((await store.getEvent('h-1'))?.valueNum, 21.5);
   r = await post(JSON.stringify(ev('h-1')), {}, boundToken);
   assert.equal(r.status, 202);
   assert.equal((await r.json()).results[0].status, 'duplicate');
+
+  // The same id from another device: conflict (still 202), not stored, dead-lettered with its bytes.
+  r = await post(JSON.stringify(ev('h-1', 'esp32-02')));
+  assert.equal(r.status, 202);
+  const conflicted = await r.json();
+  assert.deepEqual([conflicted.accepted, conflicted.conflict, conflicted.results[0].status, conflicted.results[0].reason], [0, 1, 'conflict', 'event_id_conflict']);
+  assert.match(conflicted.results[0].message, /already taken by an event of device "esp32-01"/);
+  const [conflictDl] = await store.listDeadLetters({ reason: 'event_id_conflict' });
+  assert.deepEqual(JSON.parse(conflictDl.payload.toString()), ev('h-1', 'esp32-02'));
+  assert.equal((await store.getEvent('h-1'))?.deviceId, 'esp32-01');
 
   // A batch with one bad event: 202, per-event results, the bad one dead-lettered
   r = await post(JSON.stringify([ev('h-10'), ev('h-11', 'esp32-02', { ts_device: 'yesterday' }), ev('h-12')]));

@@ -60,6 +60,14 @@ describe('InfluxDB line-protocol writes', () => {
       assert.equal(dl.payload.toString(), 'power,device=meter-1 watts=');
       assert.equal(dl.topic, 'POST /write');
 
+      // The same point again with another value: not overwritten, a conflict (dead-lettered, a partial write).
+      const rewrite = await fetch(`${url}/write?db=home&p=${token}&precision=s`, { method: 'POST', body: 'power,device=meter-1 watts=999i 1700000100\n' });
+      assert.equal(rewrite.status, 400);
+      assert.match((await rewrite.json()).message, /^partial write: event_id "lp:[^"]+" is already taken by another event of this device \(differs in value\).* dropped=1$/);
+      assert.deepEqual((await store.recentEvents(10, 'meter-1')).map((e) => e.valueNum).sort(), [498, 512]);
+      const [conflictDl] = await store.listDeadLetters({ reason: 'event_id_conflict' });
+      assert.equal(conflictDl.payload.toString(), 'power,device=meter-1 watts=999i 1700000100');
+
       // Unauthorised, in InfluxDB's shape; an unknown precision is refused whole.
       const noToken = await fetch(`${url}/api/v2/write?org=a&bucket=b`, { method: 'POST', body: 'm,device=d f=1' });
       assert.equal(noToken.status, 401);

@@ -14,6 +14,7 @@ import { startTelehubProcess } from '../helpers/telehub.js';
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const haveClients = spawnSync('mosquitto_pub', ['--help']).error === undefined;
+const haveSqlite3 = spawnSync('sqlite3', ['-version']).error === undefined;
 
 const EVENT = `{
   "schema": 1,
@@ -45,17 +46,27 @@ describe('README tour', { skip: haveClients ? false : 'SKIPPED: mosquitto_pub/mo
       await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', 'qs/v1/esp32-01/events', '-m', EVENT]);
       await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', 'qs/v1/esp32-01/events', '-m', EVENT]);
       await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', 'qs/v1/esp32-02/events', '-m', '{"schema":1,"event_id":"x1","device_id":"esp32-01","event_type":"temperature"}']);
+      // The same event_id with another value: another event reusing the id.
+      await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', 'qs/v1/esp32-01/events', '-m', EVENT.replace('23.5', '24.0')]);
       const end = Date.now() + 20_000;
-      while (tourLines().length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      while (tourLines().length < 5 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
       sub.kill();
       const lines = tourLines();
-      assert.equal(lines.length, 3, `mosquitto_sub output:\n${out}`);
+      assert.equal(lines.length, 5, `mosquitto_sub output:\n${out}`);
       assert.equal(lines[0], 'qs/v1/esp32-01/acks {"schema":1,"event_id":"esp32-01-1707523200000","device_id":"esp32-01","status":"stored"}');
       assert.equal(lines[1], 'qs/v1/esp32-01/acks {"schema":1,"event_id":"esp32-01-1707523200000","device_id":"esp32-01","status":"duplicate"}');
       assert.ok(lines[2].startsWith('qs/v1/deadletter '));
       const dl = JSON.parse(lines[2].slice('qs/v1/deadletter '.length));
       assert.equal(dl.reason, 'topic_device_mismatch');
       assert.equal(dl.topic, 'qs/v1/esp32-02/events');
+      assert.equal(JSON.parse(lines[3].slice('qs/v1/deadletter '.length)).reason, 'event_id_conflict');
+      assert.equal(lines[4], 'qs/v1/esp32-01/acks {"schema":1,"event_id":"esp32-01-1707523200000","device_id":"esp32-01","status":"conflict"}');
+
+      if (haveSqlite3) {
+        // The README's plain-SQL line, on this run's database.
+        const q = await run('sqlite3', [path.join(hub.dataDir, 'telehub.db'), 'select event_id, device_id, value_num, ts_device, ts_server from events_readable limit 5']);
+        assert.match(q.stdout.trim(), /^esp32-01-1707523200000\|esp32-01\|23\.5\|2024-02-10T00:00:00\.000Z\|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      }
 
       const env: NodeJS.ProcessEnv = { ...process.env, TELEHUB_DATA_DIR: hub.dataDir };
       for (const k of Object.keys(env)) if (k.startsWith('TELEHUB_') && k !== 'TELEHUB_DATA_DIR') delete env[k];
@@ -66,7 +77,7 @@ describe('README tour', { skip: haveClients ? false : 'SKIPPED: mosquitto_pub/mo
         { event_id: 'esp32-01-1707523200000', device_id: 'esp32-01', event_type: 'temperature', value_num: 23.5, value_text: null, unit: 'C', ts_device: '2024-02-10T00:00:00.000Z', ts_server: undefined, meta: { sensor: 'dht22', location: 'living_room' } },
       );
       const dls = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'deadletters'], { cwd: root, env });
-      assert.equal(JSON.parse(dls.stdout.trim().split('\n')[0]).reason, 'topic_device_mismatch');
+      assert.deepEqual(dls.stdout.trim().split('\n').map((l) => JSON.parse(l).reason), ['event_id_conflict', 'topic_device_mismatch']);
       assert.equal(await hub.stop(), 0);
     } catch (err) {
       process.stderr.write(hub.output().slice(-3000));

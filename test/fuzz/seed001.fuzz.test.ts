@@ -148,13 +148,14 @@ const valueArb: fc.Arbitrary<ValueCase | undefined> = fc.oneof(
 );
 
 interface TsCase {
-  text: string;
+  /** ts_device as sent: an ISO-8601 string or epoch seconds/milliseconds. */
+  text: string | number;
   ms: number;
 }
 const floorTo = (ms: number, unit: number) => ms - (((ms % unit) + unit) % unit);
 const pad = (n: number, w: number) => String(n).padStart(w, '0');
 
-const tsArb: fc.Arbitrary<TsCase> = fc
+const isoTsArb: fc.Arbitrary<TsCase> = fc
   .record({
     instant: fc.integer({ min: MIN_MS, max: MAX_MS }),
     offsetMin: fc.integer({ min: -(23 * 60 + 59), max: 23 * 60 + 59 }),
@@ -181,6 +182,28 @@ const tsArb: fc.Arbitrary<TsCase> = fc
     const text = `${pad(local.getUTCFullYear(), 4)}-${pad(local.getUTCMonth() + 1, 2)}-${pad(local.getUTCDate(), 2)}${sep}${time}${tz}`;
     return { text, ms };
   });
+
+/** 2000-01-01 and 9999-12-31T23:59:59.999Z: the window numeric ts_device must fall in. */
+const NUM_MIN_MS = Date.UTC(2000, 0, 1);
+const NUM_MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/**
+ * Numeric ts_device: whole or fractional epoch seconds (below 1e11) or
+ * milliseconds, the expected time computed independently of the decoder
+ * (from the instant, not by re-reading the number).
+ */
+const numericTsArb: fc.Arbitrary<TsCase> = fc.oneof(
+  // Whole seconds, 2000-01-01 up to 1e11 - 1 (the year 5138).
+  fc.integer({ min: NUM_MIN_MS / 1000, max: 1e11 - 1 }).map((s) => ({ text: s, ms: s * 1000 })),
+  // Seconds with a millisecond fraction written as decimal text, e.g. 1707523200.123.
+  fc.record({ s: fc.integer({ min: NUM_MIN_MS / 1000, max: 4_102_444_800 }), frac: fc.integer({ min: 0, max: 999 }) }).map(({ s, frac }) => ({
+    text: Number(`${s}.${pad(frac, 3)}`),
+    ms: s * 1000 + frac,
+  })),
+  // Whole milliseconds, 2000-01-01 up to the end of 9999.
+  fc.integer({ min: NUM_MIN_MS, max: NUM_MAX_MS }).map((ms) => ({ text: ms, ms })),
+);
+
+const tsArb: fc.Arbitrary<TsCase> = fc.oneof({ weight: 3, arbitrary: isoTsArb }, { weight: 1, arbitrary: numericTsArb });
 
 function jsonDepthOk(v: unknown, depth: number, max: number): boolean {
   if (depth > max) return false;
@@ -338,7 +361,7 @@ describe('seed001 fuzz', () => {
         assert.equal(e.valueNum, expect.value ? expect.value.num === null || !Number.isFinite(expect.value.num) ? null : expect.value.num : null);
         assert.equal(e.valueText, expect.value ? expect.value.text : null);
         assert.equal(e.unit, expect.unit ?? null);
-        assert.equal(e.tsDevice, expect.ts ? expect.ts.ms : null, expect.ts?.text);
+        assert.equal(e.tsDevice, expect.ts ? expect.ts.ms : null, String(expect.ts?.text));
         if (expect.meta) {
           assert.equal(e.meta, JSON.stringify(expect.meta));
           assert.deepEqual(JSON.parse(e.meta), JSON.parse(JSON.stringify(expect.meta)));
@@ -560,7 +583,11 @@ describe('seed001 fuzz', () => {
           const ctx = ctxOf();
           const r = decode(event(`"ts_device":${asString ? JSON.stringify(text) : text}`), ctx);
           assertClassified(r, ctx);
-          assert.equal(reasonOf(r), asString ? 'invalid_timestamp' : 'wrong_type');
+          // A number is epoch seconds below 1e11, else milliseconds, and must land in 2000..9999.
+          const n = JSON.parse(text) as number;
+          const ms = n < 1e11 ? n * 1000 : n;
+          const inWindow = Number.isFinite(n) && n >= 0 && Math.round(ms) >= NUM_MIN_MS && Math.round(ms) <= NUM_MAX_MS;
+          assert.equal(reasonOf(r), asString || !inWindow ? 'invalid_timestamp' : 'ok', text.slice(0, 80));
         }),
         runs(400),
       );

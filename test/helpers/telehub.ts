@@ -30,7 +30,12 @@ export interface TelehubProcess {
   /** Embedded broker port (when no MQTT_URL was given). */
   mqttPort: number;
   dataDir: string;
+  /** stdout and stderr interleaved (the last 200 kB). */
   output: () => string;
+  /** stderr alone (the last 200 kB). */
+  stderr: () => string;
+  /** Resolves with the exit code when the process ends by itself. */
+  exited: Promise<number | null>;
   ready(timeoutMs?: number): Promise<void>;
   /** Sends a signal and resolves with the exit code. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
@@ -65,9 +70,15 @@ export async function startTelehubProcess(env: Record<string, string> = {}): Pro
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let err = '';
   proc.stdout!.on('data', (d) => (out = (out + d).slice(-200_000)));
-  proc.stderr!.on('data', (d) => (out = (out + d).slice(-200_000)));
+  proc.stderr!.on('data', (d) => {
+    out = (out + d).slice(-200_000);
+    err = (err + d).slice(-200_000);
+  });
   const exited = once(proc, 'exit');
+  // 'exit' can come before the last output is read; 'close' waits for the pipes.
+  const closed = once(proc, 'close').then(() => proc.exitCode);
 
   const ready = async (timeoutMs = 30_000) => {
     const end = Date.now() + timeoutMs;
@@ -90,6 +101,8 @@ export async function startTelehubProcess(env: Record<string, string> = {}): Pro
     mqttPort,
     dataDir,
     output: () => out,
+    stderr: () => err,
+    exited: closed,
     ready,
     async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 40_000) {
       if (proc.exitCode !== null) return proc.exitCode;

@@ -16,8 +16,13 @@ export interface Publish {
   reason?: ReasonCode;
 }
 
-/** Codes a seed-001 MQTT device can cause (store_rejected comes from the store; invalid_line_protocol from the HTTP write API). */
-export const INPUT_REASON_CODES = ALL_REASON_CODES.filter((c) => c !== 'store_rejected' && c !== 'invalid_line_protocol');
+/**
+ * Codes one malformed seed-001 MQTT message can cause (store_rejected comes
+ * from the store; invalid_line_protocol from the HTTP write API;
+ * event_id_conflict needs an earlier event with the same id, see
+ * test/e2e/event-id-conflict.test.ts).
+ */
+export const INPUT_REASON_CODES = ALL_REASON_CODES.filter((c) => c !== 'store_rejected' && c !== 'invalid_line_protocol' && c !== 'event_id_conflict');
 
 export function malformed(reason: ReasonCode, device: string, i: number, maxPayloadBytes = 65536): { topic: string; payload: Buffer } {
   const topic = `qs/v1/${device}/events`;

@@ -97,7 +97,7 @@ const ReplayAnswer = Type.Object({
   results: Type.Array(
     Type.Object({
       id: Type.Integer(),
-      status: Type.Union([Type.Literal('stored'), Type.Literal('duplicate'), Type.Literal('rejected'), Type.Literal('skipped')]),
+      status: Type.Union([Type.Literal('stored'), Type.Literal('duplicate'), Type.Literal('conflict'), Type.Literal('rejected'), Type.Literal('skipped')]),
       event_id: Type.Optional(Type.String()),
       reason: Type.Optional(Type.String()),
       message: Type.Optional(Type.String()),
@@ -205,7 +205,7 @@ export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: S
       {
         schema: {
           summary: 'Replay dead letters through the pipeline',
-          description: 'Selects dead letters by ids, or by reason and received time (oldest first, up to limit), and ingests their payloads again. Each ends stored, duplicate, rejected (dead-lettered again, source replay) or skipped. Needs an admin token.',
+          description: 'Selects dead letters by ids, or by reason and received time (oldest first, up to limit), and ingests their payloads again. Each ends stored, duplicate, conflict (its event_id is still taken by other content; dead-lettered again as event_id_conflict), rejected (dead-lettered again, source replay) or skipped. Needs an admin token.',
           security: [{ bearer: [] }],
           body: ReplayBody,
           response: { 200: ReplayAnswer, ...errors },

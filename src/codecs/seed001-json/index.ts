@@ -11,7 +11,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Limits } from '../../core/config.js';
 import { reject, type Rejection } from '../../core/errors.js';
 import type { TelemetryEvent } from '../../core/event.js';
-import { parseIsoTimestamp } from './timestamp.js';
+import { epochNumberToMs, parseIsoTimestamp } from './timestamp.js';
 
 export interface DecodeContext {
   /** Device id taken from the topic, or undefined when the topic binds none. */
@@ -155,10 +155,17 @@ export function validateSeed001(doc: unknown, ctx: DecodeContext): DecodeResult 
 
   let tsDevice: number | null = null;
   if (obj.ts_device !== undefined && obj.ts_device !== null) {
-    if (typeof obj.ts_device !== 'string') return fail(reject('wrong_type', `ts_device must be an ISO-8601 string, got ${jsonType(obj.ts_device)}`), deviceId);
-    const ms = parseIsoTimestamp(obj.ts_device);
-    if (ms === undefined) return fail(reject('invalid_timestamp', `ts_device "${obj.ts_device.slice(0, 64)}" is not an ISO-8601 date-time`), deviceId);
-    tsDevice = ms;
+    if (typeof obj.ts_device === 'number') {
+      const n = epochNumberToMs(obj.ts_device);
+      if (!n.ok) return fail(reject('invalid_timestamp', n.message), deviceId);
+      tsDevice = n.ms;
+    } else if (typeof obj.ts_device === 'string') {
+      const ms = parseIsoTimestamp(obj.ts_device);
+      if (ms === undefined) return fail(reject('invalid_timestamp', `ts_device "${obj.ts_device.slice(0, 64)}" is not an ISO-8601 date-time`), deviceId);
+      tsDevice = ms;
+    } else {
+      return fail(reject('wrong_type', `ts_device must be an ISO-8601 string or epoch seconds/milliseconds, got ${jsonType(obj.ts_device)}`), deviceId);
+    }
   }
 
   let meta = '{}';

@@ -18,7 +18,7 @@ const TESTDATA = new URL('./testdata/', import.meta.url);
 const EVENTS_FILTER = 'qs/v1/+/events';
 const RECEIVED_AT = 1_707_523_201_234;
 /** Codes a decoder cannot produce (they come from later stages). */
-const NOT_FROM_DECODER: ReasonCode[] = ['store_rejected', 'invalid_line_protocol'];
+const NOT_FROM_DECODER: ReasonCode[] = ['store_rejected', 'event_id_conflict', 'invalid_line_protocol'];
 
 interface GoldenInput {
   /** `qs/v1/<device>/events`, or null for a source whose topic binds no device. */

@@ -42,3 +42,44 @@ export function parseIsoTimestamp(text: string): number | undefined {
   d.setUTCHours(hour, minute, second, ms);
   return d.getTime() - offsetMin * 60000;
 }
+
+/** 2000-01-01T00:00:00Z: the earliest time a numeric ts_device may name. */
+export const EPOCH_NUMBER_MIN_MS = Date.UTC(2000, 0, 1);
+/** 9999-12-31T23:59:59.999Z: the latest, as for ISO-8601 strings. */
+export const EPOCH_NUMBER_MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/** Numbers below this are seconds, from it on milliseconds (1e11 s is the year 5138; 1e11 ms is 1973). */
+export const EPOCH_SECONDS_BELOW = 1e11;
+
+/**
+ * `ts_device` sent as a number (as many ESP32 sketches do with `time(nullptr)`
+ * or an epoch in ms): epoch seconds or milliseconds, told apart by magnitude.
+ * A number has no unit, so a window is needed to tell the two apart, and the
+ * same window catches a board that sends its uptime (`millis()`, seconds since
+ * boot) because its clock was never set: that would silently become a time in
+ * 1970. Below 1e11 the number is seconds, from 1e11 on milliseconds; the result
+ * must lie between 2000-01-01 and 9999-12-31T23:59:59.999Z, so 1e11 up to
+ * 946684800000 (milliseconds before 2000, or seconds after the year 5138) is
+ * refused. Fractions are allowed and rounded to the nearest millisecond (a
+ * binary double cannot hold most decimal fractions exactly, so truncating
+ * 1707523200.123 × 1000 could give …122).
+ *
+ * @example
+ * epochNumberToMs(1707523200)      // { ok: true, ms: 1707523200000 }
+ * epochNumberToMs(1707523200123)   // { ok: true, ms: 1707523200123 }
+ * epochNumberToMs(86400)           // { ok: false, message: '… before 2000-01-01 …' }
+ */
+export function epochNumberToMs(n: number): { ok: true; ms: number } | { ok: false; message: string } {
+  if (!Number.isFinite(n)) return { ok: false, message: 'ts_device is a number outside the range of a double' };
+  if (n < 0) return { ok: false, message: `ts_device ${n} is negative; send seconds or milliseconds since 1970-01-01T00:00:00Z` };
+  const seconds = n < EPOCH_SECONDS_BELOW;
+  const ms = Math.round(seconds ? n * 1000 : n);
+  const unit = seconds ? 'seconds' : 'milliseconds';
+  if (ms < EPOCH_NUMBER_MIN_MS) {
+    return {
+      ok: false,
+      message: `ts_device ${n}, read as epoch ${unit}, is before 2000-01-01 (an uptime rather than a clock time?); set the clock (SNTP) or leave ts_device out`,
+    };
+  }
+  if (ms > EPOCH_NUMBER_MAX_MS) return { ok: false, message: `ts_device ${n}, read as epoch ${unit}, is after 9999-12-31` };
+  return { ok: true, ms };
+}

@@ -29,14 +29,14 @@ export interface IngestResult {
   index: number;
   event_id: string | null;
   device_id: string | null;
-  status: 'stored' | 'duplicate' | 'rejected';
+  status: 'stored' | 'duplicate' | 'conflict' | 'rejected';
   reason?: ReasonCode;
   message?: string;
 }
 
 export interface IngestAnswer {
   statusCode: 202 | 400;
-  body: { accepted: number; stored: number; duplicate: number; rejected: number; results: IngestResult[] };
+  body: { accepted: number; stored: number; duplicate: number; conflict: number; rejected: number; results: IngestResult[] };
 }
 
 export class HttpIngest {
@@ -87,9 +87,9 @@ export class HttpIngest {
         const r = decoded[index];
         const d = docs[index];
         const done = (outcome: ItemOutcome) => {
-          if (outcome.status === 'rejected') {
+          if (outcome.status === 'rejected' || outcome.status === 'conflict') {
             const dl = outcome.deadLetter;
-            results[index] = { index, event_id: r.ok ? r.event.eventId : rejectedEventId(d.doc), device_id: dl.deviceId, status: 'rejected', reason: dl.reason, message: dl.message };
+            results[index] = { index, event_id: r.ok ? r.event.eventId : rejectedEventId(d.doc), device_id: dl.deviceId, status: outcome.status, reason: dl.reason, message: dl.message };
             this.publishDeadLetter(dl);
           } else {
             const e = (r as { event: TelemetryEvent }).event;
@@ -108,15 +108,17 @@ export class HttpIngest {
 
     let stored = 0;
     let duplicate = 0;
+    let conflict = 0;
     let rejected = 0;
     for (const r of results) {
       if (r.status === 'stored') stored++;
       else if (r.status === 'duplicate') duplicate++;
+      else if (r.status === 'conflict') conflict++;
       else rejected++;
     }
     // Everything refused: the client must fix its input (the refusals are dead-lettered all the same).
     const statusCode = rejected === results.length ? 400 : 202;
-    return { statusCode, body: { accepted: stored + duplicate, stored, duplicate, rejected, results } };
+    return { statusCode, body: { accepted: stored + duplicate, stored, duplicate, conflict, rejected, results } };
   }
 
   private publishDeadLetter(dl: DeadLetter): void {

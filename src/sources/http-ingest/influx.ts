@@ -67,7 +67,8 @@ export class InfluxWrite {
       let left = total;
       if (left === 0) return resolve();
       const done = (o: ItemOutcome) => {
-        if (o.status === 'rejected') {
+        // A conflict (the point's id is taken by other content) is dead-lettered like a refusal: not written.
+        if (o.status === 'rejected' || o.status === 'conflict') {
           rejectedLines++;
           firstStoreRefusal ??= o.deadLetter.message;
         }

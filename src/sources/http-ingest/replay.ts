@@ -1,7 +1,8 @@
 /**
  * Dead-letter replay: selected dead letters go through the pipeline again,
  * e.g. after a device's firmware or a limit was fixed. Each ends stored,
- * duplicate, or dead-lettered again (a new dead letter, source `replay`);
+ * duplicate, or dead-lettered again (a new dead letter, source `replay`:
+ * `rejected`, or `conflict` when its event_id is still taken by other content);
  * the original dead letter is kept for the record.
  *
  * Seed-001 payloads (MQTT and POST /ingest) are replayed with the device the
@@ -20,7 +21,7 @@ import { INGEST_ROUTE } from './index.js';
 
 export interface ReplayResult {
   id: number;
-  status: 'stored' | 'duplicate' | 'rejected' | 'skipped';
+  status: 'stored' | 'duplicate' | 'conflict' | 'rejected' | 'skipped';
   event_id?: string;
   reason?: ReasonCode;
   message?: string;
@@ -55,7 +56,11 @@ export class DeadLetterReplay {
               topic: d.topic,
               source: 'replay',
               done: (o: ItemOutcome) =>
-                resolve(o.status === 'rejected' ? { id: d.id, status: 'rejected', event_id: r.event.eventId, reason: o.deadLetter.reason, message: o.deadLetter.message } : { id: d.id, status: o.status, event_id: r.event.eventId }),
+                resolve(
+                  o.status === 'rejected' || o.status === 'conflict'
+                    ? { id: d.id, status: o.status, event_id: r.event.eventId, reason: o.deadLetter.reason, message: o.deadLetter.message }
+                    : { id: d.id, status: o.status, event_id: r.event.eventId },
+                ),
             });
           } else {
             const deadLetter = makeDeadLetter({ reason: r.reason, message: r.message, topic: d.topic, deviceId: r.deviceId, payload: d.payload, receivedAt, source: 'replay' });

@@ -8,15 +8,23 @@
  * of one socket read concurrently, so this does not serialise a device to one
  * message per commit (design §4). Publishes on other topics pass straight on.
  *
+ * Every connection's packets are capped at `maxPacketBytes` before Aedes
+ * buffers them (packet-size-guard.ts), and publications are numbered per QoS
+ * lane so Aedes' dedupe cannot drop an ACK (aedes-lanes.ts).
+ *
  * Takes: a BatchWriter-backed Ingest. Gives: TCP and WS listeners, ACK and
  * dead-letter publications to subscribers of the embedded broker.
  */
-import { Aedes, type Client, type PublishPacket } from 'aedes';
+import type { Client, PublishPacket } from 'aedes';
 import { createServer, type Server } from 'node:net';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, createWebSocketStream } from 'ws';
+import { listen } from '../../core/listen.js';
+import { LanedAedes } from './aedes-lanes.js';
+import { guardPacketSize } from './packet-size-guard.js';
 import type { Ingest, MessagePublisher } from '../../pipeline/ingest.js';
 import type { TopicMatch } from '../../pipeline/topic-matcher.js';
 import { Corker } from '../corker.js';
@@ -28,10 +36,12 @@ export interface EmbeddedBrokerOptions {
   port: number;
   /** -1 disables the WebSocket listener. */
   wsPort: number;
+  /** Largest MQTT packet a client may send (fixed header included); a larger one closes its connection. */
+  maxPacketBytes: number;
 }
 
 export class EmbeddedBrokerSource {
-  private broker!: Aedes;
+  private broker!: LanedAedes;
   private tcp?: Server;
   private http?: HttpServer;
   private wss?: WebSocketServer;
@@ -39,6 +49,7 @@ export class EmbeddedBrokerSource {
   /** Publishes on this source's broker (ACKs, dead letters). */
   readonly publisher: MessagePublisher;
   private readonly corker = new Corker();
+  private readonly oversizedConns = new WeakSet<Duplex>();
   port = 0;
   wsPort = -1;
 
@@ -59,8 +70,22 @@ export class EmbeddedBrokerSource {
     };
   }
 
+  /**
+   * Starts the broker and binds its listeners. A listener that cannot bind
+   * rejects with a ListenError (`listener` 'mqtt' or 'ws') and leaves
+   * nothing running.
+   */
   async start(): Promise<void> {
-    this.broker = await Aedes.createBroker({
+    try {
+      await this.startListening();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  private async startListening(): Promise<void> {
+    this.broker = await LanedAedes.start({
       // mqemitter queues deliveries beyond `concurrency`, and a queued message
       // with no subscriber (every device event here) completes synchronously
       // and starts the next: a long queue recursed until the stack overflowed
@@ -90,24 +115,55 @@ export class EmbeddedBrokerSource {
     this.broker.on('clientError', (client, err) => this.log.debug({ clientId: client?.id, err: err.message }, 'MQTT client error.'));
     this.metrics?.mqttConnected.set(1);
 
-    this.tcp = createServer((socket) => this.broker.handle(socket));
-    await listen(this.tcp, this.opts.port, this.opts.host);
+    this.tcp = createServer((socket) => this.accept(socket));
+    await listen(this.tcp, this.opts.port, this.opts.host, 'mqtt');
     this.port = (this.tcp.address() as AddressInfo).port;
 
     if (this.opts.wsPort >= 0) {
       this.http = createHttpServer((_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect with the mqtt subprotocol\n');
       });
-      this.wss = new WebSocketServer({ server: this.http });
+      // Bound first: a WebSocketServer re-emits its HTTP server's errors, and
+      // one attached before a failed bind turned EADDRINUSE into an
+      // unhandled 'error' event.
+      await listen(this.http, this.opts.wsPort, this.opts.host, 'ws');
+      this.wsPort = (this.http.address() as AddressInfo).port;
+      // ws buffers a whole WebSocket message before passing it on, so cap it
+      // too (MQTT clients send a packet as one or several messages).
+      this.wss = new WebSocketServer({ server: this.http, maxPayload: this.opts.maxPacketBytes });
+      this.wss.on('error', (err) => this.log.error({ err: err.message }, 'MQTT WebSocket listener failed.'));
       this.wss.on('connection', (ws, req) => {
         const stream = createWebSocketStream(ws);
-        stream.on('error', () => stream.destroy());
-        this.broker.handle(stream, req);
+        stream.on('error', (err: Error & { code?: string }) => {
+          if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.oversized(stream, { remote: req.socket.remoteAddress, transport: 'websocket message' });
+          stream.destroy();
+        });
+        this.accept(stream, req);
       });
-      await listen(this.http, this.opts.wsPort, this.opts.host);
-      this.wsPort = (this.http.address() as AddressInfo).port;
     }
-    this.log.info({ port: this.port, wsPort: this.wsPort }, 'Embedded MQTT broker listening.');
+    this.log.info({ port: this.port, wsPort: this.wsPort, maxPacketBytes: this.opts.maxPacketBytes }, 'Embedded MQTT broker listening.');
+  }
+
+  /** Hands a connection to Aedes behind the packet-size cap. */
+  private accept(conn: Duplex, req?: IncomingMessage): void {
+    let client: Client | undefined;
+    guardPacketSize(conn, this.opts.maxPacketBytes, (bytes) => {
+      this.oversized(conn, { remote: req?.socket.remoteAddress ?? (conn as { remoteAddress?: string }).remoteAddress, clientId: client?.id, bytes, transport: req ? 'websocket' : 'tcp' });
+      conn.destroy();
+    });
+    client = this.broker.handle(conn, req);
+  }
+
+  /** Counts and logs a connection closed for an oversized packet, once per connection. */
+  private oversized(conn: Duplex, what: { remote?: string; clientId?: string; bytes?: number; transport: string }): void {
+    // Over WebSocket both the packet guard and ws' message cap can fire for one packet.
+    if (this.oversizedConns.has(conn)) return;
+    this.oversizedConns.add(conn);
+    this.metrics?.mqttOversizedPackets.inc();
+    this.log.warn(
+      { ...what, maxBytes: this.opts.maxPacketBytes },
+      'MQTT packet larger than TELEHUB_MQTT_MAX_PACKET_BYTES; connection closed.',
+    );
   }
 
   private take(client: Client, match: TopicMatch, packet: PublishPacket, callback: (err?: Error | null) => void): void {
@@ -130,16 +186,7 @@ export class EmbeddedBrokerSource {
     for (const c of this.wss?.clients ?? []) c.terminate();
     this.wss?.close();
     this.corker.flush();
-    await new Promise<void>((resolve) => this.broker.close(() => resolve()));
+    const broker = this.broker;
+    if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
   }
-}
-
-function listen(server: Server | HttpServer, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }

@@ -4,8 +4,10 @@
  * each in its own transaction, at start-up.
  *
  * The `events` table keeps the columns and the three index names of seed 001
- * so existing SQL and dashboards keep working. In SQLite, times are INTEGER
- * epoch milliseconds (compact and fast to bucket) and `meta` is JSON text.
+ * so existing SQL and dashboards keep working (version 3 adds indexes of its
+ * own for the query API). In SQLite, times are INTEGER epoch milliseconds
+ * (compact and fast to bucket) and `meta` is JSON text; the `events_readable`
+ * view (version 4) shows the times as ISO-8601 text in both stores.
  */
 export interface Migration {
   version: number;
@@ -149,6 +151,31 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 4,
+    name: 'events_readable view',
+    // For people at a SQL prompt: SQLite keeps times as epoch milliseconds,
+    // which no one reads. The same columns as events, times as ISO-8601 UTC
+    // text with milliseconds (2024-02-10T00:00:00.123Z), identical in both
+    // stores. 'unixepoch' of ms / 1000.0 is exact to the millisecond over
+    // years 0001-9999 (checked against Date#toISOString).
+    sqlite: `
+      CREATE VIEW IF NOT EXISTS events_readable AS
+        SELECT event_id, device_id, schema, event_type, value_num, value_text, unit,
+          strftime('%Y-%m-%dT%H:%M:%fZ', ts_device / 1000.0, 'unixepoch') AS ts_device,
+          strftime('%Y-%m-%dT%H:%M:%fZ', ts_server / 1000.0, 'unixepoch') AS ts_server,
+          meta
+        FROM events;
+    `,
+    postgres: `
+      CREATE OR REPLACE VIEW events_readable AS
+        SELECT event_id, device_id, schema, event_type, value_num, value_text, unit,
+          to_char(ts_device AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts_device,
+          to_char(ts_server AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts_server,
+          meta::text AS meta
+        FROM events;
+    `,
+  },
+  {
+    version: 5,
     name: 'commit log and processors',
     // Every committed event and dead letter gets a commit sequence number
     // (src/storage/log.ts). SQLite has one writer, so the writer thread hands

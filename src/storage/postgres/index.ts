@@ -10,9 +10,10 @@
  */
 import pg from 'pg';
 import type { DeadLetter, StoreStatus, TelemetryEvent } from '../../core/event.js';
+import { differingFields, type EventContent } from '../event-content.js';
 import { MIGRATIONS } from '../migrations/index.js';
 import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '../rows.js';
-import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
+import type { DeadLetterQuery, EventConflict, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
 import { postgresTokens } from './tokens.js';
 import { postgresQueries } from './queries.js';
 import { isRetriablePgError } from './errors.js';
@@ -81,7 +82,40 @@ const UPSERT_DEVICES = `INSERT INTO devices (device_id, first_seen, last_seen, e
   SELECT device_id, min(ts_server), max(ts_server), count(*) FROM ins GROUP BY device_id ORDER BY device_id
   ON CONFLICT (device_id) DO UPDATE SET first_seen = LEAST(devices.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(devices.last_seen, EXCLUDED.last_seen), event_count = devices.event_count + EXCLUDED.event_count`;
-const EVENTS_RESULT = `SELECT count(*)::int4 AS n, CASE WHEN count(*) = $2::int4 THEN NULL ELSE COALESCE(array_agg(event_id), '{}'::text[]) END AS ids FROM ins`;
+// The content of a stored row, to tell a redelivery (duplicate) from another
+// event reusing its id (conflict); see event-content.ts.
+const STORED_CONTENT = `event_id, device_id, schema, event_type, value_num, value_text, unit, ${toMs('ts_device')} AS ts_device, COALESCE(meta::text, '{}') AS meta`;
+// The rows already holding ids of the batch, as the statement's snapshot sees
+// them (the rows ins adds are not in it: a data-modifying CTE's changes are
+// invisible to the rest of its statement). The uncorrelated count is a
+// one-time filter: when every event was inserted nothing of this runs, so a
+// batch without a collision pays nothing; otherwise one index probe per id.
+const OLD_ROWS = `SELECT ${STORED_CONTENT} FROM events
+  WHERE (SELECT count(*) FROM ins) < $2::int4
+    AND event_id = ANY(ARRAY(SELECT e."eventId" FROM json_to_recordset($1::json) AS e("eventId" text)))`;
+const EVENTS_RESULT = `SELECT count(*)::int4 AS n, CASE WHEN count(*) = $2::int4 THEN NULL ELSE COALESCE(array_agg(event_id), '{}'::text[]) END AS ids,
+  (SELECT json_agg(old) FROM old) AS old FROM ins`;
+// Read after the write statement for ids it neither inserted nor saw: a
+// concurrent writer committed them after this statement's snapshot was taken
+// (ON CONFLICT waited for that commit). A new statement has a new snapshot.
+const SELECT_STORED = `SELECT ${STORED_CONTENT} FROM events WHERE event_id = ANY($1::text[])`;
+
+/** A stored row as STORED_CONTENT reads it. */
+interface StoredContentRow {
+  event_id: string;
+  device_id: string;
+  schema: number;
+  event_type: string;
+  value_num: number | null;
+  value_text: string | null;
+  unit: string | null;
+  ts_device: number | null;
+  meta: string;
+}
+
+function contentOf(r: StoredContentRow): EventContent {
+  return { deviceId: r.device_id, schema: r.schema, eventType: r.event_type, valueNum: r.value_num, valueText: r.value_text, unit: r.unit, tsDevice: r.ts_device, meta: r.meta };
+}
 const insertDeadLetters = (p: number) => `INSERT INTO deadletters (received_at, reason, message, topic, device_id, source, payload)
   SELECT ${toTs('d.at')}, d.reason, d.message, d.topic, d.dev, d.source, d.payload
   FROM unnest($${p}::int8[], $${p + 1}::text[], $${p + 2}::text[], $${p + 3}::text[], $${p + 4}::text[], $${p + 5}::text[], $${p + 6}::bytea[])
@@ -91,11 +125,11 @@ const insertDeadLetters = (p: number) => `INSERT INTO deadletters (received_at, 
 // The joins with lk take the log lock before any row (and so any seq
 // default) is produced; rows are inserted in batch order, so one batch's
 // entries keep their order in the log.
-const WRITE_EVENTS = { name: 'telehub_write_e4', text: `WITH ${LOCK_CTE}, ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}) ${EVENTS_RESULT}` };
-const WRITE_DEADLETTERS = { name: 'telehub_write_d4', text: `WITH ${LOCK_CTE} ${insertDeadLetters(1)}` };
+const WRITE_EVENTS = { name: 'telehub_write_e5', text: `WITH ${LOCK_CTE}, ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}), old AS (${OLD_ROWS}) ${EVENTS_RESULT}` };
+const WRITE_DEADLETTERS = { name: 'telehub_write_d5', text: `WITH ${LOCK_CTE} ${insertDeadLetters(1)}` };
 const WRITE_BOTH = {
-  name: 'telehub_write_ed4',
-  text: `WITH ${LOCK_CTE}, dl AS (${insertDeadLetters(3)}), ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}) ${EVENTS_RESULT}`,
+  name: 'telehub_write_ed5',
+  text: `WITH ${LOCK_CTE}, dl AS (${insertDeadLetters(3)}), ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}), old AS (${OLD_ROWS}) ${EVENTS_RESULT}`,
 };
 
 
@@ -173,7 +207,7 @@ export class PostgresStore implements Store {
 
   async writeBatch(batch: WriteBatch): Promise<WriteResult> {
     const { events, deadLetters } = batch;
-    // First occurrence of each id is the candidate; later ones are duplicates whatever happens.
+    // First occurrence of each id is the candidate; later ones are compared with what the id then holds.
     const firstIndex = new Map<string, number>();
     for (let i = 0; i < events.length; i++) {
       if (!firstIndex.has(events[i].eventId)) firstIndex.set(events[i].eventId, i);
@@ -184,29 +218,59 @@ export class PostgresStore implements Store {
     const unique = [...firstIndex.values()].map((i) => events[i]);
 
     // undefined: every unique event was inserted; else the ids that were.
-    let stored: Set<string> | undefined;
+    let inserted: Set<string> | undefined;
+    // The rows that already held ids of this batch (only when some were not inserted).
+    const storedRows = new Map<string, EventContent>();
     if (unique.length === 0 && deadLetters.length === 0) {
-      stored = new Set();
+      inserted = new Set();
     } else if (unique.length === 0) {
       await this.pool.query({ ...WRITE_DEADLETTERS, values: deadLetterParams(deadLetters) });
-      stored = new Set();
+      inserted = new Set();
     } else {
+      type Row = { n: number; ids: string[] | null; old: StoredContentRow[] | null };
       const res =
         deadLetters.length === 0
-          ? await this.pool.query<{ n: number; ids: string[] | null }>({ ...WRITE_EVENTS, values: eventParams(unique) })
-          : await this.pool.query<{ n: number; ids: string[] | null }>({
-              ...WRITE_BOTH,
-              values: [...eventParams(unique), ...deadLetterParams(deadLetters)],
-            });
-      const ids = res.rows[0].ids;
-      stored = ids === null ? undefined : new Set(ids);
+          ? await this.pool.query<Row>({ ...WRITE_EVENTS, values: eventParams(unique) })
+          : await this.pool.query<Row>({ ...WRITE_BOTH, values: [...eventParams(unique), ...deadLetterParams(deadLetters)] });
+      const { ids, old } = res.rows[0];
+      inserted = ids === null ? undefined : new Set(ids);
+      if (inserted !== undefined) {
+        for (const r of old ?? []) storedRows.set(r.event_id, contentOf(r));
+        const unseen = unique.filter((e) => !inserted!.has(e.eventId) && !storedRows.has(e.eventId)).map((e) => e.eventId);
+        if (unseen.length > 0) await this.readStored(unseen, storedRows);
+      }
     }
     const statuses: StoreStatus[] = new Array(events.length);
+    let conflicts: Map<number, EventConflict> | undefined;
     for (let i = 0; i < events.length; i++) {
       const id = events[i].eventId;
-      statuses[i] = firstIndex.get(id) === i && (stored === undefined || stored.has(id)) ? 'stored' : 'duplicate';
+      const first = firstIndex.get(id)!;
+      if (first === i && (inserted === undefined || inserted.has(id))) {
+        statuses[i] = 'stored';
+        continue;
+      }
+      // What the id holds now: the row that was there, else this batch's first copy (just inserted).
+      const holder = storedRows.get(id) ?? events[first];
+      const differs = differingFields(holder, events[i]);
+      statuses[i] = differs.length > 0 ? 'conflict' : 'duplicate';
+      if (differs.length > 0) (conflicts ??= new Map()).set(i, { storedDeviceId: holder.deviceId, differs });
     }
-    return { statuses };
+    return conflicts === undefined ? { statuses } : { statuses, conflicts };
+  }
+
+  /**
+   * Reads the rows holding ids that the write statement neither inserted nor
+   * saw (a concurrent writer won them after its snapshot). Rows of `events`
+   * are never updated, so reading them now is reading what won. Should one be
+   * gone (deleted by hand in between), the batch is retried as a whole: its
+   * events then come back `duplicate`, as after any lost acknowledgement.
+   */
+  private async readStored(ids: string[], into: Map<string, EventContent>): Promise<void> {
+    const { rows } = await this.pool.query<StoredContentRow>(SELECT_STORED, [ids]);
+    for (const r of rows) into.set(r.event_id, contentOf(r));
+    if (rows.length < ids.length) {
+      throw Object.assign(new Error('an event id was taken by a row that was gone when read back; retrying the batch'), { code: '40001' });
+    }
   }
 
   async ping(): Promise<void> {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import pg from 'pg';
 import { stopTestPostgres, testDatabase, withPgClient } from '../../../test/helpers/postgres.js';
 import { storeConformance } from '../conformance.js';
 import type { Store } from '../store.js';
@@ -20,6 +21,7 @@ storeConformance('postgres', async () => {
     reopen: async () => open(),
     restart: db.restart,
     sql: (text) => withPgClient(db.url, async (c) => void (await c.query(text))),
+    query: (text) => withPgClient(db.url, async (c) => (await c.query(text)).rows),
     cleanup: async () => {
       for (const s of opened) await s.close();
       await db.drop();
@@ -78,5 +80,57 @@ describe('postgres store specifics', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('postgres store: a reused event_id racing with another writer', () => {
+  const ev = (id: string, deviceId: string) => ({ eventId: id, deviceId, schema: 1, eventType: 't', valueNum: 1, valueText: null, unit: null, tsDevice: 1_707_523_200_000, tsServer: Date.now(), meta: '{}' });
+
+  /**
+   * Another transaction inserts the id and has not committed when our
+   * statement starts: ON CONFLICT waits for it, and the row it commits is not
+   * in our statement's snapshot. The comparison must still see that row.
+   */
+  async function raceAgainst(winnerDevice: string, loserDevice: string) {
+    const db = await testDatabase();
+    const store = new PostgresStore({ connectionString: db.url, poolSize: 2 });
+    const winner = new pg.Client({ connectionString: db.url });
+    try {
+      await store.migrate();
+      await winner.connect();
+      const { rows } = await winner.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await winner.query('BEGIN');
+      await winner.query(
+        `INSERT INTO events (event_id, device_id, schema, event_type, value_num, unit, ts_device, ts_server, meta)
+         VALUES ('race-1', $1, 1, 't', 1, NULL, to_timestamp(1707523200), now(), '{}')`,
+        [winnerDevice],
+      );
+      const writing = store.writeBatch({ events: [ev('race-1', loserDevice), ev('race-2', loserDevice)], deadLetters: [] });
+      // Wait until our statement is blocked on the winner's uncommitted row.
+      await withPgClient(db.url, async (c) => {
+        for (;;) {
+          const blocked = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [rows[0].pid]);
+          if (blocked.rows[0].n > 0) return;
+        }
+      });
+      await winner.query('COMMIT');
+      return await writing;
+    } finally {
+      await winner.end().catch(() => {});
+      await store.close();
+      await db.drop();
+    }
+  }
+
+  it('reports conflict, naming the winner, when the winner was another device', async () => {
+    const res = await raceAgainst('esp32-01', 'esp32-02');
+    assert.deepEqual(res.statuses, ['conflict', 'stored']);
+    assert.deepEqual(res.conflicts?.get(0), { storedDeviceId: 'esp32-01', differs: ['device_id'] });
+  });
+
+  it('reports duplicate when the winner had the same content', async () => {
+    const res = await raceAgainst('esp32-01', 'esp32-01');
+    assert.deepEqual(res.statuses, ['duplicate', 'stored']);
+    assert.equal(res.conflicts, undefined);
   });
 });

@@ -20,7 +20,8 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { StoreStatus } from '../../core/event.js';
+import type { StoreStatus, TelemetryEvent } from '../../core/event.js';
+import { differingFields, type EventContent } from '../event-content.js';
 import { MIGRATIONS } from '../migrations/index.js';
 import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '../rows.js';
 import { sqliteTokens } from './tokens.js';
@@ -28,7 +29,7 @@ import { sqliteQueries } from './queries.js';
 import { sameThreadReader, ThreadReader, type SqlReader } from './reader.js';
 import { sqliteLog } from './log.js';
 import type { CommitLog, ProcessorStore } from '../log.js';
-import type { DeadLetterQuery, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
+import type { DeadLetterQuery, EventConflict, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
 
 // seq: the commit-log number (src/storage/log.ts). The writer is single, so
 // numbers are handed out from telehub_log_head inside the write transaction,
@@ -42,9 +43,48 @@ const SET_LOG_HEAD_SQL = 'UPDATE telehub_log_head SET seq = ? WHERE id = 1';
 const UPSERT_DEVICE_SQL = `INSERT INTO devices (device_id, first_seen, last_seen, event_count) VALUES (?, ?, ?, ?)
        ON CONFLICT (device_id) DO UPDATE SET first_seen = MIN(first_seen, excluded.first_seen),
          last_seen = MAX(last_seen, excluded.last_seen), event_count = event_count + excluded.event_count`;
+// Read only when an insert did nothing: the row that holds the id, to tell a
+// redelivery (duplicate) from another event reusing the id (conflict). Inside
+// the write transaction, so it is the row that won, whichever writer that was.
+const SELECT_STORED_SQL = 'SELECT device_id, schema, event_type, value_num, value_text, unit, ts_device, meta FROM events WHERE event_id = ?';
 const INSERT_DEADLETTER_SQL = 'INSERT INTO deadletters (received_at, reason, message, topic, device_id, source, payload, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 /** Values per event in the flat array sent (as JSON) to the writer thread. */
 const EVENT_FIELDS = 10;
+
+/** Per-event outcome codes in the writer thread's reply. */
+const STORED = 1;
+const CONFLICT = 2;
+
+/** A stored row as SELECT_STORED_SQL reads it. */
+interface StoredRow {
+  device_id: string;
+  schema: number;
+  event_type: string;
+  value_num: number | null;
+  value_text: string | null;
+  unit: string | null;
+  ts_device: number | null;
+  meta: string;
+}
+
+/**
+ * After an insert that did nothing: compares the event with the row holding
+ * its id. Returns the differing fields (empty: a duplicate). Self-contained,
+ * like tallyDevice, so the writer thread runs it from its source text.
+ */
+function compareStored(row: StoredRow, incoming: EventContent, differ: typeof differingFields): string[] {
+  const stored = {
+    deviceId: row.device_id,
+    schema: row.schema,
+    eventType: row.event_type,
+    valueNum: row.value_num,
+    valueText: row.value_text,
+    unit: row.unit,
+    tsDevice: row.ts_device,
+    meta: row.meta,
+  };
+  return differ(stored, incoming);
+}
 
 /** Per device of a batch: [first ts_server, last ts_server, newly stored events]. */
 type DeviceTally = Map<string, [number, number, number]>;
@@ -102,6 +142,9 @@ function upsertDevices(devices: DeviceTally, upsert: { run(...args: unknown[]): 
  */
 const WORKER_SOURCE = `
 'use strict';
+// tsx (esbuild keepNames) wraps named inner functions in __name(); the
+// functions below arrive as source text, so give them the identity.
+const __name = (f) => f;
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.betterSqlite3);
 const db = new Database(workerData.file);
@@ -112,9 +155,12 @@ db.pragma('busy_timeout = ' + busyTimeout);
 const insertEvent = db.prepare(workerData.insertEvent);
 const insertDeadLetter = db.prepare(workerData.insertDeadLetter);
 const upsertDevice = db.prepare(workerData.upsertDevice);
+const selectStored = db.prepare(workerData.selectStored);
 const logHead = db.prepare(workerData.logHead).pluck();
 const setLogHead = db.prepare(workerData.setLogHead);
 const F = workerData.eventFields;
+const differingFields = ${differingFields.toString()};
+const compareStored = ${compareStored.toString()};
 const tallyDevice = ${tallyDevice.toString()};
 const upsertDevices = ${upsertDevices.toString()};
 const runStatements = ${runStatements.toString()};
@@ -134,27 +180,43 @@ const num = (x) => (typeof x === 'string' ? (x === '-0' ? -0 : Number(x)) : x);
 const write = db.transaction((json, dl) => {
   const ev = JSON.parse(json);
   const n = ev.length / F;
+  // 0 duplicate, ${STORED} stored, ${CONFLICT} conflict
   const stored = new Uint8Array(n);
+  // [index, stored device_id, differing fields] per conflict
+  const conflicts = [];
   // device_id -> [first ts_server, last ts_server, newly stored events]
   const devices = new Map();
   const head = logHead.get();
   let seq = head;
   for (let i = 0, o = 0; i < n; i++, o += F) {
     const tsServer = num(ev[o + 8]);
-    const info = insertEvent.run(ev[o], ev[o + 1], num(ev[o + 2]), ev[o + 3], num(ev[o + 4]), ev[o + 5], ev[o + 6], num(ev[o + 7]), tsServer, ev[o + 9], seq + 1);
-    if (info.changes !== 1) continue;
+    const schema = num(ev[o + 2]), valueNum = num(ev[o + 4]), tsDevice = num(ev[o + 7]);
+    const info = insertEvent.run(ev[o], ev[o + 1], schema, ev[o + 3], valueNum, ev[o + 5], ev[o + 6], tsDevice, tsServer, ev[o + 9], seq + 1);
+    if (info.changes !== 1) {
+      const row = selectStored.get(ev[o]);
+      const differs = compareStored(row, { deviceId: ev[o + 1], schema, eventType: ev[o + 3], valueNum, valueText: ev[o + 5], unit: ev[o + 6], tsDevice, meta: ev[o + 9] }, differingFields);
+      if (differs.length > 0) {
+        stored[i] = ${CONFLICT};
+        conflicts.push([i, row.device_id, differs]);
+      }
+      continue;
+    }
     seq++;
-    stored[i] = 1;
+    stored[i] = ${STORED};
     tallyDevice(devices, ev[o + 1], tsServer);
   }
   upsertDevices(devices, upsertDevice);
   if (dl !== undefined) for (const d of dl) insertDeadLetter.run(d[0], d[1], d[2], d[3], d[4], d[5], d[6], ++seq);
   if (seq !== head) setLogHead.run(seq);
-  return stored;
+  return { stored, conflicts };
 });
 parentPort.on('message', (m) => {
   if (m.close) {
     try { db.close(); } finally { parentPort.close(); }
+    return;
+  }
+  if (m.pragmas) {
+    parentPort.postMessage({ id: m.id, pragmas: { synchronous: db.pragma('synchronous', { simple: true }), journalMode: db.pragma('journal_mode', { simple: true }) } });
     return;
   }
   try {
@@ -170,7 +232,7 @@ parentPort.on('message', (m) => {
       // are then applied again); a kill -9 loses nothing.
       db.pragma('synchronous = NORMAL');
       try {
-        exec(m.exec);
+        exec.immediate(m.exec);
       } finally {
         db.pragma('synchronous = FULL');
       }
@@ -179,23 +241,36 @@ parentPort.on('message', (m) => {
     }
     // IMMEDIATE: the log head is read first, so take the write lock before
     // reading it (another process's writer may be between its read and write).
-    const stored = write.immediate(m.ev, m.dl);
-    parentPort.postMessage({ id: m.id, stored }, [stored.buffer]);
+    const { stored, conflicts } = write.immediate(m.ev, m.dl);
+    parentPort.postMessage({ id: m.id, stored, conflicts: conflicts.length > 0 ? conflicts : undefined }, [stored.buffer]);
   } catch (err) {
     parentPort.postMessage({ id: m.id, error: { message: String(err && err.message), code: err && typeof err.code === 'string' ? err.code : undefined } });
   }
 });
 `;
 
+/** The durability settings of the writer thread's own connection. */
+export interface WriterPragmas {
+  /** 2 is FULL: the WAL is fsynced at every commit. */
+  synchronous: number;
+  journalMode: string;
+}
+
 interface WorkerReply {
   id: number;
+  pragmas?: WriterPragmas;
   stored?: Uint8Array;
+  conflicts?: Array<[number, string, string[]]>;
   error?: { message: string; code?: string };
 }
 
 interface PendingWrite {
-  resolve: (r: WorkerReply) => void;
+  resolve: (r: WriteResult) => void;
   reject: (err: unknown) => void;
+  /** Set for a pragmas probe instead of a write. */
+  probe?: (p: WriterPragmas) => void;
+  /** Set for a processor transaction instead of a write. */
+  done?: () => void;
 }
 
 /** A number (or null) as JSON can carry it: -0, NaN and ±Infinity become strings the writer thread turns back. */
@@ -231,6 +306,7 @@ class WriterThread {
         insertEvent: INSERT_EVENT_SQL,
         insertDeadLetter: INSERT_DEADLETTER_SQL,
         upsertDevice: UPSERT_DEVICE_SQL,
+        selectStored: SELECT_STORED_SQL,
         logHead: LOG_HEAD_SQL,
         setLogHead: SET_LOG_HEAD_SQL,
         eventFields: EVENT_FIELDS,
@@ -271,26 +347,33 @@ class WriterThread {
       batch.deadLetters.length === 0
         ? undefined
         : batch.deadLetters.map((d) => [d.receivedAt, d.reason, d.message, d.topic, d.deviceId, d.source, d.payload]);
-    return this.request({ ev: JSON.stringify(ev), dl, busyTimeout }).then((m) => {
-      const stored = m.stored!;
-      const statuses: StoreStatus[] = new Array(stored.length);
-      for (let i = 0; i < stored.length; i++) statuses[i] = stored[i] === 1 ? 'stored' : 'duplicate';
-      return { statuses };
+    const id = this.nextId++;
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 1) this.worker.ref();
+      this.worker.postMessage({ id, ev: JSON.stringify(ev), dl, busyTimeout });
     });
   }
 
   /** Runs statements in one transaction on the writer connection (processors: state and checkpoint together). */
   exec(list: ExecStatement[], busyTimeout: number): Promise<void> {
     if (this.dead) return Promise.reject(this.dead);
-    return this.request({ exec: list, busyTimeout }).then(() => undefined);
+    const id = this.nextId++;
+    return new Promise<void>((done, reject) => {
+      this.pending.set(id, { resolve: () => {}, reject, done });
+      if (this.pending.size === 1) this.worker.ref();
+      this.worker.postMessage({ id, exec: list, busyTimeout });
+    });
   }
 
-  private request(msg: Record<string, unknown>): Promise<WorkerReply> {
+  /** Reads the thread connection's durability pragmas (it runs messages in order, so after any write sent before). */
+  pragmas(): Promise<WriterPragmas> {
+    if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
-    return new Promise<WorkerReply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+    return new Promise<WriterPragmas>((probe, reject) => {
+      this.pending.set(id, { resolve: () => {}, reject, probe });
       if (this.pending.size === 1) this.worker.ref();
-      this.worker.postMessage({ id, ...msg });
+      this.worker.postMessage({ id, pragmas: true });
     });
   }
 
@@ -310,7 +393,15 @@ class WriterThread {
     this.pending.delete(m.id);
     if (this.pending.size === 0) this.worker.unref();
     if (m.error) return p.reject(sqliteError(m.error.message, m.error.code));
-    p.resolve(m);
+    if (p.probe) return p.probe(m.pragmas!);
+    if (p.done) return p.done();
+    const stored = m.stored!;
+    const statuses: StoreStatus[] = new Array(stored.length);
+    for (let i = 0; i < stored.length; i++) statuses[i] = stored[i] === STORED ? 'stored' : stored[i] === CONFLICT ? 'conflict' : 'duplicate';
+    if (m.conflicts === undefined) return p.resolve({ statuses });
+    const conflicts = new Map<number, EventConflict>();
+    for (const [i, storedDeviceId, differs] of m.conflicts) conflicts.set(i, { storedDeviceId, differs });
+    p.resolve({ statuses, conflicts });
   }
 
   /** The thread is gone: what it held is reported as a transient I/O error, so the batch writer retries on a new thread. */
@@ -331,7 +422,7 @@ export class SqliteStore implements Store {
   private db: Database.Database;
   private insertEvent!: Database.Statement;
   private insertDeadLetter!: Database.Statement;
-  private writeTx!: Database.Transaction<(batch: WriteBatch) => StoreStatus[]>;
+  private writeTx!: Database.Transaction<(batch: WriteBatch) => WriteResult>;
   private execTx!: Database.Transaction<(list: ExecStatement[]) => void>;
   private writer: WriterThread | undefined;
   private closed = false;
@@ -378,29 +469,36 @@ export class SqliteStore implements Store {
     const insertEvent = this.insertEvent;
     const insertDeadLetter = this.insertDeadLetter;
     const upsertDevice = this.db.prepare(UPSERT_DEVICE_SQL);
+    const selectStored = this.db.prepare(SELECT_STORED_SQL);
     const logHead = this.db.prepare(LOG_HEAD_SQL).pluck();
     const setLogHead = this.db.prepare(SET_LOG_HEAD_SQL);
     // The same work as the writer thread's transaction, for :memory: databases.
-    this.writeTx = this.db.transaction((batch: WriteBatch): StoreStatus[] => {
+    this.writeTx = this.db.transaction((batch: WriteBatch): WriteResult => {
       const statuses: StoreStatus[] = new Array(batch.events.length);
+      let conflicts: Map<number, EventConflict> | undefined;
       const devices: DeviceTally = new Map();
       const head = logHead.get() as number;
       let seq = head;
       for (let i = 0; i < batch.events.length; i++) {
-        const e = batch.events[i];
+        const e: TelemetryEvent = batch.events[i];
         const info = insertEvent.run(e.eventId, e.deviceId, e.schema, e.eventType, e.valueNum, e.valueText, e.unit, e.tsDevice, e.tsServer, e.meta, seq + 1);
-        statuses[i] = info.changes === 1 ? 'stored' : 'duplicate';
         if (info.changes === 1) {
           seq++;
+          statuses[i] = 'stored';
           tallyDevice(devices, e.deviceId, e.tsServer);
+          continue;
         }
+        const row = selectStored.get(e.eventId) as StoredRow;
+        const differs = compareStored(row, e, differingFields);
+        statuses[i] = differs.length > 0 ? 'conflict' : 'duplicate';
+        if (differs.length > 0) (conflicts ??= new Map()).set(i, { storedDeviceId: row.device_id, differs });
       }
       upsertDevices(devices, upsertDevice);
       for (const d of batch.deadLetters) {
         insertDeadLetter.run(d.receivedAt, d.reason, d.message, d.topic, d.deviceId, d.source, d.payload, ++seq);
       }
       if (seq !== head) setLogHead.run(seq);
-      return statuses;
+      return conflicts === undefined ? { statuses } : { statuses, conflicts };
     });
     const prepared = (sql: string) => this.db.prepare(sql) as unknown as { run(...args: unknown[]): { changes: number } };
     this.execTx = this.db.transaction((list: ExecStatement[]) => runStatements(prepared, list));
@@ -413,6 +511,13 @@ export class SqliteStore implements Store {
     return this.writerThread().exec(list, this.busyTimeout());
   }
 
+  async writeBatch(batch: WriteBatch): Promise<WriteResult> {
+    if (!this.writeTx) throw new Error('SqliteStore.migrate() must run before writeBatch()');
+    if (this.file === ':memory:' || this.closed) return this.writeTx.immediate(batch);
+    // The writer follows this connection's busy_timeout (tests and operators set it here).
+    return this.writerThread().write(batch, this.busyTimeout());
+  }
+
   private writerThread(): WriterThread {
     if (this.writer === undefined || !this.writer.alive) {
       void this.writer?.close();
@@ -421,11 +526,16 @@ export class SqliteStore implements Store {
     return this.writer;
   }
 
-  async writeBatch(batch: WriteBatch): Promise<WriteResult> {
-    if (!this.writeTx) throw new Error('SqliteStore.migrate() must run before writeBatch()');
-    if (this.file === ':memory:' || this.closed) return { statuses: this.writeTx.immediate(batch) };
-    // The writer follows this connection's busy_timeout (tests and operators set it here).
-    return this.writerThread().write(batch, this.busyTimeout());
+  /**
+   * The durability settings of the connection that commits batches (the
+   * writer thread's, not this one's), for tests and diagnostics; a
+   * `:memory:` store commits on this connection.
+   */
+  async writerPragmas(): Promise<WriterPragmas> {
+    if (this.file === ':memory:' || this.closed) {
+      return { synchronous: this.db.pragma('synchronous', { simple: true }) as number, journalMode: this.db.pragma('journal_mode', { simple: true }) as string };
+    }
+    return this.writerThread().pragmas();
   }
 
   private busyTimeout(): number {

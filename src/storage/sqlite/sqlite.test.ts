@@ -33,6 +33,14 @@ storeConformance('sqlite', async () => {
         db.close();
       }
     },
+    query: async (text) => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare(text).all() as Array<Record<string, unknown>>;
+      } finally {
+        db.close();
+      }
+    },
     cleanup: async () => {
       for (const s of opened) await s.close();
       rmSync(dir, { recursive: true, force: true });
@@ -44,11 +52,15 @@ storeConformance('sqlite', async () => {
 const dbOf = (s: SqliteStore) => (s as unknown as { db: Database.Database }).db;
 
 describe('sqlite store specifics', () => {
-  it('fsyncs every commit: synchronous=FULL with a WAL journal', async () => {
+  it('fsyncs every commit: synchronous=FULL with a WAL journal, on the connection that commits', async () => {
     const { dir, file } = tempStore();
     const s = new SqliteStore(file);
     try {
       await s.migrate();
+      // Batches commit on the writer thread's own connection: ask that one, after it has committed.
+      assert.deepEqual((await s.writeBatch({ events: [event('x')], deadLetters: [] })).statuses, ['stored']);
+      assert.deepEqual(await s.writerPragmas(), { synchronous: 2, journalMode: 'wal' });
+      // Migrations, tokens and the CLI write on the main connection.
       assert.equal(dbOf(s).pragma('synchronous', { simple: true }), 2);
       assert.equal(dbOf(s).pragma('journal_mode', { simple: true }), 'wal');
     } finally {
