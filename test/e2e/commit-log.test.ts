@@ -103,7 +103,7 @@ describe('commit log end to end', () => {
       assert.equal(got2[0].seq > lastSeen, true);
 
       // The follower printed dev-b's entries only, in log order, then exits 0 on SIGINT.
-      await until(() => followed.includes('"e-44"'), 'the follower to print e-44');
+      await until(() => followed.includes('"e-45"'), 'the follower to print e-45');
       follower.kill('SIGINT');
       const [code] = await once(follower, 'exit');
       assert.equal(code, 0, followErr);
