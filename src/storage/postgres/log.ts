@@ -14,15 +14,17 @@ import { inTransaction } from './transaction.js';
 
 const ms = (col: string) => `round(extract(epoch FROM ${col}) * 1000)::float8`;
 
+// Each side orders by the table's column (not the float8 output alias), so it
+// is a walk of the seq index that stops after $2 rows.
 const READ_SQL = `SELECT * FROM (
     (SELECT seq::float8 AS seq, 'e' AS k, event_id, device_id, schema, event_type, value_num, value_text, unit,
             ${ms('ts_device')} AS ts_device, ${ms('ts_server')} AS ts_server, COALESCE(meta::text, '{}') AS meta,
             NULL::float8 AS id, NULL AS reason, NULL AS message, NULL AS topic, NULL AS source, NULL::bytea AS payload
-       FROM events WHERE seq > $1 ORDER BY seq LIMIT $2)
+       FROM events WHERE events.seq > $1 ORDER BY events.seq LIMIT $2)
     UNION ALL
     (SELECT seq::float8, 'd', NULL, device_id, NULL, NULL, NULL, NULL, NULL, NULL, ${ms('received_at')}, NULL,
             id::float8, reason, message, topic, source, payload
-       FROM deadletters WHERE seq > $1 ORDER BY seq LIMIT $2)
+       FROM deadletters WHERE deadletters.seq > $1 ORDER BY deadletters.seq LIMIT $2)
   ) AS log ORDER BY seq LIMIT $2`;
 
 const BACKLOG_SQL = `SELECT
