@@ -1,5 +1,6 @@
 # telehub image: docker build -t telehub .
-FROM node:20-bookworm-slim AS build
+# Node.js 24 is the current LTS (README: Supported Node.js versions).
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 downloads a prebuilt binary when it can and builds otherwise.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
@@ -9,7 +10,7 @@ COPY tsconfig.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production TELEHUB_DATA_DIR=/data
 COPY --from=build /app/node_modules ./node_modules

@@ -1,5 +1,8 @@
-import { writeFileSync } from 'node:fs';
-import { renderConfigDoc } from '../src/core/config-doc.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { handWrittenPart, renderConfigDoc } from '../src/core/config-doc.js';
 
-writeFileSync(new URL('../docs/configuration.md', import.meta.url), renderConfigDoc());
+// The settings part is generated; the hand-written part after its marker is kept.
+const file = new URL('../docs/configuration.md', import.meta.url);
+const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
+writeFileSync(file, renderConfigDoc(handWrittenPart(before)));
 process.stdout.write('wrote docs/configuration.md\n');

@@ -15,7 +15,8 @@ import { listenProblem, ListenError, type ListenTarget } from './core/listen.js'
 import { createLogger } from './core/logger.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
 import { BatchWriter, errorSummary } from './pipeline/batch-writer.js';
-import { Ingest, type MessagePublisher } from './pipeline/ingest.js';
+import { Ingest } from './pipeline/ingest.js';
+import { RouteTable } from './pipeline/routes.js';
 import { HttpIngest } from './sources/http-ingest/index.js';
 import { InfluxWrite } from './sources/http-ingest/influx.js';
 import { DeadLetterReplay } from './sources/http-ingest/replay.js';
@@ -81,10 +82,10 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   // HTTP ingestion answers 503 until the store is migrated.
   const w = new BatchWriter(store, config.pipeline, log, metrics);
   metrics.observeInflight(() => w.inflight);
-  let deadLetterPublisher: MessagePublisher | undefined;
-  const httpIngest = new HttpIngest(w, config.limits, config.topics.deadLetter, config.topics.ackQos, log, {
-    publish: (topic, payload, qos) => deadLetterPublisher?.publish(topic, payload, qos),
-  }, () => migrated && !stopping);
+  // The one ingest path for every source; the route table is built (and its codecs made) once.
+  const ingest = new Ingest(w, new RouteTable(config.routes, config), config, log, metrics);
+  const accepting = () => migrated && !stopping;
+  const httpIngest = new HttpIngest(ingest, w, accepting);
 
   // After a commit the writer only rings this (no data); processors and the
   // live stream read what was committed from the commit log.
@@ -101,12 +102,12 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   metrics.observeProcessors(() => (migrated ? processors.status() : Promise.resolve([])));
   const hub = new LiveHub({ maxBufferedBytes: config.http.streamMaxBufferBytes, log: store.log, wakeup, pollMs: config.log.pollMs, logger: log });
   metrics.observeStream(() => hub.counters);
-  const influx = new InfluxWrite(w, config.limits, config.lineProtocol, () => migrated && !stopping);
+  const influx = new InfluxWrite(ingest, w, config.lineProtocol, accepting);
   const http = await buildHttpServer({
     metrics,
     tokens: store.tokens,
     store,
-    replay: new DeadLetterReplay(w, config.limits, config.topics.events),
+    replay: new DeadLetterReplay(ingest),
     hub,
     processors,
     ingest: httpIngest,
@@ -160,11 +161,19 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   log.info({ store: store.kind, versions: await store.migrationVersions() }, 'Store ready.');
 
   metrics.storeUp.set(1);
-  const ingest = new Ingest(w, config, log, metrics);
+  log.info({ routes: config.routes.map((r) => ({ filter: r.filter, codec: r.codec, reply: r.reply })) }, 'Routes ready.');
 
   if (config.mqtt) {
-    external = new MqttClientSource(ingest, w, config.mqtt, config.topics.events, config.pipeline.maxInflight, log, metrics);
-    await external.start();
+    external = new MqttClientSource(ingest, w, config.mqtt, ingest.routes.filters, config.pipeline.maxInflight, log, metrics);
+    try {
+      await external.start();
+    } catch (err) {
+      // A refused subscription: close what started, then let the CLI say what to fix.
+      await http.close();
+      await withTimeout(w.close(), config.shutdownTimeoutMs).catch(() => undefined);
+      await store.close();
+      throw err;
+    }
   } else {
     embedded = new EmbeddedBrokerSource(ingest, w, { ...config.embedded, maxInflight: config.pipeline.maxInflight }, log, metrics);
     try {
@@ -176,7 +185,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
       throw err instanceof ListenError ? listenProblem(err, err.listener === 'ws' ? LISTENERS.ws : LISTENERS.mqtt) : err;
     }
   }
-  deadLetterPublisher = external?.publisher ?? embedded?.publisher;
+  ingest.deadLetterOut = external?.publisher ?? embedded?.publisher;
   // Beside intake, after it: a processor never delays the first ACK.
   await processors.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');

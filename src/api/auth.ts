@@ -8,7 +8,7 @@ import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { parseToken, scopeAllows, verifySecret, type Scope, type TokenRecord } from '../auth/tokens.js';
 import type { TokenRepository } from '../storage/store.js';
 import { ApiError } from './errors.js';
-import { storeUnavailable } from '../sources/http-ingest/index.js';
+import { storeUnavailable } from '../core/http-error.js';
 
 export const TOKEN_CACHE_MS = 5000;
 

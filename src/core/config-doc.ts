@@ -23,7 +23,17 @@ function typeText(s: SettingSpec): string {
   }
 }
 
-export function renderConfigDoc(): string {
+/** The line after which docs/configuration.md is written by hand (the config file's section). */
+export const HAND_WRITTEN_MARKER = '<!-- Hand-written from here on: `npm run docs:config` keeps what follows. -->';
+
+/** The hand-written part of an existing docs/configuration.md ('' when it has none). */
+export function handWrittenPart(doc: string): string {
+  const at = doc.indexOf(HAND_WRITTEN_MARKER);
+  return at < 0 ? '' : doc.slice(at + HAND_WRITTEN_MARKER.length);
+}
+
+/** The whole docs/configuration.md: the part generated from the settings, then `handWritten` as it is. */
+export function renderConfigDoc(handWritten = ''): string {
   const lines: string[] = [
     '# Configuration reference',
     '',
@@ -48,5 +58,6 @@ export function renderConfigDoc(): string {
     }
     lines.push('');
   }
-  return lines.join('\n');
+  lines.push(HAND_WRITTEN_MARKER);
+  return lines.join('\n') + handWritten;
 }

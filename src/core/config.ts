@@ -1,8 +1,11 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
+import { loadConfigFile, type RouteConfig } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
 import { IGNORED_PREFIXES, SETTINGS, type SettingSpec } from './settings.js';
+
+export type { RouteConfig } from './config-file.js';
 
 export interface Limits {
   maxPayloadBytes: number;
@@ -54,11 +57,23 @@ export interface Config {
   log: { processors: string[]; processorBatch: number; pollMs: number };
   limits: Limits;
   lineProtocol: { deviceTag: string; fallbackDeviceTags: string[]; eventType: 'measurement.field' | 'field' };
+  /**
+   * The route table, in matching order (the first route whose filter matches
+   * a topic takes the message): MQTT_EVENTS_TOPIC → seed001-json, then the
+   * routes of TELEHUB_CONFIG (one with the same filter replaces the default).
+   */
+  routes: RouteConfig[];
+  /** TELEHUB_CONFIG, when given. */
+  configFile?: string;
 }
 
 type Raw = Record<string, string | undefined>;
 
-function parseOne(spec: SettingSpec, raw: string, problems: string[]): unknown {
+/**
+ * Checks one value written as text against its spec; on a problem adds a
+ * line naming the setting (or config-file key) and returns undefined.
+ */
+export function checkSetting(spec: SettingSpec, raw: string, problems: string[]): unknown {
   const bad = (why: string) => {
     problems.push(`${spec.env}=${spec.secret ? '<hidden>' : JSON.stringify(raw)}: ${why}`);
     return undefined;
@@ -117,15 +132,15 @@ function parseOne(spec: SettingSpec, raw: string, problems: string[]): unknown {
   }
 }
 
-/** Suggests the known setting closest to an unknown name (typos such as TELEHUB_BATCHMAX). */
-function closest(name: string): string | undefined {
+/** Suggests the known name closest to an unknown one (typos such as TELEHUB_BATCHMAX). */
+export function closestName(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
-  for (const s of SETTINGS) {
-    const d = editDistance(name, s.env);
+  for (const k of known) {
+    const d = editDistance(name, k);
     if (d < bestD) {
       bestD = d;
-      best = s.env;
+      best = k;
     }
   }
   return bestD <= 3 ? best : undefined;
@@ -159,13 +174,13 @@ export function loadConfig(env: Raw = process.env): Config {
     const raw = env[spec.env];
     const given = raw !== undefined && raw !== '';
     const text = given ? raw : spec.default;
-    v[spec.env] = text === undefined ? undefined : parseOne(spec, text, problems);
+    v[spec.env] = text === undefined ? undefined : checkSetting(spec, text, problems);
   }
   const known = new Set(SETTINGS.map((s) => s.env));
   for (const name of Object.keys(env)) {
     if (!name.startsWith('TELEHUB_') || known.has(name)) continue;
     if (IGNORED_PREFIXES.some((p) => name.startsWith(p))) continue;
-    const hint = closest(name);
+    const hint = closestName(name, SETTINGS.map((s) => s.env));
     problems.push(`${name}: unknown setting${hint ? ` (did you mean ${hint}?)` : ''}`);
   }
   const str = (k: string) => v[k] as string | undefined;
@@ -183,6 +198,9 @@ export function loadConfig(env: Raw = process.env): Config {
   if ((str('MQTT_CERT_FILE') === undefined) !== (str('MQTT_KEY_FILE') === undefined)) {
     problems.push('MQTT_CERT_FILE: MQTT_CERT_FILE and MQTT_KEY_FILE must be set together');
   }
+
+  const configFile = str('TELEHUB_CONFIG');
+  const routes = buildRoutes(str('MQTT_EVENTS_TOPIC'), str('ACK_TEMPLATE')!, configFile, problems);
 
   const storeKind = str('TELEHUB_STORE');
   const pgWanted = storeKind === 'postgres' || (storeKind === 'auto' && (str('DATABASE_URL') !== undefined || str('POSTGRES_HOST') !== undefined));
@@ -266,6 +284,8 @@ export function loadConfig(env: Raw = process.env): Config {
       fallbackDeviceTags: str('TELEHUB_LP_FALLBACK_DEVICE_TAGS')!.split(',').map((t) => t.trim()).filter(Boolean),
       eventType: str('TELEHUB_LP_EVENT_TYPE') as 'measurement.field' | 'field',
     },
+    routes,
+    configFile,
     limits: {
       maxPayloadBytes: int('TELEHUB_MAX_PAYLOAD_BYTES'),
       maxMetaBytes: int('TELEHUB_MAX_META_BYTES'),
@@ -275,6 +295,36 @@ export function loadConfig(env: Raw = process.env): Config {
     },
   };
 }
+
+/**
+ * The route table: MQTT_EVENTS_TOPIC → seed001-json (ACK reply on
+ * ACK_TEMPLATE), then the file's routes; a file route with the default's
+ * filter replaces it.
+ */
+function buildRoutes(eventsTopic: string | undefined, ackTemplate: string, configFile: string | undefined, problems: string[]): RouteConfig[] {
+  const routes: RouteConfig[] = [];
+  if (eventsTopic !== undefined) routes.push(defaultRoute(eventsTopic, ackTemplate));
+  if (configFile === undefined) return routes;
+  const file = loadConfigFile(configFile, problems);
+  for (const r of file.routes) {
+    const route: RouteConfig = { ...r, origin: `${configFile} ${r.origin}`, ackTemplate: r.ackTemplate ?? ackTemplate };
+    const same = routes.findIndex((d) => d.origin === 'MQTT_EVENTS_TOPIC' && d.filter === r.filter);
+    if (same >= 0) routes.splice(same, 1);
+    routes.push(route);
+  }
+  return routes;
+}
+
+/** The seed 001 route: MQTT_EVENTS_TOPIC → seed001-json, device at the first `+`, ACK on ACK_TEMPLATE. */
+export function defaultRoute(eventsTopic: string, ackTemplate: string): RouteConfig {
+  const plus = eventsTopic.split('/').indexOf('+');
+  return { origin: 'MQTT_EVENTS_TOPIC', filter: eventsTopic, codec: 'seed001-json', deviceLevel: plus >= 0 ? plus + 1 : undefined, reply: 'seed001-ack', ackTemplate, options: {} };
+}
+
+/** The TELEHUB_LP_* defaults codecs fall back on, for tests and tools without a full configuration. */
+export const DEFAULT_CODEC_DEFAULTS: Pick<Config, 'lineProtocol'> = {
+  lineProtocol: { deviceTag: 'device', fallbackDeviceTags: ['host'], eventType: 'measurement.field' },
+};
 
 /** Default limits, for tests and tools that decode without a full configuration. */
 export const DEFAULT_LIMITS: Limits = {

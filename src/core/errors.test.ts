@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { HTTP_ERROR_CODES } from '../api/errors.js';
+import { HTTP_ERROR_CODES } from './http-error.js';
 import { ALL_REASON_CODES } from './errors.js';
 
 describe('reason codes', () => {

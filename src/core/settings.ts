@@ -21,6 +21,23 @@ export interface SettingSpec {
   description: string;
 }
 
+/**
+ * A key of the config file (TELEHUB_CONFIG): a value of a given type is
+ * checked by the same rules as a setting of that type (config.ts), and a
+ * key not declared is refused with its path.
+ */
+export interface OptionSpec {
+  key: string;
+  type: SettingType | 'string-list';
+  required?: boolean;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  /** Default as the docs show it (a value, or the setting it comes from). */
+  default?: string;
+  description: string;
+}
+
 export const SETTINGS: readonly SettingSpec[] = [
   // General
   { env: 'TELEHUB_DATA_DIR', group: 'General', type: 'string', default: './data', description: 'Directory for the embedded SQLite store (`telehub.db`) and other local state. Created if missing.' },
@@ -29,6 +46,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'TELEHUB_HTTP_MAX_BODY_BYTES', group: 'General', type: 'int', default: '10485760', min: 1024, max: 1073741824, description: 'Largest HTTP request body, after gzip decompression (`413 payload_too_large` beyond).' },
   { env: 'TELEHUB_STREAM_MAX_BUFFER_BYTES', group: 'General', type: 'int', default: '1048576', min: 1024, max: 1073741824, description: 'Unsent bytes a live-stream WebSocket client may fall behind by before it is closed with code 4008 (slow consumer). Ingestion never waits for stream clients.' },
   { env: 'TELEHUB_LOG_LEVEL', group: 'General', type: 'enum', default: 'info', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], description: 'Log level; logs are JSON lines (pino) on stdout.' },
+  { env: 'TELEHUB_CONFIG', group: 'General', type: 'file', description: 'Optional config file (YAML or JSON) for what variables cannot express, such as more MQTT routes: see [the config file](#the-config-file-telehub_config) below. Validated at start-up with these settings.' },
   { env: 'TELEHUB_SHUTDOWN_TIMEOUT_MS', group: 'General', type: 'int', default: '30000', min: 100, max: 600000, description: 'On SIGTERM/SIGINT, how long to wait for in-flight events to commit and be acknowledged before exiting anyway (unacknowledged events are then redelivered by the broker).' },
 
   // Embedded broker
@@ -50,10 +68,10 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'TELEHUB_MQTT_PROTOCOL', group: 'External MQTT broker', type: 'enum', default: '5', values: ['5', '3.1.1'], description: 'MQTT protocol version for the external broker connection.' },
   { env: 'TELEHUB_MQTT_SESSION_EXPIRY_S', group: 'External MQTT broker', type: 'int', default: '604800', min: 1, max: 4294967295, description: 'MQTT 5 session expiry: how long the broker keeps the session (and queues events) while telehub is away.' },
   { env: 'TELEHUB_MQTT_KEEPALIVE_S', group: 'External MQTT broker', type: 'int', default: '30', min: 0, max: 65535, description: 'MQTT keepalive interval.' },
-  { env: 'TELEHUB_MQTT_SHARE_GROUP', group: 'External MQTT broker', type: 'string', description: 'When set, subscribe as `$share/<group>/<MQTT_EVENTS_TOPIC>` so several ingesters split the stream (see docs/operations.md).' },
+  { env: 'TELEHUB_MQTT_SHARE_GROUP', group: 'External MQTT broker', type: 'string', description: 'When set, subscribe to every route as `$share/<group>/<filter>` so several ingesters split the stream (see docs/operations.md).' },
 
   // Topics
-  { env: 'MQTT_EVENTS_TOPIC', group: 'Topics', type: 'topic-filter', default: 'qs/v1/+/events', description: 'Topic filter telehub subscribes to at QoS 1. The level matched by the first `+` is the device id the payload must carry.' },
+  { env: 'MQTT_EVENTS_TOPIC', group: 'Topics', type: 'topic-filter', default: 'qs/v1/+/events', description: 'The seed 001 route: topic filter telehub takes seed 001 events on (subscribed at QoS 1, decoded by `seed001-json`, answered on ACK_TEMPLATE). The level matched by the first `+` is the device id the payload must carry. More routes: TELEHUB_CONFIG.' },
   { env: 'MQTT_DEADLETTER_TOPIC', group: 'Topics', type: 'string', default: 'qs/v1/deadletter', description: 'Topic dead letters are published to (JSON, see docs/errors.md).' },
   { env: 'ACK_TEMPLATE', group: 'Topics', type: 'topic-template', default: 'qs/v1/{device_id}/acks', description: 'Topic an ACK is published to after commit; `{device_id}` is replaced.' },
   { env: 'TELEHUB_ACK_QOS', group: 'Topics', type: 'int', default: '1', min: 0, max: 1, description: 'QoS of ACK and dead-letter publications.' },

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { clearSession, mosquittoUrl, needsMosquitto } from '../helpers/mqtt.js';
+import { skipTest } from '../helpers/skip.js';
 import { stopTestPostgres, testDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { startTelehubProcess, type TelehubProcess } from '../helpers/telehub.js';
 import { connectFleet, expectations, makeWorkload } from '../helpers/workload.js';
@@ -120,7 +121,7 @@ describe('chaos: 50,000 QoS 1 events through Mosquitto + PostgreSQL', { skip: ne
     const db = await testDatabase();
     try {
       if (!db.restart) {
-        t.skip('SKIPPED: restarting PostgreSQL needs TELEHUB_TEST_PG_RESTART_CMD when TELEHUB_TEST_DATABASE_URL is set');
+        skipTest(t, 'restarting PostgreSQL needs TELEHUB_TEST_PG_RESTART_CMD when TELEHUB_TEST_DATABASE_URL is set');
         return;
       }
       await streamWithFault(db, async () => {

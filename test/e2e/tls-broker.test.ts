@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
+import { skipUnless } from '../helpers/skip.js';
 import { startTelehubProcess } from '../helpers/telehub.js';
 
 const haveOpenssl = spawnSync('openssl', ['version']).error === undefined;
@@ -27,7 +28,7 @@ function makeCerts(dir: string): void {
   ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
 }
 
-describe('external broker over TLS with credentials', { skip: haveOpenssl ? false : 'SKIPPED: openssl command not installed' }, () => {
+describe('external broker over TLS with credentials', { skip: skipUnless(haveOpenssl, 'openssl command not installed') }, () => {
   it('mqtts:// + MQTT_CA_FILE + MQTT_USERNAME/MQTT_PASSWORD: events stored and ACKed; a wrong password is not', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'telehub-tls-'));
     execFileSync('sh', ['-c', 'printf "subjectAltName=DNS:localhost,IP:127.0.0.1\\n" > san.ext'], { cwd: dir });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { skipUnless } from '../helpers/skip.js';
 import { startTelehubProcess } from '../helpers/telehub.js';
 
 const run = promisify(execFile);
@@ -27,7 +28,7 @@ const EVENT = `{
   "meta": {"sensor": "dht22", "location": "living_room"}
 }`;
 
-describe('README tour', { skip: haveClients ? false : 'SKIPPED: mosquitto_pub/mosquitto_sub not installed' }, () => {
+describe('README tour', { skip: skipUnless(haveClients, 'mosquitto_pub/mosquitto_sub not installed') }, () => {
   it('publish, see the ACK and the duplicate, see a dead letter, look at the row', async () => {
     const hub = await startTelehubProcess();
     try {

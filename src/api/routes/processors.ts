@@ -8,7 +8,7 @@ import { Type } from 'typebox';
 import type { ProcessorRunner, ProcessorStatus } from '../../log/runner.js';
 import type { Store } from '../../storage/store.js';
 import type { TokenAuth } from '../auth.js';
-import { storeUnavailable } from '../../sources/http-ingest/index.js';
+import { storeUnavailable } from '../../core/http-error.js';
 import { ErrorSchema } from '../schemas.js';
 
 const ProcessorSchema = Type.Object({

@@ -11,7 +11,7 @@ import type { DeadLetterReplay } from '../../sources/http-ingest/replay.js';
 import type { TokenAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
-import { storeUnavailable } from '../../sources/http-ingest/index.js';
+import { storeUnavailable } from '../../core/http-error.js';
 import { AUTO_BUCKETS_LABEL, parseRange, resolveSeriesRange, TARGET_POINTS } from '../time-range.js';
 
 const TIME = 'ISO-8601 date-time (UTC when it has no offset), a date alone (YYYY-MM-DD: UTC midnight), or epoch milliseconds';

@@ -1,366 +1,119 @@
 /**
- * Codec for the InfluxDB line protocol, so Telegraf (`outputs.influxdb_v2`,
- * `outputs.influxdb`) and the InfluxDB client libraries can write to telehub
- * unchanged. A body of lines becomes one {@link TelemetryEvent} per field of
- * each line; a bad line is an error for that line only (InfluxDB's
- * partial-write semantics) and the other lines still produce events. It never
- * throws. The mapping is documented, with examples, in README.md beside this
- * file; the grammar is in `scanner.ts` (hand-written: see the note there).
+ * The `line-protocol` codec: InfluxDB line protocol (README.md beside this
+ * file has the mapping). One message (an HTTP body, or an MQTT payload on a
+ * route) gives one event per field of each valid line and one rejection per
+ * bad line (`part` = the line number); the other lines still give their
+ * events, as with InfluxDB's partial writes.
  *
- * @example
- * const { events, errors } = parseLineProtocol('cpu,host=web-1 usage_idle=97.5 1707523200000000000\n', {
- *   precision: 'ns', receivedAt: Date.now(), limits,
- * });
- * // events[0].event: { eventType: 'cpu.usage_idle', deviceId: 'web-1', valueNum: 97.5, tsDevice: 1707523200000, ... }
+ * Options (config-file keys of a route): `device_tag`, `fallback_device_tags`,
+ * `event_type` (defaults: TELEHUB_LP_*), `precision` (default `ns`; an HTTP
+ * request's `precision` overrides it). On a route whose filter names a device
+ * level, that device is the one of lines with none of the device tags. Its
+ * route reply is `none`. Golden cases: testdata/<case>/ (line-protocol.test.ts).
  */
-import * as crypto from 'node:crypto';
-import type { Limits } from '../../core/config.js';
-import type { ReasonCode } from '../../core/errors.js';
-import type { TelemetryEvent } from '../../core/event.js';
-import * as scan from './scanner.js';
-import { parsePrecision, PointScanner } from './scanner.js';
+import { isUtf8 } from 'node:buffer';
+import type { Codec, CodecContext, CodecDefaults, CodecDefinition, DecodeSink } from '../codec.js';
+import { WHOLE_MESSAGE } from '../codec.js';
+import { parseLineProtocol } from './parse.js';
 
-export { parsePrecision, type Precision } from './scanner.js';
+export {
+  lineProtocolEventId,
+  parseLineProtocol,
+  parsePrecision,
+  type LineProtocolError,
+  type LineProtocolEvent,
+  type LineProtocolOptions,
+  type LineProtocolReason,
+  type LineProtocolResult,
+  type Precision,
+} from './parse.js';
 
-/** Kept as an alias: every code this codec emits is declared in src/core/errors.ts. */
-export type LineProtocolReason = ReasonCode;
-
-export interface LineProtocolOptions {
-  /** `ns`, `us`, `ms`, `s` (v2 names) or `n`, `u`, `ms`, `s`, `m`, `h` (v1 names); empty means ns. */
-  precision: string;
-  /** When the body was received, epoch ms: `tsServer`, and the time of lines without a timestamp. */
-  receivedAt: number;
-  /** Tag whose value is the device id. Default `device`. */
-  deviceTag?: string;
-  /** Tags tried in order when `deviceTag` is absent. Default `['host']` (Telegraf sets it). */
-  fallbackDeviceTags?: string[];
-  /** Device id for lines with none of those tags; undefined rejects such lines (`missing_field`). */
-  defaultDevice?: string;
-  /** `measurement.field` (default) or `field`. */
-  eventTypeTemplate?: 'measurement.field' | 'field';
-  limits: Limits;
-}
-
-export interface LineProtocolEvent {
-  /** 1-based line of the body the point starts on. */
-  line: number;
-  event: TelemetryEvent;
-}
-
-export interface LineProtocolError {
-  /** 1-based line of the body the point starts on (0 for a problem with the whole request). */
-  line: number;
-  reason: LineProtocolReason;
-  message: string;
-  /** The line as received, without its line break. */
-  text: string;
-}
-
-export interface LineProtocolResult {
-  events: LineProtocolEvent[];
-  errors: LineProtocolError[];
-}
-
-// Local copies: read in the hot loops without going through module bindings.
-const SCAN_SYNTAX = scan.SCAN_SYNTAX;
-const SCAN_VALUE = scan.SCAN_VALUE;
-const K_STRING = scan.K_STRING;
-const CR = 13;
-const SPACE = 32;
-const TAB = 9;
-const HASH = 35;
-
-const DEFAULT_FALLBACK_TAGS: readonly string[] = ['host'];
-
-/** `lp:` + 22 base64url characters (132 bits) of SHA-1. */
-const sha1Base64Url: (s: string) => string =
-  typeof crypto.hash === 'function'
-    ? (s) => crypto.hash('sha1', s, 'base64url')
-    : (s) => crypto.createHash('sha1').update(s).digest('base64url');
-
-/**
- * The deterministic event id of one field of a point: a retried write gives
- * the same ids, so the store sees duplicates. `tsNanos` is the point's time in
- * nanoseconds as a decimal string; tags are sorted by key.
- */
-export function lineProtocolEventId(measurement: string, sortedTags: ReadonlyArray<readonly [string, string]>, fieldKey: string, tsNanos: string): string {
-  let s = `${measurement}\u0000`;
-  for (const [k, v] of sortedTags) s += `${k}\u0000${v}\u0000`;
-  return idFromPrefix(s, fieldKey, tsNanos);
-}
-
-function idFromPrefix(prefix: string, fieldKey: string, tsNanos: string): string {
-  return `lp:${sha1Base64Url(`${prefix}${fieldKey}\u0000${tsNanos}`).slice(0, 22)}`;
-}
-
-/**
- * Parses a line-protocol body into events (one per field of each valid line)
- * and errors (one per invalid line). Never throws.
- */
-export function parseLineProtocol(body: string, opts: LineProtocolOptions): LineProtocolResult {
-  const result: LineProtocolResult = { events: [], errors: [] };
-  const len = body.length;
-  const prec = parsePrecision(opts.precision);
-  const scanner = prec === undefined ? null : new PointScanner(body, prec);
-  const clean = body.indexOf('\u0000') === -1 && body.isWellFormed();
-  const ctx: MapContext = {
-    body,
-    opts,
-    result,
-    clean,
-    deviceTag: opts.deviceTag ?? 'device',
-    fallbackTags: opts.fallbackDeviceTags ?? DEFAULT_FALLBACK_TAGS,
-    byField: opts.eventTypeTemplate === 'field',
-    receivedNanos: nanosOfMs(opts.receivedAt),
-    order: [],
-  };
-  let pos = 0;
-  let line = 1;
-  while (pos < len) {
-    const nl = body.indexOf('\n', pos);
-    const next = nl < 0 ? len : nl + 1;
-    let end = nl < 0 ? len : nl;
-    if (end > pos && body.charCodeAt(end - 1) === CR) end--;
-    let i = pos;
-    for (; i < end; i++) {
-      const c = body.charCodeAt(i);
-      if (c !== SPACE && c !== TAB) break;
-    }
-    // Blank lines and comments.
-    if (i === end || body.charCodeAt(i) === HASH) {
-      pos = next;
-      line++;
-      continue;
-    }
-    if (scanner === null) {
-      result.errors.push({
-        line,
-        reason: 'invalid_line_protocol',
-        message: sanitize(`invalid precision "${clip(opts.precision)}": want ns, us, ms or s (v2), or n, u, ms, s, m or h (v1)`),
-        text: body.slice(pos, end),
-      });
-      pos = next;
-      line++;
-      continue;
-    }
-    const before = result.events.length;
-    try {
-      const r = scanner.scan(i, end, next);
-      if (r === SCAN_SYNTAX || r === SCAN_VALUE) {
-        const reason: LineProtocolReason = r === SCAN_SYNTAX ? 'invalid_line_protocol' : scanner.errKind;
-        const text = body.slice(pos, scanner.end);
-        result.errors.push({ line, reason, message: parseMessage(body, pos, line, text, scanner.errAt, scanner.errWhat), text });
-      } else {
-        mapPoint(ctx, scanner, line, pos);
-      }
-      line += 1 + scanner.extraLines;
-      pos = scanner.next;
-    } catch (err) {
-      // Not expected (the fuzz tests look for it); keeps one line from failing the body.
-      result.events.length = before;
-      result.errors.push({ line, reason: 'invalid_line_protocol', message: sanitize(`internal error while parsing the line: ${(err as Error)?.message}`), text: body.slice(pos, end) });
-      pos = next;
-      line++;
-    }
-  }
-  return result;
-}
-
-interface MapContext {
-  body: string;
-  opts: LineProtocolOptions;
-  result: LineProtocolResult;
-  clean: boolean;
+export interface LineProtocolCodecOptions {
   deviceTag: string;
-  fallbackTags: readonly string[];
-  byField: boolean;
-  receivedNanos: string;
-  /** Scratch: tag indexes in key order. */
-  order: number[];
+  fallbackDeviceTags: string[];
+  eventType: 'measurement.field' | 'field';
+  precision: string;
 }
 
-function nanosOfMs(ms: number): string {
-  const t = Math.trunc(ms);
-  return t === 0 || !Number.isFinite(t) ? '0' : `${t}000000`;
-}
+/** Every precision name either write API accepts (v2: ns us ms s; v1 adds n u m h). */
+export const PRECISIONS = ['ns', 'us', 'ms', 's', 'n', 'u', 'm', 'h'] as const;
 
-/** Turns one well-formed point into events, or one error when any of them cannot be taken. */
-function mapPoint(ctx: MapContext, s: PointScanner, line: number, pos: number): void {
-  const { body, opts, result } = ctx;
-  const { limits } = opts;
-  if (!ctx.clean) {
-    const text = body.slice(pos, s.end);
-    if (text.indexOf('\u0000') !== -1 || !text.isWellFormed()) {
-      fail(ctx, s, line, pos, 'invalid_string', 'the line contains a NUL character or an unpaired UTF-16 surrogate, which the stores cannot keep faithfully');
+export class LineProtocolCodec implements Codec {
+  constructor(private readonly opts: LineProtocolCodecOptions) {}
+
+  decode(payload: Buffer, ctx: CodecContext, out: DecodeSink): void {
+    const http = ctx.contentType !== undefined;
+    // An HTTP body is bounded by TELEHUB_HTTP_MAX_BODY_BYTES; an MQTT payload by the payload limit.
+    if (!http && payload.length > ctx.limits.maxPayloadBytes) {
+      out.reject({ reason: 'payload_too_large', message: `payload is ${payload.length} bytes, the limit is ${ctx.limits.maxPayloadBytes}`, deviceId: ctx.topicDeviceId ?? null, raw: payload, part: WHOLE_MESSAGE });
       return;
     }
-  }
-  const m = s.measurement;
-  const n = s.tagCount;
-  const keys = s.tagKeys;
-  const vals = s.tagVals;
-
-  // Tags in key order (Telegraf already sends them sorted).
-  let sorted = true;
-  for (let k = 1; k < n; k++) {
-    if (keys[k - 1] > keys[k]) {
-      sorted = false;
-      break;
-    }
-  }
-  const order = ctx.order;
-  order.length = n;
-  for (let k = 0; k < n; k++) order[k] = k;
-  if (!sorted) order.sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
-  for (let k = 0; k < n; k++) {
-    const key = keys[order[k]];
-    if (k > 0 && key === keys[order[k - 1]]) {
-      fail(ctx, s, line, pos, 'invalid_line_protocol', `duplicate tags: "${clip(key)}" is given twice`);
+    if (!isUtf8(payload)) {
+      out.reject({ reason: 'invalid_utf8', message: `the ${http ? 'body' : 'payload'} is not valid UTF-8`, deviceId: ctx.topicDeviceId ?? null, raw: payload, part: WHOLE_MESSAGE });
       return;
     }
-    if (key === 'measurement') {
-      fail(ctx, s, line, pos, 'invalid_line_protocol', 'tag key "measurement" is reserved: telehub keeps the measurement name under it in meta');
-      return;
-    }
-  }
-
-  // Device id: the device tag, else the fallback tags in order, else the default.
-  let deviceIdx = -1;
-  let deviceFrom = ctx.deviceTag;
-  for (let k = 0; k < n; k++) {
-    if (keys[k] === ctx.deviceTag) {
-      deviceIdx = k;
-      break;
-    }
-  }
-  for (let f = 0; deviceIdx < 0 && f < ctx.fallbackTags.length; f++) {
-    const want = ctx.fallbackTags[f];
-    for (let k = 0; k < n; k++) {
-      if (keys[k] === want) {
-        deviceIdx = k;
-        deviceFrom = want;
-        break;
+    const parsed = parseLineProtocol(payload.toString('utf8'), {
+      precision: ctx.precision ?? this.opts.precision,
+      receivedAt: ctx.receivedAt,
+      deviceTag: this.opts.deviceTag,
+      fallbackDeviceTags: this.opts.fallbackDeviceTags,
+      defaultDevice: ctx.topicDeviceId,
+      eventTypeTemplate: this.opts.eventType,
+      limits: ctx.limits,
+    });
+    if (parsed.events.length > 0) {
+      const starts = lineStarts(payload);
+      let rawLine = 0;
+      let raw: Buffer = payload;
+      for (const { event, line } of parsed.events) {
+        // Fields of one line share its bytes (kept for a dead letter should the store refuse one).
+        if (line !== rawLine) {
+          rawLine = line;
+          raw = lineBytes(payload, starts, line);
+        }
+        out.accept(event, raw, line);
       }
     }
-  }
-  let deviceId: string;
-  if (deviceIdx >= 0) {
-    deviceId = vals[deviceIdx];
-    if (deviceId.length > limits.maxIdLength) {
-      fail(ctx, s, line, pos, 'field_too_long', `device id (tag "${clip(deviceFrom)}") is ${deviceId.length} characters, the limit is ${limits.maxIdLength}`);
-      return;
+    for (const err of parsed.errors) {
+      out.reject({ reason: err.reason, message: `line ${err.line}: ${err.message}`, deviceId: null, raw: Buffer.from(err.text), part: err.line });
     }
-  } else if (opts.defaultDevice !== undefined && opts.defaultDevice !== '') {
-    deviceId = opts.defaultDevice;
-    if (deviceId.length > limits.maxIdLength) {
-      fail(ctx, s, line, pos, 'field_too_long', `the default device id is ${deviceId.length} characters, the limit is ${limits.maxIdLength}`);
-      return;
-    }
-    if (deviceId.indexOf('\u0000') !== -1 || !deviceId.isWellFormed()) {
-      fail(ctx, s, line, pos, 'invalid_string', 'the default device id contains a NUL character or an unpaired surrogate');
-      return;
-    }
-  } else {
-    const tags = [ctx.deviceTag, ...ctx.fallbackTags].map((t) => `"${clip(t)}"`).join(' or ');
-    fail(ctx, s, line, pos, 'missing_field', `no device id: the line has no ${tags} tag and no default device is configured`);
-    return;
-  }
-
-  // meta: the measurement, then the other tags in key order. Built as text so
-  // integer-like keys keep their place.
-  let meta = `{"measurement":${JSON.stringify(m)}`;
-  let prefix = `${m}\u0000`;
-  for (let k = 0; k < n; k++) {
-    const t = order[k];
-    prefix += `${keys[t]}\u0000${vals[t]}\u0000`;
-    if (t !== deviceIdx) meta += `,${JSON.stringify(keys[t])}:${JSON.stringify(vals[t])}`;
-  }
-  meta += '}';
-  if (meta.length * 3 > limits.maxMetaBytes) {
-    const bytes = Buffer.byteLength(meta);
-    if (bytes > limits.maxMetaBytes) {
-      fail(ctx, s, line, pos, 'meta_too_large', `meta (the measurement and tags) is ${bytes} bytes as JSON, the limit is ${limits.maxMetaBytes}`);
-      return;
-    }
-  }
-
-  const tsNanos = s.hasTimestamp ? s.tsNanos : ctx.receivedNanos;
-  const tsDevice = s.hasTimestamp ? s.tsMs : opts.receivedAt;
-  const before = result.events.length;
-  for (let f = 0; f < s.fieldCount; f++) {
-    const key = s.fieldKeys[f];
-    const eventType = ctx.byField ? key : `${m}.${key}`;
-    if (eventType.length > limits.maxIdLength) {
-      result.events.length = before;
-      fail(ctx, s, line, pos, 'field_too_long', `event_type "${clip(eventType)}" is ${eventType.length} characters, the limit is ${limits.maxIdLength}`);
-      return;
-    }
-    const eventId = idFromPrefix(prefix, key, tsNanos);
-    if (eventId.length > limits.maxIdLength) {
-      result.events.length = before;
-      fail(ctx, s, line, pos, 'field_too_long', `event_id "${eventId}" is ${eventId.length} characters, the limit is ${limits.maxIdLength}`);
-      return;
-    }
-    const kind = s.fieldKinds[f];
-    const valueText = s.fieldTexts[f];
-    if (valueText !== null && valueText.length > limits.maxValueTextLength) {
-      result.events.length = before;
-      fail(ctx, s, line, pos, 'field_too_long', `the value of field "${clip(key)}" is ${valueText.length} characters, the limit is ${limits.maxValueTextLength}`);
-      return;
-    }
-    const valueNum = kind === K_STRING ? null : s.fieldNums[f];
-    result.events.push({
-      line,
-      event: {
-        eventId,
-        deviceId,
-        schema: 1,
-        eventType,
-        valueNum,
-        valueText,
-        unit: null,
-        tsDevice,
-        tsServer: opts.receivedAt,
-        meta,
-      },
-    });
   }
 }
 
-/** Records a point that is well formed but cannot be taken. */
-function fail(ctx: MapContext, s: PointScanner, line: number, pos: number, reason: LineProtocolReason, what: string): void {
-  const text = ctx.body.slice(pos, s.end);
-  ctx.result.errors.push({ line, reason, message: sanitize(`unable to take '${quote(text)}': ${what}`), text });
+/** Offsets where each line of the body starts. */
+function lineStarts(body: Buffer): number[] {
+  const starts = [0];
+  for (let i = body.indexOf(10); i !== -1; i = body.indexOf(10, i + 1)) starts.push(i + 1);
+  return starts;
 }
 
-/** An InfluxDB-like parse error message with the column (and line, when the point spans several). */
-function parseMessage(body: string, pos: number, line: number, text: string, errAt: number, what: string): string {
-  const lineStart = body.lastIndexOf('\n', errAt - 1) + 1;
-  const column = errAt - lineStart + 1;
-  let where = `column ${column}`;
-  if (lineStart > pos) {
-    let l = line;
-    for (let k = body.indexOf('\n', pos); k !== -1 && k < lineStart; k = body.indexOf('\n', k + 1)) l++;
-    where = `line ${l}, column ${column}`;
-  }
-  return sanitize(`unable to parse '${quote(text)}': ${what} (${where})`);
+/** The bytes of 1-based line `n`, without its line break. */
+function lineBytes(body: Buffer, starts: number[], n: number): Buffer {
+  const start = starts[n - 1] ?? body.length;
+  let end = n < starts.length ? starts[n] - 1 : body.length;
+  if (end > start && body[end - 1] === 13) end--;
+  return body.subarray(start, end);
 }
 
-function quote(text: string): string {
-  return text.length <= 100 ? text : `${text.slice(0, 100)}…`;
+/** The codec's options as a route gives them, over the defaults from the environment. */
+export function lineProtocolOptions(o: Readonly<Record<string, unknown>>, d: CodecDefaults): LineProtocolCodecOptions {
+  return {
+    deviceTag: (o.device_tag as string | undefined) ?? d.lineProtocol.deviceTag,
+    fallbackDeviceTags: (o.fallback_device_tags as string[] | undefined) ?? d.lineProtocol.fallbackDeviceTags,
+    eventType: (o.event_type as 'measurement.field' | 'field' | undefined) ?? d.lineProtocol.eventType,
+    precision: (o.precision as string | undefined) ?? 'ns',
+  };
 }
 
-function clip(s: string): string {
-  return s.length <= 64 ? s : `${s.slice(0, 64)}…`;
-}
-
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/g;
-
-/** Messages are stored and logged: no NUL, line breaks or lone surrogates in them. */
-function sanitize(message: string): string {
-  let m = message.isWellFormed() ? message : message.toWellFormed();
-  CONTROL.lastIndex = 0;
-  if (CONTROL.test(m)) m = m.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  return m;
-}
+export const lineProtocol: CodecDefinition = {
+  name: 'line-protocol',
+  description: 'InfluxDB line protocol: one event per field of each line; a bad line is rejected alone.',
+  defaultReply: 'none',
+  options: [
+    { key: 'device_tag', type: 'string', default: 'TELEHUB_LP_DEVICE_TAG', description: 'Tag whose value is the device id.' },
+    { key: 'fallback_device_tags', type: 'string-list', default: 'TELEHUB_LP_FALLBACK_DEVICE_TAGS', description: 'Tags tried in turn when the device tag is absent (a list; `[]` for none).' },
+    { key: 'event_type', type: 'enum', values: ['measurement.field', 'field'], default: 'TELEHUB_LP_EVENT_TYPE', description: 'event_type of each field: `cpu.usage_idle` or `usage_idle`.' },
+    { key: 'precision', type: 'enum', values: PRECISIONS, default: 'ns', description: 'Unit of the timestamps in the payload.' },
+  ],
+  create: (o, d) => new LineProtocolCodec(lineProtocolOptions(o, d)),
+};

@@ -13,7 +13,8 @@ import { describe, it } from 'node:test';
 import { DEFAULT_LIMITS, type Limits } from '../../core/config.js';
 import { ALL_REASON_CODES } from '../../core/errors.js';
 import type { TelemetryEvent } from '../../core/event.js';
-import { lineProtocolEventId, parseLineProtocol, parsePrecision, type LineProtocolOptions, type LineProtocolResult } from './index.js';
+import { collectDecode } from '../collect.js';
+import { LineProtocolCodec, lineProtocolEventId, parseLineProtocol, parsePrecision, type LineProtocolOptions, type LineProtocolResult } from './index.js';
 
 const TESTDATA = new URL('./testdata/', import.meta.url);
 const RECEIVED_AT = 1_707_523_201_234;
@@ -98,6 +99,26 @@ describe('line-protocol golden cases', () => {
         assert.ok(KNOWN_REASONS.includes(e.reason), `unknown reason ${e.reason}`);
         assert.ok(e.message.length > 0 && !/[\u0000\n\r]/.test(e.message) && e.message.isWellFormed(), 'messages are one clean line');
       }
+    });
+  }
+
+  // The codec the ingest path runs gives the parser's results: one event per
+  // field (with its line's bytes), one rejection per bad line (`line N: ` before
+  // its message, its text as the dead letter's bytes). Bodies that UTF-8 cannot
+  // carry (lone surrogates) reach the codec only as bytes, so they are left out.
+  for (const c of cases.filter((x) => x.input.body.isWellFormed())) {
+    it(`${c.name} (through the codec)`, () => {
+      const o = optionsOf(c.input);
+      const codec = new LineProtocolCodec({ deviceTag: o.deviceTag ?? 'device', fallbackDeviceTags: o.fallbackDeviceTags ?? ['host'], eventType: o.eventTypeTemplate ?? 'measurement.field', precision: 'ns' });
+      const body = Buffer.from(c.input.body, 'utf8');
+      const d = collectDecode(codec, body, { topicDeviceId: o.defaultDevice, receivedAt: RECEIVED_AT, limits: o.limits, contentType: '', precision: o.precision });
+      assert.deepEqual(d.events.map((e) => ({ line: e.part, event: e.event })), c.expected.events);
+      const lines = c.input.body.split('\n');
+      for (const e of d.events) assert.equal(e.raw.toString(), lines[e.part - 1].replace(/\r$/, ''), 'an event keeps its line as its raw bytes');
+      assert.deepEqual(
+        d.rejections.map((r) => ({ line: r.part, reason: r.reason, text: r.raw.toString(), message: r.message })),
+        c.expected.errors.map((e) => ({ line: e.line, reason: e.reason, text: e.text, message: `line ${e.line}: ${e.message}` })),
+      );
     });
   }
 

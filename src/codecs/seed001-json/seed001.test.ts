@@ -11,7 +11,8 @@ import { describe, it } from 'node:test';
 import { DEFAULT_LIMITS, type Limits } from '../../core/config.js';
 import { ALL_REASON_CODES, type ReasonCode } from '../../core/errors.js';
 import { compileTopicFilter } from '../../pipeline/topic-matcher.js';
-import { decodeSeed001, type DecodeResult } from './index.js';
+import { collectDecode } from '../collect.js';
+import { decodeSeed001, seed001Codec, type DecodeResult } from './index.js';
 import { parseIsoTimestamp } from './timestamp.js';
 
 const TESTDATA = new URL('./testdata/', import.meta.url);
@@ -73,7 +74,20 @@ function runCase(c: GoldenCase): DecodeResult {
     topicDeviceId = m.deviceId;
   }
   const limits: Limits = { ...DEFAULT_LIMITS, ...input.limits };
-  return decodeSeed001(payload, { topicDeviceId, receivedAt: RECEIVED_AT, limits });
+  const ctx = { topicDeviceId, receivedAt: RECEIVED_AT, limits };
+  const r = decodeSeed001(payload, ctx);
+  // The codec (what the ingest path runs) gives the same, as one event or one rejection of the whole payload.
+  const viaCodec = collectDecode(seed001Codec, payload, ctx);
+  assert.equal(viaCodec.events.length + viaCodec.rejections.length, 1, `${c.name}: one event or one rejection`);
+  if (r.ok) {
+    assert.deepEqual(viaCodec.events[0]?.event, r.event, `${c.name}: codec event`);
+    assert.equal(viaCodec.events[0].raw, payload, `${c.name}: the event keeps the payload for a dead letter`);
+  } else {
+    const { reason, message, deviceId, raw } = viaCodec.rejections[0] ?? {};
+    assert.deepEqual({ reason, message, deviceId }, { reason: r.reason, message: r.message, deviceId: r.deviceId }, `${c.name}: codec rejection`);
+    assert.equal(raw, payload, `${c.name}: the rejection keeps the payload`);
+  }
+  return r;
 }
 
 describe('seed001 golden cases', () => {

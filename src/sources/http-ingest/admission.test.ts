@@ -11,9 +11,11 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import { newToken } from '../../auth/tokens.js';
-import { ApiError } from '../../api/errors.js';
-import { DEFAULT_LIMITS } from '../../core/config.js';
+import { ApiError } from '../../core/http-error.js';
+import { DEFAULT_CODEC_DEFAULTS, DEFAULT_LIMITS, defaultRoute } from '../../core/config.js';
 import { BatchWriter } from '../../pipeline/batch-writer.js';
+import { Ingest } from '../../pipeline/ingest.js';
+import { RouteTable } from '../../pipeline/routes.js';
 import { SqliteStore } from '../../storage/sqlite/index.js';
 import type { Store, WriteBatch } from '../../storage/store.js';
 import { HttpIngest } from './index.js';
@@ -34,9 +36,11 @@ describe('HTTP admission at TELEHUB_MAX_INFLIGHT', () => {
     const held = { ...sqlite, kind: sqlite.kind, isRetriable: (e: unknown) => sqlite.isRetriable(e), writeBatch: async (b: WriteBatch) => (await gate, sqlite.writeBatch(b)) } as unknown as Store;
     const writer = new BatchWriter(held, { batchMax: 3, batchWaitMs: 1, maxInflight: 3, writeConcurrency: 1, retryMinMs: 1, retryMaxMs: 10 }, log);
     const { record } = newToken({ name: 't', scope: 'ingest' });
-    const impatient = new HttpIngest(writer, DEFAULT_LIMITS, 'qs/v1/deadletter', 1, log, undefined, () => true, 20);
-    const patient = new HttpIngest(writer, DEFAULT_LIMITS, 'qs/v1/deadletter', 1, log, undefined, () => true, 60_000);
-    const influx = new InfluxWrite(writer, DEFAULT_LIMITS, { deviceTag: 'device', fallbackDeviceTags: ['host'], eventType: 'measurement.field' }, () => true, 20);
+    const topics = { events: 'qs/v1/+/events', deadLetter: 'qs/v1/deadletter', ackTemplate: 'qs/v1/{device_id}/acks', ackQos: 1 as const };
+    const ingest = new Ingest(writer, new RouteTable([defaultRoute(topics.events, topics.ackTemplate)], DEFAULT_CODEC_DEFAULTS), { topics, limits: DEFAULT_LIMITS }, log);
+    const impatient = new HttpIngest(ingest, writer, () => true, 20);
+    const patient = new HttpIngest(ingest, writer, () => true, 60_000);
+    const influx = new InfluxWrite(ingest, writer, DEFAULT_CODEC_DEFAULTS.lineProtocol, () => true, 20);
 
     const first = impatient.ingest(body('a1', 'a2', 'a3'), 'application/json', record);
     while (writer.inflight < 3) await new Promise((r) => setImmediate(r)); // the first request fills the cap

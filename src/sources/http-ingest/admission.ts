@@ -9,7 +9,7 @@
  * A request admitted below the cap submits all its events, so it may take
  * the in-flight count past the cap by up to its own size.
  */
-import { ApiError } from '../../api/errors.js';
+import { ApiError } from '../../core/http-error.js';
 import type { BatchWriter } from '../../pipeline/batch-writer.js';
 
 /** How long a request waits at the cap before it is refused. */

@@ -1,21 +1,21 @@
 /**
- * Dead-letter replay: selected dead letters go through the pipeline again,
- * e.g. after a device's firmware or a limit was fixed. Each ends stored,
- * duplicate, or dead-lettered again (a new dead letter, source `replay`:
- * `rejected`, or `conflict` when its event_id is still taken by other content);
- * the original dead letter is kept for the record.
+ * Dead-letter replay: selected dead letters go through the one ingest path
+ * again, e.g. after a device's firmware or a limit was fixed. Each ends
+ * stored, duplicate, or dead-lettered again (a new dead letter, source
+ * `replay`: `rejected`, or `conflict` when its event_id is still taken by
+ * other content); the original dead letter is kept for the record. No reply (ACK
+ * message) is sent: the device is not waiting for one.
  *
- * Seed-001 payloads (MQTT and POST /ingest) are replayed with the device the
- * original topic named. Line-protocol lines are not: the request's precision
- * is not kept, so their timestamps could not be read back faithfully; they
- * are reported `skipped`.
+ * A dead letter from an MQTT topic is decoded by the route that takes the
+ * topic now, with the device it names; one from `POST /ingest` by the
+ * seed001-json codec. Line-protocol writes over HTTP are not replayed: the
+ * request's precision is not kept, so their timestamps could not be read
+ * back faithfully; they are reported `skipped`, as is a topic no route takes.
  */
-import type { Limits } from '../../core/config.js';
+import type { Codec } from '../../codecs/codec.js';
+import { seed001Codec } from '../../codecs/seed001-json/index.js';
 import type { ReasonCode } from '../../core/errors.js';
-import { decodeSeed001 } from '../../codecs/seed001-json/index.js';
-import type { BatchWriter, ItemOutcome } from '../../pipeline/batch-writer.js';
-import { makeDeadLetter } from '../../pipeline/dead-letter.js';
-import { compileTopicFilter } from '../../pipeline/topic-matcher.js';
+import type { Ingest, IngestMessage } from '../../pipeline/ingest.js';
 import type { StoredDeadLetter } from '../../storage/store.js';
 import { INGEST_ROUTE } from './index.js';
 
@@ -28,46 +28,40 @@ export interface ReplayResult {
 }
 
 export class DeadLetterReplay {
-  private readonly match: ReturnType<typeof compileTopicFilter>;
-
-  constructor(
-    private readonly writer: BatchWriter,
-    private readonly limits: Limits,
-    eventsTopic: string,
-  ) {
-    this.match = compileTopicFilter(eventsTopic);
-  }
+  constructor(private readonly ingest: Ingest) {}
 
   async replay(dls: StoredDeadLetter[]): Promise<ReplayResult[]> {
-    const receivedAt = Date.now();
     return Promise.all(
       dls.map((d) => {
-        const m = this.match(d.topic);
-        if (m === undefined && d.topic !== INGEST_ROUTE) {
-          return Promise.resolve<ReplayResult>({ id: d.id, status: 'skipped', message: `dead letters from ${d.topic} cannot be replayed` });
+        let codec: Codec;
+        let topicDeviceId: string | undefined;
+        if (d.topic === INGEST_ROUTE) {
+          codec = seed001Codec;
+        } else {
+          // HTTP routes are not topics, whatever a `#` route would say.
+          const m = d.topic.startsWith('POST /') ? undefined : this.ingest.route(d.topic);
+          if (m === undefined) return Promise.resolve<ReplayResult>({ id: d.id, status: 'skipped', message: `dead letters from ${d.topic} cannot be replayed` });
+          codec = m.route.codec;
+          topicDeviceId = m.deviceId;
         }
-        const r = decodeSeed001(d.payload, { topicDeviceId: m?.deviceId, receivedAt, limits: this.limits });
-        return new Promise<ReplayResult>((resolve) => {
-          if (r.ok) {
-            this.writer.submit({
-              kind: 'event',
-              event: r.event,
-              raw: d.payload,
-              topic: d.topic,
-              source: 'replay',
-              done: (o: ItemOutcome) =>
-                resolve(
-                  o.status === 'rejected' || o.status === 'conflict'
-                    ? { id: d.id, status: o.status, event_id: r.event.eventId, reason: o.deadLetter.reason, message: o.deadLetter.message }
-                    : { id: d.id, status: o.status, event_id: r.event.eventId },
-                ),
-            });
-          } else {
-            const deadLetter = makeDeadLetter({ reason: r.reason, message: r.message, topic: d.topic, deviceId: r.deviceId, payload: d.payload, receivedAt, source: 'replay' });
-            this.writer.submit({ kind: 'dead', deadLetter, done: () => resolve({ id: d.id, status: 'rejected', reason: r.reason, message: r.message }) });
-          }
-        });
+        const msg = this.ingest.decode(codec, d.payload, { topic: d.topic, source: 'replay', topicDeviceId });
+        return this.ingest.submit(msg).then((done) => summarise(d.id, done));
       }),
     );
   }
+}
+
+/** One result for the message: its first refusal if any part was refused, else stored (or duplicate). */
+function summarise(id: number, msg: IngestMessage): ReplayResult {
+  const parts = msg.parts!;
+  const refused = parts.find((p) => p.outcome?.status === 'rejected' || p.outcome?.status === 'conflict');
+  const o = refused?.outcome;
+  if (refused !== undefined && (o?.status === 'rejected' || o?.status === 'conflict')) {
+    const dl = o.deadLetter;
+    const eventId = refused.kind === 'event' ? refused.event.eventId : refused.eventId;
+    return eventId === null ? { id, status: o.status, reason: dl.reason, message: dl.message } : { id, status: o.status, event_id: eventId, reason: dl.reason, message: dl.message };
+  }
+  const first = parts.find((p) => p.kind === 'event');
+  if (first?.kind !== 'event') return { id, status: 'skipped', message: 'the payload holds no events' };
+  return { id, status: msg.stored > 0 ? 'stored' : 'duplicate', event_id: first.event.eventId };
 }

@@ -6,7 +6,9 @@
  * calls back, so holding that callback until the batch has committed makes
  * the publishing device's own PUBACK mean "stored". Aedes handles all packets
  * of one socket read concurrently, so this does not serialise a device to one
- * message per commit (design §4). Publishes on other topics pass straight on.
+ * message per commit (design §4). A publish is routed as the external
+ * source routes it (the route table, pipeline/routes.ts); publishes on a
+ * topic no route takes pass straight on, untouched.
  *
  * Every connection's packets are capped at `maxPacketBytes` before Aedes
  * buffers them (packet-size-guard.ts), and publications are numbered per QoS
@@ -26,7 +28,7 @@ import { listen } from '../../core/listen.js';
 import { LanedAedes } from './aedes-lanes.js';
 import { guardPacketSize } from './packet-size-guard.js';
 import type { Ingest, MessagePublisher } from '../../pipeline/ingest.js';
-import type { TopicMatch } from '../../pipeline/topic-matcher.js';
+import type { RouteMatch } from '../../pipeline/routes.js';
 import { Corker } from '../corker.js';
 import type { BatchWriter } from '../../pipeline/batch-writer.js';
 import type { Metrics } from '../../core/metrics.js';
@@ -93,9 +95,9 @@ export class EmbeddedBrokerSource {
       // this instead.
       concurrency: Math.max(1000, this.opts.maxInflight),
       authorizePublish: (client, packet, callback) => {
-        // Publications from telehub itself (client null) and non-event topics pass.
+        // Publications from telehub itself (client null) and topics no route takes pass.
         if (!client) return callback(null);
-        const match = this.ingest.matchTopic(packet.topic);
+        const match = this.ingest.route(packet.topic);
         if (match === undefined) return callback(null);
         if (!this.accepting) {
           // Shutting down: refuse by closing the connection so the device
@@ -166,9 +168,9 @@ export class EmbeddedBrokerSource {
     );
   }
 
-  private take(client: Client, match: TopicMatch, packet: PublishPacket, callback: (err?: Error | null) => void): void {
+  private take(client: Client, match: RouteMatch, packet: PublishPacket, callback: (err?: Error | null) => void): void {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    this.ingest.handleMatched(match, packet.topic, payload, 'mqtt-embedded', this.publisher, () => {
+    this.ingest.take(match, packet.topic, payload, 'mqtt-embedded', this.publisher, () => {
       this.corker.cork(client.conn);
       callback(null);
     });

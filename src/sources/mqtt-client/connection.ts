@@ -1,7 +1,7 @@
 /**
  * One MQTT subscriber connection to an external broker, built on mqtt-packet
  * (the codec MQTT.js and Aedes use) and speaking only what telehub needs:
- * CONNECT on a persistent session (MQTT 3.1.1 or 5), one QoS 1 subscription,
+ * CONNECT on a persistent session (MQTT 3.1.1 or 5), one SUBSCRIBE at QoS 1 (every routed filter),
  * QoS 0/1 publishes of ACKs and dead letters, keepalive and reconnect, over
  * TCP, TLS, WebSocket or secure WebSocket.
  *
@@ -43,8 +43,8 @@ export interface SubscriberOptions {
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
-  /** The one subscription, at QoS 1 (may be a `$share/…` filter). */
-  subscription: string;
+  /** The filters subscribed to at QoS 1, in one SUBSCRIBE (may be `$share/…` filters). */
+  subscriptions: readonly string[];
   /** MQTT 5 Receive Maximum: how many unacknowledged PUBLISHes the broker may send us. */
   receiveMaximum: number;
   reconnectMs: number;
@@ -55,7 +55,8 @@ export interface SubscriberEvents {
   /** A PUBLISH arrived; `frame.payload` is a view of the received bytes. */
   publish(frame: PublishFrame): void;
   connect(sessionPresent: boolean): void;
-  subscribed(grantedQos: number): void;
+  /** Every filter was granted (QoS per filter, in order); null when the resumed session kept them. */
+  subscribed(granted: readonly number[] | null): void;
   /** The connection is gone (PUBACKs owed on it are void). */
   close(): void;
   error(err: Error): void;
@@ -84,6 +85,14 @@ const V5_REASON: Record<number, string> = {
   0x9c: 'Use another server', 0x9d: 'Server moved', 0x9e: 'Shared Subscriptions not supported', 0x9f: 'Connection rate exceeded',
   0xa2: 'Wildcard Subscriptions not supported',
 };
+
+/** The broker answered the SUBSCRIBE with a failure (0x80 or above) for one or more filters. */
+export class SubscriptionRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SubscriptionRefused';
+  }
+}
 
 export class SubscriberConnection {
   private stream: Duplex | undefined;
@@ -348,10 +357,13 @@ export class SubscriberConnection {
       case 'connack':
         return this.onConnack(p);
       case 'suback': {
-        const granted = (p.granted as number[])[0] ?? 0x80;
-        if (granted >= 0x80) {
-          const why = V5_REASON[granted] ?? `reason ${granted}`;
-          this.fail(new Error(`The broker refused the subscription to ${this.opts.subscription} (${why}); check its ACL.`));
+        const granted = this.opts.subscriptions.map((_, i) => (p.granted as number[])[i] ?? 0x80);
+        const refused: string[] = [];
+        granted.forEach((g, i) => {
+          if (g >= 0x80) refused.push(`${this.opts.subscriptions[i]} (${(this.v5 && V5_REASON[g]) || 'Failure'})`);
+        });
+        if (refused.length > 0) {
+          this.fail(new SubscriptionRefused(`The broker refused the subscription to ${refused.join(', ')}; check its ACL for this client and the route filters.`));
           return;
         }
         this.everSubscribed = true;
@@ -405,9 +417,9 @@ export class SubscriberConnection {
     }
     if (!this.everSubscribed || !p.sessionPresent) {
       this.subscribeId = this.allocateId();
-      this.writePacket({ cmd: 'subscribe', messageId: this.subscribeId, subscriptions: [{ topic: this.opts.subscription, qos: 1 }] });
+      this.writePacket({ cmd: 'subscribe', messageId: this.subscribeId, subscriptions: this.opts.subscriptions.map((topic) => ({ topic, qos: 1 as const })) });
     } else {
-      this.on.subscribed(1);
+      this.on.subscribed(null);
     }
     this.drainWaiting();
     this.scheduleFlush();

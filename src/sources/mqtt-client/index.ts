@@ -1,7 +1,11 @@
 /**
  * Source for an external broker (Mosquitto, EMQX, HiveMQ Cloud over TLS):
  * one subscriber connection (connection.ts) on a persistent session (fixed
- * client id, `clean: false`, MQTT 5 session expiry) subscribed at QoS 1.
+ * client id, `clean: false`, MQTT 5 session expiry) subscribed at QoS 1 to
+ * every filter of the route table. Start-up fails (ConfigError) when the
+ * broker refuses one of them; a filter granted only QoS 0 is warned about.
+ * A message on a topic no route takes (a filter since removed from the
+ * table, still in the persistent session) is acknowledged and not touched.
  *
  * Each PUBLISH is decoded and batched at once; its PUBACK waits on a ticket
  * and is sent in arrival order after its batch commits and its ACK has been
@@ -12,10 +16,11 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ExternalMqttConfig } from '../../core/config.js';
+import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
 import type { BatchWriter } from '../../pipeline/batch-writer.js';
 import type { Ingest, MessagePublisher } from '../../pipeline/ingest.js';
-import { SubscriberConnection } from './connection.js';
+import { SubscriberConnection, SubscriptionRefused } from './connection.js';
 import { PUBACK, PUBREC, type PublishFrame } from './frames.js';
 import { PubackQueue } from './puback-queue.js';
 
@@ -34,7 +39,8 @@ export class MqttClientSource {
     private readonly ingest: Ingest,
     private readonly writer: BatchWriter,
     private readonly cfg: ExternalMqttConfig,
-    private readonly eventsTopic: string,
+    /** The route table's filters. */
+    private readonly filters: readonly string[],
     private readonly maxInflight: number,
     private readonly log: Logger,
     private readonly metrics?: Metrics,
@@ -47,11 +53,19 @@ export class MqttClientSource {
     return this.conn?.connected ?? false;
   }
 
-  /** Connects and subscribes; resolves once the subscription is acknowledged (retrying until then). */
+  /**
+   * Connects and subscribes; resolves once every subscription is granted
+   * (retrying the connection until then). Rejects with a ConfigError when
+   * the broker refuses a subscription at start-up.
+   */
   async start(): Promise<void> {
-    const topic = this.cfg.shareGroup ? `$share/${this.cfg.shareGroup}/${this.eventsTopic}` : this.eventsTopic;
+    const topics = this.filters.map((f) => (this.cfg.shareGroup ? `$share/${this.cfg.shareGroup}/${f}` : f));
     let firstSubscription!: () => void;
-    const subscribedOnce = new Promise<void>((resolve) => (firstSubscription = resolve));
+    let refusedAtStart!: (err: Error) => void;
+    const subscribedOnce = new Promise<void>((resolve, reject) => {
+      firstSubscription = resolve;
+      refusedAtStart = reject;
+    });
     this.conn = new SubscriberConnection(
       {
         url: this.cfg.url,
@@ -64,7 +78,7 @@ export class MqttClientSource {
         ca: this.cfg.caFile ? readFileSync(this.cfg.caFile) : undefined,
         cert: this.cfg.certFile ? readFileSync(this.cfg.certFile) : undefined,
         key: this.cfg.keyFile ? readFileSync(this.cfg.keyFile) : undefined,
-        subscription: topic,
+        subscriptions: topics,
         // Tell the broker how many unacknowledged PUBLISHes we can hold.
         receiveMaximum: Math.min(65535, this.maxInflight),
         reconnectMs: 1000,
@@ -76,8 +90,11 @@ export class MqttClientSource {
           this.metrics?.mqttConnected.set(1);
           this.log.info({ url: redactUrl(this.cfg.url), clientId: this.cfg.clientId, sessionPresent }, 'Connected to MQTT broker.');
         },
-        subscribed: (qos) => {
-          if (!this.subscribed) this.log.info({ topic, qos }, 'Subscribed to events.');
+        subscribed: (granted) => {
+          if (!this.subscribed) this.log.info({ topics, granted }, 'Subscribed to every route.');
+          granted?.forEach((qos, i) => {
+            if (qos === 0) this.log.warn({ topic: topics[i] }, 'The broker granted QoS 0 only: its messages are not redelivered if telehub fails before their commit.');
+          });
           this.subscribed = true;
           firstSubscription();
         },
@@ -86,11 +103,20 @@ export class MqttClientSource {
           this.metrics?.mqttConnected.set(0);
           this.pubacks.connectionLost();
         },
-        error: (err) => this.log.warn({ err: err.message }, 'MQTT client error.'),
+        error: (err) => {
+          // Refused at start-up: a setting (a route's filter) or the broker's ACL to fix, not a retry.
+          if (err instanceof SubscriptionRefused && !this.subscribed) refusedAtStart(new ConfigError(`${err.message} (routes: ${this.filters.join(', ')})`));
+          else this.log.warn({ err: err.message }, 'MQTT client error.');
+        },
       },
     );
     this.conn.start();
-    await subscribedOnce;
+    try {
+      await subscribedOnce;
+    } catch (err) {
+      await this.conn.close();
+      throw err;
+    }
   }
 
   get ready(): boolean {
@@ -99,12 +125,13 @@ export class MqttClientSource {
 
   private onPublish(frame: PublishFrame): void {
     if (!this.accepting) return; // never acknowledged: redelivered to the next session
+    const m = this.ingest.route(frame.topic);
     if (frame.qos === 0) {
-      this.ingest.handle(frame.topic, frame.payload, 'mqtt', this.publisher, noop);
+      if (m !== undefined) this.ingest.take(m, frame.topic, frame.payload, 'mqtt', this.publisher, noop);
     } else {
       const ticket = this.pubacks.open(frame.qos === 1 ? PUBACK : PUBREC, frame.packetId, this.conn.generation);
-      const taken = this.ingest.handle(frame.topic, frame.payload, 'mqtt', this.publisher, ticket.release);
-      if (!taken) ticket.release(); // not an events topic: acknowledge in order, ignore
+      if (m !== undefined) this.ingest.take(m, frame.topic, frame.payload, 'mqtt', this.publisher, ticket.release);
+      else ticket.release(); // on no route: acknowledge in order, otherwise untouched
     }
     if (!this.writer.hasCapacity) {
       this.metrics?.intakePaused.inc();

@@ -18,9 +18,10 @@ import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import pino from 'pino';
-import { DEFAULT_LIMITS } from '../../core/config.js';
+import { DEFAULT_CODEC_DEFAULTS, DEFAULT_LIMITS, defaultRoute } from '../../core/config.js';
 import { BatchWriter } from '../../pipeline/batch-writer.js';
 import { Ingest } from '../../pipeline/ingest.js';
+import { RouteTable } from '../../pipeline/routes.js';
 import { SqliteStore } from '../../storage/sqlite/index.js';
 import type { Store, WriteBatch, WriteResult } from '../../storage/store.js';
 import { MqttClientSource } from './index.js';
@@ -122,12 +123,12 @@ describe('external MQTT source (PUBACKs after commit)', () => {
     await sqlite.migrate();
     const gated = new GatedStore(sqlite);
     const writer = new BatchWriter(gated.asStore(), { batchMax: 1000, batchWaitMs: 5, maxInflight, writeConcurrency: 1, retryMinMs: 10, retryMaxMs: 50 }, log);
-    const ingest = new Ingest(writer, { topics, limits: DEFAULT_LIMITS }, log);
+    const ingest = new Ingest(writer, new RouteTable([defaultRoute(topics.events, topics.ackTemplate)], DEFAULT_CODEC_DEFAULTS), { topics, limits: DEFAULT_LIMITS }, log);
     const source = new MqttClientSource(
       ingest,
       writer,
       { url: sourceUrl, clientId, protocolVersion: 4, sessionExpirySeconds: 3600, keepaliveSeconds: 30 },
-      topics.events,
+      [topics.events],
       maxInflight,
       log,
     );
@@ -235,7 +236,7 @@ describe('external MQTT source (PUBACKs after commit)', () => {
     const sqlite = new SqliteStore(path.join(dir, 'ka.db'));
     await sqlite.migrate();
     const writer = new BatchWriter(sqlite, { batchMax: 10, batchWaitMs: 5, maxInflight: 100, writeConcurrency: 1, retryMinMs: 10, retryMaxMs: 50 }, log);
-    const source = new MqttClientSource(new Ingest(writer, { topics, limits: DEFAULT_LIMITS }, log), writer, { url, clientId: 'telehub-test-ka', protocolVersion: 4, sessionExpirySeconds: 60, keepaliveSeconds: 1 }, topics.events, 100, log);
+    const source = new MqttClientSource(new Ingest(writer, new RouteTable([defaultRoute(topics.events, topics.ackTemplate)], DEFAULT_CODEC_DEFAULTS), { topics, limits: DEFAULT_LIMITS }, log), writer, { url, clientId: 'telehub-test-ka', protocolVersion: 4, sessionExpirySeconds: 60, keepaliveSeconds: 1 }, [topics.events], 100, log);
     await source.start();
     const conn = (source as unknown as { conn: SubscriberConnection }).conn;
     const generation = conn.generation;

@@ -1,0 +1,122 @@
+/**
+ * The config file (TELEHUB_CONFIG): routes from YAML or JSON, checked with
+ * the settings' rules; every unknown key and bad value is refused with its
+ * path, all at once, through the same ConfigError as the environment.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { handWrittenPart } from './config-doc.js';
+import { checkFile, configFileKeys } from './config-file.js';
+import { loadConfig } from './config.js';
+import { ConfigError } from './errors.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'telehub-config-file-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const p = path.join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+function problemsOf(value: unknown): string[] {
+  const problems: string[] = [];
+  checkFile(value, problems);
+  return problems;
+}
+
+describe('config file', () => {
+  it('without TELEHUB_CONFIG the table is the seed 001 route alone', () => {
+    const c = loadConfig({ MQTT_EVENTS_TOPIC: 'plant/+/+/events' });
+    assert.deepEqual(c.routes, [{ origin: 'MQTT_EVENTS_TOPIC', filter: 'plant/+/+/events', codec: 'seed001-json', deviceLevel: 2, reply: 'seed001-ack', ackTemplate: 'qs/v1/{device_id}/acks', options: {} }]);
+  });
+
+  it('YAML routes are added after the default, with their codec options and the codec default reply', () => {
+    const f = file('ok.yaml', 'routes:\n  - filter: home/+/events\n    codec: seed001-json\n    ack_template: home/{device_id}/acks\n  - filter: sensors/+/+/metrics\n    codec: line-protocol\n    device_level: 3\n    precision: s\n    fallback_device_tags: []\n');
+    const c = loadConfig({ TELEHUB_CONFIG: f });
+    assert.deepEqual(
+      c.routes.map((r) => [r.filter, r.codec, r.deviceLevel, r.reply, r.ackTemplate, r.options]),
+      [
+        ['qs/v1/+/events', 'seed001-json', 3, 'seed001-ack', 'qs/v1/{device_id}/acks', {}],
+        ['home/+/events', 'seed001-json', 2, 'seed001-ack', 'home/{device_id}/acks', {}],
+        ['sensors/+/+/metrics', 'line-protocol', 3, 'none', 'qs/v1/{device_id}/acks', { precision: 's', fallback_device_tags: [] }],
+      ],
+    );
+    assert.equal(c.configFile, f);
+  });
+
+  it('JSON is read too, and a route with the MQTT_EVENTS_TOPIC filter replaces the default', () => {
+    const f = file('ok.json', JSON.stringify({ routes: [{ filter: 'qs/v1/+/events', codec: 'seed001-json', reply: 'none' }] }));
+    const c = loadConfig({ TELEHUB_CONFIG: f });
+    assert.equal(c.routes.length, 1);
+    assert.equal(c.routes[0].reply, 'none');
+    assert.match(c.routes[0].origin, /routes\[0\]$/);
+  });
+
+  it('an empty file is no routes', () => {
+    assert.equal(loadConfig({ TELEHUB_CONFIG: file('empty.yaml', '') }).routes.length, 1);
+  });
+
+  it('unknown keys are refused with their path, with a suggestion', () => {
+    assert.deepEqual(problemsOf({ rutes: [] }), ['rutes: unknown key (did you mean routes?); known here: routes']);
+    const p = problemsOf({ routes: [{ fitler: 'a/+', codec: 'seed001-json' }] });
+    assert.ok(p.some((m) => m.startsWith('routes[0].fitler: unknown key (did you mean filter?)')), p.join('\n'));
+    assert.ok(p.includes('routes[0].filter: is required'), p.join('\n'));
+    assert.deepEqual(problemsOf({ routes: [{ filter: 'a/+', codec: 'seed001-json', precision: 's' }] }), ['routes[0].precision: not an option of codec seed001-json']);
+  });
+
+  it('values are checked by the settings rules, each problem naming its key', () => {
+    const p = problemsOf({
+      routes: [
+        { filter: 'a/#/b', codec: 'seed001-json' },
+        { filter: 'b/+', codec: 'protobuf' },
+        { filter: 'c/+', codec: 'line-protocol', precision: 'days', device_level: 'two' },
+        { filter: 'd/+', codec: 'seed001-json', ack_template: 'acks/+' },
+        { filter: 'e/+', codec: 'line-protocol', fallback_device_tags: 'host' },
+        'f/+',
+      ],
+    });
+    const expect = [/^routes\[0\]\.filter="a\/#\/b": `#` must be a whole level and the last one$/, /^routes\[1\]\.codec="protobuf": must be one of seed001-json, line-protocol$/, /^routes\[2\]\.precision="days": must be one of/, /^routes\[2\]\.device_level: must be an integer, got string "two"$/, /^routes\[3\]\.ack_template="acks\/\+": must contain \{device_id\}$/, /^routes\[4\]\.fallback_device_tags: must be a list of non-empty strings/, /^routes\[5\]: must be a mapping/];
+    for (const re of expect) assert.ok(p.some((m) => re.test(m)), `${re}\n${p.join('\n')}`);
+    assert.equal(p.length, expect.length, p.join('\n'));
+  });
+
+  it('checks a route as a whole: device level, reply, duplicates, shared filters', () => {
+    assert.deepEqual(problemsOf({ routes: [{ filter: 'a/b/+', codec: 'seed001-json', device_level: 2 }] }), ['routes[0].device_level: level 2 of a/b/+ is the fixed "b"; it must be a + level or one under a trailing #']);
+    assert.deepEqual(problemsOf({ routes: [{ filter: 'a/+', codec: 'seed001-json', device_level: 3 }] }), ['routes[0].device_level: level 3 of a/+ is beyond its last level; it must be a + level or one under a trailing #']);
+    assert.deepEqual(problemsOf({ routes: [{ filter: 'a/#', codec: 'line-protocol', device_level: 3 }] }), []);
+    assert.deepEqual(problemsOf({ routes: [{ filter: 'a/+', codec: 'line-protocol', ack_template: 'x/{device_id}' }] }), ['routes[0].ack_template: is used only with reply: seed001-ack']);
+    assert.deepEqual(problemsOf({ routes: [{ filter: 'a/+', codec: 'seed001-json' }, { filter: 'a/+', codec: 'line-protocol' }] }), ['routes[1].filter: a/+ is already routed by routes[0]']);
+    assert.match(problemsOf({ routes: [{ filter: '$share/g/a/+', codec: 'seed001-json' }] })[0], /TELEHUB_MQTT_SHARE_GROUP/);
+    assert.match(problemsOf([1])[0], /the file must hold a mapping/);
+  });
+
+  it('loadConfig reports file and environment problems together in one ConfigError, naming the file', () => {
+    const f = file('bad.yaml', 'routes:\n  - filter: x/+\n    codec: nope\n');
+    assert.throws(
+      () => loadConfig({ TELEHUB_CONFIG: f, TELEHUB_BATCH_MAX: 'many' }),
+      (err: unknown) => err instanceof ConfigError && err.message.includes('TELEHUB_BATCH_MAX') && err.message.includes(`${f}: routes[0].codec="nope"`),
+    );
+    assert.throws(() => loadConfig({ TELEHUB_CONFIG: file('syntax.yaml', 'routes: [\n') }), (err: unknown) => err instanceof ConfigError && /syntax\.yaml: not valid YAML or JSON: .* at line \d+, column \d+$/m.test(err.message));
+    assert.throws(() => loadConfig({ TELEHUB_CONFIG: path.join(dir, 'missing.yaml') }), (err: unknown) => err instanceof ConfigError && /TELEHUB_CONFIG=.*missing\.yaml/.test(err.message));
+    assert.throws(() => loadConfig({ TELEHUB_CONFIG: file('dup.yaml', 'routes: []\nroutes: []\n') }), (err: unknown) => err instanceof ConfigError && /dup\.yaml: not valid YAML/.test(err.message));
+  });
+
+  it('the example file in deploy/ is valid', () => {
+    const example = new URL('../../deploy/telehub/telehub.example.yaml', import.meta.url).pathname;
+    const c = loadConfig({ TELEHUB_CONFIG: example });
+    assert.deepEqual(c.routes.map((r) => r.filter), ['qs/v1/+/events', 'home/+/events', 'sensors/+/+/metrics']);
+  });
+
+  it('docs/configuration.md documents every config-file key in its hand-written part', () => {
+    const doc = handWrittenPart(readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8'));
+    for (const key of configFileKeys()) {
+      const [section, leaf] = key.split('.');
+      if (leaf === undefined) assert.ok(doc.includes(`${section}:`), `docs/configuration.md: the config file section lacks an example of ${section}`);
+      else assert.ok(doc.includes(`| \`${leaf}\` |`), `docs/configuration.md: the config file section lacks a row for ${key}`);
+    }
+  });
+});
