@@ -5,6 +5,9 @@ WORKDIR /app
 # better-sqlite3 downloads a prebuilt binary when it can and builds otherwise.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# npm ci runs the `prepare` script (scripts/build.mjs --if-possible), which
+# skips the build here: the sources come next, then `npm run build`.
+COPY scripts/build.mjs ./scripts/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src

@@ -39,7 +39,7 @@ export function renderConfigDoc(handWritten = ''): string {
     '',
     '<!-- Generated from src/core/settings.ts by `npm run docs:config`; a test fails when it is out of date. -->',
     '',
-    'telehub is configured with environment variables. Every setting is validated at start-up: a bad value, or an unknown `TELEHUB_*` name (a typo), stops start-up with a message naming it, and the process exits with code 78.',
+    'telehub is configured with environment variables. Every setting is validated at start-up: a bad value, or an unknown `TELEHUB_*` name (a typo), stops start-up with one line per problem naming the setting, and the process exits with code 78. A variable that is not a setting but is within an edit or two of one (`DATABSE_URL`, `MQTT_URLL`) is warned about at start-up, naming the setting it probably meant ([cli.md](cli.md#misspelt-settings)).',
     '',
     'Names from the seed documents (`MQTT_*`, `POSTGRES_*`, `ACK_TEMPLATE`) keep their names and defaults; everything new is `TELEHUB_*`. Run `telehub config` to print the effective configuration (secrets hidden).',
     '',

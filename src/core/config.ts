@@ -3,6 +3,7 @@ import path from 'node:path';
 import { loadConfigFile, type RouteConfig } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
+import { editDistance } from './setting-typos.js';
 import { IGNORED_PREFIXES, SETTINGS, type SettingSpec } from './settings.js';
 
 export type { RouteConfig } from './config-file.js';
@@ -146,20 +147,6 @@ export function closestName(name: string, known: readonly string[]): string | un
   return bestD <= 3 ? best : undefined;
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
-}
-
 /**
  * Validates the environment against the settings schema and builds the
  * configuration. Every problem is reported at once, each naming its setting.
@@ -210,7 +197,7 @@ export function loadConfig(env: Raw = process.env): Config {
     if (!KNOWN_PROCESSORS.includes(n)) problems.push(`TELEHUB_PROCESSORS: unknown processor ${JSON.stringify(n)} (known: ${KNOWN_PROCESSORS.join(', ')})`);
   }
   if (problems.length > 0) {
-    throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}\nSee docs/configuration.md for every setting.`);
+    throw new ConfigError(problems);
   }
 
   const dataDir = path.resolve(str('TELEHUB_DATA_DIR')!);

@@ -43,10 +43,17 @@ export function reject(reason: ReasonCode, message: string): Rejection {
   return { ok: false, reason, message };
 }
 
-/** Raised at start-up when a setting is invalid; the message names the setting. */
+/**
+ * Raised at start-up when a setting is invalid. Each problem is one line that
+ * starts with the setting's name (`TELEHUB_HTTP_PORT="99999": must be at most
+ * 65535`); the command prints one line per problem and exits 78 (EX_CONFIG).
+ */
 export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  readonly problems: string[];
+  constructor(problems: string | string[]) {
+    const list = typeof problems === 'string' ? [problems] : problems;
+    super(list.length === 1 ? list[0] : `Invalid configuration:\n  - ${list.join('\n  - ')}`);
     this.name = 'ConfigError';
+    this.problems = list;
   }
 }

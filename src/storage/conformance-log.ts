@@ -22,13 +22,13 @@ function dl(reason: DeadLetter['reason'] = 'invalid_json', payload = '{nope'): D
   return { reason, message: 'bad', topic: 'qs/v1/dev-l/events', deviceId: 'dev-l', payload: Buffer.from(payload), receivedAt: T0 + 1, source: 'mqtt' };
 }
 
-/** SQL that turns a database back into what migration 4 left (no commit log). Runs on both stores. */
-export const UNDO_MIGRATION_5 = `
+/** SQL that turns a database back into what migration 5 left (no commit log). Runs on both stores. */
+export const UNDO_COMMIT_LOG_MIGRATION = `
   DROP INDEX idx_events_seq; DROP INDEX idx_deadletters_seq;
   ALTER TABLE events DROP COLUMN seq; ALTER TABLE deadletters DROP COLUMN seq;
   DROP TABLE IF EXISTS telehub_log_head; DROP TABLE processor_checkpoints;
   DROP TABLE device_counters; DROP TABLE device_last_values;
-  DELETE FROM telehub_migrations WHERE version >= 5`;
+  DELETE FROM telehub_migrations WHERE version >= 6`;
 
 /** The whole log from `after`, page by page. */
 export async function readAll(store: Store, after = 0, page = 1000): Promise<LogEntry[]> {
@@ -151,12 +151,12 @@ export function logConformance(
       await assert.rejects(store.processors.reset('p1', ['events; DROP TABLE events']), /invalid table name/);
     }));
 
-  it('migration 5 numbers events and dead letters already stored, and later commits follow them', () =>
+  it('migration 6 numbers events and dead letters already stored, and later commits follow them', () =>
     withStore(async (f) => {
       if (!f.sql) return;
       await f.store.writeBatch({ events: [ev('o1'), ev('o2')], deadLetters: [dl('invalid_json', 'old')] });
       await f.store.close();
-      await f.sql(UNDO_MIGRATION_5);
+      await f.sql(UNDO_COMMIT_LOG_MIGRATION);
       const s = await reopenMigrated(f);
       const before = await readAll(s);
       assert.deepEqual(before.map(label).sort(), ['dl:invalid_json:old', 'o1', 'o2']);

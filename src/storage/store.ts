@@ -43,8 +43,17 @@ export interface DeadLetterQuery {
   limit?: number;
 }
 
+/** Thrown by `TokenRepository.create` when an active (not revoked) token already has that name. */
+export class TokenNameTakenError extends Error {
+  constructor(readonly tokenName: string) {
+    super(`An active token is already named "${tokenName}".`);
+    this.name = 'TokenNameTakenError';
+  }
+}
+
 /** API tokens (hashed secrets only), see src/auth/tokens.ts. */
 export interface TokenRepository {
+  /** Rejects with TokenNameTakenError when an active token has the same name (a unique index decides, so races are safe). */
   create(record: TokenRecord): Promise<void>;
   get(id: string): Promise<TokenRecord | undefined>;
   list(): Promise<TokenRecord[]>;

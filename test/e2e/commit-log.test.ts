@@ -160,10 +160,11 @@ describe('commit log end to end', () => {
     const run = (...args: string[]) => spawnSync(process.execPath, [...cliArgs, ...args], { cwd: root, env: { PATH: process.env.PATH ?? '', TELEHUB_DATA_DIR: '/nonexistent-telehub' }, encoding: 'utf8', timeout: 30_000 });
     for (const [args, msg] of [
       [['processors', 'rebuild', 'nope'], /unknown processor "nope"/],
-      [['processors', 'rebuild'], /needs the name of a processor/],
-      [['processors', '--bogus'], /Unknown option '--bogus'/],
-      [['processors', 'frob'], /unknown subcommand "frob"/],
-      [['events', '--follow', '--since', 'x'], /--since must be a non-negative integer/],
+      [['processors', 'rebuild'], /missing NAME/],
+      [['processors', '--bogus'], /unknown option --bogus/],
+      [['processors', 'frob'], /unknown command "processors frob"/],
+      [['events', '--follow', '--since', 'x'], /--since must be an integer from 0/],
+      [['events', '--follow', '--limit', '3'], /--limit does not go with --follow/],
       [['events', '--since', '3'], /--since goes with --follow/],
     ] as const) {
       const r = run(...args);
@@ -171,7 +172,7 @@ describe('commit log end to end', () => {
       assert.match(r.stderr.split('\n')[0], msg);
       assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
     }
-    for (const args of [['processors', '--help'], ['events', '--help']]) {
+    for (const args of [['processors', '--help'], ['processors', 'rebuild', '--help'], ['events', '--help']]) {
       const r = run(...args);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /^Usage: telehub /);

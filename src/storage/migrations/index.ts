@@ -176,6 +176,31 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
+    name: 'unique active token names',
+    // `telehub tokens revoke <name>` and the operator's own bookkeeping need a
+    // name to mean one token. Tokens made before this rule may share a name:
+    // the oldest active one keeps it, the others become `<name>-<id>`. Renaming
+    // rather than revoking keeps every device and dashboard that holds one of
+    // them working; `telehub tokens list` shows the new names. Revoked tokens
+    // may share names (a name can be reused after a revoke).
+    sqlite: `
+      UPDATE api_tokens SET name = name || '-' || id
+        WHERE revoked_at IS NULL AND EXISTS (
+          SELECT 1 FROM api_tokens AS older
+          WHERE older.name = api_tokens.name AND older.revoked_at IS NULL
+            AND (older.created_at < api_tokens.created_at OR (older.created_at = api_tokens.created_at AND older.id < api_tokens.id)));
+      CREATE UNIQUE INDEX IF NOT EXISTS idx_api_tokens_active_name ON api_tokens (name) WHERE revoked_at IS NULL;
+    `,
+    postgres: `
+      UPDATE api_tokens AS t SET name = t.name || '-' || t.id
+        WHERE t.revoked_at IS NULL AND EXISTS (
+          SELECT 1 FROM api_tokens AS older
+          WHERE older.name = t.name AND older.revoked_at IS NULL AND (older.created_at, older.id) < (t.created_at, t.id));
+      CREATE UNIQUE INDEX IF NOT EXISTS idx_api_tokens_active_name ON api_tokens (name) WHERE revoked_at IS NULL;
+    `,
+  },
+  {
+    version: 6,
     name: 'commit log and processors',
     // Every committed event and dead letter gets a commit sequence number
     // (src/storage/log.ts). SQLite has one writer, so the writer thread hands

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Scope, TokenRecord } from '../../auth/tokens.js';
-import type { TokenRepository } from '../store.js';
+import { TokenNameTakenError, type TokenRepository } from '../store.js';
 
 interface Row {
   id: string;
@@ -29,15 +29,22 @@ const toRecord = (r: Row): TokenRecord => ({
 export function postgresTokens(pool: pg.Pool): TokenRepository {
   return {
     async create(t) {
-      await pool.query('INSERT INTO api_tokens (id, name, scope, devices, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6 / 1000.0), to_timestamp($7 / 1000.0))', [
-        t.id,
-        t.name,
-        t.scope,
-        JSON.stringify(t.devices),
-        t.secretHash,
-        t.createdAt,
-        t.revokedAt,
-      ]);
+      try {
+        await pool.query('INSERT INTO api_tokens (id, name, scope, devices, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, to_timestamp($6 / 1000.0), to_timestamp($7 / 1000.0))', [
+          t.id,
+          t.name,
+          t.scope,
+          JSON.stringify(t.devices),
+          t.secretHash,
+          t.createdAt,
+          t.revokedAt,
+        ]);
+      } catch (err) {
+        // 23505 unique_violation on idx_api_tokens_active_name (migration "unique active token names").
+        const e = err as { code?: string; constraint?: string };
+        if (e.code === '23505' && e.constraint === 'idx_api_tokens_active_name') throw new TokenNameTakenError(t.name);
+        throw err;
+      }
     },
     async get(id) {
       const r = await pool.query<Row>(`${SELECT} WHERE id = $1`, [id]);

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Scope, TokenRecord } from '../../auth/tokens.js';
-import type { TokenRepository } from '../store.js';
+import { TokenNameTakenError, type TokenRepository } from '../store.js';
 
 interface Row {
   id: string;
@@ -26,7 +26,14 @@ const toRecord = (r: Row): TokenRecord => ({
 export function sqliteTokens(db: () => Database.Database): TokenRepository {
   return {
     async create(t) {
-      db().prepare('INSERT INTO api_tokens (id, name, scope, devices, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(t.id, t.name, t.scope, JSON.stringify(t.devices), t.secretHash, t.createdAt, t.revokedAt);
+      try {
+        db().prepare('INSERT INTO api_tokens (id, name, scope, devices, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(t.id, t.name, t.scope, JSON.stringify(t.devices), t.secretHash, t.createdAt, t.revokedAt);
+      } catch (err) {
+        // idx_api_tokens_active_name (migration "unique active token names"): "UNIQUE constraint failed: api_tokens.name".
+        const e = err as { code?: string; message?: string };
+        if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /api_tokens\.name/.test(e.message ?? '')) throw new TokenNameTakenError(t.name);
+        throw err;
+      }
     },
     async get(id) {
       const r = db().prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as Row | undefined;

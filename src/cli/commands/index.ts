@@ -1,0 +1,16 @@
+/**
+ * Every `telehub` command, in the order `telehub --help` lists them. A new
+ * command is one file in this folder and one line here; its options and
+ * examples then show in its `--help`, and the docs test wants it in
+ * docs/cli.md.
+ */
+import type { Command } from '../command.js';
+import { config } from './config.js';
+import { deadletters } from './deadletters.js';
+import { events } from './events.js';
+import { migrate } from './migrate.js';
+import { processors } from './processors.js';
+import { start } from './start.js';
+import { tokens } from './tokens.js';
+
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tokens, config];
