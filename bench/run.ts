@@ -12,8 +12,10 @@
  * MQTT clients (bench/lib/lean-device.ts) unless BENCH_CLIENT=mqttjs asks for
  * MQTT.js connections; every mode of a run uses the same generator.
  * events/s is measured from the first publish to the last ACK. Afterwards
- * every event must have exactly one `stored` ACK and the store must hold
- * exactly N rows, or the run fails (exit 1). Targets are only reported.
+ * every event must have exactly one `stored` ACK message (counted by the
+ * devices, reported per mode as `acks`) and the store must hold exactly N
+ * rows, or the mode is marked failed and the run exits 1. Targets are only
+ * reported.
  *
  * Prints a table and writes bench/results/latest.json. See bench/README.md.
  */
@@ -25,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../src/core/settings.js';
+import type { AckSummary } from './lib/fleet.js';
 import { createFleet, GENERATOR_LABEL, GENERATORS, type Generator, type LoadResult } from './lib/load.js';
 import {
   handleInterrupts,
@@ -155,6 +158,8 @@ interface ModeResult {
   peakRssBytes?: number;
   latencyMs?: LoadResult['latencyMs'];
   ackCounts?: LoadResult['ackCounts'];
+  /** The ACK messages the devices received against the events of the run (also for a failed run). */
+  acks?: AckSummary;
   rows?: { events: number; deadLetters: number };
   /** The load generator (BENCH_CLIENT) that ran the devices. */
   generator: Generator;
@@ -172,6 +177,7 @@ interface ModeResult {
 
 interface Measured {
   load: LoadResult;
+  acks: AckSummary;
   /** The timed run, on the monotonic clock (selects profile samples). */
   window: ProfileWindow;
   problems: string[];
@@ -180,6 +186,16 @@ interface Measured {
   cpuMosquitto?: number;
   machineBusyPercent?: number;
   processorLag?: LagReport;
+}
+
+/** A timed run that did not complete, with the ACKs counted until then. */
+class RunFailed extends Error {
+  constructor(
+    message: string,
+    readonly acks: AckSummary,
+  ) {
+    super(message);
+  }
 }
 
 /** Connects the devices to `url`, runs the load against the ingesting process `ingester`, and verifies the ACKs. */
@@ -207,7 +223,7 @@ async function measure(mode: Mode, url: string, events: number, ingester: Child,
     } catch (err) {
       await Promise.race([ingester.exited, sleep(1000)]); // a crash closes the sockets just before the exit is seen
       const state = ingester.proc.exitCode === null && ingester.proc.signalCode === null ? 'is still running' : `exited with ${ingester.proc.exitCode ?? ingester.proc.signalCode}`;
-      throw new Error(`${(err as Error).message}\n${ingester.name} ${state}; its last output:\n${ingester.tail() || '(none)'}`);
+      throw new RunFailed(`${(err as Error).message}\n${ingester.name} ${state}; its last output:\n${ingester.tail() || '(none)'}`, fleet.acks());
     }
     const window = { fromUs, toUs: monotonicUs() };
     const mc1 = machineCpuTicks();
@@ -218,6 +234,7 @@ async function measure(mode: Mode, url: string, events: number, ingester: Child,
     return {
       processorLag,
       load,
+      acks: fleet.acks(),
       window,
       problems,
       peakRssBytes: rss.stop(),
@@ -370,6 +387,7 @@ function finish(base: ModeResult, m: Measured, rows: { events: number; deadLette
     peakRssBytes: m.peakRssBytes,
     latencyMs: m.load.latencyMs,
     ackCounts: m.load.ackCounts,
+    acks: m.acks,
     rows,
     cpuSeconds: { ingester: opt(m.cpuIngester), devices: round(m.load.generatorCpuSeconds, 2), mosquitto: opt(m.cpuMosquitto) },
     generatorCpuSecondsPer50kEvents: m.load.events > 0 ? round((m.load.generatorCpuSeconds * 50_000) / m.load.events, 2) : undefined,
@@ -391,13 +409,14 @@ function pad(s: string, n: number, right = false): string {
 
 function printTable(results: ModeResult[]): void {
   const c = results.find((r) => r.mode === 'c' && r.status === 'ok');
-  const head = ['mode', 'events', 'seconds', 'events/s', 'peak RSS MB', `${CLIENT} CPU s`, 'vs baseline'];
+  const head = ['mode', 'events', 'ACKs stored', 'seconds', 'events/s', 'peak RSS MB', `${CLIENT} CPU s`, 'vs baseline'];
   const rows = results.map((r) => {
-    if (r.status === 'skipped') return [r.label + '  [skipped]', '-', '-', '-', '-', '-', '-'];
+    if (r.status === 'skipped') return [r.label + '  [skipped]', '-', '-', '-', '-', '-', '-', '-'];
     const ratio = c?.eventsPerSecond && r.eventsPerSecond ? `${(r.eventsPerSecond / c.eventsPerSecond).toFixed(1)}×` : '-';
     return [
       r.label + (r.status === 'failed' ? '  [FAILED]' : ''),
       r.events?.toLocaleString('en-US') ?? '-',
+      r.acks ? `${r.acks.stored.toLocaleString('en-US')}${r.acks.missing > 0 ? ` (${r.acks.missing.toLocaleString('en-US')} missing)` : ''}` : '-',
       r.seconds?.toFixed(2) ?? '-',
       r.eventsPerSecond?.toLocaleString('en-US') ?? '-',
       mb(r.peakRssBytes)?.toFixed(1) ?? '-',
@@ -406,7 +425,7 @@ function printTable(results: ModeResult[]): void {
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((x, i) => pad(x, widths[i], i > 0 && i < 6)).join(' | ');
+  const line = (cells: string[]) => cells.map((x, i) => pad(x, widths[i], i > 0 && i < 7)).join(' | ');
   log('');
   log(`load generator: ${GENERATOR_LABEL[CLIENT]} (BENCH_CLIENT=${CLIENT}); "${CLIENT} CPU s" is its CPU during the timed run`);
   log(line(head));
@@ -541,10 +560,10 @@ async function main(): Promise<number> {
         else if (mode === 'b') r = await modeB(base, broker as Broker, pgp as PostgresProvider);
         else r = await modeC(base, broker as Broker, pgp as PostgresProvider);
       } catch (err) {
-        r = { ...base, status: 'failed', problems: [(err as Error).stack ?? String(err)] };
+        r = { ...base, status: 'failed', problems: [(err as Error).stack ?? String(err)], acks: err instanceof RunFailed ? err.acks : undefined };
       }
       results.push(r);
-      if (r.status === 'ok') log(`  ${r.eventsPerSecond!.toLocaleString('en-US')} events/s over ${r.seconds} s; peak RSS ${mb(r.peakRssBytes) ?? '?'} MB; checks passed (each event: exactly one 'stored' ACK; ${r.rows!.events} rows)`);
+      if (r.status === 'ok') log(`  ${r.eventsPerSecond!.toLocaleString('en-US')} events/s over ${r.seconds} s; peak RSS ${mb(r.peakRssBytes) ?? '?'} MB; checks passed (each event: exactly one 'stored' ACK, ${r.acks!.stored} ACKs; ${r.rows!.events} rows)`);
       else {
         log(`  FAILED:`);
         for (const p of r.problems ?? []) log(`    - ${p}`);

@@ -35,6 +35,27 @@ export interface LoadResult {
   generatorCpuSeconds: number;
 }
 
+/**
+ * The ACK messages the devices received, against the events they published:
+ * the bench's check that no ACK was lost (issue 7: the rows were all stored
+ * while some ACKs were never published).
+ */
+export interface AckSummary {
+  /** Events of the run (each must get exactly one `stored` ACK). */
+  expected: number;
+  /** Events published so far (all of them once a run completes). */
+  published: number;
+  /** ACK messages received, of any status, for events of this run. */
+  received: number;
+  stored: number;
+  duplicate: number;
+  other: number;
+  /** ACK messages naming an event this device never published. */
+  unknownEventId: number;
+  /** Published events without any ACK. */
+  missing: number;
+}
+
 /** What a fleet does; both generators implement it. */
 export interface Fleet {
   /** Connects every device and subscribes it to its ACK topic (not timed). */
@@ -43,6 +64,8 @@ export interface Fleet {
   run(): Promise<LoadResult>;
   /** Waits `graceMs` for late (extra) ACKs, then checks every event got exactly one `stored` ACK. */
   verify(graceMs: number): Promise<string[]>;
+  /** The ACKs counted so far (also after a failed run). */
+  acks(): AckSummary;
   close(): Promise<void>;
 }
 
@@ -127,7 +150,12 @@ export abstract class FleetBase<D extends BaseDevice> implements Fleet {
     const stall = setInterval(() => {
       const since = performance.now() - Math.max(this.lastAckAt, this.startedAt);
       if (since > this.o.stallTimeoutMs) {
-        this.abort(new Error(`no ACK for ${Math.round(since / 1000)} s; ACKs so far: stored ${this.counts.stored}, duplicate ${this.counts.duplicate}, other ${this.counts.other}`));
+        const a = this.acks();
+        this.abort(
+          new Error(
+            `no ACK for ${Math.round(since / 1000)} s; ${a.missing} of the ${a.published} events published so far have no ACK (ACKs so far: stored ${a.stored}, duplicate ${a.duplicate}, other ${a.other})`,
+          ),
+        );
       }
     }, 1000);
     const progress = setInterval(() => {
@@ -182,6 +210,17 @@ export abstract class FleetBase<D extends BaseDevice> implements Fleet {
     if (examples.length > 0) problems.push(`examples: ${examples.join(', ')}`);
     problems.push(...this.transportProblems());
     return problems;
+  }
+
+  acks(): AckSummary {
+    let missing = 0;
+    let published = 0;
+    for (const d of this.devices) {
+      for (let i = d.start; i < d.next; i++) if (this.storedAcks[i] === 0 && this.otherAcks[i] === 0) missing++;
+      published += d.next - d.start;
+    }
+    const c = this.counts;
+    return { expected: this.o.events, published, received: c.stored + c.duplicate + c.other, stored: c.stored, duplicate: c.duplicate, other: c.other, unknownEventId: c.unknownEventId, missing };
   }
 
   protected abort(err: Error): void {

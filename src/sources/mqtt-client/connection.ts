@@ -18,11 +18,23 @@
  * been handed to `publish`. Outgoing bytes go out in that exact order (one
  * FIFO), coalesced into one socket write per loop turn.
  *
+ * Flow control of our own QoS 1 publishes (ACKs, dead letters): one may be
+ * on the wire only while the broker's Receive Maximum (MQTT 5 CONNACK;
+ * 65,535 when absent and for MQTT 3.1.1) is not reached and a packet id is
+ * free (65,535 ids, one kept for a SUBSCRIBE after a reconnect). Otherwise
+ * it waits in the FIFO and goes out as the broker's PUBACKs free slots;
+ * `publish` never fails for want of an id. Everything behind a waiting item
+ * waits too, PUBACKs included, so the wire order stays "ACK, then the PUBACK
+ * of the message it answers" (design §4) even when the ACK had to wait.
+ * See `publish` for why that is safe across a crash, and `waiting` for why
+ * the FIFO's memory is bounded.
+ *
  * A lost connection bumps `generation`: PUBACKs owed on it are dropped (the
  * broker redelivers those messages on the session's next connection, and a
  * packet id of the old connection may name another message on the new one).
  * Our own unacknowledged QoS 1 publishes are resent with DUP set after
- * reconnecting, as MQTT requires for a persistent session.
+ * reconnecting, as MQTT requires for a persistent session, again within the
+ * new connection's Receive Maximum.
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -67,6 +79,14 @@ type OutItem =
   | { kind: 'ack'; type: number; packetId: number; generation: number };
 
 const OUT_CHUNK = 64 * 1024;
+/** MQTT packet ids are 1…65535. */
+const PACKET_IDS = 65_535;
+/**
+ * Ids our publishes may hold at once: one fewer than there are, so that a
+ * SUBSCRIBE after a reconnect always finds a free id while every resent
+ * publish keeps its own.
+ */
+const MAX_PUBLISH_IDS = PACKET_IDS - 1;
 
 const V3_CONNACK: Record<number, string> = {
   1: 'Unacceptable protocol version',
@@ -113,15 +133,28 @@ export class SubscriberConnection {
   private outStart = 0;
   private outLen = 0;
   private flushScheduled = false;
-  /** Items held back (flow control, or no connection), in order: waiting[waitHead…]. */
+  /**
+   * Items held back (flow control, or no connection), in order:
+   * waiting[waitHead…]. Bounded without a cap of its own: it holds at most
+   * an ACK or dead letter and a PUBACK for each message the broker has sent
+   * and telehub has not yet PUBACKed (a message's PUBACK always waits behind
+   * its ACK), and the broker sends no more unPUBACKed messages than its
+   * in-flight window toward telehub: with MQTT 5 the Receive Maximum telehub
+   * asks for in CONNECT, min(65535, TELEHUB_MAX_INFLIGHT); with MQTT 3.1.1
+   * the broker's own setting (Mosquitto's `max_inflight_messages`).
+   */
   private waiting: OutItem[] = [];
   private waitHead = 0;
   /** Our QoS 1 publishes not yet acknowledged, by packet id, in send order (views of the sent bytes). */
   private readonly unacked = new Map<number, Buffer>();
+  /** Ids of `unacked` still to be resent on this connection (its Receive Maximum was reached), in send order. */
+  private readonly resend = new Set<number>();
   /** Callbacks of those that asked for one (rare: probes, tests). */
   private readonly ackCallbacks = new Map<number, () => void>();
   private nextId = 1;
-  private sendQuota = 65535;
+  /** The broker's Receive Maximum: our QoS 1 publishes it takes unacknowledged. */
+  private sendQuota = PACKET_IDS;
+  /** The packet id of our SUBSCRIBE until its SUBACK (0: none outstanding). */
   private subscribeId = 0;
 
   private keepaliveTimer: NodeJS.Timeout | undefined;
@@ -143,32 +176,64 @@ export class SubscriberConnection {
     this.connect();
   }
 
-  /** QoS 1 publishes sent and not yet acknowledged by the broker, plus held ones. */
+  /** QoS 1 publishes sent and not yet acknowledged by the broker, plus held ones (and PUBACKs held behind them). */
   get pendingPublishes(): number {
     return this.unacked.size + this.waitingCount;
   }
 
-  private get waitingCount(): number {
+  /** Items (publishes and PUBACKs) waiting for flow control or a connection. */
+  get waitingCount(): number {
     return this.waiting.length - this.waitHead;
+  }
+
+  /** Our publishes on the wire of this connection and not yet acknowledged (what the broker's Receive Maximum counts). */
+  private get inFlight(): number {
+    return this.unacked.size - this.resend.size;
+  }
+
+  /** True when a new QoS 1 publish may be written now (see the file comment). */
+  private canSendQos1(): boolean {
+    return this.inFlight < this.sendQuota && this.unacked.size < MAX_PUBLISH_IDS;
+  }
+
+  /** True while something older waits: anything new must queue behind it, in order. */
+  private get blocked(): boolean {
+    return !this.connected || this.waitHead < this.waiting.length || this.resend.size > 0;
   }
 
   /**
    * Queues a PUBLISH (a string payload is written as UTF-8 straight into the
    * output buffer). `onAcked` runs when the broker acknowledges it (QoS 1)
-   * or it is written (QoS 0).
+   * or it is written (QoS 0). Never throws for flow control: when no packet
+   * id is free or the broker's Receive Maximum is reached, the publish waits
+   * (and so does everything queued after it) until the broker's PUBACKs
+   * free a slot.
+   *
+   * Queued counts as handed over: the source releases the device message's
+   * PUBACK right after this call, but that PUBACK is queued behind this
+   * publish and reaches the wire only after it. If telehub crashes with the
+   * ACK still queued (or written but not yet received by the broker), the
+   * device's message was not PUBACKed either: the broker redelivers it to
+   * the session and telehub answers `duplicate` — an ACK is never lost. A
+   * lost connection keeps queued publishes (they are sent on the next one)
+   * and drops the PUBACKs queued behind them (see `onStreamClose`).
    */
   publish(topic: string, payload: Buffer | string, qos: 0 | 1, onAcked?: () => void): void {
-    if (!this.connected || this.waitingCount > 0 || (qos === 1 && this.unacked.size >= this.sendQuota)) {
+    if (this.blocked || (qos === 1 && !this.canSendQos1())) {
       this.waiting.push({ kind: 'pub', topic, payload, qos, onAcked });
       return;
     }
     this.writePublishNow(topic, payload, qos, onAcked);
   }
 
-  /** Queues a PUBACK/PUBREC for a PUBLISH received on connection `generation`; dropped if that connection is gone. */
+  /**
+   * Queues a PUBACK/PUBREC for a PUBLISH received on connection `generation`;
+   * dropped if that connection is gone. It goes out after everything queued
+   * before it, in particular after the ACK published for that message.
+   */
   ack(type: number, packetId: number, generation: number): void {
     if (generation !== this.generation) return;
-    if (this.waitingCount > 0) {
+    if (this.blocked) {
       this.waiting.push({ kind: 'ack', type, packetId, generation });
       return;
     }
@@ -219,6 +284,16 @@ export class SubscriberConnection {
       });
     }
     this.teardown();
+  }
+
+  /**
+   * Drops the connection now (and reconnects): PUBACKs owed on it are void
+   * from this call on, so the broker redelivers those messages. For a
+   * failure after which no PUBACK of this connection may go out.
+   */
+  abort(err: Error): void {
+    this.flush(); // what is queued is in order (each ACK before its PUBACK) and may still go
+    this.fail(err);
   }
 
   // ------------------------------------------------------------ connection
@@ -284,14 +359,21 @@ export class SubscriberConnection {
     throw new Error(`Unsupported MQTT URL scheme ${proto}`);
   }
 
-  /** Ends this connection with an error; the close handler reconnects. */
+  /**
+   * Ends this connection with an error and reconnects. The connection counts
+   * as lost at once (not when the socket's close event comes): nothing owed
+   * on it is written from here on.
+   */
   private fail(err: Error): void {
     this.on.error(err);
-    this.stream?.destroy();
+    const stream = this.stream;
+    if (stream === undefined) return;
+    this.onStreamClose(stream);
+    stream.destroy();
   }
 
   private onStreamClose(stream: Duplex): void {
-    if (stream !== this.stream) return;
+    if (stream !== this.stream) return; // an older stream, or already handled by `fail`
     const wasConnected = this.connected;
     this.connected = false;
     this.generation++;
@@ -304,6 +386,8 @@ export class SubscriberConnection {
     this.outStart = this.outLen;
     this.waiting = this.waiting.slice(this.waitHead).filter((item) => item.kind === 'pub');
     this.waitHead = 0;
+    this.resend.clear();
+    this.subscribeId = 0;
     if (wasConnected) this.on.close();
     this.scheduleReconnect();
   }
@@ -366,6 +450,7 @@ export class SubscriberConnection {
           this.fail(new SubscriptionRefused(`The broker refused the subscription to ${refused.join(', ')}; check its ACL for this client and the route filters.`));
           return;
         }
+        this.subscribeId = 0;
         this.everSubscribed = true;
         this.on.subscribed(granted);
         return;
@@ -399,7 +484,7 @@ export class SubscriberConnection {
       return;
     }
     this.connected = true;
-    this.sendQuota = (this.v5 && p.properties?.receiveMaximum) || 65535;
+    this.sendQuota = (this.v5 && p.properties?.receiveMaximum) || PACKET_IDS;
     this.lastOut = Date.now();
     this.pingSentAt = 0;
     const ka = this.opts.keepaliveSeconds * 1000;
@@ -408,25 +493,23 @@ export class SubscriberConnection {
       this.keepaliveTimer.unref();
     }
     this.on.connect(p.sessionPresent);
-    // Resend our unacknowledged publishes first, in their order, flagged DUP.
-    for (const bytes of this.unacked.values()) {
-      const copy = Buffer.from(bytes);
-      copy[0] |= 0x08;
-      this.ensure(copy.length);
-      this.outLen += copy.copy(this.out, this.outLen);
-    }
     if (!this.everSubscribed || !p.sessionPresent) {
       this.subscribeId = this.allocateId();
       this.writePacket({ cmd: 'subscribe', messageId: this.subscribeId, subscriptions: this.opts.subscriptions.map((topic) => ({ topic, qos: 1 as const })) });
     } else {
       this.on.subscribed(null);
     }
+    // Our unacknowledged publishes go first, in their order, flagged DUP, as
+    // many as this connection's Receive Maximum allows; the rest (and
+    // everything waiting behind them) follow as the broker acknowledges.
+    for (const id of this.unacked.keys()) this.resend.add(id);
     this.drainWaiting();
     this.scheduleFlush();
   }
 
   private onPuback(packetId: number, reason: number): void {
     if (!this.unacked.delete(packetId)) return; // a PUBACK for a publish of an earlier run: harmless
+    this.resend.delete(packetId); // (a broker acknowledging a publish of the previous connection before its resend)
     if (reason >= 0x80) this.on.error(new Error(`The broker refused a publication (${V5_REASON[reason] ?? `reason ${reason}`}).`));
     if (this.ackCallbacks.size > 0) {
       const cb = this.ackCallbacks.get(packetId);
@@ -435,7 +518,7 @@ export class SubscriberConnection {
         cb();
       }
     }
-    if (this.waitingCount > 0) this.drainWaiting();
+    if (this.blocked) this.drainWaiting();
     if (this.unacked.size === 0 && this.waitingCount === 0 && this.idleWaiters.length > 0) {
       const w = this.idleWaiters;
       this.idleWaiters = [];
@@ -457,13 +540,16 @@ export class SubscriberConnection {
 
   // ------------------------------------------------------------ outgoing
 
+  /** Writes what flow control now allows: resends first, then waiting items, strictly in order. */
   private drainWaiting(): void {
+    if (!this.connected) return;
+    if (!this.drainResend()) return;
     const w = this.waiting;
     let i = this.waitHead;
-    while (i < w.length && this.connected) {
+    while (i < w.length) {
       const item = w[i];
       if (item.kind === 'pub') {
-        if (item.qos === 1 && this.unacked.size >= this.sendQuota) break;
+        if (item.qos === 1 && !this.canSendQos1()) break;
         this.writePublishNow(item.topic, item.payload, item.qos, item.onAcked);
       } else if (item.generation === this.generation) {
         this.ensure(4);
@@ -485,6 +571,22 @@ export class SubscriberConnection {
     this.scheduleFlush();
   }
 
+  /** Resends unacknowledged publishes within the Receive Maximum; true when none is left to resend. */
+  private drainResend(): boolean {
+    if (this.resend.size === 0) return true;
+    for (const id of this.resend) {
+      if (this.inFlight >= this.sendQuota) break;
+      const bytes = this.unacked.get(id)!;
+      this.resend.delete(id); // (deleting the current entry keeps a Set's iteration going)
+      this.ensure(bytes.length);
+      const at = this.outLen;
+      this.outLen += bytes.copy(this.out, at);
+      this.out[at] |= 0x08; // DUP
+    }
+    this.scheduleFlush();
+    return this.resend.size === 0;
+  }
+
   private writePublishNow(topic: string, payload: Buffer | string, qos: 0 | 1, onAcked?: () => void): void {
     const topicBytes = Buffer.byteLength(topic);
     const payloadBytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
@@ -500,13 +602,18 @@ export class SubscriberConnection {
     this.scheduleFlush();
   }
 
+  /**
+   * The next free packet id. Callers check first that one is free: a
+   * publish only while `unacked` holds fewer than MAX_PUBLISH_IDS, a
+   * SUBSCRIBE (at most one outstanding) finds the id kept for it.
+   */
   private allocateId(): number {
-    for (let tries = 0; tries < 65535; tries++) {
+    for (let tries = 0; tries < PACKET_IDS; tries++) {
       const id = this.nextId;
-      this.nextId = id === 65535 ? 1 : id + 1;
+      this.nextId = id === PACKET_IDS ? 1 : id + 1;
       if (!this.unacked.has(id) && id !== this.subscribeId) return id;
     }
-    throw new Error('No free MQTT packet id.'); // unreachable: sendQuota ≤ 65535 bounds `unacked`
+    throw new Error('No free MQTT packet id.'); // a broken invariant, see above
   }
 
   private writePacket(packet: Packet): void {

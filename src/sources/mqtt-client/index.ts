@@ -9,7 +9,8 @@
  *
  * Each PUBLISH is decoded and batched at once; its PUBACK waits on a ticket
  * and is sent in arrival order after its batch commits and its ACK has been
- * queued on the same connection (puback-queue.ts). When TELEHUB_MAX_INFLIGHT
+ * queued on the same connection (puback-queue.ts), behind that ACK (the
+ * connection's flow control, connection.ts). When TELEHUB_MAX_INFLIGHT
  * is reached the connection stops reading, so the broker keeps the rest and
  * memory stays bounded.
  */
@@ -45,7 +46,7 @@ export class MqttClientSource {
     private readonly log: Logger,
     private readonly metrics?: Metrics,
   ) {
-    this.publisher = { publish: (topic, payload, qos) => this.conn.publish(topic, payload, qos) };
+    this.publisher = { publish: (topic, payload, qos) => this.publish(topic, payload, qos) };
     this.pubacks = new PubackQueue((type, packetId, generation) => this.conn.ack(type, packetId, generation));
   }
 
@@ -137,6 +138,24 @@ export class MqttClientSource {
       this.metrics?.intakePaused.inc();
       this.conn.pauseIntake();
       this.writer.waitForCapacity().then(this.onCapacity);
+    }
+  }
+
+  /**
+   * Publishes an ACK or dead letter. The connection queues what flow control
+   * holds back, so this throws only on a bug or exhausted memory. If it ever
+   * does, the message it answers must not be PUBACKed (its ACK was not
+   * handed over) and neither may any message after it (PUBACKs go in
+   * order), yet they must not stay parked for ever: the connection is
+   * dropped at once, which voids every PUBACK owed on it, and the broker
+   * redelivers those messages to be answered `duplicate`.
+   */
+  private publish(topic: string, payload: Buffer | string, qos: 0 | 1): void {
+    try {
+      this.conn.publish(topic, payload, qos);
+    } catch (err) {
+      this.log.error({ err, topic }, 'Could not queue an ACK or dead letter; reconnecting so the broker redelivers every message not yet acknowledged.');
+      this.conn.abort(new Error(`Publishing to ${topic} failed: ${(err as Error).message}`));
     }
   }
 

@@ -5,7 +5,10 @@
  * Aedes speaks MQTT 3.1.1, so these run v3.1.1; test/e2e runs MQTT 5 against Mosquitto.
  *
  * They fail if a PUBACK ever leaves before its commit, if PUBACKs leave out
- * of order, or if intake becomes serialised on commits.
+ * of order, or if intake becomes serialised on commits. The order is checked
+ * on the wire with the scripted broker of test/helpers/mqtt-peer.ts (a real
+ * broker does not tell in which order PUBACKs arrived), also when batches
+ * commit out of order on PostgreSQL with write concurrency 2.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -26,6 +29,9 @@ import { SqliteStore } from '../../storage/sqlite/index.js';
 import type { Store, WriteBatch, WriteResult } from '../../storage/store.js';
 import { MqttClientSource } from './index.js';
 import type { SubscriberConnection } from './connection.js';
+import { acksOn, assertPubacksFollowAcks, BrokerPeer, type PeerMessage } from '../../../test/helpers/mqtt-peer.js';
+import { stopTestPostgres, testDatabase } from '../../../test/helpers/postgres.js';
+import { PostgresStore } from '../../storage/postgres/index.js';
 
 const log = pino({ level: 'silent' });
 const topics = { events: 'qs/v1/+/events', deadLetter: 'qs/v1/deadletter', ackTemplate: 'qs/v1/{device_id}/acks', ackQos: 1 as const };
@@ -112,6 +118,7 @@ describe('external MQTT source (PUBACKs after commit)', () => {
   });
 
   after(async () => {
+    await stopTestPostgres();
     wss.close();
     server.close();
     await new Promise<void>((r) => broker.close(() => r()));
@@ -170,18 +177,96 @@ describe('external MQTT source (PUBACKs after commit)', () => {
   });
 
   it('a malformed message does not block the ones behind it, and PUBACKs stay in order', async () => {
-    acksFromTelehub.length = 0;
-    const { sqlite, writer, source, device, acks, close } = await setup('telehub-test-order');
-    const dead: string[] = [];
-    await device.subscribeAsync('qs/v1/deadletter', { qos: 1 });
-    device.on('message', (t, p) => t === 'qs/v1/deadletter' && dead.push(p.toString()));
-    device.publish('qs/v1/dev-1/events', '{"schema":1', { qos: 1 });
-    for (let i = 0; i < 10; i++) device.publish('qs/v1/dev-1/events', event(i), { qos: 1 });
-    await until(() => acks.filter((a) => a.includes('"status"')).length === 10 && dead.length === 1, 'acks and dead letter');
-    assert.equal(JSON.parse(dead[0]).reason, 'invalid_json');
-    await until(() => acksFromTelehub.length === 11, 'PUBACKs');
-    assert.equal(await sqlite.countDeadLetters(), 1);
-    await close();
+    // On the wire: the scripted broker records the PUBACKs in the order they arrive.
+    const peer = await BrokerPeer.start();
+    const sqlite = new SqliteStore(path.join(dir, 'order.db'));
+    await sqlite.migrate();
+    const writer = new BatchWriter(sqlite, { batchMax: 1000, batchWaitMs: 5, maxInflight: 1000, writeConcurrency: 1, retryMinMs: 10, retryMaxMs: 50 }, log);
+    const source = new MqttClientSource(new Ingest(writer, new RouteTable([defaultRoute(topics.events, topics.ackTemplate)], DEFAULT_CODEC_DEFAULTS), { topics, limits: DEFAULT_LIMITS }, log), writer, { url: peer.url, clientId: 'telehub-test-order', protocolVersion: 4, sessionExpirySeconds: 60, keepaliveSeconds: 60 }, [topics.events], 1000, log);
+    try {
+      await source.start();
+      const c = await peer.connection(0);
+      // Packet ids out of numeric order, so the arrival order is not the sorted order.
+      const ev = (i: number, packetId: number): PeerMessage => ({ topic: 'qs/v1/dev-1/events', payload: event(i), packetId, eventId: `dev-1-${i}` });
+      const delivered: PeerMessage[] = [
+        ev(0, 900),
+        { topic: 'qs/v1/dev-1/events', payload: '{"schema":1', packetId: 17 }, // malformed: dead-lettered
+        ev(1, 512),
+        ev(2, 3),
+        { topic: 'other/topic', payload: 'not ours', packetId: 64_000 }, // not an events topic: acknowledged, ignored
+        ...Array.from({ length: 7 }, (_, i) => ev(3 + i, 40 + ((i * 37) % 11))),
+      ];
+      c.deliverMany(delivered);
+      await c.waitFor(() => c.pubackCount === delivered.length, 'every PUBACK');
+      assertPubacksFollowAcks(c, delivered, 'stored');
+      assert.equal(acksOn(c).length, 10);
+      const dead = c.publishes().filter((p) => p.topic === 'qs/v1/deadletter');
+      assert.equal(dead.length, 1);
+      assert.equal(JSON.parse(dead[0].payload).reason, 'invalid_json');
+      const deadAt = c.seen.findIndex((s) => s.type === 'publish' && s.topic === 'qs/v1/deadletter');
+      const deadPubackAt = c.seen.findIndex((s) => s.type === 'puback' && s.packetId === 17);
+      assert.ok(deadAt < deadPubackAt, 'the dead letter is published before the malformed message is PUBACKed');
+      assert.equal(await sqlite.countDeadLetters(), 1);
+      assert.equal(await sqlite.countEvents(), 10);
+    } finally {
+      await source.close();
+      await writer.close();
+      await sqlite.close();
+      await peer.close();
+    }
+  });
+
+  it('PUBACKs leave in arrival order when a later batch commits first (PostgreSQL, write concurrency 2)', async () => {
+    const db = await testDatabase();
+    const pgStore = new PostgresStore({ connectionString: db.url, poolSize: 4 });
+    await pgStore.migrate();
+    // Each commit waits for its own gate, so the test decides the order in which batches commit.
+    const gates: Array<{ size: number; open: () => void }> = [];
+    const store = new Proxy(pgStore, {
+      get: (target, prop) => {
+        if (prop === 'writeBatch') {
+          return async (b: WriteBatch): Promise<WriteResult> => {
+            await new Promise<void>((open) => gates.push({ size: b.events.length, open }));
+            return pgStore.writeBatch(b);
+          };
+        }
+        const v = Reflect.get(target, prop);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as Store;
+    const writer = new BatchWriter(store, { batchMax: 5, batchWaitMs: 5, mergeMax: 5, maxInflight: 100, writeConcurrency: 2, retryMinMs: 10, retryMaxMs: 50 }, log);
+    const peer = await BrokerPeer.start();
+    const source = new MqttClientSource(new Ingest(writer, new RouteTable([defaultRoute(topics.events, topics.ackTemplate)], DEFAULT_CODEC_DEFAULTS), { topics, limits: DEFAULT_LIMITS }, log), writer, { url: peer.url, clientId: 'telehub-test-concurrent', protocolVersion: 5, sessionExpirySeconds: 60, keepaliveSeconds: 60 }, [topics.events], 100, log);
+    try {
+      await source.start();
+      const c = await peer.connection(0);
+      const delivered: PeerMessage[] = Array.from({ length: 10 }, (_, i) => ({ topic: 'qs/v1/dev-1/events', payload: event(i), packetId: 1000 - i * 17, eventId: `dev-1-${i}` }));
+      c.deliverMany(delivered);
+      await until(() => gates.length === 2, 'two batches committing at once');
+      assert.deepEqual(gates.map((g) => g.size), [5, 5]);
+
+      // The second batch commits first: its ACKs may go out, its PUBACKs must wait for the first batch's.
+      gates[1].open();
+      await c.waitFor(() => acksOn(c).length === 5, 'the second batch ACKed');
+      assert.deepEqual(acksOn(c).map((a) => a.eventId), delivered.slice(5).map((m) => m.eventId));
+      // Barrier: a probe queued now reaches the broker after everything queued before it.
+      const conn = (source as unknown as { conn: SubscriberConnection }).conn;
+      conn.publish('probe/barrier', 'x', 1);
+      await c.waitFor(() => c.publishes().some((p) => p.topic === 'probe/barrier'), 'the probe');
+      assert.equal(c.pubackCount, 0, 'no PUBACK while the first batch is uncommitted');
+
+      gates[0].open();
+      await c.waitFor(() => c.pubackCount === 10, 'every PUBACK');
+      assertPubacksFollowAcks(c, delivered, 'stored');
+      assert.equal(await pgStore.countEvents(), 10);
+    } finally {
+      for (const g of gates) g.open();
+      await source.close();
+      await writer.close();
+      await pgStore.close();
+      await peer.close();
+      await db.drop();
+    }
   });
 
   it('pauses intake at TELEHUB_MAX_INFLIGHT and resumes after commits', async () => {
