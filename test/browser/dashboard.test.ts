@@ -194,6 +194,9 @@ describe('dashboard in Chromium', { skip }, () => {
     assert.match(tiles['ack-latency']!, /ms \/ .* ms$/);
     assert.ok(Number(tiles.deadletters) >= 2, `dead letters counted: ${tiles.deadletters}`);
     assert.equal(tiles.store, 'up');
+    // The commit log's processors: their lag from /metrics, their table from GET /api/v1/processors.
+    const lagRows = await page.$$eval('main h2 + table tr', (trs) => trs.length);
+    assert.ok(lagRows > 0, 'processor lag and the processors table are shown');
     await screenshots('health', () => ready('health'));
   });
 
@@ -222,6 +225,7 @@ describe('dashboard in Chromium', { skip }, () => {
       const first = performance.now() - started;
       const r0 = performance.now();
       u.redraw(true, true);
+      await Promise.resolve(); // the redraw, too, is committed in a microtask
       const redraw = performance.now() - r0;
       u.destroy();
       el.remove();

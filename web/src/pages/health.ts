@@ -68,7 +68,7 @@ export async function healthPage(main: HTMLElement): Promise<() => void> {
     const rows = body?.processors ?? [];
     if (rows.length) {
       const cols = Object.keys(rows[0]);
-      procs.replaceChildren(h('h2', {}, 'Processors'), h('table', {}, h('tr', {}, ...cols.map((c) => h('th', {}, c))), ...rows.map((r) => h('tr', {}, ...cols.map((c) => h('td', {}, String(r[c])))))));
+      procs.replaceChildren(h('h2', {}, 'Processors'), h('table', {}, h('tr', {}, ...cols.map((c) => h('th', {}, c))), ...rows.map((r) => h('tr', {}, ...cols.map((c) => h('td', {}, typeof r[c] === 'object' && r[c] !== null ? JSON.stringify(r[c]) : String(r[c])))))));
     }
   }
   const timer = setInterval(() => void poll().catch(() => undefined), POLL_MS);
