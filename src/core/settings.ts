@@ -74,6 +74,9 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'MQTT_EVENTS_TOPIC', group: 'Topics', type: 'topic-filter', default: 'qs/v1/+/events', description: 'The seed 001 route: topic filter telehub takes seed 001 events on (subscribed at QoS 1, decoded by `seed001-json`, answered on ACK_TEMPLATE). The level matched by the first `+` is the device id the payload must carry. More routes: TELEHUB_CONFIG.' },
   { env: 'MQTT_DEADLETTER_TOPIC', group: 'Topics', type: 'string', default: 'qs/v1/deadletter', description: 'Topic dead letters are published to (JSON, see docs/errors.md).' },
   { env: 'ACK_TEMPLATE', group: 'Topics', type: 'topic-template', default: 'qs/v1/{device_id}/acks', description: 'Topic an ACK is published to after commit; `{device_id}` is replaced.' },
+  { env: 'TELEHUB_NODE_TELEMETRY_TOPIC', group: 'Topics', type: 'topic-filter', default: 'iot/node/+/telemetry', description: 'The seed 003 sensor-node route: topic filter of node telemetry (`{"node_id","timestamp","sensors":{…},"wifi_rssi","uptime"}`), decoded by `node-telemetry` into one reading per sensor. The first `+` is the node id. A TELEHUB_CONFIG route with the same filter replaces it.' },
+  { env: 'TELEHUB_NODE_TELEMETRY_REPLY', group: 'Topics', type: 'enum', default: 'none', values: ['none', 'seed001-ack'], description: 'Reply of the node-telemetry route after commit: `none` (seed 003 nodes wait for none) or `seed001-ack` (one ACK per reading on ACK_TEMPLATE).' },
+  { env: 'TELEHUB_NODE_STATUS_TOPIC', group: 'Topics', type: 'topic-filter', default: 'iot/node/+/status', description: 'The seed 003 node-status route: node health and command results, decoded by `node-status` into one `status` entry for the device registry (not a reading). The first `+` is the node id.' },
   { env: 'TELEHUB_ACK_QOS', group: 'Topics', type: 'int', default: '1', min: 0, max: 1, description: 'QoS of ACK and dead-letter publications.' },
 
   // Line protocol
