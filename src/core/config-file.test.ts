@@ -60,9 +60,11 @@ describe('config file', () => {
       c.routes.map((r) => [r.filter, r.codec, r.deviceLevel, r.reply, r.ackTemplate, r.options]),
       [
         ['qs/v1/+/events', 'seed001-json', 3, 'seed001-ack', 'qs/v1/{device_id}/acks', {}],
+        ['iot/node/+/telemetry', 'node-telemetry', 3, 'none', 'qs/v1/{device_id}/acks', {}],
+        ['iot/node/+/status', 'node-status', 3, 'none', 'qs/v1/{device_id}/acks', {}],
         ['home/+/events', 'seed001-json', 2, 'seed001-ack', 'home/{device_id}/acks', {}],
         ['sensors/+/+/metrics', 'line-protocol', 3, 'none', 'qs/v1/{device_id}/acks', { precision: 's', fallback_device_tags: [] }],
-      ].toSpliced(1, 0, ['iot/node/+/telemetry', 'node-telemetry', 3, 'none', 'qs/v1/{device_id}/acks', {}], ['iot/node/+/status', 'node-status', 3, 'none', 'qs/v1/{device_id}/acks', {}]),
+      ],
     );
     assert.equal(c.configFile, f);
   });
