@@ -27,6 +27,9 @@ import type { Processor } from './log/processor.js';
 import { ProcessorRunner } from './log/runner.js';
 import { Wakeup } from './log/wakeup.js';
 import { makeProcessors } from './processors/index.js';
+import { DEVICE_REGISTRY } from './processors/device-registry/index.js';
+import { readRegistry } from './processors/device-registry/read.js';
+import { PresenceMonitor } from './devices/monitor.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { openStore } from './storage/open.js';
@@ -38,6 +41,8 @@ export interface Telehub {
   writer: BatchWriter;
   /** The processors following the commit log. */
   processors: ProcessorRunner;
+  /** Live device presence (isOnline for commands); undefined when device-registry is not run. */
+  presence: PresenceMonitor | undefined;
   /** The live stream's fan-out (reads the commit log). */
   liveHub: LiveHub;
   metrics: Metrics;
@@ -103,9 +108,15 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   // live stream read what was committed from the commit log.
   const wakeup = new Wakeup();
   w.onCommit(() => wakeup.ring());
+  // Presence lives beside the device-registry processor, which feeds it the
+  // entries it applied (src/devices/monitor.ts).
+  const presence = config.log.processors.includes(DEVICE_REGISTRY) ? new PresenceMonitor(w, config.presence, log) : undefined;
   const processors = new ProcessorRunner(
     store,
-    [...makeProcessors(config.log.processors), ...(opts.extraProcessors ?? [])],
+    [
+      ...makeProcessors(config.log.processors, { intervalBounds: config.presence, registryListener: () => (presence ? (e) => presence.onEntries(e) : undefined) }),
+      ...(opts.extraProcessors ?? []),
+    ],
     { batchSize: config.log.processorBatch, pollMs: config.log.pollMs, retryMinMs: config.pipeline.retryMinMs, retryMaxMs: config.pipeline.retryMaxMs },
     log,
     wakeup,
@@ -122,6 +133,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     replay: new DeadLetterReplay(ingest),
     hub,
     processors,
+    presence: config.presence,
     ingest: httpIngest,
     influx,
     maxBodyBytes: config.http.maxBodyBytes,
@@ -182,6 +194,10 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   }
   log.info({ routes: config.routes.map((r) => ({ filter: r.filter, codec: r.codec, reply: r.reply })) }, 'Routes ready.');
 
+  // Before the broker (its connects need the known devices) and before the
+  // processors (entries after the registry's checkpoint reach it through them).
+  presence?.start(await readRegistry(store.kind, store.processors));
+
   if (config.mqtt) {
     external = new MqttClientSource(ingest, w, config.mqtt, ingest.routes.filters, config.pipeline.maxInflight, log, metrics);
     try {
@@ -194,7 +210,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
       throw err;
     }
   } else {
-    embedded = new EmbeddedBrokerSource(ingest, w, { ...config.embedded, maxInflight: config.pipeline.maxInflight }, log, metrics);
+    embedded = new EmbeddedBrokerSource(ingest, w, { ...config.embedded, maxInflight: config.pipeline.maxInflight }, log, metrics, presence);
     try {
       await embedded.start();
     } catch (err) {
@@ -216,6 +232,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     log.info({ inflight: w.inflight }, 'Stopping: intake closed, committing what is in flight.');
     external?.stopIntake();
     embedded?.stopIntake();
+    presence?.stop();
     const drained = await withTimeout(w.close(), config.shutdownTimeoutMs).then(
       () => true,
       () => false,
@@ -237,6 +254,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     store,
     writer: w,
     processors,
+    presence,
     liveHub: hub,
     metrics,
     log,

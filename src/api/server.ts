@@ -6,6 +6,10 @@ import swagger, { type SwaggerTransform } from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Metrics } from '../core/metrics.js';
 import type { Store, TokenRepository } from '../storage/store.js';
+import { registerDeviceRoutes, type DeviceRouteOptions } from './routes/devices.js';
+
+/** Presence rules when the caller gives none (the settings' defaults). */
+const DEFAULT_PRESENCE: DeviceRouteOptions['presence'] = { defaultIntervalMs: 60_000, minIntervalMs: 1000, maxIntervalMs: 3_600_000, graceFactor: 3, offlineAfterTimeouts: 3, overrides: new Map() };
 import { registerQueryRoutes } from './routes/query.js';
 import { registerStreamRoutes } from './routes/stream.js';
 import { registerProcessorRoutes } from './routes/processors.js';
@@ -39,6 +43,8 @@ export interface HttpDeps {
   hub?: LiveHub;
   /** The processors following the commit log (GET /api/v1/processors). */
   processors?: ProcessorRunner;
+  /** Presence rules, for the expected interval and timeout the device routes show. */
+  presence?: DeviceRouteOptions['presence'];
   maxBodyBytes?: number;
   /** TELEHUB_DASHBOARD_AUTH=off: read and admin routes answer requests without a token. */
   openReads?: boolean;
@@ -109,6 +115,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
     if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay });
     if (deps.hub) await app.register(registerStreamRoutes, { auth, hub: deps.hub });
+    if (deps.store) await app.register(registerDeviceRoutes, { auth, store: deps.store, presence: deps.presence ?? DEFAULT_PRESENCE });
     if (deps.store && deps.processors) await app.register(registerProcessorRoutes, { auth, store: deps.store, processors: deps.processors });
   }
 

@@ -40,7 +40,21 @@ export interface RouteConfig {
 /** What the file holds, validated. */
 export interface ConfigFile {
   routes: FileRoute[];
+  /** Per-device settings (`devices:`), by device id. */
+  devices: FileDevice[];
 }
+
+/** One entry of `devices:`: a device's expected reporting interval, overriding the learned one. */
+export interface FileDevice {
+  id: string;
+  intervalMs: number;
+}
+
+/** The keys of a `devices:` entry. */
+export const DEVICE_KEYS: readonly OptionSpec[] = [
+  { key: 'id', type: 'string', required: true, description: 'The device id.' },
+  { key: 'interval_s', type: 'int', required: true, min: 1, max: 604800, description: 'Its expected reporting interval in seconds, used instead of the learned one (not bounded by TELEHUB_PRESENCE_MIN/MAX_INTERVAL_MS); it turns `silent` after this times TELEHUB_PRESENCE_GRACE_PERCENT.' },
+];
 
 /** A route as the file gives it; ack_template undefined means ACK_TEMPLATE. */
 export type FileRoute = Omit<RouteConfig, 'ackTemplate'> & { ackTemplate: string | undefined };
@@ -57,19 +71,21 @@ export const ROUTE_KEYS: readonly OptionSpec[] = [
 /** Top-level keys of the file and their validators. Later sections add theirs here. */
 const SECTIONS: Record<string, (value: unknown, path: string, problems: string[]) => Partial<ConfigFile>> = {
   routes: (value, path, problems) => ({ routes: checkRoutes(value, path, problems) }),
+  devices: (value, path, problems) => ({ devices: checkDevices(value, path, problems) }),
 };
 
 /** Every key the file may hold, as `section.key` (the docs test checks each is documented). */
 export function configFileKeys(): string[] {
   const keys = Object.keys(SECTIONS);
   for (const k of ROUTE_KEYS) keys.push(`routes.${k.key}`);
+  for (const k of DEVICE_KEYS) keys.push(`devices.${k.key}`);
   for (const c of Object.values(CODECS)) for (const o of c.options) keys.push(`routes.${o.key}`);
   return [...new Set(keys)];
 }
 
 /** Reads and validates the file; problems are added to `problems`, each naming its file and key. */
 export function loadConfigFile(file: string, problems: string[]): ConfigFile {
-  const out: ConfigFile = { routes: [] };
+  const out: ConfigFile = { routes: [], devices: [] };
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -92,7 +108,7 @@ export function loadConfigFile(file: string, problems: string[]): ConfigFile {
 
 /** Validates the parsed file (exported for tests). */
 export function checkFile(value: unknown, problems: string[]): ConfigFile {
-  const out: ConfigFile = { routes: [] };
+  const out: ConfigFile = { routes: [], devices: [] };
   if (value === null || value === undefined) return out; // an empty file
   if (!isMapping(value)) {
     problems.push(`the file must hold a mapping of sections (${Object.keys(SECTIONS).join(', ')}), got ${typeName(value)}`);
@@ -103,6 +119,35 @@ export function checkFile(value: unknown, problems: string[]): ConfigFile {
     if (section === undefined) problems.push(unknownKey(key, key, Object.keys(SECTIONS)));
     else Object.assign(out, section(v, key, problems));
   }
+  return out;
+}
+
+function checkDevices(value: unknown, path: string, problems: string[]): FileDevice[] {
+  if (!Array.isArray(value)) {
+    problems.push(`${path}: must be a list of devices (id, interval_s), got ${typeName(value)}`);
+    return [];
+  }
+  const out: FileDevice[] = [];
+  const seen = new Set<string>();
+  value.forEach((item, i) => {
+    const at = `${path}[${i}]`;
+    if (!isMapping(item)) {
+      problems.push(`${at}: must be a mapping with id and interval_s, got ${typeName(item)}`);
+      return;
+    }
+    const before = problems.length;
+    for (const key of Object.keys(item)) {
+      if (!DEVICE_KEYS.some((k) => k.key === key)) problems.push(unknownKey(`${at}.${key}`, key, DEVICE_KEYS.map((k) => k.key)));
+    }
+    const id = item.id;
+    const interval = item.interval_s;
+    if (typeof id !== 'string' || id === '') problems.push(`${at}.id: must be a non-empty string`);
+    else if (seen.has(id)) problems.push(`${at}.id: device ${id} is listed twice`);
+    if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 1 || interval > 604800) problems.push(`${at}.interval_s: must be a whole number of seconds from 1 to 604800`);
+    if (problems.length > before) return;
+    seen.add(id as string);
+    out.push({ id: id as string, intervalMs: (interval as number) * 1000 });
+  });
   return out;
 }
 

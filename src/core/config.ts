@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import type { ReplyKind } from '../codecs/codec.js';
-import { loadConfigFile, type RouteConfig } from './config-file.js';
+import { loadConfigFile, type ConfigFile, type RouteConfig } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
 import { editDistance } from './setting-typos.js';
@@ -57,6 +57,8 @@ export interface Config {
   };
   /** Commit-log readers: the processors to run and how they read. */
   log: { processors: string[]; processorBatch: number; pollMs: number };
+  /** Device presence rules (src/devices/presence.ts); per-device intervals from the config file's `devices:`. */
+  presence: { defaultIntervalMs: number; minIntervalMs: number; maxIntervalMs: number; graceFactor: number; offlineAfterTimeouts: number; overrides: Map<string, number> };
   limits: Limits;
   lineProtocol: { deviceTag: string; fallbackDeviceTags: string[]; eventType: 'measurement.field' | 'field' };
   /**
@@ -193,9 +195,10 @@ export function loadConfig(env: Raw = process.env): Config {
     // Declared as a string so `none` can turn it off; any other value must be a topic filter.
     checkSetting({ env: 'TELEHUB_CAR_TELEMETRY_TOPIC', group: 'Topics', type: 'topic-filter', description: '' }, carTopic, problems);
   }
+  const file = configFile === undefined ? undefined : loadConfigFile(configFile, problems);
   const routes = buildRoutes(
     defaultRoutes(str('MQTT_EVENTS_TOPIC'), str('ACK_TEMPLATE')!, str('TELEHUB_NODE_TELEMETRY_TOPIC'), str('TELEHUB_NODE_TELEMETRY_REPLY') as ReplyKind, str('TELEHUB_NODE_STATUS_TOPIC'), carTopic === 'none' ? undefined : carTopic),
-    str('ACK_TEMPLATE')!, configFile, problems,
+    str('ACK_TEMPLATE')!, configFile, file,
   );
 
   const storeKind = str('TELEHUB_STORE');
@@ -275,6 +278,14 @@ export function loadConfig(env: Raw = process.env): Config {
       processorBatch: int('TELEHUB_PROCESSOR_BATCH'),
       pollMs: int('TELEHUB_LOG_POLL_MS'),
     },
+    presence: {
+      defaultIntervalMs: int('TELEHUB_PRESENCE_DEFAULT_INTERVAL_MS'),
+      minIntervalMs: int('TELEHUB_PRESENCE_MIN_INTERVAL_MS'),
+      maxIntervalMs: int('TELEHUB_PRESENCE_MAX_INTERVAL_MS'),
+      graceFactor: int('TELEHUB_PRESENCE_GRACE_PERCENT') / 100,
+      offlineAfterTimeouts: int('TELEHUB_PRESENCE_OFFLINE_AFTER'),
+      overrides: new Map((file?.devices ?? []).map((d) => [d.id, d.intervalMs])),
+    },
     lineProtocol: {
       deviceTag: str('TELEHUB_LP_DEVICE_TAG')!,
       fallbackDeviceTags: str('TELEHUB_LP_FALLBACK_DEVICE_TAGS')!.split(',').map((t) => t.trim()).filter(Boolean),
@@ -323,10 +334,9 @@ const DEFAULT_ORIGINS = new Set(['MQTT_EVENTS_TOPIC', 'TELEHUB_NODE_TELEMETRY_TO
  * The route table: the default routes, then the file's routes; a file route
  * with a default's filter replaces it.
  */
-function buildRoutes(defaults: RouteConfig[], ackTemplate: string, configFile: string | undefined, problems: string[]): RouteConfig[] {
+function buildRoutes(defaults: RouteConfig[], ackTemplate: string, configFile: string | undefined, file: ConfigFile | undefined): RouteConfig[] {
   const routes = defaults;
-  if (configFile === undefined) return routes;
-  const file = loadConfigFile(configFile, problems);
+  if (configFile === undefined || file === undefined) return routes;
   for (const r of file.routes) {
     const route: RouteConfig = { ...r, origin: `${configFile} ${r.origin}`, ackTemplate: r.ackTemplate ?? ackTemplate };
     const same = routes.findIndex((d) => DEFAULT_ORIGINS.has(d.origin) && d.filter === r.filter);

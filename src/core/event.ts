@@ -24,7 +24,7 @@ export interface TelemetryEvent {
 }
 
 /** Where an input came from, kept with dead letters. */
-export type SourceKind = 'mqtt' | 'mqtt-embedded' | 'http' | 'replay';
+export type SourceKind = 'mqtt' | 'mqtt-embedded' | 'http' | 'replay' | 'presence';
 
 /** An input that could not be taken, with everything needed to explain and replay it. */
 export interface DeadLetter {

@@ -106,9 +106,16 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'TELEHUB_RETRY_MAX_MS', group: 'Pipeline', type: 'int', default: '5000', min: 1, max: 600000, description: 'Longest back-off between retries of a batch. Retries never stop while telehub runs: nothing is dropped.' },
 
   // Commit log and processors
-  { env: 'TELEHUB_PROCESSORS', group: 'Commit log and processors', type: 'string', default: 'device-counters', description: 'Comma-separated processors to run beside intake, each following the commit log from its own checkpoint (`device-counters`: per-device counts, first/last seen, last value per event type). `none`: run no processor. See docs/architecture.md.' },
+  { env: 'TELEHUB_PROCESSORS', group: 'Commit log and processors', type: 'string', default: 'device-counters,device-registry', description: 'Comma-separated processors to run beside intake, each following the commit log from its own checkpoint (`device-counters`: per-device counts, first/last seen, last value per event type; `device-registry`: last status, learned interval and presence of each device, and the presence monitor that writes `presence` entries, docs/devices.md). `none`: run no processor. See docs/architecture.md.' },
   { env: 'TELEHUB_PROCESSOR_BATCH', group: 'Commit log and processors', type: 'int', default: '1000', min: 1, max: 100000, description: 'Most log entries a processor applies in one transaction (its state and checkpoint together).' },
   { env: 'TELEHUB_LOG_POLL_MS', group: 'Commit log and processors', type: 'int', default: '500', min: 10, max: 60000, description: 'Longest wait of a commit-log reader (processors, live stream) between reads. Commits in this process wake readers at once; the poll finds commits of other processes.' },
+
+  // Presence
+  { env: 'TELEHUB_PRESENCE_DEFAULT_INTERVAL_MS', group: 'Device presence', type: 'int', default: '60000', min: 10, max: 86400000, description: 'Reporting interval assumed for a device until its own cadence is learned (ms). See docs/devices.md.' },
+  { env: 'TELEHUB_PRESENCE_MIN_INTERVAL_MS', group: 'Device presence', type: 'int', default: '1000', min: 10, max: 86400000, description: 'Lower bound of a learned reporting interval (ms).' },
+  { env: 'TELEHUB_PRESENCE_MAX_INTERVAL_MS', group: 'Device presence', type: 'int', default: '3600000', min: 10, max: 604800000, description: 'Upper bound of a learned reporting interval (ms); one long outage never teaches more than this.' },
+  { env: 'TELEHUB_PRESENCE_GRACE_PERCENT', group: 'Device presence', type: 'int', default: '300', min: 100, max: 10000, description: 'A device turns `silent` after no data for its expected interval times this percentage (300: three missed reports).' },
+  { env: 'TELEHUB_PRESENCE_OFFLINE_AFTER', group: 'Device presence', type: 'int', default: '3', min: 1, max: 1000, description: 'A silent device with no open connection turns `offline` after this many timeouts with nothing heard at all.' },
 
   // Limits
   { env: 'TELEHUB_MAX_PAYLOAD_BYTES', group: 'Limits', type: 'int', default: '65536', min: 64, max: 268435455, description: 'Largest accepted event payload; larger ones are dead-lettered as `payload_too_large`.' },

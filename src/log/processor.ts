@@ -19,4 +19,10 @@ export interface Processor {
    * between calls: after a failure the same entries come again.
    */
   apply(entries: readonly LogEntry[], dialect: Dialect): ProcessorStatement[] | Promise<ProcessorStatement[]>;
+  /**
+   * Optional: told, after the transaction of `apply` committed, which entries
+   * it applied (once per commit, in log order; not on a failed attempt). For
+   * in-memory followers such as the presence monitor. Must not throw.
+   */
+  committed?(entries: readonly LogEntry[]): void;
 }

@@ -155,6 +155,11 @@ export class ProcessorRunner {
     const to = entries[entries.length - 1].seq;
     await this.store.processors.commit(r.processor.name, from, to, statements);
     r.checkpoint = to;
+    try {
+      r.processor.committed?.(entries);
+    } catch (err) {
+      this.log.error({ processor: r.processor.name, err }, 'Processor listener failed after commit.');
+    }
     return entries.length;
   }
 

@@ -80,9 +80,6 @@ const SeriesPage = Type.Object({
     Type.Object({ time: Type.String(), count: Type.Integer(), avg: Type.Number(), min: Type.Number(), max: Type.Number(), first: Type.Number(), last: Type.Number() }),
   ),
 });
-const DevicesPage = Type.Object({
-  devices: Type.Array(Type.Object({ device_id: Type.String(), first_seen: Type.String(), last_seen: Type.String(), events: Type.Integer() })),
-});
 const ReplayBody = Type.Object(
   {
     ids: Type.Optional(Type.Array(Type.Integer(), { maxItems: 1000 })),
@@ -141,16 +138,6 @@ export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: S
       // Rows go out as the pre-serialised JSON the live stream uses.
       const body = `{"events":[${rows.map(eventToJson).join(',')}],"next_cursor":${rows.length === limit ? JSON.stringify(encodeCursor([last.time, last.eventId])) : 'null'}}`;
       return reply.type('application/json').serializer((p) => p as string).send(body);
-    },
-  );
-
-  app.get(
-    '/api/v1/devices',
-    // No parameters: any query parameter is refused (400 unknown_parameter).
-    { onRequest: readScope, schema: { summary: 'Devices with stored events', description: 'First and last seen (server time) and event count per device.', security: [{ bearer: [] }], response: { 200: DevicesPage, ...errors } } },
-    async () => {
-      const devices = await read(store.queries.devices());
-      return { devices: devices.map((d) => ({ device_id: d.deviceId, first_seen: new Date(d.firstSeen).toISOString(), last_seen: new Date(d.lastSeen).toISOString(), events: d.events })) };
     },
   );
 

@@ -32,6 +32,7 @@ import type { RouteMatch } from '../../pipeline/routes.js';
 import { Corker } from '../corker.js';
 import type { BatchWriter } from '../../pipeline/batch-writer.js';
 import type { Metrics } from '../../core/metrics.js';
+import type { ConnectionObserver } from '../../devices/monitor.js';
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -61,6 +62,8 @@ export class EmbeddedBrokerSource {
     private readonly opts: EmbeddedBrokerOptions & { maxInflight: number },
     private readonly log: Logger,
     private readonly metrics?: Metrics,
+    /** Told of connects, disconnects and which device a client publishes for (device presence). */
+    private readonly presence?: ConnectionObserver,
   ) {
     this.publisher = {
       publish: (topic, payload, qos) => {
@@ -99,6 +102,7 @@ export class EmbeddedBrokerSource {
         if (!client) return callback(null);
         const match = this.ingest.route(packet.topic);
         if (match === undefined) return callback(null);
+        if (match.deviceId !== undefined) this.presence?.published(client.id, match.deviceId);
         if (!this.accepting) {
           // Shutting down: refuse by closing the connection so the device
           // keeps the message and resends it to the next telehub.
@@ -114,6 +118,7 @@ export class EmbeddedBrokerSource {
         }
       },
     });
+    if (this.presence) this.observeConnections(this.presence);
     this.broker.on('clientError', (client, err) => this.log.debug({ clientId: client?.id, err: err.message }, 'MQTT client error.'));
     this.metrics?.mqttConnected.set(1);
 
@@ -144,6 +149,24 @@ export class EmbeddedBrokerSource {
       });
     }
     this.log.info({ port: this.port, wsPort: this.wsPort, maxPacketBytes: this.opts.maxPacketBytes }, 'Embedded MQTT broker listening.');
+  }
+
+  /**
+   * Tells presence about connects and disconnects. Aedes clears a client's
+   * will before 'clientDisconnect', so whether it had one is noted at
+   * connect; `_disconnected` (set by a DISCONNECT packet) tells a clean
+   * disconnect, after which Aedes does not publish the will, from a drop.
+   */
+  private observeConnections(observer: ConnectionObserver): void {
+    const hadWill = new WeakSet<Client>();
+    this.broker.on('client', (client) => {
+      if ((client as Client & { will?: unknown }).will) hadWill.add(client);
+      observer.connected(client.id, Date.now());
+    });
+    this.broker.on('clientDisconnect', (client) => {
+      const clean = (client as Client & { _disconnected?: boolean })._disconnected === true;
+      observer.disconnected(client.id, Date.now(), !clean && hadWill.has(client));
+    });
   }
 
   /** Hands a connection to Aedes behind the packet-size cap. */

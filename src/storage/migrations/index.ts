@@ -290,4 +290,43 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'device registry columns',
+    // The device-registry processor (src/processors/device-registry) keeps
+    // these on the devices rows the write path already maintains, so one row
+    // per device holds counts, last status and presence (no second table).
+    // Times as elsewhere: epoch ms in SQLite, TIMESTAMPTZ in PostgreSQL.
+    // interval_ms is learned from the device's cadence; interval_override_ms
+    // comes from the config file's `devices:` section; presence_seq is the log
+    // number of the presence entry shown, so a replay never goes back in time.
+    sqlite: `
+      ALTER TABLE devices ADD COLUMN wifi_rssi REAL;
+      ALTER TABLE devices ADD COLUMN uptime_s REAL;
+      ALTER TABLE devices ADD COLUMN firmware TEXT;
+      ALTER TABLE devices ADD COLUMN status_at INTEGER;
+      ALTER TABLE devices ADD COLUMN last_data_at INTEGER;
+      ALTER TABLE devices ADD COLUMN last_heard_at INTEGER;
+      ALTER TABLE devices ADD COLUMN interval_ms REAL;
+      ALTER TABLE devices ADD COLUMN interval_override_ms INTEGER;
+      ALTER TABLE devices ADD COLUMN presence TEXT;
+      ALTER TABLE devices ADD COLUMN presence_cause TEXT;
+      ALTER TABLE devices ADD COLUMN presence_since INTEGER;
+      ALTER TABLE devices ADD COLUMN presence_seq INTEGER;
+    `,
+    postgres: `
+      ALTER TABLE devices ADD COLUMN IF NOT EXISTS wifi_rssi DOUBLE PRECISION;
+      ALTER TABLE devices ADD COLUMN IF NOT EXISTS uptime_s DOUBLE PRECISION;
+      ALTER TABLE devices ADD COLUMN IF NOT EXISTS firmware TEXT;
+      ALTER TABLE devices ADD COLUMN IF NOT EXISTS status_at TIMESTAMPTZ;
+      ALTER TABLE devices ADD COLUMN IF NOT EXISTS last_data_at TIMESTAMPTZ;
+      ALTER TABLE devices ADD COLUMN IF NOT EXISTS last_heard_at TIMESTAMPTZ;
+      ALTER TABLE devices ADD COLUMN IF NOT EXISTS interval_ms DOUBLE PRECISION;
+      ALTER TABLE devices ADD COLUMN IF NOT EXISTS interval_override_ms BIGINT;
+      ALTER TABLE devices ADD COLUMN IF NOT EXISTS presence TEXT;
+      ALTER TABLE devices ADD COLUMN IF NOT EXISTS presence_cause TEXT;
+      ALTER TABLE devices ADD COLUMN IF NOT EXISTS presence_since TIMESTAMPTZ;
+      ALTER TABLE devices ADD COLUMN IF NOT EXISTS presence_seq BIGINT;
+    `,
+  },
 ];
