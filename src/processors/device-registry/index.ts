@@ -8,8 +8,10 @@
  *
  * Every update is a merge that does not depend on how entries were grouped
  * into transactions: times by maximum, presence by the highest log number,
- * status by its time. So a replay from 0 converges to the live state; its
- * `tables` is empty because a rebuild must not delete the write path's rows.
+ * status by its time. Each row remembers the last log number applied to it
+ * (`registry_seq`), so entries already folded in are skipped: a rebuild from
+ * 0 leaves the live state as it is. Its `tables` is empty because a rebuild
+ * must not delete the write path's rows.
  * The learned interval is an exponential moving average of the gaps between
  * data times (the same rule as src/devices/presence.ts), folded per batch in
  * closed form so one UPDATE per batch applies it.
@@ -37,6 +39,8 @@ export interface IntervalBounds {
 /** One device's changes in a batch (null: nothing of that kind in the batch). */
 export interface RegistryDelta {
   d: string;
+  /** Highest log number of the device's entries in the batch. */
+  q: number;
   /** Latest time heard of (any entry but presence) and of data, ms. */
   heard: number | null;
   data: number | null;
@@ -88,10 +92,11 @@ export function foldRegistry(entries: readonly LogEntry[], bounds: IntervalBound
     const e = entry.event;
     let d = out.get(e.deviceId);
     if (d === undefined) {
-      d = { d: e.deviceId, heard: null, data: null, firstData: null, p: 1, c: 0, s: null, st: null, rssi: null, up: null, fw: null, pseq: null, pr: null, pc: null, pt: null, prev: null, gaps: [] };
+      d = { d: e.deviceId, q: entry.seq, heard: null, data: null, firstData: null, p: 1, c: 0, s: null, st: null, rssi: null, up: null, fw: null, pseq: null, pr: null, pc: null, pt: null, prev: null, gaps: [] };
       out.set(e.deviceId, d);
     }
     const t = e.tsServer;
+    if (entry.seq > d.q) d.q = entry.seq;
     if (e.eventType === PRESENCE_EVENT_TYPE) {
       if (d.pseq === null || entry.seq > d.pseq) {
         let cause: string | null = null;
@@ -137,7 +142,7 @@ export function foldRegistry(entries: readonly LogEntry[], bounds: IntervalBound
   return deltas.sort((a, b) => (a.d < b.d ? -1 : a.d > b.d ? 1 : 0));
 }
 
-const KEYS = ['d', 'heard', 'data', 'firstData', 'p', 'c', 's', 'st', 'rssi', 'up', 'fw', 'pseq', 'pr', 'pc', 'pt'] as const;
+const KEYS = ['d', 'q', 'heard', 'data', 'firstData', 'p', 'c', 's', 'st', 'rssi', 'up', 'fw', 'pseq', 'pr', 'pc', 'pt'] as const;
 
 function updateSql(dialect: Dialect, b: IntervalBounds): string {
   const pg = dialect === 'postgres';
@@ -153,7 +158,7 @@ function updateSql(dialect: Dialect, b: IntervalBounds): string {
   const newerStatus = `x.st IS NOT NULL AND (devices.status_at IS NULL OR x.st >= ${msOf('status_at')})`;
   const newerPresence = 'x.pseq IS NOT NULL AND (devices.presence_seq IS NULL OR x.pseq > devices.presence_seq)';
   const source = pg
-    ? `json_to_recordset($1::json) AS x(d text, heard int8, data int8, "firstData" int8, p float8, c float8, s float8, st int8, rssi float8, up float8, fw text, pseq int8, pr text, pc text, pt int8)`
+    ? `json_to_recordset($1::json) AS x(d text, q int8, heard int8, data int8, "firstData" int8, p float8, c float8, s float8, st int8, rssi float8, up float8, fw text, pseq int8, pr text, pc text, pt int8)`
     : `(SELECT ${KEYS.map((k, i) => `value->>${i} AS "${k}"`).join(', ')} FROM json_each(?)) AS x`;
   return `UPDATE devices SET
       last_heard_at = ${greatest('devices.last_heard_at', t('x.heard'))},
@@ -166,8 +171,9 @@ function updateSql(dialect: Dialect, b: IntervalBounds): string {
       presence = CASE WHEN ${newerPresence} THEN x.pr ELSE devices.presence END,
       presence_cause = CASE WHEN ${newerPresence} THEN x.pc ELSE devices.presence_cause END,
       presence_since = CASE WHEN ${newerPresence} THEN ${t('x.pt')} ELSE devices.presence_since END,
-      presence_seq = CASE WHEN ${newerPresence} THEN x.pseq ELSE devices.presence_seq END
-    FROM ${source} WHERE devices.device_id = x.d`;
+      presence_seq = CASE WHEN ${newerPresence} THEN x.pseq ELSE devices.presence_seq END,
+      registry_seq = x.q
+    FROM ${source} WHERE devices.device_id = x.d AND (devices.registry_seq IS NULL OR x.q > devices.registry_seq)`;
 }
 
 /** Called after the processor's transaction committed, with the entries it applied. */

@@ -299,7 +299,9 @@ export const MIGRATIONS: readonly Migration[] = [
     // Times as elsewhere: epoch ms in SQLite, TIMESTAMPTZ in PostgreSQL.
     // interval_ms is learned from the device's cadence; interval_override_ms
     // comes from the config file's `devices:` section; presence_seq is the log
-    // number of the presence entry shown, so a replay never goes back in time.
+    // number of the presence entry shown, so a replay never goes back in time;
+    // registry_seq the last log number applied to the row, so a replay of
+    // entries already folded in (a rebuild from 0) leaves the row as it is.
     sqlite: `
       ALTER TABLE devices ADD COLUMN wifi_rssi REAL;
       ALTER TABLE devices ADD COLUMN uptime_s REAL;
@@ -313,6 +315,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE devices ADD COLUMN presence_cause TEXT;
       ALTER TABLE devices ADD COLUMN presence_since INTEGER;
       ALTER TABLE devices ADD COLUMN presence_seq INTEGER;
+      ALTER TABLE devices ADD COLUMN registry_seq INTEGER;
     `,
     postgres: `
       ALTER TABLE devices ADD COLUMN IF NOT EXISTS wifi_rssi DOUBLE PRECISION;
@@ -327,6 +330,7 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE devices ADD COLUMN IF NOT EXISTS presence_cause TEXT;
       ALTER TABLE devices ADD COLUMN IF NOT EXISTS presence_since TIMESTAMPTZ;
       ALTER TABLE devices ADD COLUMN IF NOT EXISTS presence_seq BIGINT;
+      ALTER TABLE devices ADD COLUMN IF NOT EXISTS registry_seq BIGINT;
     `,
   },
 ];
