@@ -7,10 +7,11 @@
 import type { Command } from '../command.js';
 import { config } from './config.js';
 import { deadletters } from './deadletters.js';
+import { devices } from './devices.js';
 import { events } from './events.js';
 import { migrate } from './migrate.js';
 import { processors } from './processors.js';
 import { start } from './start.js';
 import { tokens } from './tokens.js';
 
-export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tokens, config];
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, devices, processors, tokens, config];
