@@ -152,7 +152,9 @@ export class PresenceMonitor implements ConnectionObserver {
       const status = f === null ? undefined : { ...(f.rssi !== null && { wifiRssi: f.rssi }), ...(f.up !== null && { uptime: f.up }), ...(f.fw !== null && { firmware: f.fw }) };
       if (isData(e.eventType)) out.push(...this.evidence(e.deviceId, { kind: 'data', at: e.tsServer, status }));
       else if (e.eventType === STATUS_EVENT_TYPE) {
-        const state = e.valueText === 'online' || e.valueText === 'offline' ? e.valueText : null;
+        // Case-insensitive: Tasmota's LWT says `Online` / `Offline`.
+        const word = e.valueText?.toLowerCase();
+        const state = word === 'online' || word === 'offline' ? word : null;
         out.push(...this.evidence(e.deviceId, { kind: 'status', at: e.tsServer, state, status }));
       }
     }
