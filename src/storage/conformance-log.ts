@@ -22,12 +22,16 @@ function dl(reason: DeadLetter['reason'] = 'invalid_json', payload = '{nope'): D
   return { reason, message: 'bad', topic: 'qs/v1/dev-l/events', deviceId: 'dev-l', payload: Buffer.from(payload), receivedAt: T0 + 1, source: 'mqtt' };
 }
 
-/** SQL that turns a database back into what migration 5 left (no commit log). Runs on both stores. */
+/** Columns of migration 7 (device registry), undone with the later migrations. */
+const REGISTRY_COLUMNS = ['wifi_rssi', 'uptime_s', 'firmware', 'status_at', 'last_data_at', 'last_heard_at', 'interval_ms', 'interval_override_ms', 'presence', 'presence_cause', 'presence_since', 'presence_seq', 'registry_seq'];
+
+/** SQL that turns a database back into what migration 5 left (no commit log, no registry columns). Runs on both stores. */
 export const UNDO_COMMIT_LOG_MIGRATION = `
   DROP INDEX idx_events_seq; DROP INDEX idx_deadletters_seq;
   ALTER TABLE events DROP COLUMN seq; ALTER TABLE deadletters DROP COLUMN seq;
   DROP TABLE IF EXISTS telehub_log_head; DROP TABLE processor_checkpoints;
   DROP TABLE device_counters; DROP TABLE device_last_values;
+  ${REGISTRY_COLUMNS.map((c) => `ALTER TABLE devices DROP COLUMN ${c};`).join(' ')}
   DELETE FROM telehub_migrations WHERE version >= 6`;
 
 /** The whole log from `after`, page by page. */
