@@ -24,6 +24,8 @@ import { DeadLetterReplay } from './sources/http-ingest/replay.js';
 import { LiveHub } from './sinks/live/hub.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
+import { BrokerHealth } from './sources/broker-health/index.js';
+import { SysRelay } from './sources/broker-health/sys-relay.js';
 import { openStore } from './storage/open.js';
 import type { Store } from './storage/store.js';
 
@@ -139,8 +141,13 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
   metrics.storeUp.set(1);
   log.info({ routes: config.routes.map((r) => ({ filter: r.filter, codec: r.codec, reply: r.reply })) }, 'Routes ready.');
 
+  const healthMs = config.brokerStatsIntervalS * 1000;
+  let health: BrokerHealth | undefined;
+  let sysRelay: SysRelay | undefined;
+  metrics.observeBroker(() => health?.last);
   if (config.mqtt) {
     external = new MqttClientSource(ingest, w, config.mqtt, ingest.routes.filters, config.pipeline.maxInflight, log, metrics);
+    external.announceStatus = healthMs > 0;
     try {
       await external.start();
     } catch (err) {
@@ -162,6 +169,18 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     }
   }
   ingest.deadLetterOut = external?.publisher ?? embedded?.publisher;
+  if (healthMs > 0 && embedded) {
+    const broker = embedded;
+    health = new BrokerHealth('embedded', () => broker.totals(), { publish: (t, p, retain) => broker.publishHealth(t, p, retain) }, healthMs, log);
+    health.start();
+  } else if (healthMs > 0 && external && config.mqtt) {
+    const source = external;
+    const relay = (sysRelay = new SysRelay(config.mqtt, log));
+    relay.start();
+    // `online`/`offline` are the ingest connection's (announceStatus, its will).
+    health = new BrokerHealth('$SYS', () => relay.totals(), { publish: (t, p) => source.publishStats(t, p) }, healthMs, log);
+    health.start(false);
+  }
   started = true;
 
   const stop = async () => {
@@ -175,6 +194,8 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
       () => false,
     );
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
+    health?.stop(embedded !== undefined);
+    await sysRelay?.close();
     await external?.close();
     await embedded?.close();
     log.debug('MQTT closed.');

@@ -3,6 +3,7 @@
  * run several pipelines side by side.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BrokerStatsMessage } from '../sources/broker-health/stats.js';
 
 /**
  * Per-event counts are kept in plain numbers and added to their prom-client
@@ -39,7 +40,29 @@ export function createMetrics(registry = new Registry()) {
   const receivedTallies = new Tallies();
   const eventTallies = new Tallies();
   let acksPending = 0;
+  let brokerSource: (() => BrokerStatsMessage | undefined) | undefined;
+  /** A gauge that shows one figure of the last broker stats (absent until there is one). */
+  const brokerGauge = (name: string, help: string, pick: (m: BrokerStatsMessage) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const v = brokerSource?.();
+        const n = v ? pick(v) : null;
+        if (n !== null) this.set(n);
+      },
+    });
   return {
+    /** Broker health gauges read the last `iot/broker/stats` message at scrape time. */
+    observeBroker(fn: () => BrokerStatsMessage | undefined) {
+      brokerSource = fn;
+    },
+    brokerClients: brokerGauge('telehub_broker_clients_connected', 'Clients connected to the broker (embedded, or an external broker\'s $SYS).', (m) => m.clients_connected),
+    brokerInRate: brokerGauge('telehub_broker_messages_in_per_second', 'PUBLISH packets per second the broker received, over the last stats interval.', (m) => m.messages_in_per_s),
+    brokerOutRate: brokerGauge('telehub_broker_messages_out_per_second', 'PUBLISH packets per second the broker sent to subscribers, over the last stats interval.', (m) => m.messages_out_per_s),
+    brokerDropped: brokerGauge('telehub_broker_messages_dropped', 'Messages the broker dropped since it started (a running total, as the broker reports it).', (m) => m.dropped_total),
+    brokerUptime: brokerGauge('telehub_broker_uptime_seconds', 'Broker uptime.', (m) => m.uptime_s),
     /** Counts one received message (cheap; reaches `received` at scrape time). */
     countReceived(source: string) {
       receivedTallies.add(source, 1);
