@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { loadConfigFile, type RouteConfig } from './config-file.js';
 import { ConfigError } from './errors.js';
+import { KNOWN_PROCESSORS } from '../processors/index.js';
 import { editDistance } from './setting-typos.js';
 import { IGNORED_PREFIXES, SETTINGS, type SettingSpec } from './settings.js';
 
@@ -55,6 +56,8 @@ export interface Config {
     retryMinMs: number;
     retryMaxMs: number;
   };
+  /** Commit-log readers: the processors to run and how they read. */
+  log: { processors: string[]; processorBatch: number; pollMs: number };
   limits: Limits;
   lineProtocol: { deviceTag: string; fallbackDeviceTags: string[]; eventType: 'measurement.field' | 'field' };
   /**
@@ -186,11 +189,20 @@ export function loadConfig(env: Raw = process.env): Config {
   }
 
   const configFile = str('TELEHUB_CONFIG');
-  const routes = buildRoutes(str('MQTT_EVENTS_TOPIC'), str('ACK_TEMPLATE')!, configFile, problems);
+  const carTopic = str('TELEHUB_CAR_TELEMETRY_TOPIC');
+  if (carTopic !== undefined && carTopic !== 'none') {
+    // Declared as a string so `none` can turn it off; any other value must be a topic filter.
+    checkSetting({ env: 'TELEHUB_CAR_TELEMETRY_TOPIC', group: 'Topics', type: 'topic-filter', description: '' }, carTopic, problems);
+  }
+  const routes = buildRoutes(str('MQTT_EVENTS_TOPIC'), str('ACK_TEMPLATE')!, configFile, problems, carTopic === 'none' ? undefined : carTopic);
 
   const storeKind = str('TELEHUB_STORE');
   const pgWanted = storeKind === 'postgres' || (storeKind === 'auto' && (str('DATABASE_URL') !== undefined || str('POSTGRES_HOST') !== undefined));
 
+  const processorNames = [...new Set((str('TELEHUB_PROCESSORS') ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '' && t !== 'none'))];
+  for (const n of processorNames) {
+    if (!KNOWN_PROCESSORS.includes(n)) problems.push(`TELEHUB_PROCESSORS: unknown processor ${JSON.stringify(n)} (known: ${KNOWN_PROCESSORS.join(', ')})`);
+  }
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -257,6 +269,11 @@ export function loadConfig(env: Raw = process.env): Config {
       retryMinMs: int('TELEHUB_RETRY_MIN_MS'),
       retryMaxMs: int('TELEHUB_RETRY_MAX_MS'),
     },
+    log: {
+      processors: processorNames,
+      processorBatch: int('TELEHUB_PROCESSOR_BATCH'),
+      pollMs: int('TELEHUB_LOG_POLL_MS'),
+    },
     lineProtocol: {
       deviceTag: str('TELEHUB_LP_DEVICE_TAG')!,
       fallbackDeviceTags: str('TELEHUB_LP_FALLBACK_DEVICE_TAGS')!.split(',').map((t) => t.trim()).filter(Boolean),
@@ -279,14 +296,15 @@ export function loadConfig(env: Raw = process.env): Config {
  * ACK_TEMPLATE), then the file's routes; a file route with the default's
  * filter replaces it.
  */
-function buildRoutes(eventsTopic: string | undefined, ackTemplate: string, configFile: string | undefined, problems: string[]): RouteConfig[] {
+function buildRoutes(eventsTopic: string | undefined, ackTemplate: string, configFile: string | undefined, problems: string[], carTopic?: string): RouteConfig[] {
   const routes: RouteConfig[] = [];
   if (eventsTopic !== undefined) routes.push(defaultRoute(eventsTopic, ackTemplate));
+  if (carTopic !== undefined && carTopic !== eventsTopic) routes.push(carTelemetryRoute(carTopic, ackTemplate));
   if (configFile === undefined) return routes;
   const file = loadConfigFile(configFile, problems);
   for (const r of file.routes) {
     const route: RouteConfig = { ...r, origin: `${configFile} ${r.origin}`, ackTemplate: r.ackTemplate ?? ackTemplate };
-    const same = routes.findIndex((d) => d.origin === 'MQTT_EVENTS_TOPIC' && d.filter === r.filter);
+    const same = routes.findIndex((d) => (d.origin === 'MQTT_EVENTS_TOPIC' || d.origin === 'TELEHUB_CAR_TELEMETRY_TOPIC') && d.filter === r.filter);
     if (same >= 0) routes.splice(same, 1);
     routes.push(route);
   }
@@ -297,6 +315,12 @@ function buildRoutes(eventsTopic: string | undefined, ackTemplate: string, confi
 export function defaultRoute(eventsTopic: string, ackTemplate: string): RouteConfig {
   const plus = eventsTopic.split('/').indexOf('+');
   return { origin: 'MQTT_EVENTS_TOPIC', filter: eventsTopic, codec: 'seed001-json', deviceLevel: plus >= 0 ? plus + 1 : undefined, reply: 'seed001-ack', ackTemplate, options: {} };
+}
+
+/** The car route: TELEHUB_CAR_TELEMETRY_TOPIC → car-telemetry, vehicle at the first `+`, no reply message (PUBACK after commit). */
+export function carTelemetryRoute(filter: string, ackTemplate: string): RouteConfig {
+  const plus = filter.split('/').indexOf('+');
+  return { origin: 'TELEHUB_CAR_TELEMETRY_TOPIC', filter, codec: 'car-telemetry', deviceLevel: plus >= 0 ? plus + 1 : undefined, reply: 'none', ackTemplate, options: {} };
 }
 
 /** The TELEHUB_LP_* defaults codecs fall back on, for tests and tools without a full configuration. */

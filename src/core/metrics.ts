@@ -53,6 +53,26 @@ export function createMetrics(registry = new Registry()) {
         if (n !== null) this.set(n);
       },
     });
+  let processorSource: (() => Promise<ProcessorStatusLike[]>) | undefined;
+  // One status read per scrape for the three processor gauges (each would otherwise query the store).
+  let processorScrape: { at: number; p: Promise<ProcessorStatusLike[]> } | undefined;
+  const processorStatus = (): Promise<ProcessorStatusLike[]> => {
+    if (!processorSource) return Promise.resolve([]);
+    const now = Date.now();
+    if (processorScrape === undefined || now - processorScrape.at > 1000) processorScrape = { at: now, p: processorSource().catch(() => []) };
+    return processorScrape.p;
+  };
+  const processorGauge = (name: string, help: string, pick: (s: ProcessorStatusLike) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['name'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const s of await processorStatus()) this.set({ name: s.name }, pick(s));
+      },
+    });
   return {
     /** Broker health gauges read the last `iot/broker/stats` message at scrape time. */
     observeBroker(fn: () => BrokerStatsMessage | undefined) {
@@ -63,6 +83,14 @@ export function createMetrics(registry = new Registry()) {
     brokerOutRate: brokerGauge('telehub_broker_messages_out_per_second', 'PUBLISH packets per second the broker sent to subscribers, over the last stats interval.', (m) => m.messages_out_per_s),
     brokerDropped: brokerGauge('telehub_broker_messages_dropped', 'Messages the broker dropped since it started (a running total, as the broker reports it).', (m) => m.dropped_total),
     brokerUptime: brokerGauge('telehub_broker_uptime_seconds', 'Broker uptime.', (m) => m.uptime_s),
+    /** The processor metrics read the runner's status (checkpoint and lag from the store) at scrape time. */
+    observeProcessors(fn: () => Promise<ProcessorStatusLike[]>) {
+      processorSource = fn;
+    },
+    processorCheckpoint: processorGauge('telehub_processor_checkpoint', 'Commit-log number up to which the processor has applied entries.', (s) => s.checkpoint),
+    processorLagEntries: processorGauge('telehub_processor_lag_entries', 'Commit-log entries after the processor checkpoint (counted up to 1,000,000).', (s) => s.lagEntries),
+    processorLagSeconds: processorGauge('telehub_processor_lag_seconds', 'Age of the oldest commit-log entry the processor has not applied yet (0 when caught up).', (s) => s.lagSeconds),
+    processorErrors: new Counter({ name: 'telehub_processor_errors_total', help: 'Failed processor attempts (each is retried from its checkpoint).', labelNames: ['name'], registers: [registry] }),
     /** Counts one received message (cheap; reaches `received` at scrape time). */
     countReceived(source: string) {
       receivedTallies.add(source, 1);
@@ -159,3 +187,11 @@ export function createMetrics(registry = new Registry()) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What the processor gauges read (src/log/runner.ts ProcessorStatus). */
+export interface ProcessorStatusLike {
+  name: string;
+  checkpoint: number;
+  lagEntries: number;
+  lagSeconds: number;
+}

@@ -74,6 +74,7 @@ export const SETTINGS: readonly SettingSpec[] = [
 
   // Topics
   { env: 'MQTT_EVENTS_TOPIC', group: 'Topics', type: 'topic-filter', default: 'qs/v1/+/events', description: 'The seed 001 route: topic filter telehub takes seed 001 events on (subscribed at QoS 1, decoded by `seed001-json`, answered on ACK_TEMPLATE). The level matched by the first `+` is the device id the payload must carry. More routes: TELEHUB_CONFIG.' },
+  { env: 'TELEHUB_CAR_TELEMETRY_TOPIC', group: 'Topics', type: 'string', default: 'fleet/v1/+/telemetry', description: 'The car route: topic filter of OBD senders\' compact records (`{"ts","speed","rpm","lat","lon","odometer",…}`, decoded by `car-telemetry`, docs/trips.md); the level of the first `+` is the vehicle id. `none` turns the route off. A TELEHUB_CONFIG route with the same filter replaces it.' },
   { env: 'MQTT_DEADLETTER_TOPIC', group: 'Topics', type: 'string', default: 'qs/v1/deadletter', description: 'Topic dead letters are published to (JSON, see docs/errors.md).' },
   { env: 'ACK_TEMPLATE', group: 'Topics', type: 'topic-template', default: 'qs/v1/{device_id}/acks', description: 'Topic an ACK is published to after commit; `{device_id}` is replaced.' },
   { env: 'TELEHUB_ACK_QOS', group: 'Topics', type: 'int', default: '1', min: 0, max: 1, description: 'QoS of ACK and dead-letter publications.' },
@@ -101,6 +102,11 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'TELEHUB_WRITE_CONCURRENCY', group: 'Pipeline', type: 'int', default: '2', min: 1, max: 64, description: 'Batches committed at the same time (PostgreSQL; SQLite commits one at a time).' },
   { env: 'TELEHUB_RETRY_MIN_MS', group: 'Pipeline', type: 'int', default: '100', min: 1, max: 600000, description: 'First back-off after a transient store error; doubles up to TELEHUB_RETRY_MAX_MS, with jitter.' },
   { env: 'TELEHUB_RETRY_MAX_MS', group: 'Pipeline', type: 'int', default: '5000', min: 1, max: 600000, description: 'Longest back-off between retries of a batch. Retries never stop while telehub runs: nothing is dropped.' },
+
+  // Commit log and processors
+  { env: 'TELEHUB_PROCESSORS', group: 'Commit log and processors', type: 'string', default: 'device-counters', description: 'Comma-separated processors to run beside intake, each following the commit log from its own checkpoint (`device-counters`: per-device counts, first/last seen, last value per event type). `none`: run no processor. See docs/architecture.md.' },
+  { env: 'TELEHUB_PROCESSOR_BATCH', group: 'Commit log and processors', type: 'int', default: '1000', min: 1, max: 100000, description: 'Most log entries a processor applies in one transaction (its state and checkpoint together).' },
+  { env: 'TELEHUB_LOG_POLL_MS', group: 'Commit log and processors', type: 'int', default: '500', min: 10, max: 60000, description: 'Longest wait of a commit-log reader (processors, live stream) between reads. Commits in this process wake readers at once; the poll finds commits of other processes.' },
 
   // Limits
   { env: 'TELEHUB_MAX_PAYLOAD_BYTES', group: 'Limits', type: 'int', default: '65536', min: 64, max: 268435455, description: 'Largest accepted event payload; larger ones are dead-lettered as `payload_too_large`.' },
