@@ -212,6 +212,13 @@ const CASES: Case[] = [
   { method: 'post', path: '/api/v1/deadletters/replay', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'post', '/api/v1/deadletters/replay', { token: c.fresh.admin, json: { reason: 'invalid_json' } }) },
 
   // The stream's upgrade
+  { method: 'get', path: '/api/v1/processors', status: 200, what: 'device-counters with checkpoint and lag', send: (c) => request(c, 'get', '/api/v1/processors', { token: c.tokens.read }), expect: (b) => assert.ok(b.head > 0 && b.processors.some((p: { name: string }) => p.name === 'device-counters')) },
+  { method: 'get', path: '/api/v1/processors', status: 400, what: 'a query parameter (it takes none)', send: (c) => request(c, 'get', '/api/v1/processors?name=x', { token: c.tokens.read }), expect: (b) => unknownParams(b, ['name']) },
+  { method: 'get', path: '/api/v1/processors', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/processors') },
+  { method: 'get', path: '/api/v1/processors', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/processors', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/processors', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/processors', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/stream', status: 101, what: 'since a log number', send: (c) => upgrade(c, `?token=${c.tokens.read}&since=0`) },
+  { method: 'get', path: '/api/v1/stream', status: 400, what: 'since is not a number', send: (c) => upgrade(c, `?token=${c.tokens.read}&since=last`) },
   { method: 'get', path: '/api/v1/stream', status: 101, what: 'token in Authorization', send: (c) => upgrade(c, '?device=esp32-*', { authorization: `Bearer ${c.tokens.read}` }) },
   { method: 'get', path: '/api/v1/stream', status: 101, what: 'token as ?token=', send: (c) => upgrade(c, `?token=${c.tokens.read}&type=temperature,humidity`) },
   { method: 'get', path: '/api/v1/stream', status: 400, what: 'unknown query parameter, before the upgrade', send: (c) => upgrade(c, `?token=${c.tokens.read}&devices=esp32-*`), expect: (b) => unknownParams(b, ['devices']) },

@@ -15,6 +15,7 @@ import { describe, it } from 'node:test';
 import type { DeadLetter, TelemetryEvent } from '../core/event.js';
 import { conflictConformance } from './conformance-conflicts.js';
 import { deviceConformance } from './conformance-devices.js';
+import { logConformance } from './conformance-log.js';
 import { tokenConformance } from './conformance-tokens.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Store } from './store.js';
@@ -406,6 +407,7 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
       }));
 
     deviceConformance(withStore, reopenMigrated);
+    logConformance(withStore, reopenMigrated);
     conflictConformance(withStore, reopenMigrated);
     tokenConformance(withStore, reopenMigrated, makeStore);
 
