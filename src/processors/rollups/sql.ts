@@ -21,7 +21,15 @@ function ph(dialect: Dialect, sql: string): string {
 /** One dirty mark: device, type, bucket start, highest seq. */
 export type DirtyMark = [string, string, number, number];
 
-export function markDirty(dialect: Dialect, widthMs: number, marks: readonly DirtyMark[]): ProcessorStatement {
+export function markDirty(dialect: Dialect, widthMs: number, given: readonly DirtyMark[]): ProcessorStatement {
+  // One mark per bucket (PostgreSQL refuses to upsert a row twice in one statement).
+  const byKey = new Map<string, DirtyMark>();
+  for (const m of given) {
+    const key = `${m[0]}\u0000${m[1]}\u0000${m[2]}`;
+    const seen = byKey.get(key);
+    if (seen === undefined || m[3] > seen[3]) byKey.set(key, m);
+  }
+  const marks = [...byKey.values()];
   if (dialect === 'sqlite') {
     return {
       sql: `INSERT INTO rollup_dirty (device_id, event_type, width_ms, bucket_start, seq)
