@@ -69,7 +69,9 @@ export class RollupRefresher {
         const statements: ProcessorStatement[] = [];
         const parents: DirtyMark[] = [];
         for (const [device, type, b, seq] of marks.slice(i, i + 100)) {
-          if (b < sealed) {
+          // Sealed: never recomputed. A bucket never computed at all (data
+          // written while the tiers were off, or a backfill) is computed once.
+          if (b < sealed && (await readRows(this.store, this.dialect, device, type, w, b, b + 1)).length > 0) {
             statements.push(dropMark(this.dialect, device, type, w, b, seq));
             result.tooLate++;
             continue;

@@ -102,10 +102,13 @@ export async function tieredSeries(store: ProcessorStore, dialect: Dialect, tier
     if (backlog.length > BACKLOG_CAP) rawRanges.push([A, Z]);
     else {
       for (const r of backlog) dirty.add(bucketStart(Number(r.t), w));
-      for (const x of dirty) if (x >= A && x < Z && x + w > sealed) rawRanges.push([x, x + w]);
+      const rows = await readRows(store, dialect, q.deviceId, q.eventType, w, A, Z);
+      const stored = new Set(rows.map(([start]) => start));
+      // A sealed bucket keeps its row; one never computed (backfill) is computed once (refresher.ts).
+      for (const x of dirty) if (x >= A && x < Z && (x + w > sealed || !stored.has(x))) rawRanges.push([x, x + w]);
       const fromRaw = mergeRanges(rawRanges.slice(2).map((r) => [r[0], r[1]]));
       const isRaw = (x: number) => fromRaw.some(([s, e]) => x >= s && x < e);
-      for (const [start, agg] of await readRows(store, dialect, q.deviceId, q.eventType, w, A, Z)) {
+      for (const [start, agg] of rows) {
         if (isRaw(start)) continue;
         used.add(formatDuration(w));
         mergeAggregate(aggs[slot(start)], agg);
