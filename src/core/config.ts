@@ -190,7 +190,12 @@ export function loadConfig(env: Raw = process.env): Config {
   }
 
   const configFile = str('TELEHUB_CONFIG');
-  const routes = buildRoutes(str('MQTT_EVENTS_TOPIC'), str('ACK_TEMPLATE')!, configFile, problems);
+  const carTopic = str('TELEHUB_CAR_TELEMETRY_TOPIC');
+  if (carTopic !== undefined && carTopic !== 'none') {
+    // Declared as a string so `none` can turn it off; any other value must be a topic filter.
+    checkSetting({ env: 'TELEHUB_CAR_TELEMETRY_TOPIC', group: 'Topics', type: 'topic-filter', description: '' }, carTopic, problems);
+  }
+  const routes = buildRoutes(str('MQTT_EVENTS_TOPIC'), str('ACK_TEMPLATE')!, configFile, problems, carTopic === 'none' ? undefined : carTopic);
 
   const storeKind = str('TELEHUB_STORE');
   const pgWanted = storeKind === 'postgres' || (storeKind === 'auto' && (str('DATABASE_URL') !== undefined || str('POSTGRES_HOST') !== undefined));
@@ -294,14 +299,15 @@ export function loadConfig(env: Raw = process.env): Config {
  * ACK_TEMPLATE), then the file's routes; a file route with the default's
  * filter replaces it.
  */
-function buildRoutes(eventsTopic: string | undefined, ackTemplate: string, configFile: string | undefined, problems: string[]): RouteConfig[] {
+function buildRoutes(eventsTopic: string | undefined, ackTemplate: string, configFile: string | undefined, problems: string[], carTopic?: string): RouteConfig[] {
   const routes: RouteConfig[] = [];
   if (eventsTopic !== undefined) routes.push(defaultRoute(eventsTopic, ackTemplate));
+  if (carTopic !== undefined && carTopic !== eventsTopic) routes.push(carTelemetryRoute(carTopic, ackTemplate));
   if (configFile === undefined) return routes;
   const file = loadConfigFile(configFile, problems);
   for (const r of file.routes) {
     const route: RouteConfig = { ...r, origin: `${configFile} ${r.origin}`, ackTemplate: r.ackTemplate ?? ackTemplate };
-    const same = routes.findIndex((d) => d.origin === 'MQTT_EVENTS_TOPIC' && d.filter === r.filter);
+    const same = routes.findIndex((d) => (d.origin === 'MQTT_EVENTS_TOPIC' || d.origin === 'TELEHUB_CAR_TELEMETRY_TOPIC') && d.filter === r.filter);
     if (same >= 0) routes.splice(same, 1);
     routes.push(route);
   }
@@ -312,6 +318,12 @@ function buildRoutes(eventsTopic: string | undefined, ackTemplate: string, confi
 export function defaultRoute(eventsTopic: string, ackTemplate: string): RouteConfig {
   const plus = eventsTopic.split('/').indexOf('+');
   return { origin: 'MQTT_EVENTS_TOPIC', filter: eventsTopic, codec: 'seed001-json', deviceLevel: plus >= 0 ? plus + 1 : undefined, reply: 'seed001-ack', ackTemplate, options: {} };
+}
+
+/** The car route: TELEHUB_CAR_TELEMETRY_TOPIC → car-telemetry, vehicle at the first `+`, no reply message (PUBACK after commit). */
+export function carTelemetryRoute(filter: string, ackTemplate: string): RouteConfig {
+  const plus = filter.split('/').indexOf('+');
+  return { origin: 'TELEHUB_CAR_TELEMETRY_TOPIC', filter, codec: 'car-telemetry', deviceLevel: plus >= 0 ? plus + 1 : undefined, reply: 'none', ackTemplate, options: {} };
 }
 
 /** The TELEHUB_LP_* defaults codecs fall back on, for tests and tools without a full configuration. */

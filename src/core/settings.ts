@@ -72,6 +72,7 @@ export const SETTINGS: readonly SettingSpec[] = [
 
   // Topics
   { env: 'MQTT_EVENTS_TOPIC', group: 'Topics', type: 'topic-filter', default: 'qs/v1/+/events', description: 'The seed 001 route: topic filter telehub takes seed 001 events on (subscribed at QoS 1, decoded by `seed001-json`, answered on ACK_TEMPLATE). The level matched by the first `+` is the device id the payload must carry. More routes: TELEHUB_CONFIG.' },
+  { env: 'TELEHUB_CAR_TELEMETRY_TOPIC', group: 'Topics', type: 'string', default: 'fleet/v1/+/telemetry', description: 'The car route: topic filter of OBD senders\' compact records (`{"ts","speed","rpm","lat","lon","odometer",…}`, decoded by `car-telemetry`, docs/trips.md); the level of the first `+` is the vehicle id. `none` turns the route off. A TELEHUB_CONFIG route with the same filter replaces it.' },
   { env: 'MQTT_DEADLETTER_TOPIC', group: 'Topics', type: 'string', default: 'qs/v1/deadletter', description: 'Topic dead letters are published to (JSON, see docs/errors.md).' },
   { env: 'ACK_TEMPLATE', group: 'Topics', type: 'topic-template', default: 'qs/v1/{device_id}/acks', description: 'Topic an ACK is published to after commit; `{device_id}` is replaced.' },
   { env: 'TELEHUB_ACK_QOS', group: 'Topics', type: 'int', default: '1', min: 0, max: 1, description: 'QoS of ACK and dead-letter publications.' },
