@@ -43,6 +43,10 @@ export interface HttpDeps {
   /** The rollup tiers the series API answers from; undefined: from raw only. */
   tiers?: TierConfig;
   maxBodyBytes?: number;
+  /** TELEHUB_DASHBOARD_AUTH=off: read and admin routes answer requests without a token. */
+  openReads?: boolean;
+  /** The built dashboard (index.html and assets/), served at `/`; the placeholder page when absent. */
+  webRoot?: string;
   /** Called for every route as it is registered (tests walk the routes with it). */
   onRoute?: (route: RouteOptions) => void;
 }
@@ -88,7 +92,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   });
   app.addSchema({ ...ErrorSchema, $id: 'Error' });
 
-  await app.register(registerHomeRoute, { api: apiRoutes });
+  await app.register(registerHomeRoute, { api: apiRoutes, webRoot: deps.webRoot });
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     const problems = await deps.readiness.problems();
@@ -103,7 +107,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   if (deps.tokens && deps.ingest) {
     const store = deps.store;
     // A token looked up while the store is down: 503, like the request itself would get.
-    const auth = new TokenAuth(deps.tokens, store ? (err) => store.isRetriable(err) : undefined);
+    const auth = new TokenAuth(deps.tokens, store ? (err) => store.isRetriable(err) : undefined, deps.openReads);
     await app.register(registerIngestRoutes, { auth, ingest: deps.ingest });
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
     if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay, tiers: deps.tiers });

@@ -37,7 +37,7 @@ export type StoreConfig =
 
 export interface Config {
   dataDir: string;
-  http: { host: string; port: number; maxBodyBytes: number; streamMaxBufferBytes: number };
+  http: { host: string; port: number; maxBodyBytes: number; streamMaxBufferBytes: number; /** false: TELEHUB_DASHBOARD_AUTH=off, reads need no token. */ dashboardAuth: boolean };
   logLevel: string;
   shutdownTimeoutMs: number;
   /** Embedded broker, used when `mqtt` is undefined. */
@@ -244,7 +244,7 @@ export function loadConfig(env: Raw = process.env): Config {
 
   return {
     dataDir,
-    http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES'), streamMaxBufferBytes: int('TELEHUB_STREAM_MAX_BUFFER_BYTES') },
+    http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES'), streamMaxBufferBytes: int('TELEHUB_STREAM_MAX_BUFFER_BYTES'), dashboardAuth: str('TELEHUB_DASHBOARD_AUTH') !== 'off' },
     logLevel: str('TELEHUB_LOG_LEVEL')!,
     shutdownTimeoutMs: int('TELEHUB_SHUTDOWN_TIMEOUT_MS'),
     embedded: {
