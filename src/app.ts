@@ -27,6 +27,8 @@ import type { Processor } from './log/processor.js';
 import { ProcessorRunner } from './log/runner.js';
 import { Wakeup } from './log/wakeup.js';
 import { makeProcessors } from './processors/index.js';
+import { ROLLUPS } from './processors/rollups/index.js';
+import { RollupRefresher } from './processors/rollups/refresher.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { BrokerHealth } from './sources/broker-health/index.js';
@@ -107,13 +109,16 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   w.onCommit(() => wakeup.ring());
   const processors = new ProcessorRunner(
     store,
-    [...makeProcessors(config.log.processors), ...(opts.extraProcessors ?? [])],
+    [...makeProcessors(config.log.processors, { tiers: config.tiers }), ...(opts.extraProcessors ?? [])],
     { batchSize: config.log.processorBatch, pollMs: config.log.pollMs, retryMinMs: config.pipeline.retryMinMs, retryMaxMs: config.pipeline.retryMaxMs },
     log,
     wakeup,
   );
   processors.onError = (name) => metrics.processorErrors.inc({ name });
   metrics.observeProcessors(() => (migrated ? processors.status() : Promise.resolve([])));
+  // The tiers' refresher runs where their processor does.
+  const tiersOn = config.log.processors.includes(ROLLUPS);
+  const refresher = tiersOn ? new RollupRefresher(store.processors, store.kind, config.tiers, { log }) : undefined;
   const hub = new LiveHub({ maxBufferedBytes: config.http.streamMaxBufferBytes, log: store.log, wakeup, pollMs: config.log.pollMs, logger: log });
   metrics.observeStream(() => hub.counters);
   const influx = new InfluxWrite(ingest, w, config.lineProtocol, accepting);
@@ -124,6 +129,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     replay: new DeadLetterReplay(ingest),
     hub,
     processors,
+    tiers: tiersOn ? config.tiers : undefined,
     ingest: httpIngest,
     influx,
     maxBodyBytes: config.http.maxBodyBytes,
@@ -226,6 +232,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   }
   // Beside intake, after it: a processor never delays the first ACK.
   await processors.start();
+  refresher?.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');
   started = true;
 
@@ -242,6 +249,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
     health?.stop(embedded !== undefined);
     await sysRelay?.close();
+    await refresher?.stop();
     await processors.stop();
     await external?.close();
     await embedded?.close();

@@ -2,6 +2,7 @@
  * The HTTP server (Fastify): health, readiness, metrics, ingestion, and the
  * OpenAPI document built from the same schemas that validate the routes.
  */
+import type { TierConfig } from '../processors/rollups/tiers.js';
 import swagger, { type SwaggerTransform } from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Metrics } from '../core/metrics.js';
@@ -39,6 +40,8 @@ export interface HttpDeps {
   hub?: LiveHub;
   /** The processors following the commit log (GET /api/v1/processors). */
   processors?: ProcessorRunner;
+  /** The rollup tiers the series API answers from; undefined: from raw only. */
+  tiers?: TierConfig;
   maxBodyBytes?: number;
   /** TELEHUB_DASHBOARD_AUTH=off: read and admin routes answer requests without a token. */
   openReads?: boolean;
@@ -107,7 +110,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     const auth = new TokenAuth(deps.tokens, store ? (err) => store.isRetriable(err) : undefined, deps.openReads);
     await app.register(registerIngestRoutes, { auth, ingest: deps.ingest });
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
-    if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay });
+    if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay, tiers: deps.tiers });
     if (deps.hub) await app.register(registerStreamRoutes, { auth, hub: deps.hub });
     if (deps.store && deps.processors) await app.register(registerProcessorRoutes, { auth, store: deps.store, processors: deps.processors });
   }

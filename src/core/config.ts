@@ -4,6 +4,7 @@ import type { ReplyKind } from '../codecs/codec.js';
 import { loadConfigFile, type RouteConfig } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
+import { checkTiers, DEFAULT_TIERS, type TierConfig } from '../processors/rollups/tiers.js';
 import { editDistance } from './setting-typos.js';
 import { IGNORED_PREFIXES, SETTINGS, type SettingSpec } from './settings.js';
 
@@ -59,6 +60,8 @@ export interface Config {
   };
   /** Commit-log readers: the processors to run and how they read. */
   log: { processors: string[]; processorBatch: number; pollMs: number };
+  /** The rollup tier ladder (seed 004 defaults, lateness and refresh from settings). */
+  tiers: TierConfig;
   limits: Limits;
   lineProtocol: { deviceTag: string; fallbackDeviceTags: string[]; eventType: 'measurement.field' | 'field' };
   /**
@@ -207,6 +210,8 @@ export function loadConfig(env: Raw = process.env): Config {
   for (const n of processorNames) {
     if (!KNOWN_PROCESSORS.includes(n)) problems.push(`TELEHUB_PROCESSORS: unknown processor ${JSON.stringify(n)} (known: ${KNOWN_PROCESSORS.join(', ')})`);
   }
+  const tiers: TierConfig = { ...DEFAULT_TIERS, latenessMs: int('TELEHUB_ROLLUP_LATENESS_S') * 1000, refreshMs: int('TELEHUB_ROLLUP_REFRESH_S') * 1000 };
+  problems.push(...checkTiers(tiers));
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -278,6 +283,7 @@ export function loadConfig(env: Raw = process.env): Config {
       processorBatch: int('TELEHUB_PROCESSOR_BATCH'),
       pollMs: int('TELEHUB_LOG_POLL_MS'),
     },
+    tiers,
     lineProtocol: {
       deviceTag: str('TELEHUB_LP_DEVICE_TAG')!,
       fallbackDeviceTags: str('TELEHUB_LP_FALLBACK_DEVICE_TAGS')!.split(',').map((t) => t.trim()).filter(Boolean),

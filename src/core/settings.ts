@@ -108,9 +108,13 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'TELEHUB_RETRY_MAX_MS', group: 'Pipeline', type: 'int', default: '5000', min: 1, max: 600000, description: 'Longest back-off between retries of a batch. Retries never stop while telehub runs: nothing is dropped.' },
 
   // Commit log and processors
-  { env: 'TELEHUB_PROCESSORS', group: 'Commit log and processors', type: 'string', default: 'device-counters', description: 'Comma-separated processors to run beside intake, each following the commit log from its own checkpoint (`device-counters`: per-device counts, first/last seen, last value per event type). `none`: run no processor. See docs/architecture.md.' },
+  { env: 'TELEHUB_PROCESSORS', group: 'Commit log and processors', type: 'string', default: 'device-counters,rollups', description: 'Comma-separated processors to run beside intake, each following the commit log from its own checkpoint (`device-counters`: per-device counts, first/last seen, last value per event type; `rollups`: the 1-minute and 5-minute tiers the series API answers from, docs/data-lifecycle.md). `none`: run no processor. See docs/architecture.md.' },
   { env: 'TELEHUB_PROCESSOR_BATCH', group: 'Commit log and processors', type: 'int', default: '1000', min: 1, max: 100000, description: 'Most log entries a processor applies in one transaction (its state and checkpoint together).' },
   { env: 'TELEHUB_LOG_POLL_MS', group: 'Commit log and processors', type: 'int', default: '500', min: 10, max: 60000, description: 'Longest wait of a commit-log reader (processors, live stream) between reads. Commits in this process wake readers at once; the poll finds commits of other processes.' },
+
+  // Rollup tiers
+  { env: 'TELEHUB_ROLLUP_REFRESH_S', group: 'Rollup tiers', type: 'int', default: '10', min: 1, max: 3600, description: 'How often the `rollups` processor\'s dirty buckets are recomputed (1-minute from raw, 5-minute from 1-minute), whatever their age up to TELEHUB_ROLLUP_LATENESS_S. The series API is exact in between: it reads what is not rolled up yet from raw. See docs/data-lifecycle.md.' },
+  { env: 'TELEHUB_ROLLUP_LATENESS_S', group: 'Rollup tiers', type: 'int', default: '604800', min: 60, max: 315360000, description: 'How late an event may arrive and still be rolled up: a bucket that ended longer ago is sealed, never recomputed, and its raw data may then be dropped. Raw retention shorter than this is refused at start-up.' },
 
   // Limits
   { env: 'TELEHUB_MAX_PAYLOAD_BYTES', group: 'Limits', type: 'int', default: '65536', min: 64, max: 268435455, description: 'Largest accepted event payload; larger ones are dead-lettered as `payload_too_large`.' },

@@ -4,18 +4,26 @@
  */
 import type { Processor } from '../log/processor.js';
 import { DEVICE_COUNTERS, deviceCounters } from './device-counters/index.js';
+import { ROLLUPS, rollups } from './rollups/index.js';
+import { DEFAULT_TIERS, type TierConfig } from './rollups/tiers.js';
 
-export const PROCESSOR_FACTORIES: Readonly<Record<string, () => Processor>> = {
+/** What a processor may be configured with. */
+export interface ProcessorContext {
+  tiers: TierConfig;
+}
+
+export const PROCESSOR_FACTORIES: Readonly<Record<string, (ctx: ProcessorContext) => Processor>> = {
   [DEVICE_COUNTERS]: deviceCounters,
+  [ROLLUPS]: (ctx) => rollups(ctx.tiers),
 };
 
 export const KNOWN_PROCESSORS = Object.keys(PROCESSOR_FACTORIES);
 
 /** The processors with these names (names already validated by the configuration). */
-export function makeProcessors(names: readonly string[]): Processor[] {
+export function makeProcessors(names: readonly string[], ctx: ProcessorContext = { tiers: DEFAULT_TIERS }): Processor[] {
   return names.map((n) => {
     const make = PROCESSOR_FACTORIES[n];
     if (make === undefined) throw new Error(`unknown processor ${n}`);
-    return make();
+    return make(ctx);
   });
 }

@@ -290,4 +290,81 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'rollup tiers',
+    // The rollups processor (src/processors/rollups): aggregate rows per
+    // tier (width_ms), keyed by device, type and bucket start (epoch ms in
+    // both dialects: tier rows are only ever addressed by bucket number).
+    // sum_parts is the exact sum as JSON partials (exact-sum.ts); sum its
+    // rounding, for SQL readers. rollup_dirty lists buckets to recompute,
+    // with the highest log seq that touched them (a refresh deletes only
+    // marks it has seen); rollup_tiers holds each tier's sealed watermark.
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS rollups (
+        device_id    TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        width_ms     BIGINT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        count        INTEGER NOT NULL,
+        n            INTEGER NOT NULL,
+        sum          REAL,
+        sum_parts    TEXT NOT NULL,
+        min          REAL,
+        max          REAL,
+        first        REAL,
+        first_t      INTEGER,
+        last         REAL,
+        last_t       INTEGER,
+        PRIMARY KEY (device_id, event_type, width_ms, bucket_start)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS rollup_dirty (
+        device_id    TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        width_ms     BIGINT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        seq          INTEGER NOT NULL,
+        PRIMARY KEY (device_id, event_type, width_ms, bucket_start)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS idx_rollup_dirty_width ON rollup_dirty (width_ms, bucket_start);
+      CREATE TABLE IF NOT EXISTS rollup_tiers (
+        width_ms      INTEGER PRIMARY KEY,
+        sealed_before INTEGER NOT NULL,
+        refreshed_at  INTEGER NOT NULL
+      );
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS rollups (
+        device_id    TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        width_ms     BIGINT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        count        BIGINT NOT NULL,
+        n            BIGINT NOT NULL,
+        sum          DOUBLE PRECISION,
+        sum_parts    TEXT NOT NULL,
+        min          DOUBLE PRECISION,
+        max          DOUBLE PRECISION,
+        first        DOUBLE PRECISION,
+        first_t      BIGINT,
+        last         DOUBLE PRECISION,
+        last_t       BIGINT,
+        PRIMARY KEY (device_id, event_type, width_ms, bucket_start)
+      );
+      CREATE TABLE IF NOT EXISTS rollup_dirty (
+        device_id    TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        width_ms     BIGINT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        seq          BIGINT NOT NULL,
+        PRIMARY KEY (device_id, event_type, width_ms, bucket_start)
+      );
+      CREATE INDEX IF NOT EXISTS idx_rollup_dirty_width ON rollup_dirty (width_ms, bucket_start);
+      CREATE TABLE IF NOT EXISTS rollup_tiers (
+        width_ms      BIGINT PRIMARY KEY,
+        sealed_before BIGINT NOT NULL,
+        refreshed_at  BIGINT NOT NULL
+      );
+    `,
+  },
 ];
