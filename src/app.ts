@@ -34,6 +34,7 @@ import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { BrokerHealth } from './sources/broker-health/index.js';
 import { SysRelay } from './sources/broker-health/sys-relay.js';
 import { openStore } from './storage/open.js';
+import { AlertDeliverer } from './alerts/deliverer.js';
 import type { Store } from './storage/store.js';
 
 export interface Telehub {
@@ -94,6 +95,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   let external: MqttClientSource | undefined;
   let stopping = false;
   let started = false;
+  let alertDeliverer: AlertDeliverer | undefined;
   // The writer exists from the start (it touches the store only on submit);
   // HTTP ingestion answers 503 until the store is migrated.
   const w = new BatchWriter(store, config.pipeline, log, metrics);
@@ -109,7 +111,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   w.onCommit(() => wakeup.ring());
   const processors = new ProcessorRunner(
     store,
-    [...makeProcessors(config.log.processors, { tiers: config.tiers }), ...(opts.extraProcessors ?? [])],
+    [...makeProcessors(config.log.processors, { tiers: config.tiers, alerts: config.alerts, store: store.processors }), ...(opts.extraProcessors ?? [])],
     { batchSize: config.log.processorBatch, pollMs: config.log.pollMs, retryMinMs: config.pipeline.retryMinMs, retryMaxMs: config.pipeline.retryMaxMs },
     log,
     wakeup,
@@ -232,6 +234,9 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   }
   // Beside intake, after it: a processor never delays the first ACK.
   await processors.start();
+  const publisher = ingest.deadLetterOut;
+  alertDeliverer = new AlertDeliverer(store.processors, store.kind, config.alerts, { log, wakeup, mqtt: () => publisher });
+  alertDeliverer.start();
   refresher?.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');
   started = true;
@@ -250,6 +255,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     health?.stop(embedded !== undefined);
     await sysRelay?.close();
     await refresher?.stop();
+    await alertDeliverer?.stop();
     await processors.stop();
     await external?.close();
     await embedded?.close();

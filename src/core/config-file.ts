@@ -21,6 +21,8 @@ import { REPLY_KINDS, type ReplyKind } from '../codecs/codec.js';
 import { CODEC_NAMES, CODECS } from '../codecs/registry.js';
 import { checkSetting, closestName } from './config.js';
 import type { OptionSpec } from './settings.js';
+import { ALERTS_KEYS, checkAlerts, WEBHOOK_KEYS, type AlertsConfig } from '../alerts/config.js';
+import { RULE_KEYS } from '../alerts/rules.js';
 
 /** One route: MQTT messages whose topic matches `filter` are decoded by `codec`. */
 export interface RouteConfig {
@@ -40,6 +42,8 @@ export interface RouteConfig {
 /** What the file holds, validated. */
 export interface ConfigFile {
   routes: FileRoute[];
+  /** `alerts:` (src/alerts/config.ts); undefined when the file has none. */
+  alerts?: AlertsConfig;
 }
 
 /** A route as the file gives it; ack_template undefined means ACK_TEMPLATE. */
@@ -57,6 +61,7 @@ export const ROUTE_KEYS: readonly OptionSpec[] = [
 /** Top-level keys of the file and their validators. Later sections add theirs here. */
 const SECTIONS: Record<string, (value: unknown, path: string, problems: string[]) => Partial<ConfigFile>> = {
   routes: (value, path, problems) => ({ routes: checkRoutes(value, path, problems) }),
+  alerts: (value, path, problems) => ({ alerts: checkAlerts(value, path, problems) }),
 };
 
 /** Every key the file may hold, as `section.key` (the docs test checks each is documented). */
@@ -64,6 +69,8 @@ export function configFileKeys(): string[] {
   const keys = Object.keys(SECTIONS);
   for (const k of ROUTE_KEYS) keys.push(`routes.${k.key}`);
   for (const c of Object.values(CODECS)) for (const o of c.options) keys.push(`routes.${o.key}`);
+  // The alerts section, its webhooks' and its rules' keys (one table each in the docs).
+  for (const k of [...ALERTS_KEYS, ...WEBHOOK_KEYS, ...RULE_KEYS]) keys.push(`alerts.${k}`);
   return [...new Set(keys)];
 }
 

@@ -1,7 +1,8 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import type { ReplyKind } from '../codecs/codec.js';
-import { loadConfigFile, type RouteConfig } from './config-file.js';
+import { loadConfigFile, type ConfigFile, type RouteConfig } from './config-file.js';
+import { DEFAULT_ALERTS, type AlertsConfig } from '../alerts/config.js';
 import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
 import { checkTiers, DEFAULT_TIERS, type TierConfig } from '../processors/rollups/tiers.js';
@@ -72,6 +73,8 @@ export interface Config {
   routes: RouteConfig[];
   /** TELEHUB_CONFIG, when given. */
   configFile?: string;
+  /** The config file's `alerts:` section (docs/alerts.md). */
+  alerts: AlertsConfig;
 }
 
 type Raw = Record<string, string | undefined>;
@@ -193,6 +196,8 @@ export function loadConfig(env: Raw = process.env): Config {
   }
 
   const configFile = str('TELEHUB_CONFIG');
+  // The file's other sections, filled by buildRoutes when it reads the file.
+  const fileSections: Partial<ConfigFile> = {};
   const carTopic = str('TELEHUB_CAR_TELEMETRY_TOPIC');
   if (carTopic !== undefined && carTopic !== 'none') {
     // Declared as a string so `none` can turn it off; any other value must be a topic filter.
@@ -200,7 +205,7 @@ export function loadConfig(env: Raw = process.env): Config {
   }
   const routes = buildRoutes(
     defaultRoutes(str('MQTT_EVENTS_TOPIC'), str('ACK_TEMPLATE')!, str('TELEHUB_NODE_TELEMETRY_TOPIC'), str('TELEHUB_NODE_TELEMETRY_REPLY') as ReplyKind, str('TELEHUB_NODE_STATUS_TOPIC'), carTopic === 'none' ? undefined : carTopic),
-    str('ACK_TEMPLATE')!, configFile, problems,
+    str('ACK_TEMPLATE')!, configFile, problems, fileSections,
   );
 
   const storeKind = str('TELEHUB_STORE');
@@ -291,6 +296,7 @@ export function loadConfig(env: Raw = process.env): Config {
     },
     routes,
     configFile,
+    alerts: fileSections.alerts ?? DEFAULT_ALERTS,
     limits: {
       maxPayloadBytes: int('TELEHUB_MAX_PAYLOAD_BYTES'),
       maxMetaBytes: int('TELEHUB_MAX_META_BYTES'),
@@ -332,10 +338,11 @@ const DEFAULT_ORIGINS = new Set(['MQTT_EVENTS_TOPIC', 'TELEHUB_NODE_TELEMETRY_TO
  * The route table: the default routes, then the file's routes; a file route
  * with a default's filter replaces it.
  */
-function buildRoutes(defaults: RouteConfig[], ackTemplate: string, configFile: string | undefined, problems: string[]): RouteConfig[] {
+function buildRoutes(defaults: RouteConfig[], ackTemplate: string, configFile: string | undefined, problems: string[], sections: Partial<ConfigFile> = {}): RouteConfig[] {
   const routes = defaults;
   if (configFile === undefined) return routes;
   const file = loadConfigFile(configFile, problems);
+  Object.assign(sections, file);
   for (const r of file.routes) {
     const route: RouteConfig = { ...r, origin: `${configFile} ${r.origin}`, ackTemplate: r.ackTemplate ?? ackTemplate };
     const same = routes.findIndex((d) => DEFAULT_ORIGINS.has(d.origin) && d.filter === r.filter);
