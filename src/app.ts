@@ -131,6 +131,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     replay: new DeadLetterReplay(ingest),
     hub,
     processors,
+    alerts: config.alerts,
     tiers: tiersOn ? config.tiers : undefined,
     ingest: httpIngest,
     influx,

@@ -10,6 +10,8 @@ import type { Store, TokenRepository } from '../storage/store.js';
 import { registerQueryRoutes } from './routes/query.js';
 import { registerStreamRoutes } from './routes/stream.js';
 import { registerProcessorRoutes } from './routes/processors.js';
+import { registerAlertRoutes } from './routes/alerts.js';
+import type { AlertsConfig } from '../alerts/config.js';
 import type { ProcessorRunner } from '../log/runner.js';
 import type { LiveHub } from '../sinks/live/hub.js';
 import type { DeadLetterReplay } from '../sources/http-ingest/replay.js';
@@ -40,6 +42,8 @@ export interface HttpDeps {
   hub?: LiveHub;
   /** The processors following the commit log (GET /api/v1/processors). */
   processors?: ProcessorRunner;
+  /** The config file's alerts section (the alert routes; undefined: no alert routes). */
+  alerts?: AlertsConfig;
   /** The rollup tiers the series API answers from; undefined: from raw only. */
   tiers?: TierConfig;
   maxBodyBytes?: number;
@@ -113,6 +117,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay, tiers: deps.tiers });
     if (deps.hub) await app.register(registerStreamRoutes, { auth, hub: deps.hub });
     if (deps.store && deps.processors) await app.register(registerProcessorRoutes, { auth, store: deps.store, processors: deps.processors });
+    if (deps.store && deps.alerts) await app.register(registerAlertRoutes, { auth, store: deps.store, alerts: deps.alerts });
   }
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
