@@ -25,6 +25,8 @@ import type { Processor } from './log/processor.js';
 import { ProcessorRunner } from './log/runner.js';
 import { Wakeup } from './log/wakeup.js';
 import { makeProcessors } from './processors/index.js';
+import { TRIPS } from './processors/trips/index.js';
+import { TripTick } from './processors/trips/tick.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { openStore } from './storage/open.js';
@@ -93,7 +95,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   w.onCommit(() => wakeup.ring());
   const processors = new ProcessorRunner(
     store,
-    [...makeProcessors(config.log.processors), ...(opts.extraProcessors ?? [])],
+    [...makeProcessors(config.log.processors, { processors: store.processors, config }), ...(opts.extraProcessors ?? [])],
     { batchSize: config.log.processorBatch, pollMs: config.log.pollMs, retryMinMs: config.pipeline.retryMinMs, retryMaxMs: config.pipeline.retryMaxMs },
     log,
     wakeup,
@@ -189,6 +191,9 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   // Beside intake, after it: a processor never delays the first ACK.
   await processors.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');
+  // Trips in progress end by the clock when no data comes (the processor only runs on new entries).
+  const tripTick = processors.names.includes(TRIPS) ? new TripTick(store, config.trips, log) : undefined;
+  tripTick?.start();
   started = true;
 
   const stop = async () => {
@@ -202,6 +207,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
       () => false,
     );
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
+    await tripTick?.stop();
     await processors.stop();
     await external?.close();
     await embedded?.close();

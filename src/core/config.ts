@@ -3,6 +3,7 @@ import path from 'node:path';
 import { loadConfigFile, type RouteConfig } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
+import type { TripSettings } from '../trips/settings.js';
 import { editDistance } from './setting-typos.js';
 import { IGNORED_PREFIXES, SETTINGS, type SettingSpec } from './settings.js';
 
@@ -56,6 +57,8 @@ export interface Config {
   };
   /** Commit-log readers: the processors to run and how they read. */
   log: { processors: string[]; processorBatch: number; pollMs: number };
+  /** The trips processor: state-machine thresholds, how late data may come, how often in-progress trips are re-judged. */
+  trips: { settings: TripSettings; latenessMs: number; tickMs: number };
   limits: Limits;
   lineProtocol: { deviceTag: string; fallbackDeviceTags: string[]; eventType: 'measurement.field' | 'field' };
   /**
@@ -270,6 +273,18 @@ export function loadConfig(env: Raw = process.env): Config {
       processors: processorNames,
       processorBatch: int('TELEHUB_PROCESSOR_BATCH'),
       pollMs: int('TELEHUB_LOG_POLL_MS'),
+    },
+    trips: {
+      settings: {
+        speedThresholdKmh: int('TELEHUB_TRIP_SPEED_THRESHOLD_KMH'),
+        idleTimeoutMs: int('TELEHUB_TRIP_IDLE_TIMEOUT_S') * 1000,
+        resumeWindowMs: int('TELEHUB_TRIP_RESUME_WINDOW_S') * 1000,
+        minDistanceKm: int('TELEHUB_TRIP_MIN_DISTANCE_M') / 1000,
+        minDurationMs: int('TELEHUB_TRIP_MIN_DURATION_S') * 1000,
+        maxPlausibleSpeedKmh: int('TELEHUB_TRIP_MAX_PLAUSIBLE_SPEED_KMH'),
+      },
+      latenessMs: int('TELEHUB_TRIP_LATENESS_S') * 1000,
+      tickMs: int('TELEHUB_TRIP_TICK_S') * 1000,
     },
     lineProtocol: {
       deviceTag: str('TELEHUB_LP_DEVICE_TAG')!,

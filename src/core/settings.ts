@@ -102,9 +102,18 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'TELEHUB_RETRY_MAX_MS', group: 'Pipeline', type: 'int', default: '5000', min: 1, max: 600000, description: 'Longest back-off between retries of a batch. Retries never stop while telehub runs: nothing is dropped.' },
 
   // Commit log and processors
-  { env: 'TELEHUB_PROCESSORS', group: 'Commit log and processors', type: 'string', default: 'device-counters', description: 'Comma-separated processors to run beside intake, each following the commit log from its own checkpoint (`device-counters`: per-device counts, first/last seen, last value per event type). `none`: run no processor. See docs/architecture.md.' },
+  { env: 'TELEHUB_PROCESSORS', group: 'Commit log and processors', type: 'string', default: 'device-counters,trips', description: 'Comma-separated processors to run beside intake, each following the commit log from its own checkpoint (`device-counters`: per-device counts, first/last seen, last value per event type; `trips`: trips of cars, docs/trips.md). `none`: run no processor. See docs/architecture.md.' },
   { env: 'TELEHUB_PROCESSOR_BATCH', group: 'Commit log and processors', type: 'int', default: '1000', min: 1, max: 100000, description: 'Most log entries a processor applies in one transaction (its state and checkpoint together).' },
   { env: 'TELEHUB_LOG_POLL_MS', group: 'Commit log and processors', type: 'int', default: '500', min: 10, max: 60000, description: 'Longest wait of a commit-log reader (processors, live stream) between reads. Commits in this process wake readers at once; the poll finds commits of other processes.' },
+  // Trips (docs/trips.md)
+  { env: 'TELEHUB_TRIP_SPEED_THRESHOLD_KMH', group: 'Trips', type: 'int', default: '5', min: 0, max: 100, description: 'km/h: a point faster than this is moving (Idle → Driving). Above the jitter of a parked car, below creeping in a jam.' },
+  { env: 'TELEHUB_TRIP_IDLE_TIMEOUT_S', group: 'Trips', type: 'int', default: '180', min: 1, max: 86400, description: 'Seconds stopped (or silent) after which a trip is Paused. Longer than a red light or a level crossing.' },
+  { env: 'TELEHUB_TRIP_RESUME_WINDOW_S', group: 'Trips', type: 'int', default: '300', min: 0, max: 86400, description: 'Seconds a Paused trip may move again and stay one trip; after that it ends (parked).' },
+  { env: 'TELEHUB_TRIP_MIN_DISTANCE_M', group: 'Trips', type: 'int', default: '200', min: 0, max: 1000000, description: 'Metres: a closed segment shorter than this is not a trip (moving the car in a driveway).' },
+  { env: 'TELEHUB_TRIP_MIN_DURATION_S', group: 'Trips', type: 'int', default: '60', min: 0, max: 86400, description: 'Seconds: a closed segment shorter than this is not a trip.' },
+  { env: 'TELEHUB_TRIP_MAX_PLAUSIBLE_SPEED_KMH', group: 'Trips', type: 'int', default: '250', min: 1, max: 2000, description: 'km/h: a GPS fix or odometer step implying more than this from the last good one is a glitch and is skipped.' },
+  { env: 'TELEHUB_TRIP_LATENESS_S', group: 'Trips', type: 'int', default: '604800', min: 0, max: 31622400, description: 'Seconds (default 7 days): the trips processor recomputes trips for data up to this late by device time; older data changes trips only through `telehub trips rebuild`.' },
+  { env: 'TELEHUB_TRIP_TICK_S', group: 'Trips', type: 'int', default: '30', min: 1, max: 3600, description: 'Seconds between re-evaluations of trips in progress against the clock, so a trip ends (by timeout) when no new data comes.' },
 
   // Limits
   { env: 'TELEHUB_MAX_PAYLOAD_BYTES', group: 'Limits', type: 'int', default: '65536', min: 64, max: 268435455, description: 'Largest accepted event payload; larger ones are dead-lettered as `payload_too_large`.' },
