@@ -112,6 +112,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     replay: new DeadLetterReplay(ingest),
     hub,
     processors,
+    tripSettings: config.trips.settings,
     ingest: httpIngest,
     influx,
     maxBodyBytes: config.http.maxBodyBytes,

@@ -12,5 +12,6 @@ import { migrate } from './migrate.js';
 import { processors } from './processors.js';
 import { start } from './start.js';
 import { tokens } from './tokens.js';
+import { trips } from './trips.js';
 
-export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tokens, config];
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, trips, tokens, config];
