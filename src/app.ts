@@ -7,6 +7,8 @@
  * process.on('SIGTERM', () => hub.stop().then(() => process.exit(0)));
  */
 import type { FastifyInstance } from 'fastify';
+import { fileURLToPath } from 'node:url';
+import { ensureAdminToken, type AdminTokenFacts } from './auth/admin-token.js';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildHttpServer, type HttpDeps } from './api/server.js';
@@ -47,6 +49,8 @@ export interface Telehub {
   /** Embedded broker ports (0/-1 when an external broker is used). */
   mqttPort: number;
   mqttWsPort: number;
+  /** The first-start admin token's file, and the token when this start created it (for the banner). */
+  adminToken: AdminTokenFacts;
   /** Stops intake, commits and acknowledges what is in flight, closes everything. */
   stop(): Promise<void>;
 }
@@ -56,7 +60,15 @@ export interface StartOptions {
   onRoute?: HttpDeps['onRoute'];
   /** Processors to run besides those TELEHUB_PROCESSORS names (tests, benchmarks). */
   extraProcessors?: Processor[];
+  /** Where the built dashboard is (default DEFAULT_WEB_ROOT); null serves the plain links page. */
+  webRoot?: string | null;
 }
+
+/**
+ * The built dashboard: dist/web beside dist/ (from src/app.ts and from
+ * dist/app.js alike, both one level under the package root).
+ */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../dist/web', import.meta.url));
 
 /** Which settings to name when a listener cannot bind. */
 const LISTENERS: Record<'http' | 'mqtt' | 'ws', ListenTarget> = {
@@ -116,6 +128,8 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     ingest: httpIngest,
     influx,
     maxBodyBytes: config.http.maxBodyBytes,
+    openReads: !config.http.dashboardAuth,
+    webRoot: opts.webRoot === null ? undefined : (opts.webRoot ?? DEFAULT_WEB_ROOT),
     onRoute: opts.onRoute,
     readiness: { problems: async () => {
       const p: string[] = [];
@@ -164,6 +178,11 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   log.info({ store: store.kind, versions: await store.migrationVersions() }, 'Store ready.');
 
   metrics.storeUp.set(1);
+  const adminToken = await ensureAdminToken(store.tokens, config.dataDir);
+  if (adminToken.created) log.info({ file: adminToken.file }, 'Admin token created on first start; the banner shows it once.');
+  if (!config.http.dashboardAuth) {
+    log.warn({ setting: 'TELEHUB_DASHBOARD_AUTH' }, 'Dashboard authentication is off: anyone who can reach the HTTP port can read all data and replay dead letters.');
+  }
   log.info({ routes: config.routes.map((r) => ({ filter: r.filter, codec: r.codec, reply: r.reply })) }, 'Routes ready.');
 
   if (config.mqtt) {
@@ -232,6 +251,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     httpPort,
     mqttPort: embedded?.port ?? 0,
     mqttWsPort: embedded?.wsPort ?? -1,
+    adminToken,
     stop,
   };
 }

@@ -44,6 +44,10 @@ export interface HttpDeps {
   /** Trip thresholds (GET /api/v1/trips: the current state, tracks); default DEFAULT_TRIP_SETTINGS. */
   tripSettings?: TripSettings;
   maxBodyBytes?: number;
+  /** TELEHUB_DASHBOARD_AUTH=off: read and admin routes answer requests without a token. */
+  openReads?: boolean;
+  /** The built dashboard (index.html and assets/), served at `/`; the placeholder page when absent. */
+  webRoot?: string;
   /** Called for every route as it is registered (tests walk the routes with it). */
   onRoute?: (route: RouteOptions) => void;
 }
@@ -89,7 +93,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   });
   app.addSchema({ ...ErrorSchema, $id: 'Error' });
 
-  await app.register(registerHomeRoute, { api: apiRoutes });
+  await app.register(registerHomeRoute, { api: apiRoutes, webRoot: deps.webRoot });
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     const problems = await deps.readiness.problems();
@@ -104,7 +108,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   if (deps.tokens && deps.ingest) {
     const store = deps.store;
     // A token looked up while the store is down: 503, like the request itself would get.
-    const auth = new TokenAuth(deps.tokens, store ? (err) => store.isRetriable(err) : undefined);
+    const auth = new TokenAuth(deps.tokens, store ? (err) => store.isRetriable(err) : undefined, deps.openReads);
     await app.register(registerIngestRoutes, { auth, ingest: deps.ingest });
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
     if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay });

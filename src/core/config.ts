@@ -1,5 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
+import type { ReplyKind } from '../codecs/codec.js';
 import { loadConfigFile, type RouteConfig } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
@@ -37,7 +38,7 @@ export type StoreConfig =
 
 export interface Config {
   dataDir: string;
-  http: { host: string; port: number; maxBodyBytes: number; streamMaxBufferBytes: number };
+  http: { host: string; port: number; maxBodyBytes: number; streamMaxBufferBytes: number; /** false: TELEHUB_DASHBOARD_AUTH=off, reads need no token. */ dashboardAuth: boolean };
   logLevel: string;
   shutdownTimeoutMs: number;
   /** Embedded broker, used when `mqtt` is undefined. */
@@ -195,7 +196,10 @@ export function loadConfig(env: Raw = process.env): Config {
     // Declared as a string so `none` can turn it off; any other value must be a topic filter.
     checkSetting({ env: 'TELEHUB_CAR_TELEMETRY_TOPIC', group: 'Topics', type: 'topic-filter', description: '' }, carTopic, problems);
   }
-  const routes = buildRoutes(str('MQTT_EVENTS_TOPIC'), str('ACK_TEMPLATE')!, configFile, problems, carTopic === 'none' ? undefined : carTopic);
+  const routes = buildRoutes(
+    defaultRoutes(str('MQTT_EVENTS_TOPIC'), str('ACK_TEMPLATE')!, str('TELEHUB_NODE_TELEMETRY_TOPIC'), str('TELEHUB_NODE_TELEMETRY_REPLY') as ReplyKind, str('TELEHUB_NODE_STATUS_TOPIC'), carTopic === 'none' ? undefined : carTopic),
+    str('ACK_TEMPLATE')!, configFile, problems,
+  );
 
   const storeKind = str('TELEHUB_STORE');
   const pgWanted = storeKind === 'postgres' || (storeKind === 'auto' && (str('DATABASE_URL') !== undefined || str('POSTGRES_HOST') !== undefined));
@@ -242,7 +246,7 @@ export function loadConfig(env: Raw = process.env): Config {
 
   return {
     dataDir,
-    http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES'), streamMaxBufferBytes: int('TELEHUB_STREAM_MAX_BUFFER_BYTES') },
+    http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES'), streamMaxBufferBytes: int('TELEHUB_STREAM_MAX_BUFFER_BYTES'), dashboardAuth: str('TELEHUB_DASHBOARD_AUTH') !== 'off' },
     logLevel: str('TELEHUB_LOG_LEVEL')!,
     shutdownTimeoutMs: int('TELEHUB_SHUTDOWN_TIMEOUT_MS'),
     embedded: {
@@ -304,19 +308,43 @@ export function loadConfig(env: Raw = process.env): Config {
 }
 
 /**
- * The route table: MQTT_EVENTS_TOPIC → seed001-json (ACK reply on
- * ACK_TEMPLATE), then the file's routes; a file route with the default's
- * filter replaces it.
+ * The default routes, each from its setting: MQTT_EVENTS_TOPIC →
+ * seed001-json (ACK reply on ACK_TEMPLATE), TELEHUB_NODE_TELEMETRY_TOPIC →
+ * node-telemetry (reply TELEHUB_NODE_TELEMETRY_REPLY), TELEHUB_NODE_STATUS_TOPIC
+ * → node-status (no reply), TELEHUB_CAR_TELEMETRY_TOPIC → car-telemetry (no
+ * reply). Two settings naming one filter keep the first.
  */
-function buildRoutes(eventsTopic: string | undefined, ackTemplate: string, configFile: string | undefined, problems: string[], carTopic?: string): RouteConfig[] {
+export function defaultRoutes(eventsTopic: string | undefined, ackTemplate: string, nodeTelemetryTopic?: string, nodeTelemetryReply: ReplyKind = 'none', nodeStatusTopic?: string, carTopic?: string): RouteConfig[] {
   const routes: RouteConfig[] = [];
-  if (eventsTopic !== undefined) routes.push(defaultRoute(eventsTopic, ackTemplate));
-  if (carTopic !== undefined && carTopic !== eventsTopic) routes.push(carTelemetryRoute(carTopic, ackTemplate));
+  const add = (r: RouteConfig) => {
+    if (!routes.some((d) => d.filter === r.filter)) routes.push(r);
+  };
+  if (eventsTopic !== undefined) add(defaultRoute(eventsTopic, ackTemplate));
+  if (nodeTelemetryTopic !== undefined) add(settingRoute('TELEHUB_NODE_TELEMETRY_TOPIC', nodeTelemetryTopic, 'node-telemetry', nodeTelemetryReply, ackTemplate));
+  if (nodeStatusTopic !== undefined) add(settingRoute('TELEHUB_NODE_STATUS_TOPIC', nodeStatusTopic, 'node-status', 'none', ackTemplate));
+  if (carTopic !== undefined) add(carTelemetryRoute(carTopic, ackTemplate));
+  return routes;
+}
+
+function settingRoute(origin: string, filter: string, codec: string, reply: ReplyKind, ackTemplate: string): RouteConfig {
+  const plus = filter.split('/').indexOf('+');
+  return { origin, filter, codec, deviceLevel: plus >= 0 ? plus + 1 : undefined, reply, ackTemplate, options: {} };
+}
+
+/** Where a route comes from a setting rather than the file. */
+const DEFAULT_ORIGINS = new Set(['MQTT_EVENTS_TOPIC', 'TELEHUB_NODE_TELEMETRY_TOPIC', 'TELEHUB_NODE_STATUS_TOPIC', 'TELEHUB_CAR_TELEMETRY_TOPIC']);
+
+/**
+ * The route table: the default routes, then the file's routes; a file route
+ * with a default's filter replaces it.
+ */
+function buildRoutes(defaults: RouteConfig[], ackTemplate: string, configFile: string | undefined, problems: string[]): RouteConfig[] {
+  const routes = defaults;
   if (configFile === undefined) return routes;
   const file = loadConfigFile(configFile, problems);
   for (const r of file.routes) {
     const route: RouteConfig = { ...r, origin: `${configFile} ${r.origin}`, ackTemplate: r.ackTemplate ?? ackTemplate };
-    const same = routes.findIndex((d) => (d.origin === 'MQTT_EVENTS_TOPIC' || d.origin === 'TELEHUB_CAR_TELEMETRY_TOPIC') && d.filter === r.filter);
+    const same = routes.findIndex((d) => DEFAULT_ORIGINS.has(d.origin) && d.filter === r.filter);
     if (same >= 0) routes.splice(same, 1);
     routes.push(route);
   }
