@@ -122,7 +122,10 @@ describe('commit log end to end', () => {
         return row !== undefined && row.split(/\s+/)[1] === String(head()) && row.split(/\s+/)[2] === '0';
       }, 'device-counters to catch up');
       assert.match(listText, /^NAME\s+CHECKPOINT\s+LAG\s+LAG_S\s+STATE\s+ERRORS\s+LAST_ERROR/);
-      const json = JSON.parse(await telehubCli(env, 'processors', '--json'));
+      // One JSON line per processor (trips runs by default too).
+      const listed = (await telehubCli(env, 'processors', '--json')).trim().split('\n').map((l) => JSON.parse(l) as { name: string; state: string; lag_entries: number });
+      assert.deepEqual(listed.map((l) => l.name).sort(), ['device-counters', 'trips']);
+      const json = listed.find((l) => l.name === 'device-counters')!;
       assert.equal(json.name, 'device-counters');
       assert.equal(json.state, 'running');
       assert.equal(json.lag_entries, 0);
