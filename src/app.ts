@@ -31,6 +31,8 @@ import { TRIPS } from './processors/trips/index.js';
 import { TripTick } from './processors/trips/tick.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
+import { BrokerHealth } from './sources/broker-health/index.js';
+import { SysRelay } from './sources/broker-health/sys-relay.js';
 import { openStore } from './storage/open.js';
 import type { Store } from './storage/store.js';
 
@@ -185,8 +187,13 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   }
   log.info({ routes: config.routes.map((r) => ({ filter: r.filter, codec: r.codec, reply: r.reply })) }, 'Routes ready.');
 
+  const healthMs = config.brokerStatsIntervalS * 1000;
+  let health: BrokerHealth | undefined;
+  let sysRelay: SysRelay | undefined;
+  metrics.observeBroker(() => health?.last);
   if (config.mqtt) {
     external = new MqttClientSource(ingest, w, config.mqtt, ingest.routes.filters, config.pipeline.maxInflight, log, metrics);
+    external.announceStatus = healthMs > 0;
     try {
       await external.start();
     } catch (err) {
@@ -208,6 +215,18 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     }
   }
   ingest.deadLetterOut = external?.publisher ?? embedded?.publisher;
+  if (healthMs > 0 && embedded) {
+    const broker = embedded;
+    health = new BrokerHealth('embedded', () => broker.totals(), { publish: (t, p, retain) => broker.publishHealth(t, p, retain) }, healthMs, log);
+    health.start();
+  } else if (healthMs > 0 && external && config.mqtt) {
+    const source = external;
+    const relay = (sysRelay = new SysRelay(config.mqtt, log));
+    relay.start();
+    // `online`/`offline` are the ingest connection's (announceStatus, its will).
+    health = new BrokerHealth('$SYS', () => relay.totals(), { publish: (t, p) => source.publishStats(t, p) }, healthMs, log);
+    health.start(false);
+  }
   // Beside intake, after it: a processor never delays the first ACK.
   await processors.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');
@@ -228,6 +247,8 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     );
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
     await tripTick?.stop();
+    health?.stop(embedded !== undefined);
+    await sysRelay?.close();
     await processors.stop();
     await external?.close();
     await embedded?.close();

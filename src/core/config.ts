@@ -41,6 +41,8 @@ export interface Config {
   http: { host: string; port: number; maxBodyBytes: number; streamMaxBufferBytes: number; /** false: TELEHUB_DASHBOARD_AUTH=off, reads need no token. */ dashboardAuth: boolean };
   logLevel: string;
   shutdownTimeoutMs: number;
+  /** Broker health interval (iot/broker/stats); 0: off. */
+  brokerStatsIntervalS: number;
   /** Embedded broker, used when `mqtt` is undefined. */
   embedded: { host: string; port: number; wsPort: number; maxPacketBytes: number };
   /** External broker; undefined means the embedded one. */
@@ -249,6 +251,7 @@ export function loadConfig(env: Raw = process.env): Config {
     http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES'), streamMaxBufferBytes: int('TELEHUB_STREAM_MAX_BUFFER_BYTES'), dashboardAuth: str('TELEHUB_DASHBOARD_AUTH') !== 'off' },
     logLevel: str('TELEHUB_LOG_LEVEL')!,
     shutdownTimeoutMs: int('TELEHUB_SHUTDOWN_TIMEOUT_MS'),
+    brokerStatsIntervalS: int('TELEHUB_BROKER_STATS_INTERVAL_S'),
     embedded: {
       host: str('TELEHUB_MQTT_HOST')!,
       port: int('TELEHUB_MQTT_PORT'),
