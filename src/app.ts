@@ -29,6 +29,8 @@ import { Wakeup } from './log/wakeup.js';
 import { makeProcessors } from './processors/index.js';
 import { ROLLUPS } from './processors/rollups/index.js';
 import { RollupRefresher } from './processors/rollups/refresher.js';
+import { TRIPS } from './processors/trips/index.js';
+import { TripTick } from './processors/trips/tick.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { BrokerHealth } from './sources/broker-health/index.js';
@@ -109,7 +111,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   w.onCommit(() => wakeup.ring());
   const processors = new ProcessorRunner(
     store,
-    [...makeProcessors(config.log.processors, { tiers: config.tiers }), ...(opts.extraProcessors ?? [])],
+    [...makeProcessors(config.log.processors, { tiers: config.tiers, processors: store.processors, config }), ...(opts.extraProcessors ?? [])],
     { batchSize: config.log.processorBatch, pollMs: config.log.pollMs, retryMinMs: config.pipeline.retryMinMs, retryMaxMs: config.pipeline.retryMaxMs },
     log,
     wakeup,
@@ -130,6 +132,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     hub,
     processors,
     tiers: tiersOn ? config.tiers : undefined,
+    tripSettings: config.trips.settings,
     ingest: httpIngest,
     influx,
     maxBodyBytes: config.http.maxBodyBytes,
@@ -234,6 +237,9 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   await processors.start();
   refresher?.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');
+  // Trips in progress end by the clock when no data comes (the processor only runs on new entries).
+  const tripTick = processors.names.includes(TRIPS) ? new TripTick(store, config.trips, log) : undefined;
+  tripTick?.start();
   started = true;
 
   const stop = async () => {
@@ -247,6 +253,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
       () => false,
     );
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
+    await tripTick?.stop();
     health?.stop(embedded !== undefined);
     await sysRelay?.close();
     await refresher?.stop();

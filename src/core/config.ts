@@ -5,6 +5,7 @@ import { loadConfigFile, type RouteConfig } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
 import { checkTiers, DEFAULT_TIERS, type TierConfig } from '../processors/rollups/tiers.js';
+import type { TripSettings } from '../trips/settings.js';
 import { editDistance } from './setting-typos.js';
 import { IGNORED_PREFIXES, SETTINGS, type SettingSpec } from './settings.js';
 
@@ -62,6 +63,8 @@ export interface Config {
   log: { processors: string[]; processorBatch: number; pollMs: number };
   /** The rollup tier ladder (seed 004 defaults, lateness and refresh from settings). */
   tiers: TierConfig;
+  /** The trips processor: state-machine thresholds, how late data may come, how often in-progress trips are re-judged. */
+  trips: { settings: TripSettings; latenessMs: number; tickMs: number };
   limits: Limits;
   lineProtocol: { deviceTag: string; fallbackDeviceTags: string[]; eventType: 'measurement.field' | 'field' };
   /**
@@ -284,6 +287,18 @@ export function loadConfig(env: Raw = process.env): Config {
       pollMs: int('TELEHUB_LOG_POLL_MS'),
     },
     tiers,
+    trips: {
+      settings: {
+        speedThresholdKmh: int('TELEHUB_TRIP_SPEED_THRESHOLD_KMH'),
+        idleTimeoutMs: int('TELEHUB_TRIP_IDLE_TIMEOUT_S') * 1000,
+        resumeWindowMs: int('TELEHUB_TRIP_RESUME_WINDOW_S') * 1000,
+        minDistanceKm: int('TELEHUB_TRIP_MIN_DISTANCE_M') / 1000,
+        minDurationMs: int('TELEHUB_TRIP_MIN_DURATION_S') * 1000,
+        maxPlausibleSpeedKmh: int('TELEHUB_TRIP_MAX_PLAUSIBLE_SPEED_KMH'),
+      },
+      latenessMs: int('TELEHUB_TRIP_LATENESS_S') * 1000,
+      tickMs: int('TELEHUB_TRIP_TICK_S') * 1000,
+    },
     lineProtocol: {
       deviceTag: str('TELEHUB_LP_DEVICE_TAG')!,
       fallbackDeviceTags: str('TELEHUB_LP_FALLBACK_DEVICE_TAGS')!.split(',').map((t) => t.trim()).filter(Boolean),

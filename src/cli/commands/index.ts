@@ -13,5 +13,6 @@ import { processors } from './processors.js';
 import { simulate } from './simulate.js';
 import { start } from './start.js';
 import { tokens } from './tokens.js';
+import { trips } from './trips.js';
 
-export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tokens, simulate, config];
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, trips, tokens, simulate, config];

@@ -367,4 +367,69 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'trips',
+    // State of the trips processor (src/processors/trips): one row per trip
+    // of a vehicle, rewritten with version + 1 whenever late data or the
+    // clock changes it. start_time/end_time are the first and last moving
+    // points (device time); gaps is a JSON array of {from, to, duration_ms,
+    // distance_km}.
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS trips (
+        trip_id         TEXT PRIMARY KEY,
+        device_id       TEXT NOT NULL,
+        version         INTEGER NOT NULL,
+        in_progress     INTEGER NOT NULL,
+        start_time      INTEGER NOT NULL,
+        end_time        INTEGER NOT NULL,
+        start_lat       REAL,
+        start_lon       REAL,
+        end_lat         REAL,
+        end_lon         REAL,
+        duration_ms     INTEGER NOT NULL,
+        moving_ms       INTEGER NOT NULL,
+        distance_km     REAL NOT NULL,
+        distance_source TEXT NOT NULL,
+        avg_speed_kmh   REAL,
+        max_speed_kmh   REAL,
+        max_rpm         REAL,
+        max_coolant_c   REAL,
+        fuel_used_pct   REAL,
+        points          INTEGER NOT NULL,
+        gaps            TEXT NOT NULL DEFAULT '[]',
+        updated_at      INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_trips_device_start ON trips (device_id, start_time);
+      CREATE INDEX IF NOT EXISTS idx_trips_in_progress ON trips (in_progress, end_time);
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS trips (
+        trip_id         TEXT PRIMARY KEY,
+        device_id       TEXT NOT NULL,
+        version         BIGINT NOT NULL,
+        in_progress     BOOLEAN NOT NULL,
+        start_time      TIMESTAMPTZ NOT NULL,
+        end_time        TIMESTAMPTZ NOT NULL,
+        start_lat       DOUBLE PRECISION,
+        start_lon       DOUBLE PRECISION,
+        end_lat         DOUBLE PRECISION,
+        end_lon         DOUBLE PRECISION,
+        duration_ms     BIGINT NOT NULL,
+        moving_ms       BIGINT NOT NULL,
+        distance_km     DOUBLE PRECISION NOT NULL,
+        distance_source TEXT NOT NULL,
+        avg_speed_kmh   DOUBLE PRECISION,
+        max_speed_kmh   DOUBLE PRECISION,
+        max_rpm         DOUBLE PRECISION,
+        max_coolant_c   DOUBLE PRECISION,
+        fuel_used_pct   DOUBLE PRECISION,
+        points          BIGINT NOT NULL,
+        gaps            JSONB NOT NULL DEFAULT '[]',
+        updated_at      TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_trips_device_start ON trips (device_id, start_time);
+      CREATE INDEX IF NOT EXISTS idx_trips_in_progress ON trips (in_progress, end_time);
+    `,
+  },
 ];
