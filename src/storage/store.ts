@@ -1,5 +1,6 @@
 import type { TokenRecord } from '../auth/tokens.js';
 import type { DeadLetter, StoreStatus, TelemetryEvent } from '../core/event.js';
+import type { CommandRepository } from './commands.js';
 
 /**
  * One batch as the pipeline hands it to a store: events to insert once each
@@ -167,4 +168,6 @@ export interface Store {
 
   readonly tokens: TokenRepository;
   readonly queries: QueryRepository;
+  /** Commands to devices (src/commands/). */
+  readonly commands: CommandRepository;
 }

@@ -25,6 +25,8 @@ import { differingFields, type EventContent } from '../event-content.js';
 import { MIGRATIONS } from '../migrations/index.js';
 import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '../rows.js';
 import { sqliteTokens } from './tokens.js';
+import { sqliteCommands } from './commands.js';
+import type { CommandRepository } from '../commands.js';
 import { sqliteQueries } from './queries.js';
 import { sameThreadReader, ThreadReader, type SqlReader } from './reader.js';
 import type { DeadLetterQuery, EventConflict, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
@@ -345,6 +347,7 @@ export class SqliteStore implements Store {
   private writer: WriterThread | undefined;
   private closed = false;
   readonly tokens: TokenRepository = sqliteTokens(() => this.db);
+  readonly commands: CommandRepository = sqliteCommands(() => this.db);
   private readonly reader: SqlReader;
   readonly queries: QueryRepository;
 
