@@ -17,6 +17,7 @@ import { createLogger } from './core/logger.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
 import { BatchWriter, errorSummary } from './pipeline/batch-writer.js';
 import { Ingest } from './pipeline/ingest.js';
+import type { MessagePublisher } from './pipeline/message.js';
 import { RouteTable } from './pipeline/routes.js';
 import { HttpIngest } from './sources/http-ingest/index.js';
 import { InfluxWrite } from './sources/http-ingest/influx.js';
@@ -25,6 +26,8 @@ import { LiveHub } from './sinks/live/hub.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { openStore } from './storage/open.js';
+import { CommandDispatcher } from './commands/dispatcher.js';
+import { externalStatusInput, onStatusBytes, STATUS_FILTER } from './commands/status-input.js';
 import type { Store } from './storage/store.js';
 
 export interface Telehub {
@@ -35,6 +38,8 @@ export interface Telehub {
   log: Logger;
   http: FastifyInstance;
   httpPort: number;
+  /** Commands to devices (src/commands/). */
+  commands: CommandDispatcher;
   /** Embedded broker ports (0/-1 when an external broker is used). */
   mqttPort: number;
   mqttWsPort: number;
@@ -79,6 +84,14 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     onActive: (active) => (active ? w.on('committed', toStream) : w.off('committed', toStream)),
   });
   metrics.observeStream(() => hub.counters);
+  // The dispatcher publishes through the active source, bound once it has started.
+  let commandOut: MessagePublisher | undefined;
+  const commands = new CommandDispatcher(
+    store.commands,
+    { publish: (topic, payload, qos) => commandOut?.publish(topic, payload, qos) },
+    config.commands,
+    log.child({ component: 'commands' }),
+  );
   const influx = new InfluxWrite(ingest, w, config.lineProtocol, accepting);
   const http = await buildHttpServer({
     metrics,
@@ -88,6 +101,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     hub,
     ingest: httpIngest,
     influx,
+    commands,
     maxBodyBytes: config.http.maxBodyBytes,
     onRoute: opts.onRoute,
     readiness: { problems: async () => {
@@ -162,12 +176,22 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     }
   }
   ingest.deadLetterOut = external?.publisher ?? embedded?.publisher;
+  commandOut = external?.publisher ?? embedded?.publisher;
+  // Node status (command answers) until the device registry's status route offers a listener.
+  const onAnswer = (deviceId: string, message: unknown) => {
+    commands.handleCommandStatus(deviceId, message).catch((err: unknown) => log.warn({ err, deviceId }, 'Could not record a command answer.'));
+  };
+  let statusInput: { close(): Promise<void> } | undefined;
+  if (embedded) embedded.onPublish(STATUS_FILTER, onStatusBytes(onAnswer));
+  else if (config.mqtt) statusInput = await externalStatusInput(config.mqtt, onAnswer, log);
+  await commands.start();
   started = true;
 
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     log.info({ inflight: w.inflight }, 'Stopping: intake closed, committing what is in flight.');
+    commands.stop();
     external?.stopIntake();
     embedded?.stopIntake();
     const drained = await withTimeout(w.close(), config.shutdownTimeoutMs).then(
@@ -175,6 +199,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
       () => false,
     );
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
+    await statusInput?.close().catch(() => undefined);
     await external?.close();
     await embedded?.close();
     log.debug('MQTT closed.');
@@ -193,6 +218,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     log,
     http,
     httpPort,
+    commands,
     mqttPort: embedded?.port ?? 0,
     mqttWsPort: embedded?.wsPort ?? -1,
     stop,

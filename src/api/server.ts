@@ -18,6 +18,8 @@ import { closeIfBodyUnread, handleError } from './errors.js';
 import { rejectUnknownQuery } from './query-params.js';
 import { collectApiRoutes, registerHomeRoute, type ApiRouteLink } from './routes/home.js';
 import { registerIngestRoutes } from './routes/ingest.js';
+import { registerCommandRoutes } from './routes/commands.js';
+import type { CommandDispatcher } from '../commands/dispatcher.js';
 import { ErrorSchema, RetryAfterHeader } from './schemas.js';
 
 export interface Readiness {
@@ -35,6 +37,8 @@ export interface HttpDeps {
   store?: Store;
   replay?: DeadLetterReplay;
   hub?: LiveHub;
+  /** Commands to devices (needs `store`). */
+  commands?: CommandDispatcher;
   maxBodyBytes?: number;
   /** Called for every route as it is registered (tests walk the routes with it). */
   onRoute?: (route: RouteOptions) => void;
@@ -101,6 +105,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
     if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay });
     if (deps.hub) await app.register(registerStreamRoutes, { auth, hub: deps.hub });
+    if (deps.commands && store) await app.register(registerCommandRoutes, { auth, commands: deps.commands, repo: store.commands, isRetriable: (err) => store.isRetriable(err) });
   }
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

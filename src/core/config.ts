@@ -38,6 +38,8 @@ export interface Config {
   http: { host: string; port: number; maxBodyBytes: number; streamMaxBufferBytes: number };
   logLevel: string;
   shutdownTimeoutMs: number;
+  /** Commands to devices (src/commands/). */
+  commands: { ttlMs: number; ackTimeoutMs: number; maxAttempts: number };
   /** Embedded broker, used when `mqtt` is undefined. */
   embedded: { host: string; port: number; wsPort: number; maxPacketBytes: number };
   /** External broker; undefined means the embedded one. */
@@ -230,6 +232,7 @@ export function loadConfig(env: Raw = process.env): Config {
     http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES'), streamMaxBufferBytes: int('TELEHUB_STREAM_MAX_BUFFER_BYTES') },
     logLevel: str('TELEHUB_LOG_LEVEL')!,
     shutdownTimeoutMs: int('TELEHUB_SHUTDOWN_TIMEOUT_MS'),
+    commands: { ttlMs: int('TELEHUB_COMMAND_TTL_S') * 1000, ackTimeoutMs: int('TELEHUB_COMMAND_ACK_TIMEOUT_S') * 1000, maxAttempts: int('TELEHUB_COMMAND_MAX_ATTEMPTS') },
     embedded: {
       host: str('TELEHUB_MQTT_HOST')!,
       port: int('TELEHUB_MQTT_PORT'),

@@ -176,6 +176,22 @@ export class EmbeddedBrokerSource {
     });
   }
 
+  /**
+   * Calls `handler` for every publication on `filter` that passes through
+   * the broker (after intake has taken what a route takes): the commands
+   * dispatcher's view of node status messages.
+   */
+  onPublish(filter: string, handler: (topic: string, payload: Buffer) => void): void {
+    this.broker.subscribe(
+      filter,
+      (packet, done) => {
+        handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+        done();
+      },
+      () => undefined,
+    );
+  }
+
   /** Stops taking new events; publishes already taken still commit and are acknowledged. */
   stopIntake(): void {
     this.accepting = false;
