@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { commandNode } from '../helpers/command-node.js';
 import { startInProcess, type InProcessTelehub } from '../helpers/inprocess.js';
+import { runTelehubCli } from '../helpers/telehub.js';
 import { clearSession, mosquittoUrl, needsMosquitto } from '../helpers/mqtt.js';
 
 interface Cmd {
@@ -155,6 +156,22 @@ for (const mode of ['embedded', 'mosquitto'] as const) {
         await node.client.publishAsync(`iot/node/${dev}/status`, JSON.stringify({ command_id: c.command_id, status: 'succeeded' }), { qos: 1 });
         const list = await (await fetch(`${t.base}/api/v1/devices/${dev}/commands`, { headers: { authorization: `Bearer ${admin}` } })).json() as { commands: Cmd[] };
         assert.deepEqual(list.commands.map((x) => [x.command_id, x.state]), [[c.command_id, 'cancelled']]);
+      } finally {
+        await node.close();
+      }
+    });
+    it('telehub command send --wait prints the final state; a bad --params exits 64', { skip: mode === 'mosquitto' ? 'the CLI path is the same for both brokers' : false }, async () => {
+      const dev = device();
+      const node = await commandNode(url, dev);
+      try {
+        const r = await runTelehubCli({ TELEHUB_TOKEN: admin }, 'command', 'send', dev, 'ping', '--params', '{"n":1}', '--wait', '--url', t.base);
+        assert.equal(r.status, 0, r.stderr);
+        const c = JSON.parse(r.stdout) as Cmd;
+        assert.equal(c.state, 'succeeded');
+        assert.equal(node.executions.get(c.command_id), 1);
+        const bad = await runTelehubCli({ TELEHUB_TOKEN: admin }, 'command', 'send', dev, 'ping', '--params', '{nope', '--url', t.base);
+        assert.equal(bad.status, 64);
+        assert.match(bad.stderr, /--params is not valid JSON/);
       } finally {
         await node.close();
       }

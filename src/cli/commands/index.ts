@@ -5,6 +5,7 @@
  * docs/cli.md.
  */
 import type { Command } from '../command.js';
+import { command } from './command.js';
 import { config } from './config.js';
 import { deadletters } from './deadletters.js';
 import { events } from './events.js';
@@ -12,4 +13,4 @@ import { migrate } from './migrate.js';
 import { start } from './start.js';
 import { tokens } from './tokens.js';
 
-export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, tokens, config];
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, tokens, command, config];
