@@ -47,6 +47,7 @@ import {
 import { formatProfile, monotonicUs, summariseProfile, type ProfileSummary, type ProfileWindow } from './lib/profile.js';
 import { clearMqttSession, pgCounts, provideBroker, providePostgres, type Broker, type PostgresProvider } from './lib/services.js';
 import { startNodeFlags } from './lib/start-args.js';
+import { sampleProcessorLag, type LagReport } from './lib/processor-lag.js';
 import { cleanTelehubEnv } from './lib/http-telehub.js';
 import { formatHttpTable, runHttpSuite, type HttpSuiteReport } from './http.js';
 import { formatQueryTable, runQuerySuite, type QuerySuiteReport } from './query.js';
@@ -170,6 +171,8 @@ interface ModeResult {
   machineBusyPercent?: number;
   settings: Record<string, unknown>;
   profile?: ProfileSummary;
+  /** device-counters' lag during the load (telehub modes), sampled from /metrics. */
+  processorLag?: LagReport;
 }
 
 interface Measured {
@@ -182,6 +185,7 @@ interface Measured {
   cpuIngester?: number;
   cpuMosquitto?: number;
   machineBusyPercent?: number;
+  processorLag?: LagReport;
 }
 
 /** A timed run that did not complete, with the ACKs counted until then. */
@@ -195,7 +199,7 @@ class RunFailed extends Error {
 }
 
 /** Connects the devices to `url`, runs the load against the ingesting process `ingester`, and verifies the ACKs. */
-async function measure(mode: Mode, url: string, events: number, ingester: Child, broker?: Broker): Promise<Measured> {
+async function measure(mode: Mode, url: string, events: number, ingester: Child, broker?: Broker, httpPort?: number): Promise<Measured> {
   const fleet = createFleet(CLIENT, {
     url,
     devices: DEVICES,
@@ -213,6 +217,7 @@ async function measure(mode: Mode, url: string, events: number, ingester: Child,
     let load: LoadResult;
     const fromUs = monotonicUs();
     const mc0 = machineCpuTicks();
+    const lag = httpPort !== undefined ? sampleProcessorLag(httpPort) : undefined;
     try {
       load = await fleet.run();
     } catch (err) {
@@ -225,7 +230,9 @@ async function measure(mode: Mode, url: string, events: number, ingester: Child,
     const cpu1 = procCpuSeconds(ingester.pid);
     const mq1 = broker?.child ? procCpuSeconds(broker.child.pid) : undefined;
     const problems = await fleet.verify(500);
+    const processorLag = await lag?.stop();
     return {
+      processorLag,
       load,
       acks: fleet.acks(),
       window,
@@ -293,7 +300,7 @@ async function modeA(base: ModeResult): Promise<ModeResult> {
       env: telehubEnv({ TELEHUB_DATA_DIR: dataDir, TELEHUB_MQTT_PORT: String(mqttPort), TELEHUB_HTTP_PORT: String(httpPort) }),
     });
     await waitForHttp200(`http://127.0.0.1:${httpPort}/readyz`, 60_000, child);
-    const m = await measure('a', `mqtt://127.0.0.1:${mqttPort}`, EVENTS, child);
+    const m = await measure('a', `mqtt://127.0.0.1:${mqttPort}`, EVENTS, child, undefined, httpPort);
     const problems = [...m.problems, ...(await stopTelehub(child))];
     const db = new Database(path.join(dataDir, 'telehub.db'), { readonly: true });
     let rows: { events: number; deadLetters: number };
@@ -334,7 +341,7 @@ async function modeB(base: ModeResult, broker: Broker, pgp: PostgresProvider): P
       }),
     });
     await waitForHttp200(`http://127.0.0.1:${httpPort}/readyz`, 60_000, child);
-    const m = await measure('b', broker.url, EVENTS, child, broker);
+    const m = await measure('b', broker.url, EVENTS, child, broker, httpPort);
     const problems = [...m.problems, ...(await stopTelehub(child))];
     const rows = await pgCounts(db.url);
     problems.push(...checkRows(rows, EVENTS));
@@ -385,6 +392,7 @@ function finish(base: ModeResult, m: Measured, rows: { events: number; deadLette
     cpuSeconds: { ingester: opt(m.cpuIngester), devices: round(m.load.generatorCpuSeconds, 2), mosquitto: opt(m.cpuMosquitto) },
     generatorCpuSecondsPer50kEvents: m.load.events > 0 ? round((m.load.generatorCpuSeconds * 50_000) / m.load.events, 2) : undefined,
     machineBusyPercent: m.machineBusyPercent,
+    processorLag: m.processorLag,
     profile,
   };
 }
@@ -432,6 +440,12 @@ function printTable(results: ModeResult[]): void {
       `latency p50 ${r.latencyMs!.p50} ms, p95 ${r.latencyMs!.p95} ms, p99 ${r.latencyMs!.p99} ms, max ${r.latencyMs!.max} ms`,
       `CPU during run: ${r.mode === 'c' ? 'ingester' : 'telehub'} ${cpu.ingester ?? '?'} s, devices (bench, ${CLIENT}) ${cpu.devices} s = ${r.generatorCpuSecondsPer50kEvents ?? '?'} s per 50,000 events${cpu.mosquitto !== undefined ? `, mosquitto ${cpu.mosquitto} s` : ''} over ${r.seconds} s wall; machine ${r.machineBusyPercent ?? '?'}% busy`,
     ];
+    const lag = r.processorLag;
+    if (lag) {
+      parts.push(
+        `${lag.processor} lag during the load p50 ${lag.p50Seconds.toFixed(2)} s, p99 ${lag.p99Seconds.toFixed(2)} s, max ${lag.maxSeconds.toFixed(2)} s / ${lag.maxEntries} entries (${lag.samples} samples), caught up ${lag.catchUpSeconds === null ? 'not within 60 s' : `${lag.catchUpSeconds.toFixed(2)} s`} after the load`,
+      );
+    }
     log(`  ${r.mode}: ${parts.join('; ')}`);
   }
 }

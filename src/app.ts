@@ -11,7 +11,6 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildHttpServer, type HttpDeps } from './api/server.js';
 import type { Config } from './core/config.js';
-import type { TelemetryEvent } from './core/event.js';
 import { listenProblem, ListenError, type ListenTarget } from './core/listen.js';
 import { createLogger } from './core/logger.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
@@ -23,6 +22,10 @@ import { HttpIngest } from './sources/http-ingest/index.js';
 import { InfluxWrite } from './sources/http-ingest/influx.js';
 import { DeadLetterReplay } from './sources/http-ingest/replay.js';
 import { LiveHub } from './sinks/live/hub.js';
+import type { Processor } from './log/processor.js';
+import { ProcessorRunner } from './log/runner.js';
+import { Wakeup } from './log/wakeup.js';
+import { makeProcessors } from './processors/index.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { openStore } from './storage/open.js';
@@ -34,6 +37,10 @@ export interface Telehub {
   config: Config;
   store: Store;
   writer: BatchWriter;
+  /** The processors following the commit log. */
+  processors: ProcessorRunner;
+  /** The live stream's fan-out (reads the commit log). */
+  liveHub: LiveHub;
   metrics: Metrics;
   log: Logger;
   http: FastifyInstance;
@@ -45,6 +52,13 @@ export interface Telehub {
   mqttWsPort: number;
   /** Stops intake, commits and acknowledges what is in flight, closes everything. */
   stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  onRoute?: HttpDeps['onRoute'];
+  /** Processors to run besides those TELEHUB_PROCESSORS names (tests, benchmarks). */
+  extraProcessors?: Processor[];
 }
 
 /** Which settings to name when a listener cannot bind. */
@@ -60,7 +74,7 @@ const LISTENERS: Record<'http' | 'mqtt' | 'ws', ListenTarget> = {
  * rejects with a ConfigError naming the setting to change, after closing
  * what had started.
  */
-export async function startTelehub(config: Config, opts: { log?: Logger; onRoute?: HttpDeps['onRoute'] } = {}): Promise<Telehub> {
+export async function startTelehub(config: Config, opts: StartOptions = {}): Promise<Telehub> {
   const log = opts.log ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   const store = openStore(config.store);
@@ -78,11 +92,20 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
   const accepting = () => migrated && !stopping;
   const httpIngest = new HttpIngest(ingest, w, accepting);
 
-  const toStream = ({ stored }: { stored: TelemetryEvent[] }) => hub.publish(stored);
-  const hub = new LiveHub({
-    maxBufferedBytes: config.http.streamMaxBufferBytes,
-    onActive: (active) => (active ? w.on('committed', toStream) : w.off('committed', toStream)),
-  });
+  // After a commit the writer only rings this (no data); processors and the
+  // live stream read what was committed from the commit log.
+  const wakeup = new Wakeup();
+  w.onCommit(() => wakeup.ring());
+  const processors = new ProcessorRunner(
+    store,
+    [...makeProcessors(config.log.processors), ...(opts.extraProcessors ?? [])],
+    { batchSize: config.log.processorBatch, pollMs: config.log.pollMs, retryMinMs: config.pipeline.retryMinMs, retryMaxMs: config.pipeline.retryMaxMs },
+    log,
+    wakeup,
+  );
+  processors.onError = (name) => metrics.processorErrors.inc({ name });
+  metrics.observeProcessors(() => (migrated ? processors.status() : Promise.resolve([])));
+  const hub = new LiveHub({ maxBufferedBytes: config.http.streamMaxBufferBytes, log: store.log, wakeup, pollMs: config.log.pollMs, logger: log });
   metrics.observeStream(() => hub.counters);
   // The dispatcher publishes through the active source, bound once it has started.
   let commandOut: MessagePublisher | undefined;
@@ -99,6 +122,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     store,
     replay: new DeadLetterReplay(ingest),
     hub,
+    processors,
     ingest: httpIngest,
     influx,
     commands,
@@ -185,6 +209,9 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
   if (embedded) embedded.onPublish(STATUS_FILTER, onStatusBytes(onAnswer));
   else if (config.mqtt) statusInput = await externalStatusInput(config.mqtt, onAnswer, log);
   await commands.start();
+  // Beside intake, after it: a processor never delays the first ACK.
+  await processors.start();
+  log.info({ processors: processors.names }, 'Processors following the commit log.');
   started = true;
 
   const stop = async () => {
@@ -200,6 +227,7 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     );
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
     await statusInput?.close().catch(() => undefined);
+    await processors.stop();
     await external?.close();
     await embedded?.close();
     log.debug('MQTT closed.');
@@ -214,6 +242,8 @@ export async function startTelehub(config: Config, opts: { log?: Logger; onRoute
     config,
     store,
     writer: w,
+    processors,
+    liveHub: hub,
     metrics,
     log,
     http,

@@ -8,6 +8,8 @@ import type { Metrics } from '../core/metrics.js';
 import type { Store, TokenRepository } from '../storage/store.js';
 import { registerQueryRoutes } from './routes/query.js';
 import { registerStreamRoutes } from './routes/stream.js';
+import { registerProcessorRoutes } from './routes/processors.js';
+import type { ProcessorRunner } from '../log/runner.js';
 import type { LiveHub } from '../sinks/live/hub.js';
 import type { DeadLetterReplay } from '../sources/http-ingest/replay.js';
 import type { HttpIngest } from '../sources/http-ingest/index.js';
@@ -39,6 +41,8 @@ export interface HttpDeps {
   hub?: LiveHub;
   /** Commands to devices (needs `store`). */
   commands?: CommandDispatcher;
+  /** The processors following the commit log (GET /api/v1/processors). */
+  processors?: ProcessorRunner;
   maxBodyBytes?: number;
   /** Called for every route as it is registered (tests walk the routes with it). */
   onRoute?: (route: RouteOptions) => void;
@@ -106,6 +110,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay });
     if (deps.hub) await app.register(registerStreamRoutes, { auth, hub: deps.hub });
     if (deps.commands && store) await app.register(registerCommandRoutes, { auth, commands: deps.commands, repo: store.commands, isRetriable: (err) => store.isRetriable(err) });
+    if (deps.store && deps.processors) await app.register(registerProcessorRoutes, { auth, store: deps.store, processors: deps.processors });
   }
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -11,7 +11,11 @@ function table(rows: [string, string][]): string[] {
 
 /** The usage line: `telehub tokens create --name NAME [options]`. */
 export function usageLine(command: Command): string {
-  if (command.subcommands) return `telehub ${command.name} <${command.subcommands.map((c) => c.name.split(' ').at(-1)).join('|')}> [options]`;
+  if (command.subcommands) {
+    // A group that also runs on its own (`processors` lists) takes its subcommand optionally.
+    const subs = command.subcommands.map((c) => c.name.split(' ').at(-1)).join('|');
+    return `telehub ${command.name} ${command.run ? `[${subs}]` : `<${subs}>`} [options]`;
+  }
   const entries = Object.entries(command.options ?? {});
   const required = entries.filter(([, o]) => o.required).map(([name, o]) => `--${name} ${o.value ?? 'VALUE'}`);
   const args = (command.arguments ?? []).map((a) => (a.required ? `<${a.name}>` : `[${a.name}]`));

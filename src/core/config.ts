@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { loadConfigFile, type RouteConfig } from './config-file.js';
 import { ConfigError } from './errors.js';
+import { KNOWN_PROCESSORS } from '../processors/index.js';
 import { editDistance } from './setting-typos.js';
 import { IGNORED_PREFIXES, SETTINGS, type SettingSpec } from './settings.js';
 
@@ -55,6 +56,8 @@ export interface Config {
     retryMinMs: number;
     retryMaxMs: number;
   };
+  /** Commit-log readers: the processors to run and how they read. */
+  log: { processors: string[]; processorBatch: number; pollMs: number };
   limits: Limits;
   lineProtocol: { deviceTag: string; fallbackDeviceTags: string[]; eventType: 'measurement.field' | 'field' };
   /**
@@ -191,6 +194,10 @@ export function loadConfig(env: Raw = process.env): Config {
   const storeKind = str('TELEHUB_STORE');
   const pgWanted = storeKind === 'postgres' || (storeKind === 'auto' && (str('DATABASE_URL') !== undefined || str('POSTGRES_HOST') !== undefined));
 
+  const processorNames = [...new Set((str('TELEHUB_PROCESSORS') ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '' && t !== 'none'))];
+  for (const n of processorNames) {
+    if (!KNOWN_PROCESSORS.includes(n)) problems.push(`TELEHUB_PROCESSORS: unknown processor ${JSON.stringify(n)} (known: ${KNOWN_PROCESSORS.join(', ')})`);
+  }
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -256,6 +263,11 @@ export function loadConfig(env: Raw = process.env): Config {
       writeConcurrency: int('TELEHUB_WRITE_CONCURRENCY'),
       retryMinMs: int('TELEHUB_RETRY_MIN_MS'),
       retryMaxMs: int('TELEHUB_RETRY_MAX_MS'),
+    },
+    log: {
+      processors: processorNames,
+      processorBatch: int('TELEHUB_PROCESSOR_BATCH'),
+      pollMs: int('TELEHUB_LOG_POLL_MS'),
     },
     lineProtocol: {
       deviceTag: str('TELEHUB_LP_DEVICE_TAG')!,

@@ -39,7 +39,35 @@ export function createMetrics(registry = new Registry()) {
   const receivedTallies = new Tallies();
   const eventTallies = new Tallies();
   let acksPending = 0;
+  let processorSource: (() => Promise<ProcessorStatusLike[]>) | undefined;
+  // One status read per scrape for the three processor gauges (each would otherwise query the store).
+  let processorScrape: { at: number; p: Promise<ProcessorStatusLike[]> } | undefined;
+  const processorStatus = (): Promise<ProcessorStatusLike[]> => {
+    if (!processorSource) return Promise.resolve([]);
+    const now = Date.now();
+    if (processorScrape === undefined || now - processorScrape.at > 1000) processorScrape = { at: now, p: processorSource().catch(() => []) };
+    return processorScrape.p;
+  };
+  const processorGauge = (name: string, help: string, pick: (s: ProcessorStatusLike) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['name'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const s of await processorStatus()) this.set({ name: s.name }, pick(s));
+      },
+    });
   return {
+    /** The processor metrics read the runner's status (checkpoint and lag from the store) at scrape time. */
+    observeProcessors(fn: () => Promise<ProcessorStatusLike[]>) {
+      processorSource = fn;
+    },
+    processorCheckpoint: processorGauge('telehub_processor_checkpoint', 'Commit-log number up to which the processor has applied entries.', (s) => s.checkpoint),
+    processorLagEntries: processorGauge('telehub_processor_lag_entries', 'Commit-log entries after the processor checkpoint (counted up to 1,000,000).', (s) => s.lagEntries),
+    processorLagSeconds: processorGauge('telehub_processor_lag_seconds', 'Age of the oldest commit-log entry the processor has not applied yet (0 when caught up).', (s) => s.lagSeconds),
+    processorErrors: new Counter({ name: 'telehub_processor_errors_total', help: 'Failed processor attempts (each is retried from its checkpoint).', labelNames: ['name'], registers: [registry] }),
     /** Counts one received message (cheap; reaches `received` at scrape time). */
     countReceived(source: string) {
       receivedTallies.add(source, 1);
@@ -136,3 +164,11 @@ export function createMetrics(registry = new Registry()) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What the processor gauges read (src/log/runner.ts ProcessorStatus). */
+export interface ProcessorStatusLike {
+  name: string;
+  checkpoint: number;
+  lagEntries: number;
+  lagSeconds: number;
+}

@@ -105,6 +105,11 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'TELEHUB_RETRY_MIN_MS', group: 'Pipeline', type: 'int', default: '100', min: 1, max: 600000, description: 'First back-off after a transient store error; doubles up to TELEHUB_RETRY_MAX_MS, with jitter.' },
   { env: 'TELEHUB_RETRY_MAX_MS', group: 'Pipeline', type: 'int', default: '5000', min: 1, max: 600000, description: 'Longest back-off between retries of a batch. Retries never stop while telehub runs: nothing is dropped.' },
 
+  // Commit log and processors
+  { env: 'TELEHUB_PROCESSORS', group: 'Commit log and processors', type: 'string', default: 'device-counters', description: 'Comma-separated processors to run beside intake, each following the commit log from its own checkpoint (`device-counters`: per-device counts, first/last seen, last value per event type). `none`: run no processor. See docs/architecture.md.' },
+  { env: 'TELEHUB_PROCESSOR_BATCH', group: 'Commit log and processors', type: 'int', default: '1000', min: 1, max: 100000, description: 'Most log entries a processor applies in one transaction (its state and checkpoint together).' },
+  { env: 'TELEHUB_LOG_POLL_MS', group: 'Commit log and processors', type: 'int', default: '500', min: 10, max: 60000, description: 'Longest wait of a commit-log reader (processors, live stream) between reads. Commits in this process wake readers at once; the poll finds commits of other processes.' },
+
   // Limits
   { env: 'TELEHUB_MAX_PAYLOAD_BYTES', group: 'Limits', type: 'int', default: '65536', min: 64, max: 268435455, description: 'Largest accepted event payload; larger ones are dead-lettered as `payload_too_large`.' },
   { env: 'TELEHUB_MAX_META_BYTES', group: 'Limits', type: 'int', default: '8192', min: 2, max: 16777216, description: 'Largest `meta` object, as serialised JSON (`meta_too_large`).' },

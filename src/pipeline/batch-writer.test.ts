@@ -228,4 +228,63 @@ describe('BatchWriter', () => {
       assert.deepEqual(s.batches.flatMap((b) => b.events.map((e) => e.eventId)), ids, 'order kept across merged batches');
     }
   });
+
+  it('a commit listener that throws neither rewrites the batch nor completes an item twice', async () => {
+    const s = new ScriptedStore();
+    const w = new BatchWriter(s.asStore(), opts, log);
+    let rings = 0;
+    w.onCommit(() => {
+      rings++;
+      throw new Error('listener failure');
+    });
+    let completions = 0;
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const out = await Promise.all(
+      ids.map(
+        (id) =>
+          new Promise<ItemOutcome>((resolve) =>
+            w.submit({ kind: 'event', event: ev(id), raw: Buffer.from(id), topic: 'qs/v1/d/events', source: 'mqtt', done: (o) => (completions++, resolve(o)) }),
+          ),
+      ),
+    );
+    await w.drain();
+    // Let the (throwing) listeners run, then look again.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.ok(rings >= 1, 'the listener was called');
+    assert.deepEqual(out.map((o) => o.status), ids.map(() => 'stored'));
+    assert.equal(completions, ids.length, 'each item completed once');
+    assert.equal(s.batches.length, 2, 'each batch written once');
+    assert.equal(w.inflight, 0);
+  });
+
+  it('an acknowledgement callback that throws completes nothing twice', async () => {
+    const s = new ScriptedStore();
+    const w = new BatchWriter(s.asStore(), { ...opts, batchMax: 2 }, log);
+    let calls = 0;
+    const idle = new Promise<void>((resolve) => {
+      for (const id of ['x', 'y']) {
+        w.submit({ kind: 'event', event: ev(id), raw: Buffer.from(id), topic: 'qs/v1/d/events', source: 'mqtt', done: () => {
+          calls++;
+          if (calls === 2) resolve();
+          throw new Error('ack failed');
+        } });
+      }
+    });
+    await idle;
+    await w.drain();
+    assert.equal(calls, 2);
+    assert.equal(s.batches.length, 1);
+    assert.equal(w.inflight, 0);
+  });
+
+  it('rings commit listeners after the items are completed, without data', async () => {
+    const s = new ScriptedStore();
+    const w = new BatchWriter(s.asStore(), opts, log);
+    const order: string[] = [];
+    const rang = new Promise<unknown[]>((resolve) => w.onCommit((...args: unknown[]) => (order.push('ring'), resolve(args))));
+    await new Promise<void>((resolve) => w.submit({ kind: 'event', event: ev('r'), raw: Buffer.from('r'), topic: 'qs/v1/d/events', source: 'mqtt', done: () => (order.push('done'), resolve()) }));
+    assert.deepEqual(await rang, []);
+    assert.deepEqual(order, ['done', 'ring']);
+  });
 });

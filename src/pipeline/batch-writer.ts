@@ -17,12 +17,17 @@
  * event is alone, so one bad row never blocks the others. A dead letter the
  * store refuses even alone is retried the same way, for ever: acknowledging
  * it would acknowledge an input that was kept nowhere.
+ *
+ * After a commit the writer only completes the batch's items and rings
+ * `onCommit` listeners (no data, on a later turn of the event loop, each in
+ * try/catch): whatever a listener does, a committed batch is never written
+ * again and no item completes twice. What happens after a commit reads the
+ * commit log (src/log/), not this writer.
  */
-import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { DeadLetter, SourceKind, StoreStatus, TelemetryEvent } from '../core/event.js';
 import type { Metrics } from '../core/metrics.js';
-import type { EventConflict, Store, WriteBatch } from '../storage/store.js';
+import type { EventConflict, Store, WriteBatch, WriteResult } from '../storage/store.js';
 import { makeDeadLetter } from './dead-letter.js';
 
 /** How an item ended; `conflict` and `rejected` carry the dead letter that was committed for it. */
@@ -67,12 +72,10 @@ export interface BatchWriterOptions {
   retryMaxMs: number;
 }
 
-/** Emitted after each commit with the events newly stored (for live streams and processors). */
-export interface CommittedEvents {
-  stored: TelemetryEvent[];
-}
+/** Marks an item whose `done` has run, so nothing can complete it a second time. */
+const FINISHED = Symbol('finished');
 
-export class BatchWriter extends EventEmitter {
+export class BatchWriter {
   private pending: PipelineItem[] = [];
   private timer: NodeJS.Timeout | undefined;
   private queue: PipelineItem[][] = [];
@@ -83,6 +86,8 @@ export class BatchWriter extends EventEmitter {
   private closed = false;
   private failing = false;
   private readonly concurrency: number;
+  private readonly commitListeners = new Set<() => void>();
+  private ringScheduled = false;
 
   constructor(
     private readonly store: Store,
@@ -90,9 +95,34 @@ export class BatchWriter extends EventEmitter {
     private readonly log: Logger,
     private readonly metrics?: Metrics,
   ) {
-    super();
     // SQLite has one writer (its worker thread commits in order): a second batch would only queue.
     this.concurrency = store.kind === 'sqlite' ? 1 : opts.writeConcurrency;
+  }
+
+  /**
+   * Calls `listener` (with no data) after commits: once per event-loop turn
+   * however many batches committed in it, always after their items were
+   * completed. A listener that throws is logged and changes nothing else.
+   * Returns a function that removes the listener.
+   */
+  onCommit(listener: () => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  private ringCommitListeners(): void {
+    if (this.ringScheduled || this.commitListeners.size === 0) return;
+    this.ringScheduled = true;
+    setImmediate(() => {
+      this.ringScheduled = false;
+      for (const l of this.commitListeners) {
+        try {
+          l();
+        } catch (err) {
+          this.log.error({ err }, 'A commit listener threw; ignored.');
+        }
+      }
+    });
   }
 
   /** Items submitted and not yet finished. */
@@ -184,12 +214,9 @@ export class BatchWriter extends EventEmitter {
 
   private async writeWithRetry(items: PipelineItem[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      let conflicts: ConflictedItem[] | undefined;
+      let result: WriteResult;
       try {
-        conflicts = await this.writeOnce(items);
-        if (this.failing) this.log.info({ attempts: attempt + 1 }, 'Store is writable again; resuming.');
-        this.failing = false;
-        this.metrics?.storeUp.set(1);
+        result = await this.commit(items);
       } catch (err) {
         const deadLetterAlone = items.length === 1 && items[0].kind === 'dead';
         if (!this.store.isRetriable(err) && !deadLetterAlone) {
@@ -212,6 +239,12 @@ export class BatchWriter extends EventEmitter {
         await sleep(delay);
         continue;
       }
+      // Committed: from here on nothing may send the batch back to the store.
+      if (this.failing) this.log.info({ attempts: attempt + 1 }, 'Store is writable again; resuming.');
+      this.failing = false;
+      this.metrics?.storeUp.set(1);
+      const conflicts = this.complete(items, result);
+      this.ringCommitListeners();
       if (conflicts !== undefined) await this.deadLetterConflicts(conflicts);
       return;
     }
@@ -275,8 +308,8 @@ export class BatchWriter extends EventEmitter {
     await this.writeWithRetry(items.slice(mid));
   }
 
-  /** Commits one batch and completes its items, except the conflicts, which it returns (each with its `conflict`). */
-  private async writeOnce(items: PipelineItem[]): Promise<ConflictedItem[] | undefined> {
+  /** Writes the batch; throws what the store threw. Completes nothing. */
+  private async commit(items: PipelineItem[]): Promise<WriteResult> {
     const events: TelemetryEvent[] = [];
     const deadLetters: DeadLetter[] = [];
     for (const it of items) {
@@ -288,10 +321,12 @@ export class BatchWriter extends EventEmitter {
     const result = await this.store.writeBatch(batch);
     this.metrics?.commitSeconds.observe((performance.now() - started) / 1000);
     this.metrics?.batchSize.observe(items.length);
+    return result;
+  }
 
+  /** Completes the items of a committed batch, except the conflicts, which it returns (each with its `conflict`). */
+  private complete(items: PipelineItem[], result: WriteResult): ConflictedItem[] | undefined {
     const statuses = result.statuses;
-    const wantStored = this.listenerCount('committed') > 0;
-    const stored: TelemetryEvent[] = [];
     let conflicts: ConflictedItem[] | undefined;
     let e = 0;
     let nStored = 0;
@@ -301,7 +336,6 @@ export class BatchWriter extends EventEmitter {
         const status = statuses[i];
         if (status === 'stored') {
           nStored++;
-          if (wantStored) stored.push(it.event);
           this.finish(it, STORED);
         } else if (status === 'conflict') {
           // Completed once its dead letter is committed (deadLetterConflicts).
@@ -317,7 +351,6 @@ export class BatchWriter extends EventEmitter {
     }
     const nConflicts = conflicts?.length ?? 0;
     this.metrics?.countEvents(nStored, e - nStored - nConflicts, nConflicts);
-    if (stored.length > 0) this.emit('committed', { stored } satisfies CommittedEvents);
     return conflicts;
   }
 
@@ -328,6 +361,14 @@ export class BatchWriter extends EventEmitter {
   }
 
   private finish(item: PipelineItem, outcome: ItemOutcome): void {
+    const marked = item as PipelineItem & { [FINISHED]?: true };
+    if (marked[FINISHED]) {
+      // Cannot happen by construction; if it ever did, a second ACK and a
+      // negative in-flight count would be worse than this log line.
+      this.log.error({ status: outcome.status }, 'An item was completed twice; the second completion is ignored.');
+      return;
+    }
+    marked[FINISHED] = true;
     try {
       item.done(outcome);
     } catch (err) {

@@ -16,6 +16,7 @@ import type { DeadLetter, TelemetryEvent } from '../core/event.js';
 import { commandConformance } from './conformance-commands.js';
 import { conflictConformance } from './conformance-conflicts.js';
 import { deviceConformance } from './conformance-devices.js';
+import { logConformance } from './conformance-log.js';
 import { tokenConformance } from './conformance-tokens.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Store } from './store.js';
@@ -407,6 +408,7 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
       }));
 
     deviceConformance(withStore, reopenMigrated);
+    logConformance(withStore, reopenMigrated);
     conflictConformance(withStore, reopenMigrated);
     tokenConformance(withStore, reopenMigrated, makeStore);
     commandConformance(withStore, reopenMigrated);

@@ -1,6 +1,7 @@
 import type { TokenRecord } from '../auth/tokens.js';
 import type { DeadLetter, StoreStatus, TelemetryEvent } from '../core/event.js';
 import type { CommandRepository } from './commands.js';
+import type { CommitLog, ProcessorStore } from './log.js';
 
 /**
  * One batch as the pipeline hands it to a store: events to insert once each
@@ -140,6 +141,9 @@ export interface QueryRepository {
  *   reported `duplicate` when the content is the same, `conflict` (with the
  *   stored row's device and the differing fields) when it is not, also when
  *   two writers race: the comparison is with the row that won.
+ * - Every newly stored event and every dead letter gets a commit sequence
+ *   number (`log`) in the same transaction; a reader of the log never sees a
+ *   number appear below one it has already read.
  * - `isRetriable(err)` tells a transient failure (connection lost, busy,
  *   disk full) from a permanent one (the data was refused).
  */
@@ -170,4 +174,8 @@ export interface Store {
   readonly queries: QueryRepository;
   /** Commands to devices (src/commands/). */
   readonly commands: CommandRepository;
+  /** The commit log: every committed event and dead letter by commit sequence number. */
+  readonly log: CommitLog;
+  /** Processors' checkpoints, moved in one transaction with their state. */
+  readonly processors: ProcessorStore;
 }

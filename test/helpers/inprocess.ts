@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RouteOptions } from 'fastify';
 import pino from 'pino';
-import { startTelehub, type Telehub } from '../../src/app.js';
+import { startTelehub, type StartOptions, type Telehub } from '../../src/app.js';
 import { newToken, type Scope } from '../../src/auth/tokens.js';
 import { loadConfig } from '../../src/core/config.js';
 import { testDatabase, type TestDatabase } from './postgres.js';
@@ -33,7 +33,7 @@ export interface InProcessTelehub {
 
 let tokenSeq = 0;
 
-export async function startInProcess(kind: StoreKind, env: Record<string, string> = {}): Promise<InProcessTelehub> {
+export async function startInProcess(kind: StoreKind, env: Record<string, string> = {}, opts: Pick<StartOptions, 'extraProcessors'> = {}): Promise<InProcessTelehub> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'telehub-inproc-'));
   const db = kind === 'postgres' ? await testDatabase() : undefined;
   const routes: RouteOptions[] = [];
@@ -48,7 +48,7 @@ export async function startInProcess(kind: StoreKind, env: Record<string, string
     ...(db ? { DATABASE_URL: db.url } : {}),
     ...env,
   });
-  const hub = await startTelehub(config, { log: pino({ level: 'silent' }), onRoute: (r) => routes.push(r) });
+  const hub = await startTelehub(config, { ...opts, log: pino({ level: 'silent' }), onRoute: (r) => routes.push(r) });
   return {
     hub,
     kind,

@@ -79,6 +79,14 @@ export const registerCommandRoutes: FastifyPluginAsync<{ auth: TokenAuth; comman
     '/api/v1/devices/:id/commands',
     {
       onRequest: auth.hook('admin'),
+      // Fastify's Ajv strips unknown properties instead of refusing them; a
+      // misspelt `ttl` must not silently become the default expiry.
+      preValidation: async (req) => {
+        const body = req.body;
+        if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
+        const unknown = Object.keys(body).filter((k) => !(k in NewCommandBody.properties));
+        if (unknown.length > 0) throw new ApiError(400, 'invalid_request', `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; the body takes command, params, ttl_s`);
+      },
       schema: {
         summary: 'Send a command to a device',
         description: 'Stored (`queued`) before the answer; published to `iot/node/{id}/command` as `{"command","params","command_id"}`, one command at a time per device, in order, resent with the same `command_id` until the node answers on its status topic.',

@@ -1,7 +1,10 @@
 /**
  * `GET /api/v1/stream` (WebSocket): stored events as JSON, one message per
- * event, as they are committed, filtered by device and type glob patterns
- * (`?device=esp32-*,car-1&type=temperature`). The token comes in the
+ * event, read from the commit log as they are committed, each with its log
+ * number `seq`, filtered by device and type glob patterns
+ * (`?device=esp32-*,car-1&type=temperature`). `?since=<seq>` first sends the
+ * events committed after that number (a client that reconnects passes the
+ * last `seq` it got), then goes on live, with no gap and no duplicate. The token comes in the
  * Authorization header or, for browsers, `?token=`. A client whose send
  * buffer passes TELEHUB_STREAM_MAX_BUFFER_BYTES is closed with code 4008.
  */
@@ -16,6 +19,7 @@ const StreamQuery = Type.Object({
   device: Type.Optional(Type.String({ description: 'Comma-separated device id patterns (`*` matches any run of characters)' })),
   type: Type.Optional(Type.String({ description: 'Comma-separated event type patterns' })),
   token: Type.Optional(Type.String({ description: 'For browsers, which cannot set headers on a WebSocket' })),
+  since: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Send the events with a log number (`seq`) above this first, then live ones. 0: the whole log.' })),
 });
 
 const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
@@ -28,7 +32,8 @@ export const registerStreamRoutes: FastifyPluginAsync<{ auth: TokenAuth; hub: Li
       websocket: true,
       schema: {
         summary: 'Live stream of stored events (WebSocket)',
-        description: 'Each message is one stored event as JSON (the events row). Close code 4008: the client read too slowly and its send buffer overflowed.',
+        description:
+          'Each message is one stored event as JSON: `seq` (its commit log number) and the events row. With `since`, the events after that number come first, then live ones. Close code 4008: the client read too slowly and its send buffer overflowed.',
         security: [{ bearer: [] }],
         querystring: StreamQuery,
         response: {
@@ -43,7 +48,7 @@ export const registerStreamRoutes: FastifyPluginAsync<{ auth: TokenAuth; hub: Li
       onRequest: auth.hook('read', { allowQuery: true }),
     },
     (socket, req) => {
-      const remove = hub.add(socket, { devices: list(req.query.device), types: list(req.query.type) });
+      const remove = hub.add(socket, { devices: list(req.query.device), types: list(req.query.type) }, req.query.since);
       socket.on('close', remove);
       socket.on('error', remove);
       // Clients only listen; anything they send is ignored.

@@ -10,7 +10,8 @@ import { config } from './config.js';
 import { deadletters } from './deadletters.js';
 import { events } from './events.js';
 import { migrate } from './migrate.js';
+import { processors } from './processors.js';
 import { start } from './start.js';
 import { tokens } from './tokens.js';
 
-export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, tokens, command, config];
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tokens, command, config];

@@ -201,10 +201,101 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
+    name: 'commit log and processors',
+    // Every committed event and dead letter gets a commit sequence number
+    // (src/storage/log.ts). SQLite has one writer, so the writer thread hands
+    // out numbers from telehub_log_head in commit order (never reused, even
+    // when rows are deleted). PostgreSQL takes them from telehub_log_seq
+    // under a transaction-level advisory lock held until commit, so numbers
+    // become visible in increasing order (docs/architecture.md, "The commit
+    // log"). Existing rows are numbered here: SQLite in rowid (= insertion)
+    // order, PostgreSQL in physical order (ADD COLUMN with a volatile default
+    // rewrites the table and numbers every row), events before dead letters.
+    // processor_checkpoints holds each processor's position (and, for
+    // `telehub processors` in another process, its runner's last state and
+    // error, written best-effort); device_counters
+    // and device_last_values are the state of the device-counters processor.
+    sqlite: `
+      ALTER TABLE events ADD COLUMN seq INTEGER;
+      ALTER TABLE deadletters ADD COLUMN seq INTEGER;
+      UPDATE events SET seq = rowid;
+      UPDATE deadletters SET seq = (SELECT COALESCE(MAX(seq), 0) FROM events) + id;
+      CREATE UNIQUE INDEX IF NOT EXISTS idx_events_seq ON events (seq);
+      CREATE UNIQUE INDEX IF NOT EXISTS idx_deadletters_seq ON deadletters (seq);
+      CREATE TABLE IF NOT EXISTS telehub_log_head (
+        id  INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL
+      );
+      INSERT INTO telehub_log_head (id, seq)
+        SELECT 1, COALESCE(MAX(s), 0) FROM (SELECT MAX(seq) AS s FROM events UNION ALL SELECT MAX(seq) FROM deadletters) WHERE true
+        ON CONFLICT (id) DO NOTHING;
+      CREATE TABLE IF NOT EXISTS processor_checkpoints (
+        name          TEXT PRIMARY KEY,
+        seq           INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        state         TEXT NOT NULL DEFAULT 'running',
+        errors        INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        last_error_at INTEGER
+      );
+      CREATE TABLE IF NOT EXISTS device_counters (
+        device_id  TEXT PRIMARY KEY,
+        events     INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        last_seq   INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS device_last_values (
+        device_id  TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        value_num  REAL,
+        value_text TEXT,
+        unit       TEXT,
+        time       INTEGER NOT NULL,
+        seq        INTEGER NOT NULL,
+        PRIMARY KEY (device_id, event_type)
+      );
+    `,
+    postgres: `
+      CREATE SEQUENCE IF NOT EXISTS telehub_log_seq AS BIGINT;
+      ALTER TABLE events ADD COLUMN IF NOT EXISTS seq BIGINT NOT NULL DEFAULT nextval('telehub_log_seq');
+      ALTER TABLE deadletters ADD COLUMN IF NOT EXISTS seq BIGINT NOT NULL DEFAULT nextval('telehub_log_seq');
+      CREATE UNIQUE INDEX IF NOT EXISTS idx_events_seq ON events (seq);
+      CREATE UNIQUE INDEX IF NOT EXISTS idx_deadletters_seq ON deadletters (seq);
+      CREATE TABLE IF NOT EXISTS processor_checkpoints (
+        name          TEXT PRIMARY KEY,
+        seq           BIGINT NOT NULL,
+        updated_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+        state         TEXT NOT NULL DEFAULT 'running',
+        errors        BIGINT NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        last_error_at TIMESTAMPTZ
+      );
+      CREATE TABLE IF NOT EXISTS device_counters (
+        device_id  TEXT PRIMARY KEY,
+        events     BIGINT NOT NULL,
+        first_seen TIMESTAMPTZ NOT NULL,
+        last_seen  TIMESTAMPTZ NOT NULL,
+        last_seq   BIGINT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS device_last_values (
+        device_id  TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        value_num  DOUBLE PRECISION,
+        value_text TEXT,
+        unit       TEXT,
+        time       TIMESTAMPTZ NOT NULL,
+        seq        BIGINT NOT NULL,
+        PRIMARY KEY (device_id, event_type)
+      );
+    `,
+  },
+  {
+    version: 7,
     name: 'commands',
     // Commands to devices (src/commands/). Times are epoch ms in both
     // dialects (BIGINT in PostgreSQL): the dispatcher computes timers with
-    // them and nothing aggregates over them. \`id\` orders a device's commands
+    // them and nothing aggregates over them. `id` orders a device's commands
     // (they go out one at a time, in that order); params and result are JSON
     // text kept as given.
     sqlite: `

@@ -18,6 +18,12 @@ import { postgresTokens } from './tokens.js';
 import { postgresCommands } from './commands.js';
 import type { CommandRepository } from '../commands.js';
 import { postgresQueries } from './queries.js';
+import { isRetriablePgError } from './errors.js';
+import { postgresLog } from './log.js';
+import { inTransaction } from './transaction.js';
+import type { CommitLog, ProcessorStore } from '../log.js';
+
+export { isRetriablePgError } from './errors.js';
 
 export interface PostgresStoreOptions {
   connectionString?: string;
@@ -32,48 +38,18 @@ export interface PostgresStoreOptions {
 /** Arbitrary but fixed: every telehub process migrating a database contends on it. */
 const MIGRATION_LOCK_KEY = 7_310_452_001;
 
-/** SQLSTATE classes where the same statement may succeed later (docs: Appendix A). */
-const RETRIABLE_SQLSTATE_CLASSES = new Set(['08', '53', '57', '58']);
-const RETRIABLE_SQLSTATES = new Set([
-  '40001', // serialization_failure
-  '40P01', // deadlock_detected
-  '55P03', // lock_not_available
-  '25006', // read_only_sql_transaction: we reached a standby during a failover
-  '55000', // object_not_in_prerequisite_state: e.g. the database does not accept connections now (maintenance)
-]);
-const RETRIABLE_SYSCALL_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN',
-  'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'ECONNABORTED', 'EHOSTDOWN',
-]);
 /**
- * node-postgres reports a lost or unusable connection with a plain Error and
- * no code; these are its words (client.js, pg-pool) for that case.
+ * The commit-log lock (design §4: a sequence column is not a commit order).
+ * Every write statement takes this transaction-level advisory lock before
+ * its first nextval('telehub_log_seq') and holds it until COMMIT, so log
+ * numbers are handed out and committed by one transaction at a time, across
+ * all telehub processes on the database: when a reader sees number n, every
+ * smaller number is committed, rolled back or was never used, and no later
+ * commit can take one below it. docs/architecture.md weighs this against
+ * reading below pg_snapshot_xmin.
  */
-const CONNECTION_MESSAGE =
-  /Connection terminated|Connection ended|timeout exceeded when trying to connect|connection timeout|Query read timeout|not queryable|socket hang up|Client was closed|server closed the connection/i;
-
-/**
- * Tells a transient PostgreSQL failure (the connection, the server's state,
- * a lock conflict) from a permanent one (the server refused the data).
- * Unknown errors without a SQLSTATE are permanent: retrying a bug forever
- * would stall the pipeline, whereas a connection loss always shows one of the
- * codes or messages above.
- */
-export function isRetriablePgError(err: unknown): boolean {
-  if (err === null || typeof err !== 'object') return false;
-  const e = err as { code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
-  const code = typeof e.code === 'string' ? e.code : undefined;
-  if (code !== undefined && RETRIABLE_SYSCALL_CODES.has(code)) return true;
-  // A SQLSTATE is five digits/upper-case letters; node's own codes (EPIPE) are caught above.
-  if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) {
-    return RETRIABLE_SQLSTATES.has(code) || RETRIABLE_SQLSTATE_CLASSES.has(code.slice(0, 2));
-  }
-  // Node's happy-eyeballs connect gathers one error per address in an AggregateError.
-  if (Array.isArray(e.errors) && e.errors.length > 0 && e.errors.every(isRetriablePgError)) return true;
-  if (code === undefined && typeof e.message === 'string' && CONNECTION_MESSAGE.test(e.message)) return true;
-  if (e.cause !== undefined && e.cause !== err) return isRetriablePgError(e.cause);
-  return false;
-}
+export const LOG_LOCK_KEY = 7_310_452_002;
+const LOCK_CTE = `lk AS MATERIALIZED (SELECT pg_advisory_xact_lock(${LOG_LOCK_KEY}))`;
 
 // Epoch ms (bigint) to timestamptz without float rounding: whole seconds via
 // to_timestamp (exact for integral seconds up to about year 20000), the
@@ -96,7 +72,7 @@ const SELECT_DEADLETTER = `SELECT id::float8 AS id, ${toMs('received_at')} AS re
 const EVENT_RECORD = `"eventId" text, "deviceId" text, schema int4, "eventType" text, "valueNum" float8, "valueText" text, unit text, "tsDevice" int8, "tsServer" int8, meta text`;
 const INSERT_EVENTS = `INSERT INTO events (${EVENT_COLUMNS})
   SELECT e."eventId", e."deviceId", e.schema, e."eventType", e."valueNum", e."valueText", e.unit, ${toTs('e."tsDevice"')}, ${toTs('e."tsServer"')}, e.meta::jsonb
-  FROM json_to_recordset($1::json) AS e(${EVENT_RECORD})
+  FROM json_to_recordset($1::json) AS e(${EVENT_RECORD}) CROSS JOIN lk
   ON CONFLICT (event_id) DO NOTHING
   RETURNING event_id, device_id, ts_server`;
 // The devices rows of the newly stored events (duplicates are not returned by
@@ -145,14 +121,17 @@ function contentOf(r: StoredContentRow): EventContent {
 const insertDeadLetters = (p: number) => `INSERT INTO deadletters (received_at, reason, message, topic, device_id, source, payload)
   SELECT ${toTs('d.at')}, d.reason, d.message, d.topic, d.dev, d.source, d.payload
   FROM unnest($${p}::int8[], $${p + 1}::text[], $${p + 2}::text[], $${p + 3}::text[], $${p + 4}::text[], $${p + 5}::text[], $${p + 6}::bytea[])
-    AS d(at, reason, message, topic, dev, source, payload)`;
+    AS d(at, reason, message, topic, dev, source, payload) CROSS JOIN lk`;
 
 // Named (prepared once per connection) variants of the single write statement.
-const WRITE_EVENTS = { name: 'telehub_write_e4', text: `WITH ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}), old AS (${OLD_ROWS}) ${EVENTS_RESULT}` };
-const WRITE_DEADLETTERS = { name: 'telehub_write_d', text: insertDeadLetters(1) };
+// The joins with lk take the log lock before any row (and so any seq
+// default) is produced; rows are inserted in batch order, so one batch's
+// entries keep their order in the log.
+const WRITE_EVENTS = { name: 'telehub_write_e5', text: `WITH ${LOCK_CTE}, ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}), old AS (${OLD_ROWS}) ${EVENTS_RESULT}` };
+const WRITE_DEADLETTERS = { name: 'telehub_write_d5', text: `WITH ${LOCK_CTE} ${insertDeadLetters(1)}` };
 const WRITE_BOTH = {
-  name: 'telehub_write_ed4',
-  text: `WITH dl AS (${insertDeadLetters(3)}), ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}), old AS (${OLD_ROWS}) ${EVENTS_RESULT}`,
+  name: 'telehub_write_ed5',
+  text: `WITH ${LOCK_CTE}, dl AS (${insertDeadLetters(3)}), ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}), old AS (${OLD_ROWS}) ${EVENTS_RESULT}`,
 };
 
 
@@ -180,6 +159,8 @@ export class PostgresStore implements Store {
   readonly tokens: TokenRepository;
   readonly commands: CommandRepository;
   readonly queries: QueryRepository;
+  readonly log: CommitLog;
+  readonly processors: ProcessorStore;
   private closed = false;
 
   constructor(opts: PostgresStoreOptions) {
@@ -201,12 +182,15 @@ export class PostgresStore implements Store {
     this.tokens = postgresTokens(this.pool);
     this.commands = postgresCommands(this.pool);
     this.queries = postgresQueries(this.pool);
+    const { log, processors } = postgresLog(this.pool);
+    this.log = log;
+    this.processors = processors;
   }
 
   async migrate(upTo?: number): Promise<void> {
     // Every step takes the advisory lock first: concurrent CREATE TABLE IF NOT
     // EXISTS can otherwise fail with a unique violation on pg_type.
-    await this.inTransaction(async (c) => {
+    await inTransaction(this.pool, async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
       await c.query(
         'CREATE TABLE IF NOT EXISTS telehub_migrations (version INT PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
@@ -214,7 +198,7 @@ export class PostgresStore implements Store {
     });
     for (const m of MIGRATIONS) {
       if (upTo !== undefined && m.version > upTo) break;
-      await this.inTransaction(async (c) => {
+      await inTransaction(this.pool, async (c) => {
         await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
         // Read under the lock: another process may have applied it while we waited.
         const { rows } = await c.query<{ v: number }>('SELECT COALESCE(MAX(version), 0) AS v FROM telehub_migrations');
@@ -232,10 +216,10 @@ export class PostgresStore implements Store {
     for (let i = 0; i < events.length; i++) {
       if (!firstIndex.has(events[i].eventId)) firstIndex.set(events[i].eventId, i);
     }
-    // Insert in id order: two writers with overlapping ids then take the
-    // unique-index waits in the same order and cannot deadlock each other.
+    // Insert in batch order, which is the order of their log numbers. (Two
+    // writers with overlapping ids cannot deadlock on the unique index: the
+    // log lock lets one write statement run at a time.)
     const unique = [...firstIndex.values()].map((i) => events[i]);
-    unique.sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
 
     // undefined: every unique event was inserted; else the ids that were.
     let inserted: Set<string> | undefined;
@@ -342,28 +326,5 @@ export class PostgresStore implements Store {
   async migrationVersions(): Promise<number[]> {
     const { rows } = await this.pool.query<{ version: number }>('SELECT version FROM telehub_migrations ORDER BY version');
     return rows.map((r) => r.version);
-  }
-
-  private async inTransaction(fn: (c: pg.PoolClient) => Promise<void>): Promise<void> {
-    const client = await this.pool.connect();
-    // A checked-out client has no pool listener; an 'error' while we hold it would be uncaught.
-    let broken: unknown;
-    const onError = (err: unknown) => {
-      broken = err;
-    };
-    client.on('error', onError);
-    try {
-      await client.query('BEGIN');
-      await fn(client);
-      await client.query('COMMIT');
-    } catch (err) {
-      broken ??= isRetriablePgError(err) ? err : undefined;
-      if (broken === undefined) await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
-      throw err;
-    } finally {
-      client.off('error', onError);
-      // Passing an error makes the pool discard the connection instead of reusing it.
-      client.release(broken instanceof Error ? broken : broken !== undefined ? new Error(String(broken)) : undefined);
-    }
   }
 }

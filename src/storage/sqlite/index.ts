@@ -29,10 +29,17 @@ import { sqliteCommands } from './commands.js';
 import type { CommandRepository } from '../commands.js';
 import { sqliteQueries } from './queries.js';
 import { sameThreadReader, ThreadReader, type SqlReader } from './reader.js';
+import { sqliteLog } from './log.js';
+import type { CommitLog, ProcessorStore } from '../log.js';
 import type { DeadLetterQuery, EventConflict, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
 
-const INSERT_EVENT_SQL = `INSERT INTO events (event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`;
+// seq: the commit-log number (src/storage/log.ts). The writer is single, so
+// numbers are handed out from telehub_log_head inside the write transaction,
+// to newly stored events and dead letters only, in batch order.
+const INSERT_EVENT_SQL = `INSERT INTO events (event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta, seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`;
+const LOG_HEAD_SQL = 'SELECT seq FROM telehub_log_head WHERE id = 1';
+const SET_LOG_HEAD_SQL = 'UPDATE telehub_log_head SET seq = ? WHERE id = 1';
 // One upsert per distinct device of a batch, counting only the events that
 // were newly stored; MIN/MAX keep first/last seen right whatever the order.
 const UPSERT_DEVICE_SQL = `INSERT INTO devices (device_id, first_seen, last_seen, event_count) VALUES (?, ?, ?, ?)
@@ -42,7 +49,7 @@ const UPSERT_DEVICE_SQL = `INSERT INTO devices (device_id, first_seen, last_seen
 // redelivery (duplicate) from another event reusing the id (conflict). Inside
 // the write transaction, so it is the row that won, whichever writer that was.
 const SELECT_STORED_SQL = 'SELECT device_id, schema, event_type, value_num, value_text, unit, ts_device, meta FROM events WHERE event_id = ?';
-const INSERT_DEADLETTER_SQL = 'INSERT INTO deadletters (received_at, reason, message, topic, device_id, source, payload) VALUES (?, ?, ?, ?, ?, ?, ?)';
+const INSERT_DEADLETTER_SQL = 'INSERT INTO deadletters (received_at, reason, message, topic, device_id, source, payload, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 /** Values per event in the flat array sent (as JSON) to the writer thread. */
 const EVENT_FIELDS = 10;
 
@@ -99,6 +106,29 @@ function tallyDevice(devices: DeviceTally, deviceId: string, tsServer: number): 
   }
 }
 
+/** A statement of a processor transaction; `expect`: the row count it must change, else the transaction is undone. */
+export interface ExecStatement {
+  sql: string;
+  params: unknown[];
+  expect?: number;
+}
+
+/**
+ * Runs a processor's statements (inside the caller's transaction); a
+ * statement that changes other than `expect` rows throws with code
+ * TELEHUB_CHECKPOINT_MOVED. Self-contained: the writer thread runs it from its source text.
+ */
+function runStatements(prepare: (sql: string) => { run(...args: unknown[]): { changes: number } }, list: ExecStatement[]): void {
+  for (const st of list) {
+    const info = prepare(st.sql).run(...st.params);
+    if (st.expect !== undefined && info.changes !== st.expect) {
+      const err = new Error('a processor checkpoint moved') as Error & { code?: string };
+      err.code = 'TELEHUB_CHECKPOINT_MOVED';
+      throw err;
+    }
+  }
+}
+
 /** Upserts the tallies in device_id order (the order every writer locks rows in). */
 function upsertDevices(devices: DeviceTally, upsert: { run(...args: unknown[]): unknown }): void {
   for (const id of [...devices.keys()].sort()) {
@@ -128,11 +158,25 @@ const insertEvent = db.prepare(workerData.insertEvent);
 const insertDeadLetter = db.prepare(workerData.insertDeadLetter);
 const upsertDevice = db.prepare(workerData.upsertDevice);
 const selectStored = db.prepare(workerData.selectStored);
+const logHead = db.prepare(workerData.logHead).pluck();
+const setLogHead = db.prepare(workerData.setLogHead);
 const F = workerData.eventFields;
 const differingFields = ${differingFields.toString()};
 const compareStored = ${compareStored.toString()};
 const tallyDevice = ${tallyDevice.toString()};
 const upsertDevices = ${upsertDevices.toString()};
+const runStatements = ${runStatements.toString()};
+const statements = new Map();
+const prepared = (sql) => {
+  let st = statements.get(sql);
+  if (st === undefined) {
+    if (statements.size >= 256) statements.clear();
+    st = db.prepare(sql);
+    statements.set(sql, st);
+  }
+  return st;
+};
+const exec = db.transaction((list) => runStatements(prepared, list));
 // Numbers JSON cannot carry (-0, NaN, ±Infinity) arrive as strings.
 const num = (x) => (typeof x === 'string' ? (x === '-0' ? -0 : Number(x)) : x);
 const write = db.transaction((json, dl) => {
@@ -144,10 +188,12 @@ const write = db.transaction((json, dl) => {
   const conflicts = [];
   // device_id -> [first ts_server, last ts_server, newly stored events]
   const devices = new Map();
+  const head = logHead.get();
+  let seq = head;
   for (let i = 0, o = 0; i < n; i++, o += F) {
     const tsServer = num(ev[o + 8]);
     const schema = num(ev[o + 2]), valueNum = num(ev[o + 4]), tsDevice = num(ev[o + 7]);
-    const info = insertEvent.run(ev[o], ev[o + 1], schema, ev[o + 3], valueNum, ev[o + 5], ev[o + 6], tsDevice, tsServer, ev[o + 9]);
+    const info = insertEvent.run(ev[o], ev[o + 1], schema, ev[o + 3], valueNum, ev[o + 5], ev[o + 6], tsDevice, tsServer, ev[o + 9], seq + 1);
     if (info.changes !== 1) {
       const row = selectStored.get(ev[o]);
       const differs = compareStored(row, { deviceId: ev[o + 1], schema, eventType: ev[o + 3], valueNum, valueText: ev[o + 5], unit: ev[o + 6], tsDevice, meta: ev[o + 9] }, differingFields);
@@ -157,11 +203,13 @@ const write = db.transaction((json, dl) => {
       }
       continue;
     }
+    seq++;
     stored[i] = ${STORED};
     tallyDevice(devices, ev[o + 1], tsServer);
   }
   upsertDevices(devices, upsertDevice);
-  if (dl !== undefined) for (const d of dl) insertDeadLetter.run(d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
+  if (dl !== undefined) for (const d of dl) insertDeadLetter.run(d[0], d[1], d[2], d[3], d[4], d[5], d[6], ++seq);
+  if (seq !== head) setLogHead.run(seq);
   return { stored, conflicts };
 });
 parentPort.on('message', (m) => {
@@ -178,7 +226,24 @@ parentPort.on('message', (m) => {
       db.pragma('busy_timeout = ' + (m.busyTimeout | 0));
       busyTimeout = m.busyTimeout;
     }
-    const { stored, conflicts } = write(m.ev, m.dl);
+    if (m.exec !== undefined) {
+      // A processor's transaction: its state and checkpoint together. NORMAL:
+      // not fsynced at its own commit, but WAL frames are kept in order and
+      // the next batch's FULL commit syncs them, so a power loss can only
+      // undo the newest processor steps, state and checkpoint alike (they
+      // are then applied again); a kill -9 loses nothing.
+      db.pragma('synchronous = NORMAL');
+      try {
+        exec.immediate(m.exec);
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
+      parentPort.postMessage({ id: m.id });
+      return;
+    }
+    // IMMEDIATE: the log head is read first, so take the write lock before
+    // reading it (another process's writer may be between its read and write).
+    const { stored, conflicts } = write.immediate(m.ev, m.dl);
     parentPort.postMessage({ id: m.id, stored, conflicts: conflicts.length > 0 ? conflicts : undefined }, [stored.buffer]);
   } catch (err) {
     parentPort.postMessage({ id: m.id, error: { message: String(err && err.message), code: err && typeof err.code === 'string' ? err.code : undefined } });
@@ -206,6 +271,8 @@ interface PendingWrite {
   reject: (err: unknown) => void;
   /** Set for a pragmas probe instead of a write. */
   probe?: (p: WriterPragmas) => void;
+  /** Set for a processor transaction instead of a write. */
+  done?: () => void;
 }
 
 /** A number (or null) as JSON can carry it: -0, NaN and ±Infinity become strings the writer thread turns back. */
@@ -242,6 +309,8 @@ class WriterThread {
         insertDeadLetter: INSERT_DEADLETTER_SQL,
         upsertDevice: UPSERT_DEVICE_SQL,
         selectStored: SELECT_STORED_SQL,
+        logHead: LOG_HEAD_SQL,
+        setLogHead: SET_LOG_HEAD_SQL,
         eventFields: EVENT_FIELDS,
       },
     });
@@ -288,6 +357,17 @@ class WriterThread {
     });
   }
 
+  /** Runs statements in one transaction on the writer connection (processors: state and checkpoint together). */
+  exec(list: ExecStatement[], busyTimeout: number): Promise<void> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise<void>((done, reject) => {
+      this.pending.set(id, { resolve: () => {}, reject, done });
+      if (this.pending.size === 1) this.worker.ref();
+      this.worker.postMessage({ id, exec: list, busyTimeout });
+    });
+  }
+
   /** Reads the thread connection's durability pragmas (it runs messages in order, so after any write sent before). */
   pragmas(): Promise<WriterPragmas> {
     if (this.dead) return Promise.reject(this.dead);
@@ -316,6 +396,7 @@ class WriterThread {
     if (this.pending.size === 0) this.worker.unref();
     if (m.error) return p.reject(sqliteError(m.error.message, m.error.code));
     if (p.probe) return p.probe(m.pragmas!);
+    if (p.done) return p.done();
     const stored = m.stored!;
     const statuses: StoreStatus[] = new Array(stored.length);
     for (let i = 0; i < stored.length; i++) statuses[i] = stored[i] === STORED ? 'stored' : stored[i] === CONFLICT ? 'conflict' : 'duplicate';
@@ -343,18 +424,24 @@ export class SqliteStore implements Store {
   private db: Database.Database;
   private insertEvent!: Database.Statement;
   private insertDeadLetter!: Database.Statement;
-  private writeTx!: (batch: WriteBatch) => WriteResult;
+  private writeTx!: Database.Transaction<(batch: WriteBatch) => WriteResult>;
+  private execTx!: Database.Transaction<(list: ExecStatement[]) => void>;
   private writer: WriterThread | undefined;
   private closed = false;
   readonly tokens: TokenRepository = sqliteTokens(() => this.db);
   readonly commands: CommandRepository = sqliteCommands(() => this.db);
   private readonly reader: SqlReader;
   readonly queries: QueryRepository;
+  readonly log: CommitLog;
+  readonly processors: ProcessorStore;
 
   constructor(readonly file: string) {
     // Query-API reads run on a reader thread (reader.ts); :memory: cannot be shared with one.
     this.reader = file === ':memory:' ? sameThreadReader(() => this.db) : new ThreadReader(file);
     this.queries = sqliteQueries(this.reader);
+    const { log, processors } = sqliteLog(this.reader, (list) => this.exec(list));
+    this.log = log;
+    this.processors = processors;
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -386,15 +473,20 @@ export class SqliteStore implements Store {
     const insertDeadLetter = this.insertDeadLetter;
     const upsertDevice = this.db.prepare(UPSERT_DEVICE_SQL);
     const selectStored = this.db.prepare(SELECT_STORED_SQL);
+    const logHead = this.db.prepare(LOG_HEAD_SQL).pluck();
+    const setLogHead = this.db.prepare(SET_LOG_HEAD_SQL);
     // The same work as the writer thread's transaction, for :memory: databases.
     this.writeTx = this.db.transaction((batch: WriteBatch): WriteResult => {
       const statuses: StoreStatus[] = new Array(batch.events.length);
       let conflicts: Map<number, EventConflict> | undefined;
       const devices: DeviceTally = new Map();
+      const head = logHead.get() as number;
+      let seq = head;
       for (let i = 0; i < batch.events.length; i++) {
         const e: TelemetryEvent = batch.events[i];
-        const info = insertEvent.run(e.eventId, e.deviceId, e.schema, e.eventType, e.valueNum, e.valueText, e.unit, e.tsDevice, e.tsServer, e.meta);
+        const info = insertEvent.run(e.eventId, e.deviceId, e.schema, e.eventType, e.valueNum, e.valueText, e.unit, e.tsDevice, e.tsServer, e.meta, seq + 1);
         if (info.changes === 1) {
+          seq++;
           statuses[i] = 'stored';
           tallyDevice(devices, e.deviceId, e.tsServer);
           continue;
@@ -406,15 +498,25 @@ export class SqliteStore implements Store {
       }
       upsertDevices(devices, upsertDevice);
       for (const d of batch.deadLetters) {
-        insertDeadLetter.run(d.receivedAt, d.reason, d.message, d.topic, d.deviceId, d.source, d.payload);
+        insertDeadLetter.run(d.receivedAt, d.reason, d.message, d.topic, d.deviceId, d.source, d.payload, ++seq);
       }
+      if (seq !== head) setLogHead.run(seq);
       return conflicts === undefined ? { statuses } : { statuses, conflicts };
     });
+    const prepared = (sql: string) => this.db.prepare(sql) as unknown as { run(...args: unknown[]): { changes: number } };
+    this.execTx = this.db.transaction((list: ExecStatement[]) => runStatements(prepared, list));
+  }
+
+  /** Runs statements in one transaction on the writer's connection (the writer thread for a file store). */
+  private async exec(list: ExecStatement[]): Promise<void> {
+    if (!this.execTx) throw new Error('SqliteStore.migrate() must run before the commit log is used');
+    if (this.file === ':memory:' || this.closed) return this.execTx.immediate(list);
+    return this.writerThread().exec(list, this.busyTimeout());
   }
 
   async writeBatch(batch: WriteBatch): Promise<WriteResult> {
     if (!this.writeTx) throw new Error('SqliteStore.migrate() must run before writeBatch()');
-    if (this.file === ':memory:' || this.closed) return this.writeTx(batch);
+    if (this.file === ':memory:' || this.closed) return this.writeTx.immediate(batch);
     // The writer follows this connection's busy_timeout (tests and operators set it here).
     return this.writerThread().write(batch, this.busyTimeout());
   }

@@ -1,0 +1,22 @@
+/**
+ * What a processor is: a named consumer of the commit log whose state lives
+ * in the store and moves in one transaction with its checkpoint (see
+ * `ProcessorRunner`).
+ */
+import type { LogEntry, ProcessorStatement } from '../storage/log.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Processor {
+  /** Stable name: its checkpoint is stored under it (letters, digits, `_`, `.`, `-`). */
+  readonly name: string;
+  /** The tables holding its state; a rebuild empties them. */
+  readonly tables: readonly string[];
+  /**
+   * The statements (in the store's dialect) that apply `entries` (ascending
+   * seq, after the checkpoint) to the state. They run in the transaction that
+   * moves the checkpoint past the last entry. Must not keep state of its own
+   * between calls: after a failure the same entries come again.
+   */
+  apply(entries: readonly LogEntry[], dialect: Dialect): ProcessorStatement[] | Promise<ProcessorStatement[]>;
+}

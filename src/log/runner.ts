@@ -1,0 +1,212 @@
+/**
+ * Runs processors beside intake (after Marten's async daemon): each one reads
+ * the commit log from its own durable checkpoint and commits its state and
+ * its new checkpoint in one store transaction, so a kill -9 at any moment
+ * neither loses an entry nor applies one twice.
+ *
+ * A processor never runs inside the write path: the batch writer only rings
+ * the wake-up. One that throws is logged with its name, counted, and retried
+ * from its checkpoint with exponential back-off; one that falls behind shows
+ * as lag (entries and seconds). Neither delays an ACK.
+ *
+ * Two runners of the same processor (two processes, or a rebuild while
+ * telehub runs) are safe: the checkpoint moves by compare-and-set, and the
+ * loser re-reads the checkpoint and goes on from there.
+ */
+import type { Logger } from 'pino';
+import { CheckpointMovedError } from '../storage/log.js';
+import type { Store } from '../storage/store.js';
+import type { Processor } from './processor.js';
+import { Wakeup } from './wakeup.js';
+
+export interface RunnerOptions {
+  /** Most entries applied in one transaction. */
+  batchSize: number;
+  /** Longest wait between reads of the log when nothing rang the wake-up. */
+  pollMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+export interface ProcessorStatus {
+  name: string;
+  checkpoint: number;
+  /** Entries after the checkpoint (counted up to LAG_COUNT_CAP). */
+  lagEntries: number;
+  /** Age of the oldest entry not yet applied, seconds; 0 when caught up. */
+  lagSeconds: number;
+  /**
+   * running: following the log; retrying: its last attempt failed; stopped:
+   * its runner stopped. For a processor this process does not run, what its
+   * runner (another process) last recorded in the store.
+   */
+  state: 'running' | 'retrying' | 'stopped';
+  /** Failed attempts: since this process started when it runs the processor, else as recorded in the store. */
+  errors: number;
+  lastError: { message: string; at: number } | null;
+}
+
+/** Entries behind are counted up to this many (a count over a huge backlog would itself be slow). */
+export const LAG_COUNT_CAP = 1_000_000;
+
+interface Running {
+  processor: Processor;
+  checkpoint: number;
+  state: ProcessorStatus['state'];
+  errors: number;
+  lastError: ProcessorStatus['lastError'];
+  loop?: Promise<void>;
+}
+
+export class ProcessorRunner {
+  private readonly running = new Map<string, Running>();
+  private stopped = false;
+  private readonly stopSignal = new Wakeup();
+  /** Called for each failed attempt (metrics). */
+  onError?: (name: string) => void;
+
+  constructor(
+    private readonly store: Store,
+    processors: readonly Processor[],
+    private readonly opts: RunnerOptions,
+    private readonly log: Logger,
+    readonly wakeup = new Wakeup(),
+  ) {
+    for (const p of processors) {
+      if (this.running.has(p.name)) throw new Error(`two processors are named ${p.name}`);
+      this.running.set(p.name, { processor: p, checkpoint: 0, state: 'stopped', errors: 0, lastError: null });
+    }
+  }
+
+  get names(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /** Registers every processor's checkpoint and starts following the log. */
+  async start(): Promise<void> {
+    for (const r of this.running.values()) {
+      r.checkpoint = await this.store.processors.register(r.processor.name);
+      r.state = 'running';
+      await this.record(r.processor.name, 'running');
+      r.loop = this.follow(r);
+    }
+  }
+
+  /** Stops after the step each processor is in; its checkpoint stays where its last commit put it. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopSignal.ring();
+    this.wakeup.ring();
+    await Promise.all([...this.running.values()].map((r) => r.loop));
+    for (const r of this.running.values()) {
+      if (r.loop === undefined) continue;
+      r.loop = undefined;
+      r.state = 'stopped';
+      await this.record(r.processor.name, 'stopped');
+    }
+  }
+
+  /**
+   * Applies entries until the processor has caught up with the log as it is
+   * now (`telehub processors rebuild`, tests). Calls `progress` after each step.
+   */
+  async catchUp(name: string, progress?: (checkpoint: number) => void): Promise<number> {
+    const r = this.running.get(name);
+    if (r === undefined) throw new Error(`no processor named ${name}`);
+    r.checkpoint = await this.store.processors.register(name);
+    for (;;) {
+      const n = await this.step(r);
+      progress?.(r.checkpoint);
+      if (n === 0) return r.checkpoint;
+    }
+  }
+
+  /** Each processor's checkpoint and lag, read from the store now. */
+  async status(): Promise<ProcessorStatus[]> {
+    const rows = new Map((await this.store.processors.list()).map((c) => [c.name, c]));
+    const names = [...new Set([...this.running.keys(), ...rows.keys()])].sort();
+    const now = Date.now();
+    return Promise.all(
+      names.map(async (name): Promise<ProcessorStatus> => {
+        const r = this.running.get(name);
+        const row = rows.get(name);
+        const checkpoint = row?.seq ?? r?.checkpoint ?? 0;
+        const b = await this.store.log.backlog(checkpoint, LAG_COUNT_CAP);
+        const mine = r !== undefined && r.state !== 'stopped';
+        return {
+          name,
+          checkpoint,
+          lagEntries: b.entries,
+          lagSeconds: b.oldestAt === null ? 0 : Math.max(0, (now - b.oldestAt) / 1000),
+          state: mine ? r.state : (row?.state ?? 'stopped'),
+          errors: mine ? r.errors : (row?.errors ?? 0),
+          lastError: mine ? r.lastError : (row?.lastError ?? null),
+        };
+      }),
+    );
+  }
+
+  /** Reads one page after the checkpoint and applies it; returns how many entries it applied. */
+  private async step(r: Running): Promise<number> {
+    const from = r.checkpoint;
+    const entries = await this.store.log.read(from, this.opts.batchSize);
+    if (entries.length === 0) return 0;
+    const statements = await r.processor.apply(entries, this.store.kind);
+    const to = entries[entries.length - 1].seq;
+    await this.store.processors.commit(r.processor.name, from, to, statements);
+    r.checkpoint = to;
+    return entries.length;
+  }
+
+  private async follow(r: Running): Promise<void> {
+    const name = r.processor.name;
+    for (let attempt = 0; !this.stopped; ) {
+      const gen = this.wakeup.generation;
+      try {
+        const n = await this.step(r);
+        if (r.state === 'retrying') {
+          this.log.info({ processor: name, checkpoint: r.checkpoint }, 'Processor is applying entries again.');
+          r.state = 'running';
+          await this.record(name, 'running');
+        }
+        attempt = 0;
+        if (n === 0) await this.wakeup.wait(this.opts.pollMs, gen);
+      } catch (err) {
+        if (this.stopped) break;
+        if (err instanceof CheckpointMovedError) {
+          // A rebuild or another runner moved it: go on from where it is now.
+          const at = await this.store.processors.get(name).catch(() => undefined);
+          this.log.info({ processor: name, from: r.checkpoint, to: at }, 'Processor checkpoint moved elsewhere; continuing from there.');
+          if (at !== undefined) r.checkpoint = at;
+          continue;
+        }
+        r.state = 'retrying';
+        r.errors++;
+        const message = err instanceof Error ? err.message : String(err);
+        r.lastError = { message, at: Date.now() };
+        try {
+          this.onError?.(name);
+        } catch {
+          // metrics must not stop the loop
+        }
+        await this.record(name, 'retrying', message);
+        const delay = this.backoff(attempt++);
+        this.log.error({ processor: name, err, checkpoint: r.checkpoint, attempt, retryInMs: delay }, 'Processor failed; retrying from its checkpoint.');
+        await this.stopSignal.wait(delay);
+        // The commit may have failed after the server applied it (connection lost at COMMIT): trust the store.
+        const at = await this.store.processors.get(name).catch(() => undefined);
+        if (at !== undefined) r.checkpoint = at;
+      }
+    }
+  }
+
+  /** Stores the runner's state for other processes (`telehub processors`); best effort, as the store may be what failed. */
+  private async record(name: string, state: ProcessorStatus['state'], error?: string): Promise<void> {
+    await this.store.processors.recordState(name, state, error).catch(() => {});
+  }
+
+  private backoff(attempt: number): number {
+    const base = Math.min(this.opts.retryMaxMs, this.opts.retryMinMs * 2 ** Math.min(attempt, 30));
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Conformance cases for the commit log and processor checkpoints (part of
+ * `storeConformance`): every committed event and dead letter appears in the
+ * log exactly once, in commit order, and a reader following it while
+ * several writers commit never skips an entry; a processor checkpoint moves
+ * only together with its statements.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import type { DeadLetter, TelemetryEvent } from '../core/event.js';
+import type { ConformanceFixture } from './conformance.js';
+import { CheckpointMovedError, type LogEntry, type ProcessorStatement } from './log.js';
+import type { Store } from './store.js';
+
+const T0 = Date.UTC(2024, 6, 1, 0, 0, 0, 0);
+
+function ev(id: string, deviceId = 'dev-l', over: Partial<TelemetryEvent> = {}): TelemetryEvent {
+  return { eventId: id, deviceId, schema: 1, eventType: 'temperature', valueNum: 1, valueText: null, unit: null, tsDevice: null, tsServer: T0, meta: '{}', ...over };
+}
+
+function dl(reason: DeadLetter['reason'] = 'invalid_json', payload = '{nope'): DeadLetter {
+  return { reason, message: 'bad', topic: 'qs/v1/dev-l/events', deviceId: 'dev-l', payload: Buffer.from(payload), receivedAt: T0 + 1, source: 'mqtt' };
+}
+
+/** SQL that turns a database back into what migration 5 left (no commit log). Runs on both stores. */
+export const UNDO_COMMIT_LOG_MIGRATION = `
+  DROP INDEX idx_events_seq; DROP INDEX idx_deadletters_seq;
+  ALTER TABLE events DROP COLUMN seq; ALTER TABLE deadletters DROP COLUMN seq;
+  DROP TABLE IF EXISTS telehub_log_head; DROP TABLE processor_checkpoints;
+  DROP TABLE device_counters; DROP TABLE device_last_values;
+  DELETE FROM telehub_migrations WHERE version >= 6`;
+
+/** The whole log from `after`, page by page. */
+export async function readAll(store: Store, after = 0, page = 1000): Promise<LogEntry[]> {
+  const out: LogEntry[] = [];
+  for (;;) {
+    const entries = await store.log.read(after, page);
+    out.push(...entries);
+    if (entries.length < page) return out;
+    after = entries[entries.length - 1].seq;
+  }
+}
+
+const label = (e: LogEntry) => (e.kind === 'event' ? e.event.eventId : `dl:${e.deadLetter.reason}:${e.deadLetter.payload.toString()}`);
+
+/** One row into device_counters, in the store's dialect (a stand-in for a processor's state). */
+function counterRow(store: Store, deviceId: string, n: number): ProcessorStatement {
+  return store.kind === 'sqlite'
+    ? { sql: 'INSERT INTO device_counters (device_id, events, first_seen, last_seen, last_seq) VALUES (?, ?, 0, 0, 0)', params: [deviceId, n] }
+    : { sql: "INSERT INTO device_counters (device_id, events, first_seen, last_seen, last_seq) VALUES ($1, $2, 'epoch', 'epoch', 0)", params: [deviceId, n] };
+}
+
+export function logConformance(
+  withStore: (fn: (f: ConformanceFixture) => Promise<void>) => Promise<void>,
+  reopenMigrated: (f: ConformanceFixture) => Promise<Store>,
+): void {
+  it('gives every stored event and dead letter one log number, in batch order, and none to duplicates', () =>
+    withStore(async ({ store }) => {
+      assert.equal(await store.log.head(), 0);
+      assert.deepEqual(await store.log.read(0, 10), []);
+      await store.writeBatch({ events: [ev('c'), ev('a'), ev('c'), ev('b')], deadLetters: [dl('invalid_json', 'x')] });
+      await store.writeBatch({ events: [ev('a'), ev('d', 'dev-m', { valueNum: null, valueText: 'on', tsDevice: T0 - 5 })], deadLetters: [] });
+      await store.writeBatch({ events: [], deadLetters: [dl('missing_field', 'y')] });
+      const log = await readAll(store);
+      // Within a batch: events in batch order; dead letters are in the same commit (after or before them).
+      const first = log.slice(0, 4).map(label);
+      assert.deepEqual(first.filter((l) => !l.startsWith('dl:')), ['c', 'a', 'b']);
+      assert.ok(first.includes('dl:invalid_json:x'));
+      assert.deepEqual(log.slice(4).map(label), ['d', 'dl:missing_field:y']);
+      for (let i = 1; i < log.length; i++) assert.ok(log[i].seq > log[i - 1].seq, 'log numbers increase');
+      assert.equal(await store.log.head(), log[log.length - 1].seq);
+      // Entries carry the stored rows.
+      const d = log.find((e) => e.kind === 'event' && e.event.eventId === 'd');
+      assert.ok(d && d.kind === 'event');
+      assert.deepEqual(d.event, ev('d', 'dev-m', { valueNum: null, valueText: 'on', tsDevice: T0 - 5 }));
+      const y = log[log.length - 1];
+      assert.ok(y.kind === 'deadletter');
+      assert.equal(y.deadLetter.payload.toString(), 'y');
+      assert.equal(y.deadLetter.receivedAt, T0 + 1);
+      // Paging from a position, and what is left behind it.
+      assert.deepEqual((await store.log.read(log[1].seq, 2)).map(label), log.slice(2, 4).map(label));
+      const at = (e: LogEntry) => (e.kind === 'event' ? e.event.tsServer : e.deadLetter.receivedAt);
+      assert.deepEqual(await store.log.backlog(log[2].seq, 1000), { entries: log.length - 3, oldestAt: at(log[3]) });
+      assert.deepEqual(await store.log.backlog(log[4].seq, 1000), { entries: 1, oldestAt: T0 + 1 });
+      assert.deepEqual(await store.log.backlog(log[3].seq, 1000), { entries: 2, oldestAt: T0 });
+      assert.deepEqual(await store.log.backlog(log[2].seq, 2), { entries: 2, oldestAt: at(log[3]) });
+      assert.deepEqual(await store.log.backlog(await store.log.head(), 1000), { entries: 0, oldestAt: null });
+    }));
+
+  it('a reader following the log while two writers commit sees every entry exactly once, in increasing order', () =>
+    withStore(async (f) => {
+      const other = await reopenMigrated(f);
+      const writers = 2;
+      const batches = 40;
+      let writing = true;
+      const seen: LogEntry[] = [];
+      const follow = (async () => {
+        let cursor = 0;
+        // Keep reading until the writers are done and a last read is empty.
+        for (;;) {
+          const done = !writing;
+          const page = await f.store.log.read(cursor, 97);
+          seen.push(...page);
+          if (page.length > 0) cursor = page[page.length - 1].seq;
+          else if (done) return;
+        }
+      })();
+      const write = async (s: Store, w: number) => {
+        for (let k = 0; k < batches; k++) {
+          const events = Array.from({ length: 25 }, (_, j) => ev(`w${w}-${k}-${j}`, `dev-${j % 5}`));
+          // Overlapping ids across writers: duplicates must not enter the log.
+          if (k % 4 === 0) events.push(ev(`shared-${k}`));
+          await s.writeBatch({ events, deadLetters: k % 10 === 0 ? [dl('invalid_json', `w${w}-${k}`)] : [] });
+        }
+      };
+      await Promise.all(Array.from({ length: writers }, (_, w) => write(w === 0 ? f.store : other, w)));
+      writing = false;
+      await follow;
+      for (let i = 1; i < seen.length; i++) assert.ok(seen[i].seq > seen[i - 1].seq, `seq went back at ${i}`);
+      const labels = seen.map(label);
+      assert.equal(new Set(labels).size, labels.length, 'an entry was read twice');
+      const expected = writers * batches * 25 + batches / 4 + writers * (batches / 10);
+      assert.equal(labels.length, expected, 'the reader skipped entries');
+      assert.equal(await f.store.countEvents(), seen.filter((e) => e.kind === 'event').length);
+      assert.deepEqual(seen.map((e) => e.seq), (await readAll(f.store)).map((e) => e.seq));
+    }));
+
+  it('moves a processor checkpoint only together with its statements', () =>
+    withStore(async ({ store }) => {
+      assert.equal(await store.processors.register('p1'), 0);
+      assert.equal(await store.processors.register('p1'), 0, 'register is idempotent');
+      assert.equal(await store.processors.get('nope'), undefined);
+      await store.processors.commit('p1', 0, 7, [counterRow(store, 'dev-1', 3)]);
+      assert.equal(await store.processors.get('p1'), 7);
+      // From a stale position: nothing happens.
+      await assert.rejects(store.processors.commit('p1', 0, 9, [counterRow(store, 'dev-2', 1)]), CheckpointMovedError);
+      // A failing statement undoes the checkpoint move and the statements before it.
+      await assert.rejects(store.processors.commit('p1', 7, 9, [counterRow(store, 'dev-3', 1), counterRow(store, 'dev-1', 1)]));
+      assert.equal(await store.processors.get('p1'), 7);
+      const rows = await store.processors.list();
+      assert.deepEqual(rows.map((r) => [r.name, r.seq]), [['p1', 7]]);
+      assert.ok(Math.abs(rows[0].updatedAt - Date.now()) < 60_000);
+      // dev-3 was undone (inserting it again succeeds); dev-1 is there (inserting it again fails).
+      await store.processors.commit('p1', 7, 8, [counterRow(store, 'dev-3', 1)]);
+      await assert.rejects(store.processors.commit('p1', 8, 9, [counterRow(store, 'dev-1', 1)]));
+      // A reset empties the state and starts over.
+      await store.processors.reset('p1', ['device_counters']);
+      assert.equal(await store.processors.get('p1'), 0);
+      await store.processors.commit('p1', 0, 1, [counterRow(store, 'dev-1', 1), counterRow(store, 'dev-4', 1)]);
+      assert.equal(await store.processors.get('p1'), 1);
+      await assert.rejects(store.processors.reset('p1', ['events; DROP TABLE events']), /invalid table name/);
+    }));
+
+  it('migration 6 numbers events and dead letters already stored, and later commits follow them', () =>
+    withStore(async (f) => {
+      if (!f.sql) return;
+      await f.store.writeBatch({ events: [ev('o1'), ev('o2')], deadLetters: [dl('invalid_json', 'old')] });
+      await f.store.close();
+      await f.sql(UNDO_COMMIT_LOG_MIGRATION);
+      const s = await reopenMigrated(f);
+      const before = await readAll(s);
+      assert.deepEqual(before.map(label).sort(), ['dl:invalid_json:old', 'o1', 'o2']);
+      await s.writeBatch({ events: [ev('n1'), ev('o1')], deadLetters: [] });
+      const after = await readAll(s);
+      assert.deepEqual(after.map(label).slice(3), ['n1']);
+      assert.ok(after[3].seq > after[2].seq);
+    }));
+}

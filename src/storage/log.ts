@@ -1,0 +1,88 @@
+/**
+ * The store side of the commit log (design §3): every committed event and
+ * dead letter carries a commit sequence number (`seq`), given in the
+ * transaction that commits it and increasing in commit order, so a reader
+ * that has seen `seq` = n has seen every entry that will ever have a smaller
+ * number. Processors (src/log/) read it from their checkpoints, which live
+ * here too, beside their state.
+ */
+import type { StoredDeadLetter, StoredEvent } from './store.js';
+
+/** One committed entry of the log. */
+export type LogEntry =
+  | { seq: number; kind: 'event'; event: StoredEvent }
+  | { seq: number; kind: 'deadletter'; deadLetter: StoredDeadLetter };
+
+/** What is still to read after a position. */
+export interface LogBacklog {
+  /** Entries after the position, counted up to the cap given. */
+  entries: number;
+  /** Commit-side time (ts_server / received_at, epoch ms) of the first entry after the position; null when none. */
+  oldestAt: number | null;
+}
+
+/** Reads of the commit log. */
+export interface CommitLog {
+  /**
+   * Up to `limit` entries with seq > `afterSeq`, ascending, from one
+   * snapshot: no entry with a smaller seq than the last returned can commit later.
+   */
+  read(afterSeq: number, limit: number): Promise<LogEntry[]>;
+  /** The highest seq committed so far (0 when the log is empty). */
+  head(): Promise<number>;
+  /** Entries after `afterSeq` (counted up to `cap`) and the age of the first of them. */
+  backlog(afterSeq: number, cap: number): Promise<LogBacklog>;
+}
+
+/** One statement of a processor's transaction, in the store's own dialect. */
+export interface ProcessorStatement {
+  sql: string;
+  params: unknown[];
+}
+
+export interface CheckpointRow {
+  name: string;
+  seq: number;
+  /** When the checkpoint last moved (epoch ms). */
+  updatedAt: number;
+  /** As its runner last recorded it (best effort: a runner killed keeps its last word). */
+  state: 'running' | 'retrying' | 'stopped';
+  /** Failed attempts, all runners together, since the last rebuild. */
+  errors: number;
+  lastError: { message: string; at: number } | null;
+}
+
+/** Raised when a processor's checkpoint is not where its runner expected (another runner or a rebuild moved it). */
+export class CheckpointMovedError extends Error {
+  readonly code = 'TELEHUB_CHECKPOINT_MOVED';
+  constructor(name: string, expected: number) {
+    super(`the checkpoint of processor ${name} is no longer at ${expected} (another runner or a rebuild moved it)`);
+  }
+}
+
+/**
+ * The processors' side of the store: checkpoints, moved in the same
+ * transaction as the processor's state, so a crash at any moment neither
+ * loses an entry nor applies one twice; and reads of that state.
+ */
+export interface ProcessorStore {
+  /** Creates the checkpoint at 0 when it does not exist; returns where it stands. */
+  register(name: string): Promise<number>;
+  get(name: string): Promise<number | undefined>;
+  list(): Promise<CheckpointRow[]>;
+  /**
+   * In one transaction: moves the checkpoint from `fromSeq` to `toSeq` and
+   * runs `statements`. Throws CheckpointMovedError (and changes nothing)
+   * when the checkpoint is not at `fromSeq`.
+   */
+  commit(name: string, fromSeq: number, toSeq: number, statements: readonly ProcessorStatement[]): Promise<void>;
+  /** In one transaction: deletes every row of `tables` and sets the checkpoint to 0 (a rebuild). */
+  reset(name: string, tables: readonly string[]): Promise<void>;
+  /**
+   * Records a runner's state; with `error`, counts a failed attempt and keeps
+   * its message. Outside any processor transaction, best effort.
+   */
+  recordState(name: string, state: CheckpointRow['state'], error?: string): Promise<void>;
+  /** Reads a processor's state: one SELECT in the store's dialect (SQLite: on the reader thread). */
+  select(sql: string, params: unknown[]): Promise<Record<string, unknown>[]>;
+}
