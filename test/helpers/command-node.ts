@@ -7,7 +7,14 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 
-export type NodeBehaviour = 'succeed' | 'fail' | 'silent';
+/** `run-unanswered`: runs a command (once) but sends no answer, as a node whose answer was lost. */
+export type NodeBehaviour = 'succeed' | 'fail' | 'silent' | 'run-unanswered';
+
+/** What a node remembers across reconnects (its flash): runs and outcomes by command_id. */
+export interface NodeMemory {
+  executions: Map<string, number>;
+  outcomes: Map<string, string>;
+}
 
 export interface CommandNode {
   client: MqttClient;
@@ -18,16 +25,16 @@ export interface CommandNode {
   close(): Promise<void>;
 }
 
-export async function commandNode(url: string, deviceId: string, behaviour: NodeBehaviour = 'succeed'): Promise<CommandNode> {
+export async function commandNode(url: string, deviceId: string, behaviour: NodeBehaviour = 'succeed', memory: NodeMemory = { executions: new Map(), outcomes: new Map() }): Promise<CommandNode> {
   const client = await mqtt.connectAsync(url, { clientId: `node-${deviceId}-${process.pid}-${Math.random().toString(16).slice(2)}`, clean: true, reconnectPeriod: 0 });
   const node: CommandNode = {
     client,
     received: [],
-    executions: new Map(),
+    executions: memory.executions,
     behaviour,
     close: () => client.endAsync(),
   };
-  const outcomes = new Map<string, string>();
+  const outcomes = memory.outcomes;
   client.on('message', (_topic, payload) => {
     const m = JSON.parse(payload.toString()) as { command: string; command_id: string; params: unknown };
     node.received.push(m);
@@ -37,13 +44,15 @@ export async function commandNode(url: string, deviceId: string, behaviour: Node
     if (answer === undefined) {
       node.executions.set(m.command_id, (node.executions.get(m.command_id) ?? 0) + 1);
       answer = JSON.stringify(
-        node.behaviour === 'succeed'
+        node.behaviour !== 'fail'
           ? { command_id: m.command_id, status: 'succeeded', result: { ran: m.command } }
           : { command_id: m.command_id, status: 'failed', result: { error: 'relay stuck' } },
       );
       outcomes.set(m.command_id, answer);
+      if (node.behaviour === 'run-unanswered') return;
       client.publish(status, JSON.stringify({ command_id: m.command_id, status: 'received' }), { qos: 1 });
     }
+    if (node.behaviour === 'run-unanswered') return;
     client.publish(status, answer, { qos: 1 });
   });
   await client.subscribeAsync(`iot/node/${deviceId}/command`, { qos: 1 });
