@@ -36,6 +36,27 @@ if (tsc === undefined) {
 const started = new Date();
 const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
 if (r.status !== 0) process.exit(r.status ?? 1);
+
+// The dashboard (web/) with Vite into dist/web, which telehub serves at `/`.
+// Built here, not committed: built files in git go stale beside their
+// sources and conflict on every merge, and `npm install` (which runs this)
+// is already the step every fresh machine takes before `npm start`.
+if (existsSync(path.join(root, 'web', 'index.html'))) {
+  let vite;
+  try {
+    vite = await import(createRequire(path.join(root, 'package.json')).resolve('vite'));
+  } catch {
+    vite = undefined;
+  }
+  if (vite) {
+    await vite.build({ configFile: path.join(root, 'web', 'vite.config.ts') });
+  } else if (!ifPossible) {
+    process.stderr.write('telehub: Vite is not installed; the dashboard (web/) is not built.\n');
+    process.exit(1);
+  } else {
+    process.stderr.write('telehub: Vite is not installed here; the dashboard is not built (`/` shows a page of links).\n');
+  }
+}
 const stamp = path.join(root, 'dist', '.build-stamp');
 writeFileSync(stamp, `${started.toISOString()}\n`);
 utimesSync(stamp, started, started);

@@ -30,7 +30,7 @@ if (only.length === 0) {
     process.exit(1);
   }
 }
-const all = [...find('src'), ...find('test')].sort().filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
+const all = [...find('src'), ...find('test'), ...find('web')].sort().filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
 const serial = all.filter((f) => f.startsWith(path.join('test', 'chaos')));
 const parallel = all.filter((f) => !serial.includes(f));
 const countsReporter = fileURLToPath(new URL('test-counts.mjs', import.meta.url));

@@ -7,6 +7,8 @@
  * process.on('SIGTERM', () => hub.stop().then(() => process.exit(0)));
  */
 import type { FastifyInstance } from 'fastify';
+import { fileURLToPath } from 'node:url';
+import { ensureAdminToken, type AdminTokenFacts } from './auth/admin-token.js';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildHttpServer, type HttpDeps } from './api/server.js';
@@ -26,8 +28,14 @@ import type { Processor } from './log/processor.js';
 import { ProcessorRunner } from './log/runner.js';
 import { Wakeup } from './log/wakeup.js';
 import { makeProcessors } from './processors/index.js';
+import { ROLLUPS } from './processors/rollups/index.js';
+import { RollupRefresher } from './processors/rollups/refresher.js';
+import { TRIPS } from './processors/trips/index.js';
+import { TripTick } from './processors/trips/tick.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
+import { BrokerHealth } from './sources/broker-health/index.js';
+import { SysRelay } from './sources/broker-health/sys-relay.js';
 import { openStore } from './storage/open.js';
 import { CommandDispatcher } from './commands/dispatcher.js';
 import { externalStatusInput, onStatusBytes, STATUS_FILTER } from './commands/status-input.js';
@@ -50,6 +58,8 @@ export interface Telehub {
   /** Embedded broker ports (0/-1 when an external broker is used). */
   mqttPort: number;
   mqttWsPort: number;
+  /** The first-start admin token's file, and the token when this start created it (for the banner). */
+  adminToken: AdminTokenFacts;
   /** Stops intake, commits and acknowledges what is in flight, closes everything. */
   stop(): Promise<void>;
 }
@@ -59,7 +69,15 @@ export interface StartOptions {
   onRoute?: HttpDeps['onRoute'];
   /** Processors to run besides those TELEHUB_PROCESSORS names (tests, benchmarks). */
   extraProcessors?: Processor[];
+  /** Where the built dashboard is (default DEFAULT_WEB_ROOT); null serves the plain links page. */
+  webRoot?: string | null;
 }
+
+/**
+ * The built dashboard: dist/web beside dist/ (from src/app.ts and from
+ * dist/app.js alike, both one level under the package root).
+ */
+export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../dist/web', import.meta.url));
 
 /** Which settings to name when a listener cannot bind. */
 const LISTENERS: Record<'http' | 'mqtt' | 'ws', ListenTarget> = {
@@ -98,13 +116,16 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   w.onCommit(() => wakeup.ring());
   const processors = new ProcessorRunner(
     store,
-    [...makeProcessors(config.log.processors), ...(opts.extraProcessors ?? [])],
+    [...makeProcessors(config.log.processors, { tiers: config.tiers, processors: store.processors, config }), ...(opts.extraProcessors ?? [])],
     { batchSize: config.log.processorBatch, pollMs: config.log.pollMs, retryMinMs: config.pipeline.retryMinMs, retryMaxMs: config.pipeline.retryMaxMs },
     log,
     wakeup,
   );
   processors.onError = (name) => metrics.processorErrors.inc({ name });
   metrics.observeProcessors(() => (migrated ? processors.status() : Promise.resolve([])));
+  // The tiers' refresher runs where their processor does.
+  const tiersOn = config.log.processors.includes(ROLLUPS);
+  const refresher = tiersOn ? new RollupRefresher(store.processors, store.kind, config.tiers, { log }) : undefined;
   const hub = new LiveHub({ maxBufferedBytes: config.http.streamMaxBufferBytes, log: store.log, wakeup, pollMs: config.log.pollMs, logger: log });
   metrics.observeStream(() => hub.counters);
   // The dispatcher publishes through the active source, bound once it has started.
@@ -123,10 +144,14 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     replay: new DeadLetterReplay(ingest),
     hub,
     processors,
+    tiers: tiersOn ? config.tiers : undefined,
+    tripSettings: config.trips.settings,
     ingest: httpIngest,
     influx,
     commands,
     maxBodyBytes: config.http.maxBodyBytes,
+    openReads: !config.http.dashboardAuth,
+    webRoot: opts.webRoot === null ? undefined : (opts.webRoot ?? DEFAULT_WEB_ROOT),
     onRoute: opts.onRoute,
     readiness: { problems: async () => {
       const p: string[] = [];
@@ -175,10 +200,20 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   log.info({ store: store.kind, versions: await store.migrationVersions() }, 'Store ready.');
 
   metrics.storeUp.set(1);
+  const adminToken = await ensureAdminToken(store.tokens, config.dataDir);
+  if (adminToken.created) log.info({ file: adminToken.file }, 'Admin token created on first start; the banner shows it once.');
+  if (!config.http.dashboardAuth) {
+    log.warn({ setting: 'TELEHUB_DASHBOARD_AUTH' }, 'Dashboard authentication is off: anyone who can reach the HTTP port can read all data and replay dead letters.');
+  }
   log.info({ routes: config.routes.map((r) => ({ filter: r.filter, codec: r.codec, reply: r.reply })) }, 'Routes ready.');
 
+  const healthMs = config.brokerStatsIntervalS * 1000;
+  let health: BrokerHealth | undefined;
+  let sysRelay: SysRelay | undefined;
+  metrics.observeBroker(() => health?.last);
   if (config.mqtt) {
     external = new MqttClientSource(ingest, w, config.mqtt, ingest.routes.filters, config.pipeline.maxInflight, log, metrics);
+    external.announceStatus = healthMs > 0;
     try {
       await external.start();
     } catch (err) {
@@ -209,9 +244,25 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   if (embedded) embedded.onPublish(STATUS_FILTER, onStatusBytes(onAnswer));
   else if (config.mqtt) statusInput = await externalStatusInput(config.mqtt, onAnswer, log);
   await commands.start();
+  if (healthMs > 0 && embedded) {
+    const broker = embedded;
+    health = new BrokerHealth('embedded', () => broker.totals(), { publish: (t, p, retain) => broker.publishHealth(t, p, retain) }, healthMs, log);
+    health.start();
+  } else if (healthMs > 0 && external && config.mqtt) {
+    const source = external;
+    const relay = (sysRelay = new SysRelay(config.mqtt, log));
+    relay.start();
+    // `online`/`offline` are the ingest connection's (announceStatus, its will).
+    health = new BrokerHealth('$SYS', () => relay.totals(), { publish: (t, p) => source.publishStats(t, p) }, healthMs, log);
+    health.start(false);
+  }
   // Beside intake, after it: a processor never delays the first ACK.
   await processors.start();
+  refresher?.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');
+  // Trips in progress end by the clock when no data comes (the processor only runs on new entries).
+  const tripTick = processors.names.includes(TRIPS) ? new TripTick(store, config.trips, log) : undefined;
+  tripTick?.start();
   started = true;
 
   const stop = async () => {
@@ -227,6 +278,10 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     );
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
     await statusInput?.close().catch(() => undefined);
+    await tripTick?.stop();
+    health?.stop(embedded !== undefined);
+    await sysRelay?.close();
+    await refresher?.stop();
     await processors.stop();
     await external?.close();
     await embedded?.close();
@@ -251,6 +306,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     commands,
     mqttPort: embedded?.port ?? 0,
     mqttWsPort: embedded?.wsPort ?? -1,
+    adminToken,
     stop,
   };
 }

@@ -2,6 +2,7 @@
  * The HTTP server (Fastify): health, readiness, metrics, ingestion, and the
  * OpenAPI document built from the same schemas that validate the routes.
  */
+import type { TierConfig } from '../processors/rollups/tiers.js';
 import swagger, { type SwaggerTransform } from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Metrics } from '../core/metrics.js';
@@ -9,6 +10,8 @@ import type { Store, TokenRepository } from '../storage/store.js';
 import { registerQueryRoutes } from './routes/query.js';
 import { registerStreamRoutes } from './routes/stream.js';
 import { registerProcessorRoutes } from './routes/processors.js';
+import { registerTripRoutes } from './routes/trips.js';
+import { DEFAULT_TRIP_SETTINGS, type TripSettings } from '../trips/index.js';
 import type { ProcessorRunner } from '../log/runner.js';
 import type { LiveHub } from '../sinks/live/hub.js';
 import type { DeadLetterReplay } from '../sources/http-ingest/replay.js';
@@ -43,7 +46,15 @@ export interface HttpDeps {
   commands?: CommandDispatcher;
   /** The processors following the commit log (GET /api/v1/processors). */
   processors?: ProcessorRunner;
+  /** The rollup tiers the series API answers from; undefined: from raw only. */
+  tiers?: TierConfig;
+  /** Trip thresholds (GET /api/v1/trips: the current state, tracks); default DEFAULT_TRIP_SETTINGS. */
+  tripSettings?: TripSettings;
   maxBodyBytes?: number;
+  /** TELEHUB_DASHBOARD_AUTH=off: read and admin routes answer requests without a token. */
+  openReads?: boolean;
+  /** The built dashboard (index.html and assets/), served at `/`; the placeholder page when absent. */
+  webRoot?: string;
   /** Called for every route as it is registered (tests walk the routes with it). */
   onRoute?: (route: RouteOptions) => void;
 }
@@ -89,7 +100,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   });
   app.addSchema({ ...ErrorSchema, $id: 'Error' });
 
-  await app.register(registerHomeRoute, { api: apiRoutes });
+  await app.register(registerHomeRoute, { api: apiRoutes, webRoot: deps.webRoot });
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     const problems = await deps.readiness.problems();
@@ -104,13 +115,14 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   if (deps.tokens && deps.ingest) {
     const store = deps.store;
     // A token looked up while the store is down: 503, like the request itself would get.
-    const auth = new TokenAuth(deps.tokens, store ? (err) => store.isRetriable(err) : undefined);
+    const auth = new TokenAuth(deps.tokens, store ? (err) => store.isRetriable(err) : undefined, deps.openReads);
     await app.register(registerIngestRoutes, { auth, ingest: deps.ingest });
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
-    if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay });
+    if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay, tiers: deps.tiers });
     if (deps.hub) await app.register(registerStreamRoutes, { auth, hub: deps.hub });
     if (deps.commands && store) await app.register(registerCommandRoutes, { auth, commands: deps.commands, repo: store.commands, isRetriable: (err) => store.isRetriable(err) });
     if (deps.store && deps.processors) await app.register(registerProcessorRoutes, { auth, store: deps.store, processors: deps.processors });
+    if (deps.store) await app.register(registerTripRoutes, { auth, store: deps.store, settings: deps.tripSettings ?? DEFAULT_TRIP_SETTINGS });
   }
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

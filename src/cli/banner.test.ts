@@ -25,6 +25,16 @@ describe('formatBanner', () => {
     );
   });
 
+  it('the dashboard address and the admin token: the token itself only on the start that created it', () => {
+    const config = loadConfig({ TELEHUB_DATA_DIR: '/srv/telehub' });
+    const first = formatBanner({ config, httpPort: 8080, mqttPort: 1883, mqttWsPort: 9001, adminToken: { file: '/srv/telehub/admin-token', created: 'thk_0123456789abcdef_secret' } });
+    assert.match(first, /\n {2}Dashboard {2}http:\/\/localhost:8080\/ \(all interfaces\)\n/);
+    assert.match(first, /\n {2}Token {6}thk_0123456789abcdef_secret \(admin; shown once, kept in \/srv\/telehub\/admin-token\)\n/);
+    const later = formatBanner({ config, httpPort: 8080, mqttPort: 1883, mqttWsPort: 9001, adminToken: { file: '/srv/telehub/admin-token' } });
+    assert.match(later, /\n {2}Token {6}admin token in \/srv\/telehub\/admin-token\n/);
+    assert.doesNotMatch(later, /thk_/);
+  });
+
   it('an IPv6 address is bracketed', () => {
     const config = loadConfig({ TELEHUB_HTTP_HOST: '::1', TELEHUB_MQTT_HOST: '::1' });
     const text = formatBanner({ config, httpPort: 8080, mqttPort: 1883, mqttWsPort: -1 });

@@ -19,6 +19,8 @@ export interface BannerFacts {
   /** Embedded broker ports as bound (0 / -1 when an external broker is used or WebSocket is off). */
   mqttPort: number;
   mqttWsPort: number;
+  /** The first-start admin token: printed once when just created, else where it is kept. */
+  adminToken?: { file: string; created?: string };
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
@@ -58,5 +60,10 @@ export function formatBanner(f: BannerFacts): string {
   }
   rows.push(['HTTP', address('http', config.http.host, f.httpPort)]);
   rows.push(['Store', storeText(config.store)]);
+  if (f.adminToken) {
+    rows.push(['Dashboard', `${address('http', config.http.host, f.httpPort).replace(/:(\d+)/, ':$1/')}`]);
+    if (f.adminToken.created) rows.push(['Token', `${f.adminToken.created} (admin; shown once, kept in ${f.adminToken.file})`]);
+    else rows.push(['Token', `admin token in ${f.adminToken.file}`]);
+  }
   return ['telehub is running.', ...rows.map(([k, v]) => `  ${k.padEnd(10)} ${v}`)].join('\n') + '\n';
 }

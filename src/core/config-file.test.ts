@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { handWrittenPart } from './config-doc.js';
+import { CODEC_NAMES } from '../codecs/registry.js';
 import { checkFile, configFileKeys } from './config-file.js';
 import { loadConfig } from './config.js';
 import { ConfigError } from './errors.js';
@@ -29,9 +30,36 @@ function problemsOf(value: unknown): string[] {
 }
 
 describe('config file', () => {
-  it('without TELEHUB_CONFIG the table is the seed 001 route alone', () => {
+  it('without TELEHUB_CONFIG the table is the default routes: seed 001, node telemetry, node status, car telemetry', () => {
     const c = loadConfig({ MQTT_EVENTS_TOPIC: 'plant/+/+/events' });
-    assert.deepEqual(c.routes, [{ origin: 'MQTT_EVENTS_TOPIC', filter: 'plant/+/+/events', codec: 'seed001-json', deviceLevel: 2, reply: 'seed001-ack', ackTemplate: 'qs/v1/{device_id}/acks', options: {} }]);
+    assert.deepEqual(c.routes, [
+      { origin: 'MQTT_EVENTS_TOPIC', filter: 'plant/+/+/events', codec: 'seed001-json', deviceLevel: 2, reply: 'seed001-ack', ackTemplate: 'qs/v1/{device_id}/acks', options: {} },
+      { origin: 'TELEHUB_NODE_TELEMETRY_TOPIC', filter: 'iot/node/+/telemetry', codec: 'node-telemetry', deviceLevel: 3, reply: 'none', ackTemplate: 'qs/v1/{device_id}/acks', options: {} },
+      { origin: 'TELEHUB_NODE_STATUS_TOPIC', filter: 'iot/node/+/status', codec: 'node-status', deviceLevel: 3, reply: 'none', ackTemplate: 'qs/v1/{device_id}/acks', options: {} },
+      { origin: 'TELEHUB_CAR_TELEMETRY_TOPIC', filter: 'fleet/v1/+/telemetry', codec: 'car-telemetry', deviceLevel: 3, reply: 'none', ackTemplate: 'qs/v1/{device_id}/acks', options: {} },
+    ]);
+  });
+
+  it('the node-telemetry reply and topics are settings; a file adds another node-telemetry pattern or replaces a default', () => {
+    const c = loadConfig({ TELEHUB_NODE_TELEMETRY_REPLY: 'seed001-ack', TELEHUB_NODE_TELEMETRY_TOPIC: 'farm/+/n/telemetry' });
+    assert.deepEqual(c.routes.filter((r) => r.codec === 'node-telemetry').map((r) => [r.filter, r.reply, r.deviceLevel]), [['farm/+/n/telemetry', 'seed001-ack', 2]]);
+    assert.throws(() => loadConfig({ TELEHUB_NODE_TELEMETRY_REPLY: 'always' }), (err: unknown) => err instanceof ConfigError && /TELEHUB_NODE_TELEMETRY_REPLY="always": must be one of none, seed001-ack/.test(err.message));
+    const f = file('nodes.yaml', 'routes:\n  - filter: home/+/sensor\n    codec: node-telemetry\n  - filter: iot/node/+/status\n    codec: node-status\n    device_level: 3\n');
+    const d = loadConfig({ TELEHUB_CONFIG: f });
+    assert.deepEqual(d.routes.map((r) => [r.filter, r.codec, r.reply]), [
+      ['qs/v1/+/events', 'seed001-json', 'seed001-ack'],
+      ['iot/node/+/telemetry', 'node-telemetry', 'none'],
+      ['fleet/v1/+/telemetry', 'car-telemetry', 'none'],
+      ['home/+/sensor', 'node-telemetry', 'none'],
+      ['iot/node/+/status', 'node-status', 'none'],
+    ]);
+    assert.match(d.routes[4].origin, /routes\[1\]$/);
+  });
+
+  it('TELEHUB_CAR_TELEMETRY_TOPIC=none turns the car route off; a bad filter is a configuration error', () => {
+    assert.deepEqual(loadConfig({ TELEHUB_CAR_TELEMETRY_TOPIC: 'none' }).routes.map((r) => r.codec), ['seed001-json', 'node-telemetry', 'node-status']);
+    assert.deepEqual(loadConfig({ TELEHUB_CAR_TELEMETRY_TOPIC: 'cars/+/obd' }).routes.map((r) => [r.filter, r.deviceLevel]), [['qs/v1/+/events', 3], ['iot/node/+/telemetry', 3], ['iot/node/+/status', 3], ['cars/+/obd', 2]]);
+    assert.throws(() => loadConfig({ TELEHUB_CAR_TELEMETRY_TOPIC: 'cars/x+/obd' }), (err: unknown) => err instanceof ConfigError && err.message.includes('TELEHUB_CAR_TELEMETRY_TOPIC'));
   });
 
   it('YAML routes are added after the default, with their codec options and the codec default reply', () => {
@@ -41,6 +69,9 @@ describe('config file', () => {
       c.routes.map((r) => [r.filter, r.codec, r.deviceLevel, r.reply, r.ackTemplate, r.options]),
       [
         ['qs/v1/+/events', 'seed001-json', 3, 'seed001-ack', 'qs/v1/{device_id}/acks', {}],
+        ['iot/node/+/telemetry', 'node-telemetry', 3, 'none', 'qs/v1/{device_id}/acks', {}],
+        ['iot/node/+/status', 'node-status', 3, 'none', 'qs/v1/{device_id}/acks', {}],
+        ['fleet/v1/+/telemetry', 'car-telemetry', 3, 'none', 'qs/v1/{device_id}/acks', {}],
         ['home/+/events', 'seed001-json', 2, 'seed001-ack', 'home/{device_id}/acks', {}],
         ['sensors/+/+/metrics', 'line-protocol', 3, 'none', 'qs/v1/{device_id}/acks', { precision: 's', fallback_device_tags: [] }],
       ],
@@ -51,13 +82,13 @@ describe('config file', () => {
   it('JSON is read too, and a route with the MQTT_EVENTS_TOPIC filter replaces the default', () => {
     const f = file('ok.json', JSON.stringify({ routes: [{ filter: 'qs/v1/+/events', codec: 'seed001-json', reply: 'none' }] }));
     const c = loadConfig({ TELEHUB_CONFIG: f });
-    assert.equal(c.routes.length, 1);
-    assert.equal(c.routes[0].reply, 'none');
-    assert.match(c.routes[0].origin, /routes\[0\]$/);
+    assert.deepEqual(c.routes.map((r) => r.filter), ['iot/node/+/telemetry', 'iot/node/+/status', 'fleet/v1/+/telemetry', 'qs/v1/+/events']);
+    assert.equal(c.routes[3].reply, 'none');
+    assert.match(c.routes[3].origin, /routes\[0\]$/);
   });
 
   it('an empty file is no routes', () => {
-    assert.equal(loadConfig({ TELEHUB_CONFIG: file('empty.yaml', '') }).routes.length, 1);
+    assert.equal(loadConfig({ TELEHUB_CONFIG: file('empty.yaml', '') }).routes.length, 4);
   });
 
   it('unknown keys are refused with their path, with a suggestion', () => {
@@ -79,7 +110,7 @@ describe('config file', () => {
         'f/+',
       ],
     });
-    const expect = [/^routes\[0\]\.filter="a\/#\/b": `#` must be a whole level and the last one$/, /^routes\[1\]\.codec="protobuf": must be one of seed001-json, line-protocol$/, /^routes\[2\]\.precision="days": must be one of/, /^routes\[2\]\.device_level: must be an integer, got string "two"$/, /^routes\[3\]\.ack_template="acks\/\+": must contain \{device_id\}$/, /^routes\[4\]\.fallback_device_tags: must be a list of non-empty strings/, /^routes\[5\]: must be a mapping/];
+    const expect = [/^routes\[0\]\.filter="a\/#\/b": `#` must be a whole level and the last one$/, new RegExp(`^routes\\[1\\]\\.codec="protobuf": must be one of ${CODEC_NAMES.join(", ")}$`), /^routes\[2\]\.precision="days": must be one of/, /^routes\[2\]\.device_level: must be an integer, got string "two"$/, /^routes\[3\]\.ack_template="acks\/\+": must contain \{device_id\}$/, /^routes\[4\]\.fallback_device_tags: must be a list of non-empty strings/, /^routes\[5\]: must be a mapping/];
     for (const re of expect) assert.ok(p.some((m) => re.test(m)), `${re}\n${p.join('\n')}`);
     assert.equal(p.length, expect.length, p.join('\n'));
   });
@@ -108,7 +139,7 @@ describe('config file', () => {
   it('the example file in deploy/ is valid', () => {
     const example = new URL('../../deploy/telehub/telehub.example.yaml', import.meta.url).pathname;
     const c = loadConfig({ TELEHUB_CONFIG: example });
-    assert.deepEqual(c.routes.map((r) => r.filter), ['qs/v1/+/events', 'home/+/events', 'sensors/+/+/metrics']);
+    assert.deepEqual(c.routes.map((r) => r.filter), ['qs/v1/+/events', 'iot/node/+/telemetry', 'iot/node/+/status', 'fleet/v1/+/telemetry', 'home/+/events', 'sensors/+/+/metrics', 'home/+/sensor']);
   });
 
   it('docs/configuration.md documents every config-file key in its hand-written part', () => {

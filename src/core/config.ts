@@ -1,8 +1,11 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
+import type { ReplyKind } from '../codecs/codec.js';
 import { loadConfigFile, type RouteConfig } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
+import { checkTiers, DEFAULT_TIERS, type TierConfig } from '../processors/rollups/tiers.js';
+import type { TripSettings } from '../trips/settings.js';
 import { editDistance } from './setting-typos.js';
 import { IGNORED_PREFIXES, SETTINGS, type SettingSpec } from './settings.js';
 
@@ -36,11 +39,13 @@ export type StoreConfig =
 
 export interface Config {
   dataDir: string;
-  http: { host: string; port: number; maxBodyBytes: number; streamMaxBufferBytes: number };
+  http: { host: string; port: number; maxBodyBytes: number; streamMaxBufferBytes: number; /** false: TELEHUB_DASHBOARD_AUTH=off, reads need no token. */ dashboardAuth: boolean };
   logLevel: string;
   shutdownTimeoutMs: number;
   /** Commands to devices (src/commands/). */
   commands: { ttlMs: number; ackTimeoutMs: number; maxAttempts: number };
+  /** Broker health interval (iot/broker/stats); 0: off. */
+  brokerStatsIntervalS: number;
   /** Embedded broker, used when `mqtt` is undefined. */
   embedded: { host: string; port: number; wsPort: number; maxPacketBytes: number };
   /** External broker; undefined means the embedded one. */
@@ -58,6 +63,10 @@ export interface Config {
   };
   /** Commit-log readers: the processors to run and how they read. */
   log: { processors: string[]; processorBatch: number; pollMs: number };
+  /** The rollup tier ladder (seed 004 defaults, lateness and refresh from settings). */
+  tiers: TierConfig;
+  /** The trips processor: state-machine thresholds, how late data may come, how often in-progress trips are re-judged. */
+  trips: { settings: TripSettings; latenessMs: number; tickMs: number };
   limits: Limits;
   lineProtocol: { deviceTag: string; fallbackDeviceTags: string[]; eventType: 'measurement.field' | 'field' };
   /**
@@ -189,7 +198,15 @@ export function loadConfig(env: Raw = process.env): Config {
   }
 
   const configFile = str('TELEHUB_CONFIG');
-  const routes = buildRoutes(str('MQTT_EVENTS_TOPIC'), str('ACK_TEMPLATE')!, configFile, problems);
+  const carTopic = str('TELEHUB_CAR_TELEMETRY_TOPIC');
+  if (carTopic !== undefined && carTopic !== 'none') {
+    // Declared as a string so `none` can turn it off; any other value must be a topic filter.
+    checkSetting({ env: 'TELEHUB_CAR_TELEMETRY_TOPIC', group: 'Topics', type: 'topic-filter', description: '' }, carTopic, problems);
+  }
+  const routes = buildRoutes(
+    defaultRoutes(str('MQTT_EVENTS_TOPIC'), str('ACK_TEMPLATE')!, str('TELEHUB_NODE_TELEMETRY_TOPIC'), str('TELEHUB_NODE_TELEMETRY_REPLY') as ReplyKind, str('TELEHUB_NODE_STATUS_TOPIC'), carTopic === 'none' ? undefined : carTopic),
+    str('ACK_TEMPLATE')!, configFile, problems,
+  );
 
   const storeKind = str('TELEHUB_STORE');
   const pgWanted = storeKind === 'postgres' || (storeKind === 'auto' && (str('DATABASE_URL') !== undefined || str('POSTGRES_HOST') !== undefined));
@@ -198,6 +215,8 @@ export function loadConfig(env: Raw = process.env): Config {
   for (const n of processorNames) {
     if (!KNOWN_PROCESSORS.includes(n)) problems.push(`TELEHUB_PROCESSORS: unknown processor ${JSON.stringify(n)} (known: ${KNOWN_PROCESSORS.join(', ')})`);
   }
+  const tiers: TierConfig = { ...DEFAULT_TIERS, latenessMs: int('TELEHUB_ROLLUP_LATENESS_S') * 1000, refreshMs: int('TELEHUB_ROLLUP_REFRESH_S') * 1000 };
+  problems.push(...checkTiers(tiers));
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -236,10 +255,11 @@ export function loadConfig(env: Raw = process.env): Config {
 
   return {
     dataDir,
-    http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES'), streamMaxBufferBytes: int('TELEHUB_STREAM_MAX_BUFFER_BYTES') },
+    http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES'), streamMaxBufferBytes: int('TELEHUB_STREAM_MAX_BUFFER_BYTES'), dashboardAuth: str('TELEHUB_DASHBOARD_AUTH') !== 'off' },
     logLevel: str('TELEHUB_LOG_LEVEL')!,
     shutdownTimeoutMs: int('TELEHUB_SHUTDOWN_TIMEOUT_MS'),
     commands: { ttlMs: int('TELEHUB_COMMAND_TTL_S') * 1000, ackTimeoutMs: int('TELEHUB_COMMAND_ACK_TIMEOUT_S') * 1000, maxAttempts: int('TELEHUB_COMMAND_MAX_ATTEMPTS') },
+    brokerStatsIntervalS: int('TELEHUB_BROKER_STATS_INTERVAL_S'),
     embedded: {
       host: str('TELEHUB_MQTT_HOST')!,
       port: int('TELEHUB_MQTT_PORT'),
@@ -269,6 +289,19 @@ export function loadConfig(env: Raw = process.env): Config {
       processorBatch: int('TELEHUB_PROCESSOR_BATCH'),
       pollMs: int('TELEHUB_LOG_POLL_MS'),
     },
+    tiers,
+    trips: {
+      settings: {
+        speedThresholdKmh: int('TELEHUB_TRIP_SPEED_THRESHOLD_KMH'),
+        idleTimeoutMs: int('TELEHUB_TRIP_IDLE_TIMEOUT_S') * 1000,
+        resumeWindowMs: int('TELEHUB_TRIP_RESUME_WINDOW_S') * 1000,
+        minDistanceKm: int('TELEHUB_TRIP_MIN_DISTANCE_M') / 1000,
+        minDurationMs: int('TELEHUB_TRIP_MIN_DURATION_S') * 1000,
+        maxPlausibleSpeedKmh: int('TELEHUB_TRIP_MAX_PLAUSIBLE_SPEED_KMH'),
+      },
+      latenessMs: int('TELEHUB_TRIP_LATENESS_S') * 1000,
+      tickMs: int('TELEHUB_TRIP_TICK_S') * 1000,
+    },
     lineProtocol: {
       deviceTag: str('TELEHUB_LP_DEVICE_TAG')!,
       fallbackDeviceTags: str('TELEHUB_LP_FALLBACK_DEVICE_TAGS')!.split(',').map((t) => t.trim()).filter(Boolean),
@@ -287,18 +320,43 @@ export function loadConfig(env: Raw = process.env): Config {
 }
 
 /**
- * The route table: MQTT_EVENTS_TOPIC → seed001-json (ACK reply on
- * ACK_TEMPLATE), then the file's routes; a file route with the default's
- * filter replaces it.
+ * The default routes, each from its setting: MQTT_EVENTS_TOPIC →
+ * seed001-json (ACK reply on ACK_TEMPLATE), TELEHUB_NODE_TELEMETRY_TOPIC →
+ * node-telemetry (reply TELEHUB_NODE_TELEMETRY_REPLY), TELEHUB_NODE_STATUS_TOPIC
+ * → node-status (no reply), TELEHUB_CAR_TELEMETRY_TOPIC → car-telemetry (no
+ * reply). Two settings naming one filter keep the first.
  */
-function buildRoutes(eventsTopic: string | undefined, ackTemplate: string, configFile: string | undefined, problems: string[]): RouteConfig[] {
+export function defaultRoutes(eventsTopic: string | undefined, ackTemplate: string, nodeTelemetryTopic?: string, nodeTelemetryReply: ReplyKind = 'none', nodeStatusTopic?: string, carTopic?: string): RouteConfig[] {
   const routes: RouteConfig[] = [];
-  if (eventsTopic !== undefined) routes.push(defaultRoute(eventsTopic, ackTemplate));
+  const add = (r: RouteConfig) => {
+    if (!routes.some((d) => d.filter === r.filter)) routes.push(r);
+  };
+  if (eventsTopic !== undefined) add(defaultRoute(eventsTopic, ackTemplate));
+  if (nodeTelemetryTopic !== undefined) add(settingRoute('TELEHUB_NODE_TELEMETRY_TOPIC', nodeTelemetryTopic, 'node-telemetry', nodeTelemetryReply, ackTemplate));
+  if (nodeStatusTopic !== undefined) add(settingRoute('TELEHUB_NODE_STATUS_TOPIC', nodeStatusTopic, 'node-status', 'none', ackTemplate));
+  if (carTopic !== undefined) add(carTelemetryRoute(carTopic, ackTemplate));
+  return routes;
+}
+
+function settingRoute(origin: string, filter: string, codec: string, reply: ReplyKind, ackTemplate: string): RouteConfig {
+  const plus = filter.split('/').indexOf('+');
+  return { origin, filter, codec, deviceLevel: plus >= 0 ? plus + 1 : undefined, reply, ackTemplate, options: {} };
+}
+
+/** Where a route comes from a setting rather than the file. */
+const DEFAULT_ORIGINS = new Set(['MQTT_EVENTS_TOPIC', 'TELEHUB_NODE_TELEMETRY_TOPIC', 'TELEHUB_NODE_STATUS_TOPIC', 'TELEHUB_CAR_TELEMETRY_TOPIC']);
+
+/**
+ * The route table: the default routes, then the file's routes; a file route
+ * with a default's filter replaces it.
+ */
+function buildRoutes(defaults: RouteConfig[], ackTemplate: string, configFile: string | undefined, problems: string[]): RouteConfig[] {
+  const routes = defaults;
   if (configFile === undefined) return routes;
   const file = loadConfigFile(configFile, problems);
   for (const r of file.routes) {
     const route: RouteConfig = { ...r, origin: `${configFile} ${r.origin}`, ackTemplate: r.ackTemplate ?? ackTemplate };
-    const same = routes.findIndex((d) => d.origin === 'MQTT_EVENTS_TOPIC' && d.filter === r.filter);
+    const same = routes.findIndex((d) => DEFAULT_ORIGINS.has(d.origin) && d.filter === r.filter);
     if (same >= 0) routes.splice(same, 1);
     routes.push(route);
   }
@@ -309,6 +367,12 @@ function buildRoutes(eventsTopic: string | undefined, ackTemplate: string, confi
 export function defaultRoute(eventsTopic: string, ackTemplate: string): RouteConfig {
   const plus = eventsTopic.split('/').indexOf('+');
   return { origin: 'MQTT_EVENTS_TOPIC', filter: eventsTopic, codec: 'seed001-json', deviceLevel: plus >= 0 ? plus + 1 : undefined, reply: 'seed001-ack', ackTemplate, options: {} };
+}
+
+/** The car route: TELEHUB_CAR_TELEMETRY_TOPIC → car-telemetry, vehicle at the first `+`, no reply message (PUBACK after commit). */
+export function carTelemetryRoute(filter: string, ackTemplate: string): RouteConfig {
+  const plus = filter.split('/').indexOf('+');
+  return { origin: 'TELEHUB_CAR_TELEMETRY_TOPIC', filter, codec: 'car-telemetry', deviceLevel: plus >= 0 ? plus + 1 : undefined, reply: 'none', ackTemplate, options: {} };
 }
 
 /** The TELEHUB_LP_* defaults codecs fall back on, for tests and tools without a full configuration. */

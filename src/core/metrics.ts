@@ -3,6 +3,7 @@
  * run several pipelines side by side.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BrokerStatsMessage } from '../sources/broker-health/stats.js';
 
 /**
  * Per-event counts are kept in plain numbers and added to their prom-client
@@ -39,6 +40,19 @@ export function createMetrics(registry = new Registry()) {
   const receivedTallies = new Tallies();
   const eventTallies = new Tallies();
   let acksPending = 0;
+  let brokerSource: (() => BrokerStatsMessage | undefined) | undefined;
+  /** A gauge that shows one figure of the last broker stats (absent until there is one). */
+  const brokerGauge = (name: string, help: string, pick: (m: BrokerStatsMessage) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const v = brokerSource?.();
+        const n = v ? pick(v) : null;
+        if (n !== null) this.set(n);
+      },
+    });
   let processorSource: (() => Promise<ProcessorStatusLike[]>) | undefined;
   // One status read per scrape for the three processor gauges (each would otherwise query the store).
   let processorScrape: { at: number; p: Promise<ProcessorStatusLike[]> } | undefined;
@@ -60,6 +74,15 @@ export function createMetrics(registry = new Registry()) {
       },
     });
   return {
+    /** Broker health gauges read the last `iot/broker/stats` message at scrape time. */
+    observeBroker(fn: () => BrokerStatsMessage | undefined) {
+      brokerSource = fn;
+    },
+    brokerClients: brokerGauge('telehub_broker_clients_connected', 'Clients connected to the broker (embedded, or an external broker\'s $SYS).', (m) => m.clients_connected),
+    brokerInRate: brokerGauge('telehub_broker_messages_in_per_second', 'PUBLISH packets per second the broker received, over the last stats interval.', (m) => m.messages_in_per_s),
+    brokerOutRate: brokerGauge('telehub_broker_messages_out_per_second', 'PUBLISH packets per second the broker sent to subscribers, over the last stats interval.', (m) => m.messages_out_per_s),
+    brokerDropped: brokerGauge('telehub_broker_messages_dropped', 'Messages the broker dropped since it started (a running total, as the broker reports it).', (m) => m.dropped_total),
+    brokerUptime: brokerGauge('telehub_broker_uptime_seconds', 'Broker uptime.', (m) => m.uptime_s),
     /** The processor metrics read the runner's status (checkpoint and lag from the store) at scrape time. */
     observeProcessors(fn: () => Promise<ProcessorStatusLike[]>) {
       processorSource = fn;

@@ -44,6 +44,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'TELEHUB_HTTP_HOST', group: 'General', type: 'string', default: '0.0.0.0', description: 'Address the HTTP server (health, readiness, metrics) binds to.' },
   { env: 'TELEHUB_HTTP_PORT', group: 'General', type: 'int', default: '8080', min: 0, max: 65535, description: 'HTTP port for `/healthz`, `/readyz` and `/metrics`. 0 picks a free port.' },
   { env: 'TELEHUB_HTTP_MAX_BODY_BYTES', group: 'General', type: 'int', default: '10485760', min: 1024, max: 1073741824, description: 'Largest HTTP request body, after gzip decompression (`413 payload_too_large` beyond).' },
+  { env: 'TELEHUB_DASHBOARD_AUTH', group: 'General', type: 'enum', default: 'on', values: ['on', 'off'], description: '`off`: the dashboard and the read API (and dead-letter replay) answer requests without a token, for a trusted LAN; a warning is logged at start. Ingestion always needs a token. See docs/dashboard.md.' },
   { env: 'TELEHUB_STREAM_MAX_BUFFER_BYTES', group: 'General', type: 'int', default: '1048576', min: 1024, max: 1073741824, description: 'Unsent bytes a live-stream WebSocket client may fall behind by before it is closed with code 4008 (slow consumer). Ingestion never waits for stream clients.' },
   { env: 'TELEHUB_LOG_LEVEL', group: 'General', type: 'enum', default: 'info', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], description: 'Log level; logs are JSON lines (pino) on stdout.' },
   { env: 'TELEHUB_CONFIG', group: 'General', type: 'file', description: 'Optional config file (YAML or JSON) for what variables cannot express, such as more MQTT routes: see [the config file](#the-config-file-telehub_config) below. Validated at start-up with these settings.' },
@@ -59,6 +60,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'TELEHUB_MQTT_PORT', group: 'Embedded MQTT broker', type: 'int', default: '1883', min: 0, max: 65535, description: 'MQTT TCP port of the embedded broker. 0 picks a free port.' },
   { env: 'TELEHUB_MQTT_WS_PORT', group: 'Embedded MQTT broker', type: 'int', default: '9001', min: -1, max: 65535, description: 'MQTT-over-WebSocket port of the embedded broker. 0 picks a free port, -1 disables it.' },
   { env: 'TELEHUB_MQTT_MAX_PACKET_BYTES', group: 'Embedded MQTT broker', type: 'int', min: 64, max: 268435460, description: 'Largest MQTT packet (fixed header included) a client may send to the embedded broker; unset: TELEHUB_MAX_PAYLOAD_BYTES + 65536 (room for the longest topic), so a packet whose payload is within the payload limit always gets through. A larger packet is refused as soon as its header arrives, before it is buffered: the connection is closed and counted in `telehub_mqtt_oversized_packets_total`. Payloads between the two limits are dead-lettered as `payload_too_large`. Must be at least TELEHUB_MAX_PAYLOAD_BYTES. Also the largest WebSocket message.' },
+
+  { env: 'TELEHUB_BROKER_STATS_INTERVAL_S', group: 'Embedded MQTT broker', type: 'int', default: '10', min: 0, max: 86400, description: 'How often broker health is published on `iot/broker/stats` (clients connected, messages in/out per second, dropped, uptime) and refreshed in `/metrics`: from the embedded broker, or relayed from an external broker\'s `$SYS` when it offers it. 0 turns broker health off (no `iot/broker/status` either). See docs/operations.md.' },
 
   // External broker
   { env: 'MQTT_URL', group: 'External MQTT broker', type: 'url', values: ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'], description: 'External broker, e.g. `mqtt://mosquitto:1883` or `mqtts://xxxx.hivemq.cloud:8883`. When set (or MQTT_HOST is), the embedded broker is not started.' },
@@ -77,8 +80,12 @@ export const SETTINGS: readonly SettingSpec[] = [
 
   // Topics
   { env: 'MQTT_EVENTS_TOPIC', group: 'Topics', type: 'topic-filter', default: 'qs/v1/+/events', description: 'The seed 001 route: topic filter telehub takes seed 001 events on (subscribed at QoS 1, decoded by `seed001-json`, answered on ACK_TEMPLATE). The level matched by the first `+` is the device id the payload must carry. More routes: TELEHUB_CONFIG.' },
+  { env: 'TELEHUB_CAR_TELEMETRY_TOPIC', group: 'Topics', type: 'string', default: 'fleet/v1/+/telemetry', description: 'The car route: topic filter of OBD senders\' compact records (`{"ts","speed","rpm","lat","lon","odometer",…}`, decoded by `car-telemetry`, docs/trips.md); the level of the first `+` is the vehicle id. `none` turns the route off. A TELEHUB_CONFIG route with the same filter replaces it.' },
   { env: 'MQTT_DEADLETTER_TOPIC', group: 'Topics', type: 'string', default: 'qs/v1/deadletter', description: 'Topic dead letters are published to (JSON, see docs/errors.md).' },
   { env: 'ACK_TEMPLATE', group: 'Topics', type: 'topic-template', default: 'qs/v1/{device_id}/acks', description: 'Topic an ACK is published to after commit; `{device_id}` is replaced.' },
+  { env: 'TELEHUB_NODE_TELEMETRY_TOPIC', group: 'Topics', type: 'topic-filter', default: 'iot/node/+/telemetry', description: 'The seed 003 sensor-node route: topic filter of node telemetry (`{"node_id","timestamp","sensors":{…},"wifi_rssi","uptime"}`), decoded by `node-telemetry` into one reading per sensor. The first `+` is the node id. A TELEHUB_CONFIG route with the same filter replaces it.' },
+  { env: 'TELEHUB_NODE_TELEMETRY_REPLY', group: 'Topics', type: 'enum', default: 'none', values: ['none', 'seed001-ack'], description: 'Reply of the node-telemetry route after commit: `none` (seed 003 nodes wait for none) or `seed001-ack` (one ACK per reading on ACK_TEMPLATE).' },
+  { env: 'TELEHUB_NODE_STATUS_TOPIC', group: 'Topics', type: 'topic-filter', default: 'iot/node/+/status', description: 'The seed 003 node-status route: node health and command results, decoded by `node-status` into one `status` entry for the device registry (not a reading). The first `+` is the node id.' },
   { env: 'TELEHUB_ACK_QOS', group: 'Topics', type: 'int', default: '1', min: 0, max: 1, description: 'QoS of ACK and dead-letter publications.' },
 
   // Line protocol
@@ -106,9 +113,22 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'TELEHUB_RETRY_MAX_MS', group: 'Pipeline', type: 'int', default: '5000', min: 1, max: 600000, description: 'Longest back-off between retries of a batch. Retries never stop while telehub runs: nothing is dropped.' },
 
   // Commit log and processors
-  { env: 'TELEHUB_PROCESSORS', group: 'Commit log and processors', type: 'string', default: 'device-counters', description: 'Comma-separated processors to run beside intake, each following the commit log from its own checkpoint (`device-counters`: per-device counts, first/last seen, last value per event type). `none`: run no processor. See docs/architecture.md.' },
+  { env: 'TELEHUB_PROCESSORS', group: 'Commit log and processors', type: 'string', default: 'device-counters,rollups,trips', description: 'Comma-separated processors to run beside intake, each following the commit log from its own checkpoint (`device-counters`: per-device counts, first/last seen, last value per event type; `rollups`: the 1-minute and 5-minute tiers the series API answers from, docs/data-lifecycle.md; `trips`: trips of cars, docs/trips.md). `none`: run no processor. See docs/architecture.md.' },
   { env: 'TELEHUB_PROCESSOR_BATCH', group: 'Commit log and processors', type: 'int', default: '1000', min: 1, max: 100000, description: 'Most log entries a processor applies in one transaction (its state and checkpoint together).' },
   { env: 'TELEHUB_LOG_POLL_MS', group: 'Commit log and processors', type: 'int', default: '500', min: 10, max: 60000, description: 'Longest wait of a commit-log reader (processors, live stream) between reads. Commits in this process wake readers at once; the poll finds commits of other processes.' },
+  // Trips (docs/trips.md)
+  { env: 'TELEHUB_TRIP_SPEED_THRESHOLD_KMH', group: 'Trips', type: 'int', default: '5', min: 0, max: 100, description: 'km/h: a point faster than this is moving (Idle → Driving). Above the jitter of a parked car, below creeping in a jam.' },
+  { env: 'TELEHUB_TRIP_IDLE_TIMEOUT_S', group: 'Trips', type: 'int', default: '180', min: 1, max: 86400, description: 'Seconds stopped (or silent) after which a trip is Paused. Longer than a red light or a level crossing.' },
+  { env: 'TELEHUB_TRIP_RESUME_WINDOW_S', group: 'Trips', type: 'int', default: '300', min: 0, max: 86400, description: 'Seconds a Paused trip may move again and stay one trip; after that it ends (parked).' },
+  { env: 'TELEHUB_TRIP_MIN_DISTANCE_M', group: 'Trips', type: 'int', default: '200', min: 0, max: 1000000, description: 'Metres: a closed segment shorter than this is not a trip (moving the car in a driveway).' },
+  { env: 'TELEHUB_TRIP_MIN_DURATION_S', group: 'Trips', type: 'int', default: '60', min: 0, max: 86400, description: 'Seconds: a closed segment shorter than this is not a trip.' },
+  { env: 'TELEHUB_TRIP_MAX_PLAUSIBLE_SPEED_KMH', group: 'Trips', type: 'int', default: '250', min: 1, max: 2000, description: 'km/h: a GPS fix or odometer step implying more than this from the last good one is a glitch and is skipped.' },
+  { env: 'TELEHUB_TRIP_LATENESS_S', group: 'Trips', type: 'int', default: '604800', min: 0, max: 31622400, description: 'Seconds (default 7 days): the trips processor recomputes trips for data up to this late by device time; older data changes trips only through `telehub trips rebuild`.' },
+  { env: 'TELEHUB_TRIP_TICK_S', group: 'Trips', type: 'int', default: '30', min: 1, max: 3600, description: 'Seconds between re-evaluations of trips in progress against the clock, so a trip ends (by timeout) when no new data comes.' },
+
+  // Rollup tiers
+  { env: 'TELEHUB_ROLLUP_REFRESH_S', group: 'Rollup tiers', type: 'int', default: '10', min: 1, max: 3600, description: 'How often the `rollups` processor\'s dirty buckets are recomputed (1-minute from raw, 5-minute from 1-minute), whatever their age up to TELEHUB_ROLLUP_LATENESS_S. The series API is exact in between: it reads what is not rolled up yet from raw. See docs/data-lifecycle.md.' },
+  { env: 'TELEHUB_ROLLUP_LATENESS_S', group: 'Rollup tiers', type: 'int', default: '604800', min: 60, max: 315360000, description: 'How late an event may arrive and still be rolled up: a bucket that ended longer ago is sealed, never recomputed, and its raw data may then be dropped. Raw retention shorter than this is refused at start-up.' },
 
   // Limits
   { env: 'TELEHUB_MAX_PAYLOAD_BYTES', group: 'Limits', type: 'int', default: '65536', min: 64, max: 268435455, description: 'Largest accepted event payload; larger ones are dead-lettered as `payload_too_large`.' },

@@ -122,8 +122,10 @@ describe('commit log end to end', () => {
         return row !== undefined && row.split(/\s+/)[1] === String(head()) && row.split(/\s+/)[2] === '0';
       }, 'device-counters to catch up');
       assert.match(listText, /^NAME\s+CHECKPOINT\s+LAG\s+LAG_S\s+STATE\s+ERRORS\s+LAST_ERROR/);
-      const json = JSON.parse(await telehubCli(env, 'processors', '--json'));
-      assert.equal(json.name, 'device-counters');
+      // One JSON line per processor (device-counters, rollups and trips run by default).
+      const all = (await telehubCli(env, 'processors', '--json')).trim().split('\n').map((l) => JSON.parse(l) as { name: string; state: string; lag_entries: number });
+      assert.deepEqual(all.map((p) => p.name).sort(), ['device-counters', 'rollups', 'trips']);
+      const json = all.find((p) => p.name === 'device-counters')!;
       assert.equal(json.state, 'running');
       assert.equal(json.lag_entries, 0);
       const live = counters(hub.dataDir);

@@ -33,7 +33,11 @@ export interface InProcessTelehub {
 
 let tokenSeq = 0;
 
-export async function startInProcess(kind: StoreKind, env: Record<string, string> = {}, opts: Pick<StartOptions, 'extraProcessors'> = {}): Promise<InProcessTelehub> {
+/**
+ * `opts.webRoot`: a built dashboard to serve at `/` (default none: the plain links page);
+ * `opts.extraProcessors`: as startTelehub's.
+ */
+export async function startInProcess(kind: StoreKind, env: Record<string, string> = {}, opts: Pick<StartOptions, 'extraProcessors'> & { webRoot?: string } = {}): Promise<InProcessTelehub> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'telehub-inproc-'));
   const db = kind === 'postgres' ? await testDatabase() : undefined;
   const routes: RouteOptions[] = [];
@@ -48,7 +52,7 @@ export async function startInProcess(kind: StoreKind, env: Record<string, string
     ...(db ? { DATABASE_URL: db.url } : {}),
     ...env,
   });
-  const hub = await startTelehub(config, { ...opts, log: pino({ level: 'silent' }), onRoute: (r) => routes.push(r) });
+  const hub = await startTelehub(config, { ...opts, log: pino({ level: 'silent' }), onRoute: (r) => routes.push(r), webRoot: opts.webRoot ?? null });
   return {
     hub,
     kind,

@@ -1,10 +1,15 @@
 /**
- * `GET /`: where to go from here, until the dashboard takes this path. An
- * HTML page for browsers; JSON for a client whose Accept header asks for
- * application/json and not text/html. Both link the OpenAPI document, the
- * service endpoints and every route of the API (as registered, so the list
- * cannot go stale).
+ * `GET /`: the dashboard (web/, built by Vite into dist/web) for browsers,
+ * its assets under `/assets/`; JSON for a client whose Accept header asks for
+ * application/json and not text/html. When the dashboard is not built (a
+ * checkout without `npm run build`), browsers get a plain page of links
+ * instead. The JSON and that page link the OpenAPI document, the service
+ * endpoints and every route of the API (as registered, so the list cannot go
+ * stale).
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, RouteOptions } from 'fastify';
 
 export interface ApiRouteLink {
@@ -52,7 +57,7 @@ function page(api: ApiRouteLink[]): string {
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}code{font-size:.95em}</style></head>
 <body>
 <h1>telehub</h1>
-<p>Self-hosted telemetry pipeline. The dashboard will live here; until then, these are the ways in.</p>
+<p>Self-hosted telemetry pipeline. The dashboard is not built in this checkout (<code>npm run build</code> builds it); until then, these are the ways in.</p>
 <h2>Service</h2>
 <ul>
 ${service}
@@ -67,12 +72,19 @@ ${routes || '<li>No API routes are enabled.</li>'}
 `;
 }
 
-export const registerHomeRoute: FastifyPluginAsync<{ api: ApiRouteLink[] }> = async (app, { api }) => {
+export const registerHomeRoute: FastifyPluginAsync<{ api: ApiRouteLink[]; webRoot?: string }> = async (app, { api, webRoot }) => {
+  const built = webRoot !== undefined && existsSync(path.join(webRoot, 'index.html'));
+  if (built) {
+    // Vite puts every asset under assets/ with a content hash in its name: cache them for good.
+    await app.register(fastifyStatic, { root: path.join(webRoot, 'assets'), prefix: '/assets/', index: false, immutable: true, maxAge: '365d' });
+  }
   app.get('/', { schema: { hide: true } }, async (req, reply) => {
     reply.header('vary', 'Accept');
     if (wantsJson(req.headers.accept)) {
       return { name: 'telehub', links: Object.fromEntries(Object.entries(SERVICE_LINKS).map(([k, v]) => [k, v.url])), api };
     }
+    // index.html is small and names the current asset hashes: never cached.
+    if (built) return reply.header('cache-control', 'no-cache').sendFile('index.html', webRoot);
     return reply.type('text/html; charset=utf-8').send(page(api));
   });
 };

@@ -11,7 +11,9 @@ import { deadletters } from './deadletters.js';
 import { events } from './events.js';
 import { migrate } from './migrate.js';
 import { processors } from './processors.js';
+import { simulate } from './simulate.js';
 import { start } from './start.js';
 import { tokens } from './tokens.js';
+import { trips } from './trips.js';
 
-export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tokens, command, config];
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, trips, tokens, command, simulate, config];

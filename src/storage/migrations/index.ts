@@ -292,6 +292,148 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 7,
+    name: 'rollup tiers',
+    // The rollups processor (src/processors/rollups): aggregate rows per
+    // tier (width_ms), keyed by device, type and bucket start (epoch ms in
+    // both dialects: tier rows are only ever addressed by bucket number).
+    // sum_parts is the exact sum as JSON partials (exact-sum.ts); sum its
+    // rounding, for SQL readers. rollup_dirty lists buckets to recompute,
+    // with the highest log seq that touched them (a refresh deletes only
+    // marks it has seen); rollup_tiers holds each tier's sealed watermark.
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS rollups (
+        device_id    TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        width_ms     BIGINT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        count        INTEGER NOT NULL,
+        n            INTEGER NOT NULL,
+        sum          REAL,
+        sum_parts    TEXT NOT NULL,
+        min          REAL,
+        max          REAL,
+        first        REAL,
+        first_t      INTEGER,
+        last         REAL,
+        last_t       INTEGER,
+        PRIMARY KEY (device_id, event_type, width_ms, bucket_start)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS rollup_dirty (
+        device_id    TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        width_ms     BIGINT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        seq          INTEGER NOT NULL,
+        PRIMARY KEY (device_id, event_type, width_ms, bucket_start)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS idx_rollup_dirty_width ON rollup_dirty (width_ms, bucket_start);
+      CREATE TABLE IF NOT EXISTS rollup_tiers (
+        width_ms      INTEGER PRIMARY KEY,
+        sealed_before INTEGER NOT NULL,
+        refreshed_at  INTEGER NOT NULL
+      );
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS rollups (
+        device_id    TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        width_ms     BIGINT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        count        BIGINT NOT NULL,
+        n            BIGINT NOT NULL,
+        sum          DOUBLE PRECISION,
+        sum_parts    TEXT NOT NULL,
+        min          DOUBLE PRECISION,
+        max          DOUBLE PRECISION,
+        first        DOUBLE PRECISION,
+        first_t      BIGINT,
+        last         DOUBLE PRECISION,
+        last_t       BIGINT,
+        PRIMARY KEY (device_id, event_type, width_ms, bucket_start)
+      );
+      CREATE TABLE IF NOT EXISTS rollup_dirty (
+        device_id    TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        width_ms     BIGINT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        seq          BIGINT NOT NULL,
+        PRIMARY KEY (device_id, event_type, width_ms, bucket_start)
+      );
+      CREATE INDEX IF NOT EXISTS idx_rollup_dirty_width ON rollup_dirty (width_ms, bucket_start);
+      CREATE TABLE IF NOT EXISTS rollup_tiers (
+        width_ms      BIGINT PRIMARY KEY,
+        sealed_before BIGINT NOT NULL,
+        refreshed_at  BIGINT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 8,
+    name: 'trips',
+    // State of the trips processor (src/processors/trips): one row per trip
+    // of a vehicle, rewritten with version + 1 whenever late data or the
+    // clock changes it. start_time/end_time are the first and last moving
+    // points (device time); gaps is a JSON array of {from, to, duration_ms,
+    // distance_km}.
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS trips (
+        trip_id         TEXT PRIMARY KEY,
+        device_id       TEXT NOT NULL,
+        version         INTEGER NOT NULL,
+        in_progress     INTEGER NOT NULL,
+        start_time      INTEGER NOT NULL,
+        end_time        INTEGER NOT NULL,
+        start_lat       REAL,
+        start_lon       REAL,
+        end_lat         REAL,
+        end_lon         REAL,
+        duration_ms     INTEGER NOT NULL,
+        moving_ms       INTEGER NOT NULL,
+        distance_km     REAL NOT NULL,
+        distance_source TEXT NOT NULL,
+        avg_speed_kmh   REAL,
+        max_speed_kmh   REAL,
+        max_rpm         REAL,
+        max_coolant_c   REAL,
+        fuel_used_pct   REAL,
+        points          INTEGER NOT NULL,
+        gaps            TEXT NOT NULL DEFAULT '[]',
+        updated_at      INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_trips_device_start ON trips (device_id, start_time);
+      CREATE INDEX IF NOT EXISTS idx_trips_in_progress ON trips (in_progress, end_time);
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS trips (
+        trip_id         TEXT PRIMARY KEY,
+        device_id       TEXT NOT NULL,
+        version         BIGINT NOT NULL,
+        in_progress     BOOLEAN NOT NULL,
+        start_time      TIMESTAMPTZ NOT NULL,
+        end_time        TIMESTAMPTZ NOT NULL,
+        start_lat       DOUBLE PRECISION,
+        start_lon       DOUBLE PRECISION,
+        end_lat         DOUBLE PRECISION,
+        end_lon         DOUBLE PRECISION,
+        duration_ms     BIGINT NOT NULL,
+        moving_ms       BIGINT NOT NULL,
+        distance_km     DOUBLE PRECISION NOT NULL,
+        distance_source TEXT NOT NULL,
+        avg_speed_kmh   DOUBLE PRECISION,
+        max_speed_kmh   DOUBLE PRECISION,
+        max_rpm         DOUBLE PRECISION,
+        max_coolant_c   DOUBLE PRECISION,
+        fuel_used_pct   DOUBLE PRECISION,
+        points          BIGINT NOT NULL,
+        gaps            JSONB NOT NULL DEFAULT '[]',
+        updated_at      TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_trips_device_start ON trips (device_id, start_time);
+      CREATE INDEX IF NOT EXISTS idx_trips_in_progress ON trips (in_progress, end_time);
+    `,
+  },
+  {
+    version: 9,
     name: 'commands',
     // Commands to devices (src/commands/). Times are epoch ms in both
     // dialects (BIGINT in PostgreSQL): the dispatcher computes timers with

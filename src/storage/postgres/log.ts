@@ -80,6 +80,12 @@ export function postgresLog(pool: pg.Pool): { log: CommitLog; processors: Proces
         for (const s of statements) await c.query(s.sql, s.params);
       });
     },
+    async execute(statements) {
+      if (statements.length === 0) return;
+      await inTransaction(pool, async (c) => {
+        for (const s of statements) await c.query(s.sql, s.params);
+      });
+    },
     async recordState(name, state, error) {
       if (error === undefined) await pool.query('UPDATE processor_checkpoints SET state = $1 WHERE name = $2', [state, name]);
       else {

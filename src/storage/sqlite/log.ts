@@ -75,6 +75,9 @@ export function sqliteLog(reader: SqlReader, exec: (list: ExecStatement[]) => Pr
         throw err;
       }
     },
+    async execute(statements) {
+      if (statements.length > 0) await exec(statements.map((s) => ({ sql: s.sql, params: s.params })));
+    },
     async recordState(name, state, error) {
       await exec([
         error === undefined
