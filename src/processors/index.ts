@@ -2,36 +2,45 @@
  * The processors telehub can run (TELEHUB_PROCESSORS names them). Each is a
  * consumer of the commit log; see src/log/runner.ts.
  */
+import type { Config } from '../core/config.js';
+import { DEFAULT_TRIP_SETTINGS } from '../trips/index.js';
 import type { Processor } from '../log/processor.js';
+import type { ProcessorStore } from '../storage/log.js';
 import { DEVICE_COUNTERS, deviceCounters } from './device-counters/index.js';
 import { ROLLUPS, rollups } from './rollups/index.js';
 import { DEFAULT_TIERS, type TierConfig } from './rollups/tiers.js';
 import { ALERTS, alerts } from './alerts/index.js';
-import { DEFAULT_ALERTS, type AlertsConfig } from '../alerts/config.js';
-import type { ProcessorStore } from '../storage/log.js';
+import { DEFAULT_ALERTS } from '../alerts/config.js';
+import { TRIPS, tripsProcessor } from './trips/index.js';
 
-/** What a processor may be configured with. */
+/** What a processor may need: the rollup tiers, the store's processor side (to read) and the configuration. */
 export interface ProcessorContext {
-  tiers: TierConfig;
-  /** The config file's `alerts:` section (default: no file rules, MQTT on). */
-  alerts?: AlertsConfig;
-  /** Reads of processor state (the alerts processor reads its state and the API's rules before each step). */
-  store?: Pick<ProcessorStore, 'select'>;
+  tiers?: TierConfig;
+  processors?: ProcessorStore;
+  /** The configuration of processors that take one (trips; alerts: the config file's `alerts:` section). */
+  config?: Pick<Config, 'trips' | 'alerts'>;
 }
 
 export const PROCESSOR_FACTORIES: Readonly<Record<string, (ctx: ProcessorContext) => Processor>> = {
   [DEVICE_COUNTERS]: deviceCounters,
-  [ROLLUPS]: (ctx) => rollups(ctx.tiers),
+  [ROLLUPS]: (ctx) => rollups(ctx.tiers ?? DEFAULT_TIERS),
+  [TRIPS]: (ctx) => {
+    if (ctx.processors === undefined) throw new Error('the trips processor reads the store: makeProcessors needs ctx.processors');
+    return tripsProcessor(ctx.processors, {
+      settings: ctx.config?.trips.settings ?? DEFAULT_TRIP_SETTINGS,
+      latenessMs: ctx.config?.trips.latenessMs ?? 7 * 86_400_000,
+    });
+  },
   [ALERTS]: (ctx) => {
-    if (ctx.store === undefined) throw new Error('the alerts processor needs the store');
-    return alerts(ctx.alerts ?? DEFAULT_ALERTS, ctx.store);
+    if (ctx.processors === undefined) throw new Error('the alerts processor reads the store: makeProcessors needs ctx.processors');
+    return alerts(ctx.config?.alerts ?? DEFAULT_ALERTS, ctx.processors);
   },
 };
 
 export const KNOWN_PROCESSORS = Object.keys(PROCESSOR_FACTORIES);
 
 /** The processors with these names (names already validated by the configuration). */
-export function makeProcessors(names: readonly string[], ctx: ProcessorContext = { tiers: DEFAULT_TIERS }): Processor[] {
+export function makeProcessors(names: readonly string[], ctx: ProcessorContext = {}): Processor[] {
   return names.map((n) => {
     const make = PROCESSOR_FACTORIES[n];
     if (make === undefined) throw new Error(`unknown processor ${n}`);

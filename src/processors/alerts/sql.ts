@@ -1,5 +1,5 @@
 /**
- * The alerts tables' SQL in each dialect (migration 8). Times are epoch-ms
+ * The alerts tables' SQL in each dialect (migration 10). Times are epoch-ms
  * integers in both stores; PostgreSQL returns BIGINT as text, hence the
  * `::float8` casts on reads.
  */
