@@ -5,6 +5,7 @@
  * docs/cli.md.
  */
 import type { Command } from '../command.js';
+import { alerts } from './alerts.js';
 import { command } from './command.js';
 import { config } from './config.js';
 import { deadletters } from './deadletters.js';
@@ -16,4 +17,4 @@ import { start } from './start.js';
 import { tokens } from './tokens.js';
 import { trips } from './trips.js';
 
-export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, trips, tokens, command, simulate, config];
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, trips, alerts, tokens, command, simulate, config];
