@@ -124,7 +124,7 @@ describe('commit log end to end', () => {
       assert.match(listText, /^NAME\s+CHECKPOINT\s+LAG\s+LAG_S\s+STATE\s+ERRORS\s+LAST_ERROR/);
       // One JSON line per processor (device-counters, rollups and trips run by default).
       const all = (await telehubCli(env, 'processors', '--json')).trim().split('\n').map((l) => JSON.parse(l) as { name: string; state: string; lag_entries: number });
-      assert.deepEqual(all.map((p) => p.name).sort(), ['device-counters', 'rollups', 'trips']);
+      assert.deepEqual(all.map((p) => p.name).sort(), ['alerts', 'device-counters', 'rollups', 'trips']);
       const json = all.find((p) => p.name === 'device-counters')!;
       assert.equal(json.state, 'running');
       assert.equal(json.lag_entries, 0);
@@ -140,8 +140,9 @@ describe('commit log end to end', () => {
 
       // The API says the same.
       const api = await (await fetch(`http://127.0.0.1:${hub.httpPort}/api/v1/processors`, { headers: { authorization: `Bearer ${token}` } })).json();
-      assert.equal(api.processors[0].name, 'device-counters');
-      assert.equal(typeof api.processors[0].lag_seconds, 'number');
+      const dc = api.processors.find((p: { name: string }) => p.name === 'device-counters');
+      assert.equal(dc?.name, 'device-counters');
+      assert.equal(typeof dc.lag_seconds, 'number');
       const metrics = await (await fetch(`http://127.0.0.1:${hub.httpPort}/metrics`)).text();
       assert.match(metrics, /telehub_processor_checkpoint\{name="device-counters"\} \d+/);
       assert.match(metrics, /telehub_processor_lag_entries\{name="device-counters"\} \d+/);
