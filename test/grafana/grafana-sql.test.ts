@@ -63,7 +63,8 @@ describe('Grafana template variables and $__interval', () => {
     assert.deepEqual(calculateInterval(24 * 3600_000, 1000), { intervalMs: 60000, interval: '1m' });
     assert.deepEqual(calculateInterval(7 * 86400_000, 1000), { intervalMs: 600000, interval: '10m' });
     assert.deepEqual(calculateInterval(365 * 86400_000, 1000), { intervalMs: 21600000, interval: '6h' });
-    assert.deepEqual(calculateInterval(5 * 60_000, 1000), { intervalMs: 60000, interval: '1m' }, 'the SQL datasources\' default minimum');
+    assert.deepEqual(calculateInterval(5 * 60_000, 1000), { intervalMs: 200, interval: '200ms' });
+    assert.deepEqual(calculateInterval(5 * 60_000, 1000, '1m'), { intervalMs: 60000, interval: '1m' });
     assert.equal(calculateInterval(5 * 60_000, 1000, '1s').interval, '1s');
   });
 

@@ -50,7 +50,7 @@ export interface Expanded {
 
 /** Expands `sql` as Grafana's frontend and its PostgreSQL backend would, for one time range. */
 export function expandGrafanaSql(sql: string, o: ExpandOptions): Expanded {
-  const { intervalMs, interval } = calculateInterval(o.to.getTime() - o.from.getTime(), o.maxDataPoints, o.minInterval);
+  const { intervalMs, interval } = calculateInterval(o.to.getTime() - o.from.getTime(), o.maxDataPoints, o.minInterval ?? '1m');
   const templated = interpolateTemplate(sql, { ...o.variables }, { interval, intervalMs, from: o.from, to: o.to });
   return { sql: expandMacros(templated, o.from, o.to), intervalMs, interval };
 }
