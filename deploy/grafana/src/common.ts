@@ -60,7 +60,7 @@ export function tierSource(filter: string): string {
   UNION ALL
   SELECT to_timestamp(bucket_start / 1000.0), device_id, event_type, n, sum, min, max
   FROM rollups
-  WHERE width_ms = (SELECT width_ms FROM tier) AND n > 0 AND ${filter}
+  WHERE (SELECT width_ms FROM tier) > 0 AND width_ms = (SELECT width_ms FROM tier) AND n > 0 AND ${filter}
     AND bucket_start BETWEEN (extract(epoch FROM $__timeFrom()::timestamptz) * 1000)::bigint
                          AND (extract(epoch FROM $__timeTo()::timestamptz) * 1000)::bigint
 )`;
