@@ -49,7 +49,7 @@ interface Ctx {
 }
 
 interface Case {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   path: string;
   status: number;
   /** What this request shows. */
@@ -74,6 +74,16 @@ async function request(c: Ctx, method: string, url: string, opts: { token?: stri
   }
   const res = await fetch(`${c.app.base}${url}`, { method: method.toUpperCase(), headers, body: typeof body === 'string' || body === undefined ? body : new Uint8Array(body) });
   return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
+}
+
+/** Queues a command (nothing answers it: it stays open for the test). */
+function newCommand(c: Ctx, device = 'node-1'): Promise<Got> {
+  return request(c, 'post', `/api/v1/devices/${device}/commands`, { token: c.tokens.admin, json: { command: 'set_led', params: { state: 'on' }, ttl_s: 600 } });
+}
+async function newCommandId(c: Ctx): Promise<string> {
+  const r = await newCommand(c);
+  assert.equal(r.status, 201, r.body);
+  return (JSON.parse(r.body) as { command_id: string }).command_id;
 }
 
 /** Opens a WebSocket to the stream; resolves with the upgrade's answer (101, or the refusal). */
@@ -245,6 +255,38 @@ const CASES: Case[] = [
   { method: 'post', path: '/api/v1/deadletters/replay', status: 401, what: 'no token', send: (c) => request(c, 'post', '/api/v1/deadletters/replay', { json: { ids: [1] } }) },
   { method: 'post', path: '/api/v1/deadletters/replay', status: 403, what: 'read scope', send: (c) => request(c, 'post', '/api/v1/deadletters/replay', { token: c.tokens.read, json: { ids: [1] } }) },
   { method: 'post', path: '/api/v1/deadletters/replay', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'post', '/api/v1/deadletters/replay', { token: c.fresh.admin, json: { reason: 'invalid_json' } }) },
+
+  // Commands (the dispatcher stores them; no node answers here)
+  { method: 'post', path: '/api/v1/devices/{id}/commands', status: 201, what: 'queued', send: (c) => newCommand(c), expect: (b) => assert.ok(['queued', 'sent'].includes(b.state)) },
+  { method: 'post', path: '/api/v1/devices/{id}/commands', status: 400, what: 'unknown field', send: (c) => request(c, 'post', '/api/v1/devices/node-1/commands', { token: c.tokens.admin, json: { command: 'x', everything: true } }) },
+  { method: 'post', path: '/api/v1/devices/{id}/commands', status: 400, what: 'a device id that is no topic level', send: (c) => request(c, 'post', '/api/v1/devices/node+1/commands', { token: c.tokens.admin, json: { command: 'x' } }) },
+  { method: 'post', path: '/api/v1/devices/{id}/commands', status: 401, what: 'no token', send: (c) => request(c, 'post', '/api/v1/devices/node-1/commands', { json: { command: 'x' } }) },
+  { method: 'post', path: '/api/v1/devices/{id}/commands', status: 403, what: 'read scope', send: (c) => request(c, 'post', '/api/v1/devices/node-1/commands', { token: c.tokens.read, json: { command: 'x' } }) },
+  { method: 'post', path: '/api/v1/devices/{id}/commands', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'post', '/api/v1/devices/node-1/commands', { token: c.fresh.admin, json: { command: 'x' } }) },
+  { method: 'get', path: '/api/v1/devices/{id}/commands', status: 200, what: 'list', send: async (c) => (await newCommand(c, 'node-list'), request(c, 'get', '/api/v1/devices/node-list/commands', { token: c.tokens.read })), expect: (b) => assert.ok(b.commands.length >= 1) },
+  { method: 'get', path: '/api/v1/devices/{id}/commands', status: 400, what: 'unknown query parameter', send: (c) => request(c, 'get', '/api/v1/devices/node-1/commands?lim=1', { token: c.tokens.read }), expect: (b) => unknownParams(b, ['lim']) },
+  { method: 'get', path: '/api/v1/devices/{id}/commands', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/devices/node-1/commands') },
+  { method: 'get', path: '/api/v1/devices/{id}/commands', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/devices/node-1/commands', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/devices/{id}/commands', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/devices/node-1/commands', { token: c.fresh.read }) },
+  { method: 'get', path: '/api/v1/commands/{command_id}', status: 200, what: 'one command', send: async (c) => request(c, 'get', `/api/v1/commands/${await newCommandId(c)}`, { token: c.tokens.read }), expect: (b) => assert.equal(b.command, 'set_led') },
+  { method: 'get', path: '/api/v1/commands/{command_id}', status: 404, what: 'unknown id', send: (c) => request(c, 'get', '/api/v1/commands/no-such-command', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/commands/{command_id}', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/commands/x') },
+  { method: 'get', path: '/api/v1/commands/{command_id}', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/commands/x', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/commands/{command_id}', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/commands/x', { token: c.fresh.read }) },
+  { method: 'delete', path: '/api/v1/commands/{command_id}', status: 200, what: 'cancelled', send: async (c) => request(c, 'delete', `/api/v1/commands/${await newCommandId(c)}`, { token: c.tokens.admin }), expect: (b) => assert.deepEqual([b.state, b.cause], ['cancelled', 'cancelled']) },
+  { method: 'delete', path: '/api/v1/commands/{command_id}', status: 404, what: 'unknown id', send: (c) => request(c, 'delete', '/api/v1/commands/no-such-command', { token: c.tokens.admin }) },
+  {
+    method: 'delete', path: '/api/v1/commands/{command_id}', status: 409, what: 'already cancelled',
+    send: async (c) => {
+      const id = await newCommandId(c);
+      assert.equal((await request(c, 'delete', `/api/v1/commands/${id}`, { token: c.tokens.admin })).status, 200);
+      return request(c, 'delete', `/api/v1/commands/${id}`, { token: c.tokens.admin });
+    },
+    expect: (b) => assert.equal(b.error.code, 'command_ended'),
+  },
+  { method: 'delete', path: '/api/v1/commands/{command_id}', status: 401, what: 'no token', send: (c) => request(c, 'delete', '/api/v1/commands/x') },
+  { method: 'delete', path: '/api/v1/commands/{command_id}', status: 403, what: 'read scope', send: (c) => request(c, 'delete', '/api/v1/commands/x', { token: c.tokens.read }) },
+  { method: 'delete', path: '/api/v1/commands/{command_id}', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'delete', '/api/v1/commands/x', { token: c.fresh.admin }) },
 
   // The stream's upgrade
   { method: 'get', path: '/api/v1/processors', status: 200, what: 'device-counters with checkpoint and lag', send: (c) => request(c, 'get', '/api/v1/processors', { token: c.tokens.read }), expect: (b) => assert.ok(b.head > 0 && b.processors.some((p: { name: string }) => p.name === 'device-counters')) },

@@ -23,6 +23,8 @@ import { closeIfBodyUnread, handleError } from './errors.js';
 import { rejectUnknownQuery } from './query-params.js';
 import { collectApiRoutes, registerHomeRoute, type ApiRouteLink } from './routes/home.js';
 import { registerIngestRoutes } from './routes/ingest.js';
+import { registerCommandRoutes } from './routes/commands.js';
+import type { CommandDispatcher } from '../commands/dispatcher.js';
 import { ErrorSchema, RetryAfterHeader } from './schemas.js';
 
 export interface Readiness {
@@ -40,6 +42,8 @@ export interface HttpDeps {
   store?: Store;
   replay?: DeadLetterReplay;
   hub?: LiveHub;
+  /** Commands to devices (needs `store`). */
+  commands?: CommandDispatcher;
   /** The processors following the commit log (GET /api/v1/processors). */
   processors?: ProcessorRunner;
   /** The rollup tiers the series API answers from; undefined: from raw only. */
@@ -116,6 +120,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
     if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay, tiers: deps.tiers });
     if (deps.hub) await app.register(registerStreamRoutes, { auth, hub: deps.hub });
+    if (deps.commands && store) await app.register(registerCommandRoutes, { auth, commands: deps.commands, repo: store.commands, isRetriable: (err) => store.isRetriable(err) });
     if (deps.store && deps.processors) await app.register(registerProcessorRoutes, { auth, store: deps.store, processors: deps.processors });
     if (deps.store) await app.register(registerTripRoutes, { auth, store: deps.store, settings: deps.tripSettings ?? DEFAULT_TRIP_SETTINGS });
   }

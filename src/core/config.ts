@@ -42,6 +42,8 @@ export interface Config {
   http: { host: string; port: number; maxBodyBytes: number; streamMaxBufferBytes: number; /** false: TELEHUB_DASHBOARD_AUTH=off, reads need no token. */ dashboardAuth: boolean };
   logLevel: string;
   shutdownTimeoutMs: number;
+  /** Commands to devices (src/commands/). */
+  commands: { ttlMs: number; ackTimeoutMs: number; maxAttempts: number };
   /** Broker health interval (iot/broker/stats); 0: off. */
   brokerStatsIntervalS: number;
   /** Embedded broker, used when `mqtt` is undefined. */
@@ -256,6 +258,7 @@ export function loadConfig(env: Raw = process.env): Config {
     http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES'), streamMaxBufferBytes: int('TELEHUB_STREAM_MAX_BUFFER_BYTES'), dashboardAuth: str('TELEHUB_DASHBOARD_AUTH') !== 'off' },
     logLevel: str('TELEHUB_LOG_LEVEL')!,
     shutdownTimeoutMs: int('TELEHUB_SHUTDOWN_TIMEOUT_MS'),
+    commands: { ttlMs: int('TELEHUB_COMMAND_TTL_S') * 1000, ackTimeoutMs: int('TELEHUB_COMMAND_ACK_TIMEOUT_S') * 1000, maxAttempts: int('TELEHUB_COMMAND_MAX_ATTEMPTS') },
     brokerStatsIntervalS: int('TELEHUB_BROKER_STATS_INTERVAL_S'),
     embedded: {
       host: str('TELEHUB_MQTT_HOST')!,

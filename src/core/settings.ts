@@ -50,6 +50,11 @@ export const SETTINGS: readonly SettingSpec[] = [
   { env: 'TELEHUB_CONFIG', group: 'General', type: 'file', description: 'Optional config file (YAML or JSON) for what variables cannot express, such as more MQTT routes: see [the config file](#the-config-file-telehub_config) below. Validated at start-up with these settings.' },
   { env: 'TELEHUB_SHUTDOWN_TIMEOUT_MS', group: 'General', type: 'int', default: '30000', min: 100, max: 600000, description: 'On SIGTERM/SIGINT, how long to wait for in-flight events to commit and be acknowledged before exiting anyway (unacknowledged events are then redelivered by the broker).' },
 
+  // Commands
+  { env: 'TELEHUB_COMMAND_TTL_S', group: 'Commands', type: 'int', default: '3600', min: 1, max: 31536000, description: 'Expiry of a command sent without `ttl_s`: a command not answered within this many seconds after it was queued becomes `expired` and is never published after that (a command for an offline device waits at most this long).' },
+  { env: 'TELEHUB_COMMAND_ACK_TIMEOUT_S', group: 'Commands', type: 'int', default: '10', min: 1, max: 86400, description: 'How long to wait for the node\'s answer (`received`, `succeeded` or `failed` echoing the `command_id`) before publishing the command again with the same `command_id`.' },
+  { env: 'TELEHUB_COMMAND_MAX_ATTEMPTS', group: 'Commands', type: 'int', default: '5', min: 1, max: 1000, description: 'How many times a command is published before it is `failed` with cause `timeout` (a node that said `received` but never finished is not resent).' },
+
   // Embedded broker
   { env: 'TELEHUB_MQTT_HOST', group: 'Embedded MQTT broker', type: 'string', default: '0.0.0.0', description: 'Address the embedded broker listens on (used only when no external broker is configured).' },
   { env: 'TELEHUB_MQTT_PORT', group: 'Embedded MQTT broker', type: 'int', default: '1883', min: 0, max: 65535, description: 'MQTT TCP port of the embedded broker. 0 picks a free port.' },

@@ -5,6 +5,7 @@
  * docs/cli.md.
  */
 import type { Command } from '../command.js';
+import { command } from './command.js';
 import { config } from './config.js';
 import { deadletters } from './deadletters.js';
 import { events } from './events.js';
@@ -15,4 +16,4 @@ import { start } from './start.js';
 import { tokens } from './tokens.js';
 import { trips } from './trips.js';
 
-export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, trips, tokens, simulate, config];
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, trips, tokens, command, simulate, config];

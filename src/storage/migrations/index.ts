@@ -432,4 +432,55 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS idx_trips_in_progress ON trips (in_progress, end_time);
     `,
   },
+  {
+    version: 9,
+    name: 'commands',
+    // Commands to devices (src/commands/). Times are epoch ms in both
+    // dialects (BIGINT in PostgreSQL): the dispatcher computes timers with
+    // them and nothing aggregates over them. `id` orders a device's commands
+    // (they go out one at a time, in that order); params and result are JSON
+    // text kept as given.
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS commands (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        command_id   TEXT NOT NULL UNIQUE,
+        device_id    TEXT NOT NULL,
+        command      TEXT NOT NULL,
+        params       TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        queued_at    INTEGER NOT NULL,
+        sent_at      INTEGER,
+        last_sent_at INTEGER,
+        delivered_at INTEGER,
+        finished_at  INTEGER,
+        expires_at   INTEGER NOT NULL,
+        cause        TEXT,
+        result       TEXT
+      );
+      CREATE INDEX IF NOT EXISTS idx_commands_device ON commands (device_id, id);
+      CREATE INDEX IF NOT EXISTS idx_commands_open ON commands (id) WHERE state IN ('queued', 'sent', 'delivered');
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS commands (
+        id           BIGSERIAL PRIMARY KEY,
+        command_id   TEXT NOT NULL UNIQUE,
+        device_id    TEXT NOT NULL,
+        command      TEXT NOT NULL,
+        params       TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        attempts     INT NOT NULL DEFAULT 0,
+        queued_at    BIGINT NOT NULL,
+        sent_at      BIGINT,
+        last_sent_at BIGINT,
+        delivered_at BIGINT,
+        finished_at  BIGINT,
+        expires_at   BIGINT NOT NULL,
+        cause        TEXT,
+        result       TEXT
+      );
+      CREATE INDEX IF NOT EXISTS idx_commands_device ON commands (device_id, id);
+      CREATE INDEX IF NOT EXISTS idx_commands_open ON commands (id) WHERE state IN ('queued', 'sent', 'delivered');
+    `,
+  },
 ];
