@@ -63,17 +63,35 @@ async function writeText(rows: AsyncIterable<ExportRow>, columns: readonly Expor
   return n;
 }
 
+/**
+ * hyparquet-writer 0.17 writes the empty row-group list of a file without
+ * rows with Thrift element type 0 (no type); strict readers (Apache Arrow's Rust
+ * reader, so parquet-wasm, DuckDB-like engines) refuse it. In such a footer
+ * the list follows `num_rows = 0` (field 3, i64 0: 0x16 0x00) as field 4's
+ * header 0x19 and the list header 0x00 (size 0, type 0); 0x0C says size 0,
+ * STRUCT, as the format wants. Applied only to a file without rows.
+ */
+function fixEmptyRowGroupList(footer: Uint8Array): void {
+  for (let i = footer.length - 4; i >= 0; i--) {
+    if (footer[i] === 0x16 && footer[i + 1] === 0x00 && footer[i + 2] === 0x19 && (footer[i + 3] === 0x00 || footer[i + 3] === 0x03)) {
+      footer[i + 3] = 0x0c;
+      return;
+    }
+  }
+}
+
 /** A hyparquet-writer Writer that hands its bytes to `out` after every row group and at the end. */
-function streamWriter(out: Writable): ByteWriter {
+function streamWriter(out: Writable, isEmpty: () => boolean): ByteWriter {
   const w = new ByteWriter();
-  const flush = async () => {
+  const flush = async (last: boolean) => {
     if (w.index === 0) return;
     // Copy: the buffer is reused for the next row group.
     const chunk = new Uint8Array(w.buffer, 0, w.index).slice();
     w.index = 0;
+    if (last && isEmpty()) fixEmptyRowGroupList(chunk);
     await write(out, chunk);
   };
-  Object.assign(w, { flush, finish: flush });
+  Object.assign(w, { flush: () => flush(false), finish: () => flush(true) });
   return w;
 }
 
@@ -94,7 +112,7 @@ async function writeParquet(rows: AsyncIterable<ExportRow>, columns: readonly Ex
     }
   }
   await parquetWriteRows({
-    writer: streamWriter(out),
+    writer: streamWriter(out, () => n === 0),
     rows: counted(),
     columns: columns.map((c) => ({ name: c.name, type: PARQUET_TYPE[c.type], nullable: c.nullable })),
     rowGroupSize: ROW_GROUP_ROWS,
