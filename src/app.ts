@@ -119,6 +119,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   // The tiers' refresher runs where their processor does.
   const tiersOn = config.log.processors.includes(ROLLUPS);
   const refresher = tiersOn ? new RollupRefresher(store.processors, store.kind, config.tiers, { log }) : undefined;
+  if (refresher) metrics.observeTiers({ lag: () => refresher.refreshLagSeconds(), tooLate: () => refresher.tooLateTotal });
   const hub = new LiveHub({ maxBufferedBytes: config.http.streamMaxBufferBytes, log: store.log, wakeup, pollMs: config.log.pollMs, logger: log });
   metrics.observeStream(() => hub.counters);
   const influx = new InfluxWrite(ingest, w, config.lineProtocol, accepting);

@@ -53,6 +53,7 @@ export function createMetrics(registry = new Registry()) {
         if (n !== null) this.set(n);
       },
     });
+  let tierSource: { lag: () => Array<{ tier: string; seconds: number }>; tooLate: () => number } | undefined;
   let processorSource: (() => Promise<ProcessorStatusLike[]>) | undefined;
   // One status read per scrape for the three processor gauges (each would otherwise query the store).
   let processorScrape: { at: number; p: Promise<ProcessorStatusLike[]> } | undefined;
@@ -91,6 +92,26 @@ export function createMetrics(registry = new Registry()) {
     processorLagEntries: processorGauge('telehub_processor_lag_entries', 'Commit-log entries after the processor checkpoint (counted up to 1,000,000).', (s) => s.lagEntries),
     processorLagSeconds: processorGauge('telehub_processor_lag_seconds', 'Age of the oldest commit-log entry the processor has not applied yet (0 when caught up).', (s) => s.lagSeconds),
     processorErrors: new Counter({ name: 'telehub_processor_errors_total', help: 'Failed processor attempts (each is retried from its checkpoint).', labelNames: ['name'], registers: [registry] }),
+    /** The rollup gauges read the refresher (src/processors/rollups/refresher.ts) at scrape time. */
+    observeTiers(source: { lag: () => Array<{ tier: string; seconds: number }>; tooLate: () => number }) {
+      tierSource = source;
+    },
+    rollupRefreshLag: new Gauge({
+      name: 'telehub_rollup_refresh_lag_seconds',
+      help: 'Per tier, seconds since the refresher last left no dirty bucket of it behind (grows while it cannot keep up).',
+      labelNames: ['tier'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const l of tierSource?.lag() ?? []) this.set({ tier: l.tier }, l.seconds);
+      },
+    }),
+    rollupTooLate: new Counter({
+      name: 'telehub_rollup_too_late_total',
+      help: 'Dirty marks dropped because their bucket was already sealed: events later than TELEHUB_ROLLUP_LATENESS_S, kept in raw only.',
+      registers: [registry],
+      collect: totalFrom(() => tierSource?.tooLate()),
+    }),
     /** Counts one received message (cheap; reaches `received` at scrape time). */
     countReceived(source: string) {
       receivedTallies.add(source, 1);

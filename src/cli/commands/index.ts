@@ -10,8 +10,9 @@ import { deadletters } from './deadletters.js';
 import { events } from './events.js';
 import { migrate } from './migrate.js';
 import { processors } from './processors.js';
+import { tiers } from './tiers.js';
 import { simulate } from './simulate.js';
 import { start } from './start.js';
 import { tokens } from './tokens.js';
 
-export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tokens, simulate, config];
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tiers, tokens, simulate, config];
