@@ -29,6 +29,7 @@ import { Wakeup } from './log/wakeup.js';
 import { makeProcessors } from './processors/index.js';
 import { ROLLUPS } from './processors/rollups/index.js';
 import { RollupRefresher } from './processors/rollups/refresher.js';
+import { RetentionJob } from './retention/job.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { BrokerHealth } from './sources/broker-health/index.js';
@@ -119,6 +120,8 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   // The tiers' refresher runs where their processor does.
   const tiersOn = config.log.processors.includes(ROLLUPS);
   const refresher = tiersOn ? new RollupRefresher(store.processors, store.kind, config.tiers, { log }) : undefined;
+  const retention = new RetentionJob({ store: store.processors, dialect: store.kind, tiers: config.tiers, retention: config.retention, processors: config.log.processors, rollupsOn: tiersOn, log });
+  metrics.observeRetention(() => retention.totals);
   if (refresher) metrics.observeTiers({ lag: () => refresher.refreshLagSeconds(), tooLate: () => refresher.tooLateTotal });
   const hub = new LiveHub({ maxBufferedBytes: config.http.streamMaxBufferBytes, log: store.log, wakeup, pollMs: config.log.pollMs, logger: log });
   metrics.observeStream(() => hub.counters);
@@ -234,6 +237,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   // Beside intake, after it: a processor never delays the first ACK.
   await processors.start();
   refresher?.start();
+  retention.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');
   started = true;
 
@@ -250,6 +254,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
     health?.stop(embedded !== undefined);
     await sysRelay?.close();
+    await retention.stop();
     await refresher?.stop();
     await processors.stop();
     await external?.close();

@@ -62,6 +62,8 @@ export interface Config {
   log: { processors: string[]; processorBatch: number; pollMs: number };
   /** The rollup tier ladder (seed 004 defaults, lateness and refresh from settings). */
   tiers: TierConfig;
+  /** The retention job (src/retention): raw events, dead letters, disk guardrail. */
+  retention: RetentionConfig;
   limits: Limits;
   lineProtocol: { deviceTag: string; fallbackDeviceTags: string[]; eventType: 'measurement.field' | 'field' };
   /**
@@ -72,6 +74,20 @@ export interface Config {
   routes: RouteConfig[];
   /** TELEHUB_CONFIG, when given. */
   configFile?: string;
+}
+
+export interface RetentionConfig {
+  /** 0: the job does not run. */
+  intervalMs: number;
+  chunk: number;
+  /** 0: no age limit. */
+  deadLetterRetentionMs: number;
+  /** 0: no ceiling. */
+  deadLetterMaxBytes: number;
+  /** 0: no guardrail. */
+  diskMaxBytes: number;
+  diskWarnRatio: number;
+  diskShrinkRaw: boolean;
 }
 
 type Raw = Record<string, string | undefined>;
@@ -292,6 +308,15 @@ export function loadConfig(env: Raw = process.env): Config {
       pollMs: int('TELEHUB_LOG_POLL_MS'),
     },
     tiers,
+    retention: {
+      intervalMs: int('TELEHUB_RETENTION_INTERVAL_S') * 1000,
+      chunk: int('TELEHUB_RETENTION_CHUNK'),
+      deadLetterRetentionMs: int('TELEHUB_DEADLETTER_RETENTION_DAYS') * 86_400_000,
+      deadLetterMaxBytes: int('TELEHUB_DEADLETTER_MAX_MB') * 1024 * 1024,
+      diskMaxBytes: int('TELEHUB_DISK_MAX_MB') * 1024 * 1024,
+      diskWarnRatio: int('TELEHUB_DISK_WARN_PERCENT') / 100,
+      diskShrinkRaw: v.TELEHUB_DISK_SHRINK_RAW as boolean,
+    },
     lineProtocol: {
       deviceTag: str('TELEHUB_LP_DEVICE_TAG')!,
       fallbackDeviceTags: str('TELEHUB_LP_FALLBACK_DEVICE_TAGS')!.split(',').map((t) => t.trim()).filter(Boolean),
