@@ -18,6 +18,7 @@ import { createLogger } from './core/logger.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
 import { BatchWriter, errorSummary } from './pipeline/batch-writer.js';
 import { Ingest } from './pipeline/ingest.js';
+import type { MessagePublisher } from './pipeline/message.js';
 import { RouteTable } from './pipeline/routes.js';
 import { HttpIngest } from './sources/http-ingest/index.js';
 import { InfluxWrite } from './sources/http-ingest/influx.js';
@@ -30,11 +31,15 @@ import { makeProcessors } from './processors/index.js';
 import { ROLLUPS } from './processors/rollups/index.js';
 import { RollupRefresher } from './processors/rollups/refresher.js';
 import { RetentionJob } from './retention/job.js';
+import { TRIPS } from './processors/trips/index.js';
+import { TripTick } from './processors/trips/tick.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { BrokerHealth } from './sources/broker-health/index.js';
 import { SysRelay } from './sources/broker-health/sys-relay.js';
 import { openStore } from './storage/open.js';
+import { CommandDispatcher } from './commands/dispatcher.js';
+import { externalStatusInput, onStatusBytes, STATUS_FILTER } from './commands/status-input.js';
 import type { Store } from './storage/store.js';
 
 export interface Telehub {
@@ -49,6 +54,8 @@ export interface Telehub {
   log: Logger;
   http: FastifyInstance;
   httpPort: number;
+  /** Commands to devices (src/commands/). */
+  commands: CommandDispatcher;
   /** Embedded broker ports (0/-1 when an external broker is used). */
   mqttPort: number;
   mqttWsPort: number;
@@ -110,7 +117,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   w.onCommit(() => wakeup.ring());
   const processors = new ProcessorRunner(
     store,
-    [...makeProcessors(config.log.processors, { tiers: config.tiers }), ...(opts.extraProcessors ?? [])],
+    [...makeProcessors(config.log.processors, { tiers: config.tiers, processors: store.processors, config }), ...(opts.extraProcessors ?? [])],
     { batchSize: config.log.processorBatch, pollMs: config.log.pollMs, retryMinMs: config.pipeline.retryMinMs, retryMaxMs: config.pipeline.retryMaxMs },
     log,
     wakeup,
@@ -125,6 +132,14 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   if (refresher) metrics.observeTiers({ lag: () => refresher.refreshLagSeconds(), tooLate: () => refresher.tooLateTotal });
   const hub = new LiveHub({ maxBufferedBytes: config.http.streamMaxBufferBytes, log: store.log, wakeup, pollMs: config.log.pollMs, logger: log });
   metrics.observeStream(() => hub.counters);
+  // The dispatcher publishes through the active source, bound once it has started.
+  let commandOut: MessagePublisher | undefined;
+  const commands = new CommandDispatcher(
+    store.commands,
+    { publish: (topic, payload, qos) => commandOut?.publish(topic, payload, qos) },
+    config.commands,
+    log.child({ component: 'commands' }),
+  );
   const influx = new InfluxWrite(ingest, w, config.lineProtocol, accepting);
   const http = await buildHttpServer({
     metrics,
@@ -134,8 +149,10 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     hub,
     processors,
     tiers: tiersOn ? config.tiers : undefined,
+    tripSettings: config.trips.settings,
     ingest: httpIngest,
     influx,
+    commands,
     maxBodyBytes: config.http.maxBodyBytes,
     openReads: !config.http.dashboardAuth,
     webRoot: opts.webRoot === null ? undefined : (opts.webRoot ?? DEFAULT_WEB_ROOT),
@@ -222,6 +239,15 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     }
   }
   ingest.deadLetterOut = external?.publisher ?? embedded?.publisher;
+  commandOut = external?.publisher ?? embedded?.publisher;
+  // Node status (command answers) until the device registry's status route offers a listener.
+  const onAnswer = (deviceId: string, message: unknown) => {
+    commands.handleCommandStatus(deviceId, message).catch((err: unknown) => log.warn({ err, deviceId }, 'Could not record a command answer.'));
+  };
+  let statusInput: { close(): Promise<void> } | undefined;
+  if (embedded) embedded.onPublish(STATUS_FILTER, onStatusBytes(onAnswer));
+  else if (config.mqtt) statusInput = await externalStatusInput(config.mqtt, onAnswer, log);
+  await commands.start();
   if (healthMs > 0 && embedded) {
     const broker = embedded;
     health = new BrokerHealth('embedded', () => broker.totals(), { publish: (t, p, retain) => broker.publishHealth(t, p, retain) }, healthMs, log);
@@ -239,12 +265,16 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   refresher?.start();
   retention.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');
+  // Trips in progress end by the clock when no data comes (the processor only runs on new entries).
+  const tripTick = processors.names.includes(TRIPS) ? new TripTick(store, config.trips, log) : undefined;
+  tripTick?.start();
   started = true;
 
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     log.info({ inflight: w.inflight }, 'Stopping: intake closed, committing what is in flight.');
+    commands.stop();
     external?.stopIntake();
     embedded?.stopIntake();
     const drained = await withTimeout(w.close(), config.shutdownTimeoutMs).then(
@@ -252,6 +282,8 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
       () => false,
     );
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
+    await statusInput?.close().catch(() => undefined);
+    await tripTick?.stop();
     health?.stop(embedded !== undefined);
     await sysRelay?.close();
     await retention.stop();
@@ -277,6 +309,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     log,
     http,
     httpPort,
+    commands,
     mqttPort: embedded?.port ?? 0,
     mqttWsPort: embedded?.wsPort ?? -1,
     adminToken,

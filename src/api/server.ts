@@ -10,6 +10,8 @@ import type { Store, TokenRepository } from '../storage/store.js';
 import { registerQueryRoutes } from './routes/query.js';
 import { registerStreamRoutes } from './routes/stream.js';
 import { registerProcessorRoutes } from './routes/processors.js';
+import { registerTripRoutes } from './routes/trips.js';
+import { DEFAULT_TRIP_SETTINGS, type TripSettings } from '../trips/index.js';
 import type { ProcessorRunner } from '../log/runner.js';
 import type { LiveHub } from '../sinks/live/hub.js';
 import type { DeadLetterReplay } from '../sources/http-ingest/replay.js';
@@ -21,6 +23,8 @@ import { closeIfBodyUnread, handleError } from './errors.js';
 import { rejectUnknownQuery } from './query-params.js';
 import { collectApiRoutes, registerHomeRoute, type ApiRouteLink } from './routes/home.js';
 import { registerIngestRoutes } from './routes/ingest.js';
+import { registerCommandRoutes } from './routes/commands.js';
+import type { CommandDispatcher } from '../commands/dispatcher.js';
 import { ErrorSchema, RetryAfterHeader } from './schemas.js';
 
 export interface Readiness {
@@ -38,10 +42,14 @@ export interface HttpDeps {
   store?: Store;
   replay?: DeadLetterReplay;
   hub?: LiveHub;
+  /** Commands to devices (needs `store`). */
+  commands?: CommandDispatcher;
   /** The processors following the commit log (GET /api/v1/processors). */
   processors?: ProcessorRunner;
   /** The rollup tiers the series API answers from; undefined: from raw only. */
   tiers?: TierConfig;
+  /** Trip thresholds (GET /api/v1/trips: the current state, tracks); default DEFAULT_TRIP_SETTINGS. */
+  tripSettings?: TripSettings;
   maxBodyBytes?: number;
   /** TELEHUB_DASHBOARD_AUTH=off: read and admin routes answer requests without a token. */
   openReads?: boolean;
@@ -112,7 +120,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
     if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay, tiers: deps.tiers });
     if (deps.hub) await app.register(registerStreamRoutes, { auth, hub: deps.hub });
+    if (deps.commands && store) await app.register(registerCommandRoutes, { auth, commands: deps.commands, repo: store.commands, isRetriable: (err) => store.isRetriable(err) });
     if (deps.store && deps.processors) await app.register(registerProcessorRoutes, { auth, store: deps.store, processors: deps.processors });
+    if (deps.store) await app.register(registerTripRoutes, { auth, store: deps.store, settings: deps.tripSettings ?? DEFAULT_TRIP_SETTINGS });
   }
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

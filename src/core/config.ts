@@ -5,6 +5,7 @@ import { loadConfigFile, type ConfigFile, type RouteConfig } from './config-file
 import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
 import { checkTiers, DEFAULT_TIERS, type TierConfig } from '../processors/rollups/tiers.js';
+import type { TripSettings } from '../trips/settings.js';
 import { editDistance } from './setting-typos.js';
 import { IGNORED_PREFIXES, SETTINGS, type SettingSpec } from './settings.js';
 
@@ -41,6 +42,8 @@ export interface Config {
   http: { host: string; port: number; maxBodyBytes: number; streamMaxBufferBytes: number; /** false: TELEHUB_DASHBOARD_AUTH=off, reads need no token. */ dashboardAuth: boolean };
   logLevel: string;
   shutdownTimeoutMs: number;
+  /** Commands to devices (src/commands/). */
+  commands: { ttlMs: number; ackTimeoutMs: number; maxAttempts: number };
   /** Broker health interval (iot/broker/stats); 0: off. */
   brokerStatsIntervalS: number;
   /** Embedded broker, used when `mqtt` is undefined. */
@@ -64,6 +67,8 @@ export interface Config {
   tiers: TierConfig;
   /** The retention job (src/retention): raw events, dead letters, disk guardrail. */
   retention: RetentionConfig;
+  /** The trips processor: state-machine thresholds, how late data may come, how often in-progress trips are re-judged. */
+  trips: { settings: TripSettings; latenessMs: number; tickMs: number };
   limits: Limits;
   lineProtocol: { deviceTag: string; fallbackDeviceTags: string[]; eventType: 'measurement.field' | 'field' };
   /**
@@ -277,6 +282,7 @@ export function loadConfig(env: Raw = process.env): Config {
     http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES'), streamMaxBufferBytes: int('TELEHUB_STREAM_MAX_BUFFER_BYTES'), dashboardAuth: str('TELEHUB_DASHBOARD_AUTH') !== 'off' },
     logLevel: str('TELEHUB_LOG_LEVEL')!,
     shutdownTimeoutMs: int('TELEHUB_SHUTDOWN_TIMEOUT_MS'),
+    commands: { ttlMs: int('TELEHUB_COMMAND_TTL_S') * 1000, ackTimeoutMs: int('TELEHUB_COMMAND_ACK_TIMEOUT_S') * 1000, maxAttempts: int('TELEHUB_COMMAND_MAX_ATTEMPTS') },
     brokerStatsIntervalS: int('TELEHUB_BROKER_STATS_INTERVAL_S'),
     embedded: {
       host: str('TELEHUB_MQTT_HOST')!,
@@ -316,6 +322,18 @@ export function loadConfig(env: Raw = process.env): Config {
       diskMaxBytes: int('TELEHUB_DISK_MAX_MB') * 1024 * 1024,
       diskWarnRatio: int('TELEHUB_DISK_WARN_PERCENT') / 100,
       diskShrinkRaw: v.TELEHUB_DISK_SHRINK_RAW as boolean,
+    },
+    trips: {
+      settings: {
+        speedThresholdKmh: int('TELEHUB_TRIP_SPEED_THRESHOLD_KMH'),
+        idleTimeoutMs: int('TELEHUB_TRIP_IDLE_TIMEOUT_S') * 1000,
+        resumeWindowMs: int('TELEHUB_TRIP_RESUME_WINDOW_S') * 1000,
+        minDistanceKm: int('TELEHUB_TRIP_MIN_DISTANCE_M') / 1000,
+        minDurationMs: int('TELEHUB_TRIP_MIN_DURATION_S') * 1000,
+        maxPlausibleSpeedKmh: int('TELEHUB_TRIP_MAX_PLAUSIBLE_SPEED_KMH'),
+      },
+      latenessMs: int('TELEHUB_TRIP_LATENESS_S') * 1000,
+      tickMs: int('TELEHUB_TRIP_TICK_S') * 1000,
     },
     lineProtocol: {
       deviceTag: str('TELEHUB_LP_DEVICE_TAG')!,

@@ -5,6 +5,7 @@
  * docs/cli.md.
  */
 import type { Command } from '../command.js';
+import { command } from './command.js';
 import { config } from './config.js';
 import { deadletters } from './deadletters.js';
 import { events } from './events.js';
@@ -14,5 +15,6 @@ import { tiers } from './tiers.js';
 import { simulate } from './simulate.js';
 import { start } from './start.js';
 import { tokens } from './tokens.js';
+import { trips } from './trips.js';
 
-export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tiers, tokens, simulate, config];
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tiers, trips, tokens, command, simulate, config];

@@ -367,4 +367,120 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'trips',
+    // State of the trips processor (src/processors/trips): one row per trip
+    // of a vehicle, rewritten with version + 1 whenever late data or the
+    // clock changes it. start_time/end_time are the first and last moving
+    // points (device time); gaps is a JSON array of {from, to, duration_ms,
+    // distance_km}.
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS trips (
+        trip_id         TEXT PRIMARY KEY,
+        device_id       TEXT NOT NULL,
+        version         INTEGER NOT NULL,
+        in_progress     INTEGER NOT NULL,
+        start_time      INTEGER NOT NULL,
+        end_time        INTEGER NOT NULL,
+        start_lat       REAL,
+        start_lon       REAL,
+        end_lat         REAL,
+        end_lon         REAL,
+        duration_ms     INTEGER NOT NULL,
+        moving_ms       INTEGER NOT NULL,
+        distance_km     REAL NOT NULL,
+        distance_source TEXT NOT NULL,
+        avg_speed_kmh   REAL,
+        max_speed_kmh   REAL,
+        max_rpm         REAL,
+        max_coolant_c   REAL,
+        fuel_used_pct   REAL,
+        points          INTEGER NOT NULL,
+        gaps            TEXT NOT NULL DEFAULT '[]',
+        updated_at      INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_trips_device_start ON trips (device_id, start_time);
+      CREATE INDEX IF NOT EXISTS idx_trips_in_progress ON trips (in_progress, end_time);
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS trips (
+        trip_id         TEXT PRIMARY KEY,
+        device_id       TEXT NOT NULL,
+        version         BIGINT NOT NULL,
+        in_progress     BOOLEAN NOT NULL,
+        start_time      TIMESTAMPTZ NOT NULL,
+        end_time        TIMESTAMPTZ NOT NULL,
+        start_lat       DOUBLE PRECISION,
+        start_lon       DOUBLE PRECISION,
+        end_lat         DOUBLE PRECISION,
+        end_lon         DOUBLE PRECISION,
+        duration_ms     BIGINT NOT NULL,
+        moving_ms       BIGINT NOT NULL,
+        distance_km     DOUBLE PRECISION NOT NULL,
+        distance_source TEXT NOT NULL,
+        avg_speed_kmh   DOUBLE PRECISION,
+        max_speed_kmh   DOUBLE PRECISION,
+        max_rpm         DOUBLE PRECISION,
+        max_coolant_c   DOUBLE PRECISION,
+        fuel_used_pct   DOUBLE PRECISION,
+        points          BIGINT NOT NULL,
+        gaps            JSONB NOT NULL DEFAULT '[]',
+        updated_at      TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_trips_device_start ON trips (device_id, start_time);
+      CREATE INDEX IF NOT EXISTS idx_trips_in_progress ON trips (in_progress, end_time);
+    `,
+  },
+  {
+    version: 9,
+    name: 'commands',
+    // Commands to devices (src/commands/). Times are epoch ms in both
+    // dialects (BIGINT in PostgreSQL): the dispatcher computes timers with
+    // them and nothing aggregates over them. `id` orders a device's commands
+    // (they go out one at a time, in that order); params and result are JSON
+    // text kept as given.
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS commands (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        command_id   TEXT NOT NULL UNIQUE,
+        device_id    TEXT NOT NULL,
+        command      TEXT NOT NULL,
+        params       TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        queued_at    INTEGER NOT NULL,
+        sent_at      INTEGER,
+        last_sent_at INTEGER,
+        delivered_at INTEGER,
+        finished_at  INTEGER,
+        expires_at   INTEGER NOT NULL,
+        cause        TEXT,
+        result       TEXT
+      );
+      CREATE INDEX IF NOT EXISTS idx_commands_device ON commands (device_id, id);
+      CREATE INDEX IF NOT EXISTS idx_commands_open ON commands (id) WHERE state IN ('queued', 'sent', 'delivered');
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS commands (
+        id           BIGSERIAL PRIMARY KEY,
+        command_id   TEXT NOT NULL UNIQUE,
+        device_id    TEXT NOT NULL,
+        command      TEXT NOT NULL,
+        params       TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        attempts     INT NOT NULL DEFAULT 0,
+        queued_at    BIGINT NOT NULL,
+        sent_at      BIGINT,
+        last_sent_at BIGINT,
+        delivered_at BIGINT,
+        finished_at  BIGINT,
+        expires_at   BIGINT NOT NULL,
+        cause        TEXT,
+        result       TEXT
+      );
+      CREATE INDEX IF NOT EXISTS idx_commands_device ON commands (device_id, id);
+      CREATE INDEX IF NOT EXISTS idx_commands_open ON commands (id) WHERE state IN ('queued', 'sent', 'delivered');
+    `,
+  },
 ];
