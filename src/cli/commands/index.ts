@@ -14,9 +14,10 @@ import { exportCommand } from './export.js';
 import { migrate } from './migrate.js';
 import { processors } from './processors.js';
 import { restore } from './restore.js';
+import { tiers } from './tiers.js';
 import { simulate } from './simulate.js';
 import { start } from './start.js';
 import { tokens } from './tokens.js';
 import { trips } from './trips.js';
 
-export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, trips, tokens, command, simulate, exportCommand, backup, restore, config];
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tiers, trips, tokens, command, simulate, exportCommand, backup, restore, config];
