@@ -18,6 +18,7 @@ import { createLogger } from './core/logger.js';
 import { createMetrics, type Metrics } from './core/metrics.js';
 import { BatchWriter, errorSummary } from './pipeline/batch-writer.js';
 import { Ingest } from './pipeline/ingest.js';
+import type { MessagePublisher } from './pipeline/message.js';
 import { RouteTable } from './pipeline/routes.js';
 import { HttpIngest } from './sources/http-ingest/index.js';
 import { InfluxWrite } from './sources/http-ingest/influx.js';
@@ -30,9 +31,19 @@ import { makeProcessors } from './processors/index.js';
 import { DEVICE_REGISTRY } from './processors/device-registry/index.js';
 import { readRegistry } from './processors/device-registry/read.js';
 import { PresenceMonitor } from './devices/monitor.js';
+import { ROLLUPS } from './processors/rollups/index.js';
+import { RollupRefresher } from './processors/rollups/refresher.js';
+import { RetentionJob } from './retention/job.js';
+import { TRIPS } from './processors/trips/index.js';
+import { TripTick } from './processors/trips/tick.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
 import { MqttClientSource } from './sources/mqtt-client/index.js';
+import { BrokerHealth } from './sources/broker-health/index.js';
+import { SysRelay } from './sources/broker-health/sys-relay.js';
 import { openStore } from './storage/open.js';
+import { AlertDeliverer } from './alerts/deliverer.js';
+import { CommandDispatcher } from './commands/dispatcher.js';
+import { externalStatusInput, onStatusBytes, STATUS_FILTER } from './commands/status-input.js';
 import type { Store } from './storage/store.js';
 
 export interface Telehub {
@@ -49,6 +60,8 @@ export interface Telehub {
   log: Logger;
   http: FastifyInstance;
   httpPort: number;
+  /** Commands to devices (src/commands/). */
+  commands: CommandDispatcher;
   /** Embedded broker ports (0/-1 when an external broker is used). */
   mqttPort: number;
   mqttWsPort: number;
@@ -95,6 +108,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   let external: MqttClientSource | undefined;
   let stopping = false;
   let started = false;
+  let alertDeliverer: AlertDeliverer | undefined;
   // The writer exists from the start (it touches the store only on submit);
   // HTTP ingestion answers 503 until the store is migrated.
   const w = new BatchWriter(store, config.pipeline, log, metrics);
@@ -114,7 +128,13 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   const processors = new ProcessorRunner(
     store,
     [
-      ...makeProcessors(config.log.processors, { intervalBounds: config.presence, registryListener: () => (presence ? (e) => presence.onEntries(e) : undefined) }),
+      ...makeProcessors(config.log.processors, {
+        tiers: config.tiers,
+        processors: store.processors,
+        config,
+        intervalBounds: config.presence,
+        registryListener: () => (presence ? (e) => presence.onEntries(e) : undefined),
+      }),
       ...(opts.extraProcessors ?? []),
     ],
     { batchSize: config.log.processorBatch, pollMs: config.log.pollMs, retryMinMs: config.pipeline.retryMinMs, retryMaxMs: config.pipeline.retryMaxMs },
@@ -123,8 +143,22 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   );
   processors.onError = (name) => metrics.processorErrors.inc({ name });
   metrics.observeProcessors(() => (migrated ? processors.status() : Promise.resolve([])));
+  // The tiers' refresher runs where their processor does.
+  const tiersOn = config.log.processors.includes(ROLLUPS);
+  const refresher = tiersOn ? new RollupRefresher(store.processors, store.kind, config.tiers, { log }) : undefined;
+  const retention = new RetentionJob({ store: store.processors, dialect: store.kind, tiers: config.tiers, retention: config.retention, processors: config.log.processors, rollupsOn: tiersOn, log });
+  metrics.observeRetention(() => retention.totals);
+  if (refresher) metrics.observeTiers({ lag: () => refresher.refreshLagSeconds(), tooLate: () => refresher.tooLateTotal });
   const hub = new LiveHub({ maxBufferedBytes: config.http.streamMaxBufferBytes, log: store.log, wakeup, pollMs: config.log.pollMs, logger: log });
   metrics.observeStream(() => hub.counters);
+  // The dispatcher publishes through the active source, bound once it has started.
+  let commandOut: MessagePublisher | undefined;
+  const commands = new CommandDispatcher(
+    store.commands,
+    { publish: (topic, payload, qos) => commandOut?.publish(topic, payload, qos) },
+    config.commands,
+    log.child({ component: 'commands' }),
+  );
   const influx = new InfluxWrite(ingest, w, config.lineProtocol, accepting);
   const http = await buildHttpServer({
     metrics,
@@ -134,8 +168,12 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     hub,
     processors,
     presence: config.presence,
+    alerts: config.alerts,
+    tiers: tiersOn ? config.tiers : undefined,
+    tripSettings: config.trips.settings,
     ingest: httpIngest,
     influx,
+    commands,
     maxBodyBytes: config.http.maxBodyBytes,
     openReads: !config.http.dashboardAuth,
     webRoot: opts.webRoot === null ? undefined : (opts.webRoot ?? DEFAULT_WEB_ROOT),
@@ -198,8 +236,13 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   // processors (entries after the registry's checkpoint reach it through them).
   presence?.start(await readRegistry(store.kind, store.processors));
 
+  const healthMs = config.brokerStatsIntervalS * 1000;
+  let health: BrokerHealth | undefined;
+  let sysRelay: SysRelay | undefined;
+  metrics.observeBroker(() => health?.last);
   if (config.mqtt) {
     external = new MqttClientSource(ingest, w, config.mqtt, ingest.routes.filters, config.pipeline.maxInflight, log, metrics);
+    external.announceStatus = healthMs > 0;
     try {
       await external.start();
     } catch (err) {
@@ -221,15 +264,45 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     }
   }
   ingest.deadLetterOut = external?.publisher ?? embedded?.publisher;
+  commandOut = external?.publisher ?? embedded?.publisher;
+  // Node status (command answers) until the device registry's status route offers a listener.
+  const onAnswer = (deviceId: string, message: unknown) => {
+    commands.handleCommandStatus(deviceId, message).catch((err: unknown) => log.warn({ err, deviceId }, 'Could not record a command answer.'));
+  };
+  let statusInput: { close(): Promise<void> } | undefined;
+  if (embedded) embedded.onPublish(STATUS_FILTER, onStatusBytes(onAnswer));
+  else if (config.mqtt) statusInput = await externalStatusInput(config.mqtt, onAnswer, log);
+  await commands.start();
+  if (healthMs > 0 && embedded) {
+    const broker = embedded;
+    health = new BrokerHealth('embedded', () => broker.totals(), { publish: (t, p, retain) => broker.publishHealth(t, p, retain) }, healthMs, log);
+    health.start();
+  } else if (healthMs > 0 && external && config.mqtt) {
+    const source = external;
+    const relay = (sysRelay = new SysRelay(config.mqtt, log));
+    relay.start();
+    // `online`/`offline` are the ingest connection's (announceStatus, its will).
+    health = new BrokerHealth('$SYS', () => relay.totals(), { publish: (t, p) => source.publishStats(t, p) }, healthMs, log);
+    health.start(false);
+  }
   // Beside intake, after it: a processor never delays the first ACK.
   await processors.start();
+  const publisher = ingest.deadLetterOut;
+  alertDeliverer = new AlertDeliverer(store.processors, store.kind, config.alerts, { log, wakeup, mqtt: () => publisher });
+  alertDeliverer.start();
+  refresher?.start();
+  retention.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');
+  // Trips in progress end by the clock when no data comes (the processor only runs on new entries).
+  const tripTick = processors.names.includes(TRIPS) ? new TripTick(store, config.trips, log) : undefined;
+  tripTick?.start();
   started = true;
 
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     log.info({ inflight: w.inflight }, 'Stopping: intake closed, committing what is in flight.');
+    commands.stop();
     external?.stopIntake();
     embedded?.stopIntake();
     presence?.stop();
@@ -238,6 +311,13 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
       () => false,
     );
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
+    await statusInput?.close().catch(() => undefined);
+    await tripTick?.stop();
+    health?.stop(embedded !== undefined);
+    await sysRelay?.close();
+    await retention.stop();
+    await refresher?.stop();
+    await alertDeliverer?.stop();
     await processors.stop();
     await external?.close();
     await embedded?.close();
@@ -260,6 +340,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     log,
     http,
     httpPort,
+    commands,
     mqttPort: embedded?.port ?? 0,
     mqttWsPort: embedded?.wsPort ?? -1,
     adminToken,

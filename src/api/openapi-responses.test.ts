@@ -23,6 +23,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import WebSocket from 'ws';
@@ -49,7 +52,7 @@ interface Ctx {
 }
 
 interface Case {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'delete';
   path: string;
   status: number;
   /** What this request shows. */
@@ -76,6 +79,16 @@ async function request(c: Ctx, method: string, url: string, opts: { token?: stri
   return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
 }
 
+/** Queues a command (nothing answers it: it stays open for the test). */
+function newCommand(c: Ctx, device = 'node-1'): Promise<Got> {
+  return request(c, 'post', `/api/v1/devices/${device}/commands`, { token: c.tokens.admin, json: { command: 'set_led', params: { state: 'on' }, ttl_s: 600 } });
+}
+async function newCommandId(c: Ctx): Promise<string> {
+  const r = await newCommand(c);
+  assert.equal(r.status, 201, r.body);
+  return (JSON.parse(r.body) as { command_id: string }).command_id;
+}
+
 /** Opens a WebSocket to the stream; resolves with the upgrade's answer (101, or the refusal). */
 function upgrade(c: Ctx, query: string, headers?: Record<string, string>): Promise<Got> {
   const ws = new WebSocket(`${c.app.base.replace('http', 'ws')}/api/v1/stream${query}`, { headers });
@@ -100,6 +113,41 @@ function upgrade(c: Ctx, query: string, headers?: Record<string, string>): Promi
 }
 
 const ev = (id: string, device = 'esp32-01', extra: Record<string, unknown> = {}) => ({ schema: 1, event_id: id, device_id: device, event_type: 'temperature', value: 21.5, ...extra });
+/**
+ * Ingests one 5-minute drive of car `oa-car` (once per app) and waits for the
+ * trips processor to show it (polling its result: the processor runs beside
+ * intake); returns the trip's id.
+ */
+const drives = new WeakMap<Ctx, Promise<string>>();
+function driveOneTrip(c: Ctx): Promise<string> {
+  let p = drives.get(c);
+  if (p === undefined) {
+    p = (async () => {
+      const t0 = Date.now() - 3_600_000;
+      const lines: string[] = [];
+      for (let i = 0; i < 60; i++) {
+        const ts = new Date(t0 + i * 5000).toISOString();
+        lines.push(JSON.stringify(ev(`oa-car-${i}-s`, 'oa-car', { event_type: 'speed', value: 50, ts_device: ts })));
+        lines.push(JSON.stringify(ev(`oa-car-${i}-p`, 'oa-car', { event_type: 'position', value: undefined, ts_device: ts, meta: { latitude: 48 + i * 0.0006, longitude: 11.5 } })));
+      }
+      // In small requests: this app refuses bodies over MAX_BODY.
+      for (let i = 0; i < lines.length; i += 16) {
+        const r = await request(c, 'post', '/ingest', { token: c.tokens.ingest, headers: { 'content-type': 'application/x-ndjson' }, body: lines.slice(i, i + 16).join('\n') });
+        assert.equal(r.status, 202, r.body);
+      }
+      for (const end = Date.now() + 30_000; Date.now() < end; ) {
+        const got = await request(c, 'get', '/api/v1/trips?device=oa-car', { token: c.tokens.read });
+        const trips = JSON.parse(got.body).trips as Array<{ id: string }>;
+        if (trips.length > 0) return trips[0].id;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      throw new Error('the trips processor did not show the drive');
+    })();
+    drives.set(c, p);
+  }
+  return p;
+}
+
 const LINE = 'climate,device=esp32-01,room=kitchen temperature=21.5,humidity=45i 1700000000';
 const basic = (token: string) => `Basic ${Buffer.from(`telegraf:${token}`).toString('base64')}`;
 const big = 'x'.repeat(MAX_BODY + 1);
@@ -217,12 +265,85 @@ const CASES: Case[] = [
   { method: 'post', path: '/api/v1/deadletters/replay', status: 403, what: 'read scope', send: (c) => request(c, 'post', '/api/v1/deadletters/replay', { token: c.tokens.read, json: { ids: [1] } }) },
   { method: 'post', path: '/api/v1/deadletters/replay', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'post', '/api/v1/deadletters/replay', { token: c.fresh.admin, json: { reason: 'invalid_json' } }) },
 
+  // Commands (the dispatcher stores them; no node answers here)
+  { method: 'post', path: '/api/v1/devices/{id}/commands', status: 201, what: 'queued', send: (c) => newCommand(c), expect: (b) => assert.ok(['queued', 'sent'].includes(b.state)) },
+  { method: 'post', path: '/api/v1/devices/{id}/commands', status: 400, what: 'unknown field', send: (c) => request(c, 'post', '/api/v1/devices/node-1/commands', { token: c.tokens.admin, json: { command: 'x', everything: true } }) },
+  { method: 'post', path: '/api/v1/devices/{id}/commands', status: 400, what: 'a device id that is no topic level', send: (c) => request(c, 'post', '/api/v1/devices/node+1/commands', { token: c.tokens.admin, json: { command: 'x' } }) },
+  { method: 'post', path: '/api/v1/devices/{id}/commands', status: 401, what: 'no token', send: (c) => request(c, 'post', '/api/v1/devices/node-1/commands', { json: { command: 'x' } }) },
+  { method: 'post', path: '/api/v1/devices/{id}/commands', status: 403, what: 'read scope', send: (c) => request(c, 'post', '/api/v1/devices/node-1/commands', { token: c.tokens.read, json: { command: 'x' } }) },
+  { method: 'post', path: '/api/v1/devices/{id}/commands', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'post', '/api/v1/devices/node-1/commands', { token: c.fresh.admin, json: { command: 'x' } }) },
+  { method: 'get', path: '/api/v1/devices/{id}/commands', status: 200, what: 'list', send: async (c) => (await newCommand(c, 'node-list'), request(c, 'get', '/api/v1/devices/node-list/commands', { token: c.tokens.read })), expect: (b) => assert.ok(b.commands.length >= 1) },
+  { method: 'get', path: '/api/v1/devices/{id}/commands', status: 400, what: 'unknown query parameter', send: (c) => request(c, 'get', '/api/v1/devices/node-1/commands?lim=1', { token: c.tokens.read }), expect: (b) => unknownParams(b, ['lim']) },
+  { method: 'get', path: '/api/v1/devices/{id}/commands', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/devices/node-1/commands') },
+  { method: 'get', path: '/api/v1/devices/{id}/commands', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/devices/node-1/commands', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/devices/{id}/commands', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/devices/node-1/commands', { token: c.fresh.read }) },
+  { method: 'get', path: '/api/v1/commands/{command_id}', status: 200, what: 'one command', send: async (c) => request(c, 'get', `/api/v1/commands/${await newCommandId(c)}`, { token: c.tokens.read }), expect: (b) => assert.equal(b.command, 'set_led') },
+  { method: 'get', path: '/api/v1/commands/{command_id}', status: 404, what: 'unknown id', send: (c) => request(c, 'get', '/api/v1/commands/no-such-command', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/commands/{command_id}', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/commands/x') },
+  { method: 'get', path: '/api/v1/commands/{command_id}', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/commands/x', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/commands/{command_id}', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/commands/x', { token: c.fresh.read }) },
+  { method: 'delete', path: '/api/v1/commands/{command_id}', status: 200, what: 'cancelled', send: async (c) => request(c, 'delete', `/api/v1/commands/${await newCommandId(c)}`, { token: c.tokens.admin }), expect: (b) => assert.deepEqual([b.state, b.cause], ['cancelled', 'cancelled']) },
+  { method: 'delete', path: '/api/v1/commands/{command_id}', status: 404, what: 'unknown id', send: (c) => request(c, 'delete', '/api/v1/commands/no-such-command', { token: c.tokens.admin }) },
+  {
+    method: 'delete', path: '/api/v1/commands/{command_id}', status: 409, what: 'already cancelled',
+    send: async (c) => {
+      const id = await newCommandId(c);
+      assert.equal((await request(c, 'delete', `/api/v1/commands/${id}`, { token: c.tokens.admin })).status, 200);
+      return request(c, 'delete', `/api/v1/commands/${id}`, { token: c.tokens.admin });
+    },
+    expect: (b) => assert.equal(b.error.code, 'command_ended'),
+  },
+  { method: 'delete', path: '/api/v1/commands/{command_id}', status: 401, what: 'no token', send: (c) => request(c, 'delete', '/api/v1/commands/x') },
+  { method: 'delete', path: '/api/v1/commands/{command_id}', status: 403, what: 'read scope', send: (c) => request(c, 'delete', '/api/v1/commands/x', { token: c.tokens.read }) },
+  { method: 'delete', path: '/api/v1/commands/{command_id}', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'delete', '/api/v1/commands/x', { token: c.fresh.admin }) },
+
   // The stream's upgrade
   { method: 'get', path: '/api/v1/processors', status: 200, what: 'device-counters with checkpoint and lag', send: (c) => request(c, 'get', '/api/v1/processors', { token: c.tokens.read }), expect: (b) => assert.ok(b.head > 0 && b.processors.some((p: { name: string }) => p.name === 'device-counters')) },
   { method: 'get', path: '/api/v1/processors', status: 400, what: 'a query parameter (it takes none)', send: (c) => request(c, 'get', '/api/v1/processors?name=x', { token: c.tokens.read }), expect: (b) => unknownParams(b, ['name']) },
   { method: 'get', path: '/api/v1/processors', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/processors') },
   { method: 'get', path: '/api/v1/processors', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/processors', { token: c.tokens.ingest }) },
   { method: 'get', path: '/api/v1/processors', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/processors', { token: c.tokens.read }) },
+  // Alerts: a config-file rule `file-rule` (ALERTS_FILE below) is read-only through the API (409).
+  { method: 'get', path: '/api/v1/alerts/rules', status: 200, what: 'the config-file rule', send: (c) => request(c, 'get', '/api/v1/alerts/rules', { token: c.tokens.read }), expect: (b) => assert.deepEqual(b.rules.map((r: { name: string; origin: string }) => [r.name, r.origin]), [['file-rule', 'config']]) },
+  { method: 'get', path: '/api/v1/alerts/rules', status: 400, what: 'a query parameter (it takes none)', send: (c) => request(c, 'get', '/api/v1/alerts/rules?x=1', { token: c.tokens.read }), expect: (b) => unknownParams(b, ['x']) },
+  { method: 'get', path: '/api/v1/alerts/rules', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/alerts/rules') },
+  { method: 'get', path: '/api/v1/alerts/rules', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/alerts/rules', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/alerts/rules', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/alerts/rules', { token: c.tokens.read }) },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 201, what: 'a threshold rule', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { token: c.tokens.admin, json: { name: 'api-rule', devices: 'esp32-*', event_type: 'temperature', above: 100, clear: 90, for: '1m' } }), expect: (b) => assert.deepEqual([b.rule.name, b.rule.above, b.rule.clear, b.rule.for, b.rule.origin], ['api-rule', 100, 90, '1m', 'api']) },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 400, what: 'above and below both', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { token: c.tokens.admin, json: { name: 'bad', event_type: 't', above: 1, below: 0 } }), expect: (b) => assert.match(b.error.message, /exactly one of above or below/) },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 400, what: 'unknown field', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { token: c.tokens.admin, json: { name: 'bad', event_type: 't', above: 1, treshold: 2 } }), expect: (b) => assert.match(b.error.message, /unknown field "treshold"/) },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 401, what: 'no token', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { json: { name: 'x', event_type: 't', above: 1 } }) },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 403, what: 'read scope', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { token: c.tokens.read, json: { name: 'x', event_type: 't', above: 1 } }) },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 409, what: 'the name of a config-file rule', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { token: c.tokens.admin, json: { name: 'file-rule', event_type: 't', above: 1 } }), expect: (b) => assert.equal(b.error.code, 'conflict') },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { token: c.fresh.admin, json: { name: 'x', event_type: 't', above: 1 } }) },
+  { method: 'get', path: '/api/v1/alerts', status: 200, what: 'current states', send: (c) => request(c, 'get', '/api/v1/alerts?state=firing', { token: c.tokens.read }), expect: (b) => assert.ok(Array.isArray(b.alerts)) },
+  { method: 'get', path: '/api/v1/alerts', status: 400, what: 'unknown state', send: (c) => request(c, 'get', '/api/v1/alerts?state=burning', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/alerts', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/alerts') },
+  { method: 'get', path: '/api/v1/alerts', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/alerts', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/alerts', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/alerts', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/alerts/events', status: 200, what: 'history', send: (c) => request(c, 'get', '/api/v1/alerts/events?limit=10', { token: c.tokens.read }), expect: (b) => assert.ok(Array.isArray(b.events)) },
+  { method: 'get', path: '/api/v1/alerts/events', status: 400, what: 'limit out of range', send: (c) => request(c, 'get', '/api/v1/alerts/events?limit=0', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/alerts/events', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/alerts/events') },
+  { method: 'get', path: '/api/v1/alerts/events', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/alerts/events', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/alerts/events', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/alerts/events', { token: c.tokens.read }) },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 204, what: 'the API rule made above', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/api-rule', { token: c.tokens.admin }) },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 400, what: 'a query parameter (it takes none)', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/api-rule?force=1', { token: c.tokens.admin }), expect: (b) => unknownParams(b, ['force']) },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 401, what: 'no token', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/api-rule') },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 403, what: 'read scope', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/api-rule', { token: c.tokens.read }) },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 404, what: 'no such rule (deleted above)', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/api-rule', { token: c.tokens.admin }) },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 409, what: 'a config-file rule', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/file-rule', { token: c.tokens.admin }), expect: (b) => assert.equal(b.error.code, 'conflict') },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/x', { token: c.fresh.admin }) },
+  { method: 'get', path: '/api/v1/trips', status: 200, what: 'a car\'s trips and state', send: async (c) => (await driveOneTrip(c), request(c, 'get', '/api/v1/trips?device=oa-car', { token: c.tokens.read })), expect: (b) => assert.ok(b.trips.length === 1 && b.state.device_id === 'oa-car') },
+  { method: 'get', path: '/api/v1/trips', status: 400, what: 'a bad time', send: (c) => request(c, 'get', '/api/v1/trips?from=yesterday', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/trips', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/trips') },
+  { method: 'get', path: '/api/v1/trips', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/trips', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/trips', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/trips', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/trips/{id}', status: 200, what: 'a trip with its track', send: async (c) => request(c, 'get', `/api/v1/trips/${await driveOneTrip(c)}`, { token: c.tokens.read }), expect: (b) => assert.ok(b.track.length >= 2 && b.track.length <= 1000) },
+  { method: 'get', path: '/api/v1/trips/{id}', status: 400, what: 'a query parameter (it takes none)', send: (c) => request(c, 'get', '/api/v1/trips/x?device=y', { token: c.tokens.read }), expect: (b) => unknownParams(b, ['device']) },
+  { method: 'get', path: '/api/v1/trips/{id}', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/trips/x') },
+  { method: 'get', path: '/api/v1/trips/{id}', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/trips/x', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/trips/{id}', status: 404, what: 'unknown id', send: (c) => request(c, 'get', '/api/v1/trips/t_nope', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/trips/{id}', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/trips/x', { token: c.tokens.read }) },
   { method: 'get', path: '/api/v1/stream', status: 101, what: 'since a log number', send: (c) => upgrade(c, `?token=${c.tokens.read}&since=0`) },
   { method: 'get', path: '/api/v1/stream', status: 400, what: 'since is not a number', send: (c) => upgrade(c, `?token=${c.tokens.read}&since=last`) },
   { method: 'get', path: '/api/v1/stream', status: 101, what: 'token in Authorization', send: (c) => upgrade(c, '?device=esp32-*', { authorization: `Bearer ${c.tokens.read}` }) },
@@ -235,6 +356,13 @@ const CASES: Case[] = [
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, ResponseObject> }>> };
 type ResponseObject = { content?: Record<string, { schema: object }>; headers?: Record<string, { schema: { type?: string } }> };
+
+/** A config file holding one alert rule (read-only through the API). */
+function alertsFile(): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'telehub-oa-')), 'telehub.yaml');
+  writeFileSync(file, 'alerts:\n  rules:\n    - { name: file-rule, devices: "*", event_type: temperature, above: 1000 }\n');
+  return file;
+}
 
 const key = (method: string, path: string, status: number | string) => `${method.toUpperCase()} ${path} ${status}`;
 
@@ -316,7 +444,7 @@ describe('every documented response is what the app answers', () => {
       let doc: Doc;
       let ajv: Ajv2020;
       before(async () => {
-        const app = await startInProcess(kind, { TELEHUB_HTTP_MAX_BODY_BYTES: String(MAX_BODY), TELEHUB_BATCH_WAIT_MS: '1', TELEHUB_RETRY_MIN_MS: '20', TELEHUB_RETRY_MAX_MS: '100' });
+        const app = await startInProcess(kind, { TELEHUB_CONFIG: alertsFile(), TELEHUB_HTTP_MAX_BODY_BYTES: String(MAX_BODY), TELEHUB_BATCH_WAIT_MS: '1', TELEHUB_RETRY_MIN_MS: '20', TELEHUB_RETRY_MAX_MS: '100' });
         const revoked = await app.token('ingest');
         await app.hub.store.tokens.revoke(revoked.split('_')[1], Date.now());
         ctx = {

@@ -2,6 +2,7 @@
  * The HTTP server (Fastify): health, readiness, metrics, ingestion, and the
  * OpenAPI document built from the same schemas that validate the routes.
  */
+import type { TierConfig } from '../processors/rollups/tiers.js';
 import swagger, { type SwaggerTransform } from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Metrics } from '../core/metrics.js';
@@ -13,6 +14,10 @@ const DEFAULT_PRESENCE: DeviceRouteOptions['presence'] = { defaultIntervalMs: 60
 import { registerQueryRoutes } from './routes/query.js';
 import { registerStreamRoutes } from './routes/stream.js';
 import { registerProcessorRoutes } from './routes/processors.js';
+import { registerAlertRoutes } from './routes/alerts.js';
+import type { AlertsConfig } from '../alerts/config.js';
+import { registerTripRoutes } from './routes/trips.js';
+import { DEFAULT_TRIP_SETTINGS, type TripSettings } from '../trips/index.js';
 import type { ProcessorRunner } from '../log/runner.js';
 import type { LiveHub } from '../sinks/live/hub.js';
 import type { DeadLetterReplay } from '../sources/http-ingest/replay.js';
@@ -24,6 +29,8 @@ import { closeIfBodyUnread, handleError } from './errors.js';
 import { rejectUnknownQuery } from './query-params.js';
 import { collectApiRoutes, registerHomeRoute, type ApiRouteLink } from './routes/home.js';
 import { registerIngestRoutes } from './routes/ingest.js';
+import { registerCommandRoutes } from './routes/commands.js';
+import type { CommandDispatcher } from '../commands/dispatcher.js';
 import { ErrorSchema, RetryAfterHeader } from './schemas.js';
 
 export interface Readiness {
@@ -41,10 +48,18 @@ export interface HttpDeps {
   store?: Store;
   replay?: DeadLetterReplay;
   hub?: LiveHub;
+  /** Commands to devices (needs `store`). */
+  commands?: CommandDispatcher;
   /** The processors following the commit log (GET /api/v1/processors). */
   processors?: ProcessorRunner;
   /** Presence rules, for the expected interval and timeout the device routes show. */
   presence?: DeviceRouteOptions['presence'];
+  /** The config file's alerts section (the alert routes; undefined: no alert routes). */
+  alerts?: AlertsConfig;
+  /** The rollup tiers the series API answers from; undefined: from raw only. */
+  tiers?: TierConfig;
+  /** Trip thresholds (GET /api/v1/trips: the current state, tracks); default DEFAULT_TRIP_SETTINGS. */
+  tripSettings?: TripSettings;
   maxBodyBytes?: number;
   /** TELEHUB_DASHBOARD_AUTH=off: read and admin routes answer requests without a token. */
   openReads?: boolean;
@@ -113,10 +128,13 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     const auth = new TokenAuth(deps.tokens, store ? (err) => store.isRetriable(err) : undefined, deps.openReads);
     await app.register(registerIngestRoutes, { auth, ingest: deps.ingest });
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
-    if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay });
+    if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay, tiers: deps.tiers });
     if (deps.hub) await app.register(registerStreamRoutes, { auth, hub: deps.hub });
     if (deps.store) await app.register(registerDeviceRoutes, { auth, store: deps.store, presence: deps.presence ?? DEFAULT_PRESENCE });
+    if (deps.commands && store) await app.register(registerCommandRoutes, { auth, commands: deps.commands, repo: store.commands, isRetriable: (err) => store.isRetriable(err) });
     if (deps.store && deps.processors) await app.register(registerProcessorRoutes, { auth, store: deps.store, processors: deps.processors });
+    if (deps.store && deps.alerts) await app.register(registerAlertRoutes, { auth, store: deps.store, alerts: deps.alerts });
+    if (deps.store) await app.register(registerTripRoutes, { auth, store: deps.store, settings: deps.tripSettings ?? DEFAULT_TRIP_SETTINGS });
   }
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

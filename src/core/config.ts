@@ -2,8 +2,11 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import type { ReplyKind } from '../codecs/codec.js';
 import { loadConfigFile, type ConfigFile, type RouteConfig } from './config-file.js';
+import { DEFAULT_ALERTS, type AlertsConfig } from '../alerts/config.js';
 import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
+import { checkTiers, DEFAULT_TIERS, type TierConfig } from '../processors/rollups/tiers.js';
+import type { TripSettings } from '../trips/settings.js';
 import { editDistance } from './setting-typos.js';
 import { IGNORED_PREFIXES, SETTINGS, type SettingSpec } from './settings.js';
 
@@ -40,6 +43,10 @@ export interface Config {
   http: { host: string; port: number; maxBodyBytes: number; streamMaxBufferBytes: number; /** false: TELEHUB_DASHBOARD_AUTH=off, reads need no token. */ dashboardAuth: boolean };
   logLevel: string;
   shutdownTimeoutMs: number;
+  /** Commands to devices (src/commands/). */
+  commands: { ttlMs: number; ackTimeoutMs: number; maxAttempts: number };
+  /** Broker health interval (iot/broker/stats); 0: off. */
+  brokerStatsIntervalS: number;
   /** Embedded broker, used when `mqtt` is undefined. */
   embedded: { host: string; port: number; wsPort: number; maxPacketBytes: number };
   /** External broker; undefined means the embedded one. */
@@ -59,6 +66,12 @@ export interface Config {
   log: { processors: string[]; processorBatch: number; pollMs: number };
   /** Device presence rules (src/devices/presence.ts); per-device intervals from the config file's `devices:`. */
   presence: { defaultIntervalMs: number; minIntervalMs: number; maxIntervalMs: number; graceFactor: number; offlineAfterTimeouts: number; overrides: Map<string, number> };
+  /** The rollup tier ladder (seed 004 defaults, lateness and refresh from settings). */
+  tiers: TierConfig;
+  /** The retention job (src/retention): raw events, dead letters, disk guardrail. */
+  retention: RetentionConfig;
+  /** The trips processor: state-machine thresholds, how late data may come, how often in-progress trips are re-judged. */
+  trips: { settings: TripSettings; latenessMs: number; tickMs: number };
   limits: Limits;
   lineProtocol: { deviceTag: string; fallbackDeviceTags: string[]; eventType: 'measurement.field' | 'field' };
   /**
@@ -69,6 +82,22 @@ export interface Config {
   routes: RouteConfig[];
   /** TELEHUB_CONFIG, when given. */
   configFile?: string;
+  /** The config file's `alerts:` section (docs/alerts.md). */
+  alerts: AlertsConfig;
+}
+
+export interface RetentionConfig {
+  /** 0: the job does not run. */
+  intervalMs: number;
+  chunk: number;
+  /** 0: no age limit. */
+  deadLetterRetentionMs: number;
+  /** 0: no ceiling. */
+  deadLetterMaxBytes: number;
+  /** 0: no guardrail. */
+  diskMaxBytes: number;
+  diskWarnRatio: number;
+  diskShrinkRaw: boolean;
 }
 
 type Raw = Record<string, string | undefined>;
@@ -198,7 +227,7 @@ export function loadConfig(env: Raw = process.env): Config {
   const file = configFile === undefined ? undefined : loadConfigFile(configFile, problems);
   const routes = buildRoutes(
     defaultRoutes(str('MQTT_EVENTS_TOPIC'), str('ACK_TEMPLATE')!, str('TELEHUB_NODE_TELEMETRY_TOPIC'), str('TELEHUB_NODE_TELEMETRY_REPLY') as ReplyKind, str('TELEHUB_NODE_STATUS_TOPIC'), carTopic === 'none' ? undefined : carTopic),
-    str('ACK_TEMPLATE')!, configFile, file,
+    str('ACK_TEMPLATE')!, configFile, file, problems,
   );
 
   const storeKind = str('TELEHUB_STORE');
@@ -208,6 +237,15 @@ export function loadConfig(env: Raw = process.env): Config {
   for (const n of processorNames) {
     if (!KNOWN_PROCESSORS.includes(n)) problems.push(`TELEHUB_PROCESSORS: unknown processor ${JSON.stringify(n)} (known: ${KNOWN_PROCESSORS.join(', ')})`);
   }
+  // The file's ladder (when given) over the seed 004 defaults; lateness and refresh are settings.
+  const tiers: TierConfig = {
+    ...DEFAULT_TIERS,
+    rawRetentionMs: file?.tiers?.rawRetentionMs ?? DEFAULT_TIERS.rawRetentionMs,
+    aggregates: file?.tiers?.aggregates ?? DEFAULT_TIERS.aggregates,
+    latenessMs: int('TELEHUB_ROLLUP_LATENESS_S') * 1000,
+    refreshMs: int('TELEHUB_ROLLUP_REFRESH_S') * 1000,
+  };
+  problems.push(...checkTiers(tiers, file?.tiers !== undefined ? `${configFile}: tiers` : 'tiers'));
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -249,6 +287,8 @@ export function loadConfig(env: Raw = process.env): Config {
     http: { host: str('TELEHUB_HTTP_HOST')!, port: int('TELEHUB_HTTP_PORT'), maxBodyBytes: int('TELEHUB_HTTP_MAX_BODY_BYTES'), streamMaxBufferBytes: int('TELEHUB_STREAM_MAX_BUFFER_BYTES'), dashboardAuth: str('TELEHUB_DASHBOARD_AUTH') !== 'off' },
     logLevel: str('TELEHUB_LOG_LEVEL')!,
     shutdownTimeoutMs: int('TELEHUB_SHUTDOWN_TIMEOUT_MS'),
+    commands: { ttlMs: int('TELEHUB_COMMAND_TTL_S') * 1000, ackTimeoutMs: int('TELEHUB_COMMAND_ACK_TIMEOUT_S') * 1000, maxAttempts: int('TELEHUB_COMMAND_MAX_ATTEMPTS') },
+    brokerStatsIntervalS: int('TELEHUB_BROKER_STATS_INTERVAL_S'),
     embedded: {
       host: str('TELEHUB_MQTT_HOST')!,
       port: int('TELEHUB_MQTT_PORT'),
@@ -286,6 +326,28 @@ export function loadConfig(env: Raw = process.env): Config {
       offlineAfterTimeouts: int('TELEHUB_PRESENCE_OFFLINE_AFTER'),
       overrides: new Map((file?.devices ?? []).map((d) => [d.id, d.intervalMs])),
     },
+    tiers,
+    retention: {
+      intervalMs: int('TELEHUB_RETENTION_INTERVAL_S') * 1000,
+      chunk: int('TELEHUB_RETENTION_CHUNK'),
+      deadLetterRetentionMs: int('TELEHUB_DEADLETTER_RETENTION_DAYS') * 86_400_000,
+      deadLetterMaxBytes: int('TELEHUB_DEADLETTER_MAX_MB') * 1024 * 1024,
+      diskMaxBytes: int('TELEHUB_DISK_MAX_MB') * 1024 * 1024,
+      diskWarnRatio: int('TELEHUB_DISK_WARN_PERCENT') / 100,
+      diskShrinkRaw: v.TELEHUB_DISK_SHRINK_RAW as boolean,
+    },
+    trips: {
+      settings: {
+        speedThresholdKmh: int('TELEHUB_TRIP_SPEED_THRESHOLD_KMH'),
+        idleTimeoutMs: int('TELEHUB_TRIP_IDLE_TIMEOUT_S') * 1000,
+        resumeWindowMs: int('TELEHUB_TRIP_RESUME_WINDOW_S') * 1000,
+        minDistanceKm: int('TELEHUB_TRIP_MIN_DISTANCE_M') / 1000,
+        minDurationMs: int('TELEHUB_TRIP_MIN_DURATION_S') * 1000,
+        maxPlausibleSpeedKmh: int('TELEHUB_TRIP_MAX_PLAUSIBLE_SPEED_KMH'),
+      },
+      latenessMs: int('TELEHUB_TRIP_LATENESS_S') * 1000,
+      tickMs: int('TELEHUB_TRIP_TICK_S') * 1000,
+    },
     lineProtocol: {
       deviceTag: str('TELEHUB_LP_DEVICE_TAG')!,
       fallbackDeviceTags: str('TELEHUB_LP_FALLBACK_DEVICE_TAGS')!.split(',').map((t) => t.trim()).filter(Boolean),
@@ -293,6 +355,7 @@ export function loadConfig(env: Raw = process.env): Config {
     },
     routes,
     configFile,
+    alerts: file?.alerts ?? DEFAULT_ALERTS,
     limits: {
       maxPayloadBytes: int('TELEHUB_MAX_PAYLOAD_BYTES'),
       maxMetaBytes: int('TELEHUB_MAX_META_BYTES'),
@@ -334,7 +397,7 @@ const DEFAULT_ORIGINS = new Set(['MQTT_EVENTS_TOPIC', 'TELEHUB_NODE_TELEMETRY_TO
  * The route table: the default routes, then the file's routes; a file route
  * with a default's filter replaces it.
  */
-function buildRoutes(defaults: RouteConfig[], ackTemplate: string, configFile: string | undefined, file: ConfigFile | undefined): RouteConfig[] {
+function buildRoutes(defaults: RouteConfig[], ackTemplate: string, configFile: string | undefined, file: ConfigFile | undefined, problems: string[]): RouteConfig[] {
   const routes = defaults;
   if (configFile === undefined || file === undefined) return routes;
   for (const r of file.routes) {

@@ -20,6 +20,18 @@ export interface Processor {
    */
   apply(entries: readonly LogEntry[], dialect: Dialect): ProcessorStatement[] | Promise<ProcessorStatement[]>;
   /**
+   * Optional clock: for state that changes with the passing of time when no
+   * entry arrives (an alert's "for 5 minutes"). The runner calls it every
+   * `tickMs`, only when the processor has caught up with the log, in the
+   * same loop as `apply` (never concurrently with it), and commits its
+   * statements with the checkpoint unmoved (compare-and-set on it as for a
+   * step). Statements that must not apply over a concurrent step in another
+   * process carry an `expect` guard.
+   */
+  tick?(now: number, dialect: Dialect): ProcessorStatement[] | Promise<ProcessorStatement[]>;
+  /** How often `tick` runs (ms). */
+  readonly tickMs?: number;
+  /**
    * Optional: told, after the transaction of `apply` committed, which entries
    * it applied (once per commit, in log order; not on a failed attempt). For
    * in-memory followers such as the presence monitor. Must not throw.

@@ -13,6 +13,7 @@ import { newToken } from '../auth/tokens.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DeadLetter, TelemetryEvent } from '../core/event.js';
+import { commandConformance } from './conformance-commands.js';
 import { conflictConformance } from './conformance-conflicts.js';
 import { deviceConformance } from './conformance-devices.js';
 import { logConformance } from './conformance-log.js';
@@ -410,6 +411,7 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
     logConformance(withStore, reopenMigrated);
     conflictConformance(withStore, reopenMigrated);
     tokenConformance(withStore, reopenMigrated, makeStore);
+    commandConformance(withStore, reopenMigrated);
 
     // Only stores with a server process have a restart to survive (SQLite is in-process).
     if (opts.hasServer) it('survives a server restart in the middle of writing', async (t) => {

@@ -38,6 +38,13 @@ export interface CommitLog {
 export interface ProcessorStatement {
   sql: string;
   params: unknown[];
+  /**
+   * Optional guard: the number of rows the statement must change, else the
+   * whole transaction is undone and CheckpointMovedError raised (the runner
+   * then re-reads and goes on). For processors whose state also moves
+   * outside their log steps (the alerts processor's clock tick).
+   */
+  expect?: number;
 }
 
 export interface CheckpointRow {
@@ -83,6 +90,12 @@ export interface ProcessorStore {
    * its message. Outside any processor transaction, best effort.
    */
   recordState(name: string, state: CheckpointRow['state'], error?: string): Promise<void>;
+  /**
+   * Runs `statements` in one transaction without moving any checkpoint: for
+   * jobs that keep a processor's derived state (the rollup refresher), whose
+   * own statements guard against concurrent changes.
+   */
+  execute(statements: readonly ProcessorStatement[]): Promise<void>;
   /** Reads a processor's state: one SELECT in the store's dialect (SQLite: on the reader thread). */
   select(sql: string, params: unknown[]): Promise<Record<string, unknown>[]>;
 }

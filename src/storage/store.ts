@@ -1,5 +1,6 @@
 import type { TokenRecord } from '../auth/tokens.js';
 import type { DeadLetter, StoreStatus, TelemetryEvent } from '../core/event.js';
+import type { CommandRepository } from './commands.js';
 import type { CommitLog, ProcessorStore } from './log.js';
 
 /**
@@ -171,6 +172,8 @@ export interface Store {
 
   readonly tokens: TokenRepository;
   readonly queries: QueryRepository;
+  /** Commands to devices (src/commands/). */
+  readonly commands: CommandRepository;
   /** The commit log: every committed event and dead letter by commit sequence number. */
   readonly log: CommitLog;
   /** Processors' checkpoints, moved in one transaction with their state. */

@@ -46,10 +46,10 @@ function counters(dataDir: string): unknown[] {
 
 describe('commit log end to end', () => {
   it('events --follow, processors, rebuild and the stream with since', async () => {
-    // device-counters alone: its rebuild is compared with the live state of a
-    // quiet log, and the presence monitor would add entries of its own
-    // (devices turning offline) meanwhile; test/e2e/presence.test.ts covers it.
-    const hub = await startTelehubProcess({ TELEHUB_LOG_POLL_MS: '50', TELEHUB_PROCESSORS: 'device-counters' });
+    // Without device-registry: device-counters' rebuild is compared with the
+    // live state of a quiet log, and the presence monitor would add entries of
+    // its own (devices turning offline) meanwhile; test/e2e/presence.test.ts covers it.
+    const hub = await startTelehubProcess({ TELEHUB_LOG_POLL_MS: '50', TELEHUB_PROCESSORS: 'device-counters,rollups,trips,alerts' });
     let device: mqtt.MqttClient | undefined;
     const sockets: WebSocket[] = [];
     let follower: ReturnType<typeof spawn> | undefined;
@@ -125,10 +125,10 @@ describe('commit log end to end', () => {
         return row !== undefined && row.split(/\s+/)[1] === String(head()) && row.split(/\s+/)[2] === '0';
       }, 'device-counters to catch up');
       assert.match(listText, /^NAME\s+CHECKPOINT\s+LAG\s+LAG_S\s+STATE\s+ERRORS\s+LAST_ERROR/);
-      const all = (await telehubCli(env, 'processors', '--json')).trim().split('\n').map((l) => JSON.parse(l));
-      assert.deepEqual(all.map((p) => p.name), ['device-counters']);
-      const json = all[0];
-      assert.equal(json.name, 'device-counters');
+      // One JSON line per processor (device-counters, rollups and trips run by default).
+      const all = (await telehubCli(env, 'processors', '--json')).trim().split('\n').map((l) => JSON.parse(l) as { name: string; state: string; lag_entries: number });
+      assert.deepEqual(all.map((p) => p.name).sort(), ['alerts', 'device-counters', 'rollups', 'trips']);
+      const json = all.find((p) => p.name === 'device-counters')!;
       assert.equal(json.state, 'running');
       assert.equal(json.lag_entries, 0);
       const live = counters(hub.dataDir);
@@ -144,7 +144,7 @@ describe('commit log end to end', () => {
       // The API says the same.
       const api = await (await fetch(`http://127.0.0.1:${hub.httpPort}/api/v1/processors`, { headers: { authorization: `Bearer ${token}` } })).json();
       const dc = api.processors.find((p: { name: string }) => p.name === 'device-counters');
-      assert.equal(dc.name, 'device-counters');
+      assert.equal(dc?.name, 'device-counters');
       assert.equal(typeof dc.lag_seconds, 'number');
       const metrics = await (await fetch(`http://127.0.0.1:${hub.httpPort}/metrics`)).text();
       assert.match(metrics, /telehub_processor_checkpoint\{name="device-counters"\} \d+/);

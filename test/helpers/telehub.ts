@@ -72,9 +72,10 @@ export interface TelehubProcess {
 /**
  * Starts `telehub start` with the given environment on free ports. A data
  * directory is created unless TELEHUB_DATA_DIR is given (pass the same one
- * to a restarted process to keep its SQLite store).
+ * to a restarted process to keep its SQLite store). `args` follow `start`
+ * (e.g. `--demo`).
  */
-export async function startTelehubProcess(env: Record<string, string> = {}): Promise<TelehubProcess> {
+export async function startTelehubProcess(env: Record<string, string> = {}, args: string[] = []): Promise<TelehubProcess> {
   const httpPort = await freePort();
   const mqttPort = await freePort();
   const dataDir = env.TELEHUB_DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'telehub-e2e-'));
@@ -90,7 +91,7 @@ export async function startTelehubProcess(env: Record<string, string> = {}): Pro
     TELEHUB_DATA_DIR: dataDir,
     ...env,
   };
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'cli', 'main.ts'), 'start'], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'cli', 'main.ts'), 'start', ...args], {
     cwd: root,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

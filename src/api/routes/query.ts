@@ -12,6 +12,9 @@ import type { TokenAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
 import { storeUnavailable } from '../../core/http-error.js';
+import type { TierConfig } from '../../processors/rollups/tiers.js';
+import { tieredSeries } from '../../processors/rollups/series.js';
+import { dayBoundaries, isTimeZone } from '../../processors/rollups/day-buckets.js';
 import { AUTO_BUCKETS_LABEL, parseRange, resolveSeriesRange, TARGET_POINTS } from '../time-range.js';
 
 const TIME = 'ISO-8601 date-time (UTC when it has no offset), a date alone (YYYY-MM-DD: UTC midnight), or epoch milliseconds';
@@ -69,6 +72,8 @@ const SeriesQuery = Type.Object({
       description: `Bucket width from 1s to 1d, e.g. 10s, 1m, 5m, 1h, 1d. Default: the smallest of ${AUTO_BUCKETS_LABEL} that gives at most ${TARGET_POINTS} buckets (1d beyond ${TARGET_POINTS} days)`,
     }),
   ),
+  tz: Type.Optional(Type.String({ description: 'IANA time zone (e.g. Europe/Berlin) for bucket=1d: days run from local midnight to local midnight (23 or 25 hours across a DST change). Default: UTC' })),
+  fill: Type.Optional(Type.Boolean({ description: 'List every bucket of the range with its state (data, empty, outside_retention); statistics are null where there are no numeric values. Default: only buckets with numeric values' })),
 });
 const SeriesPage = Type.Object({
   device: Type.String(),
@@ -76,8 +81,19 @@ const SeriesPage = Type.Object({
   from: Type.String({ description: 'The range used (inclusive), after defaults' }),
   to: Type.String({ description: 'The range used (exclusive), after defaults' }),
   bucket_seconds: Type.Integer(),
+  tiers_used: Type.Optional(Type.Array(Type.String(), { description: 'Where the answer came from: aggregate tiers (1m, 5m) and/or raw (what is not rolled up yet, edges not aligned to a tier)' })),
+  retained_from: Type.Optional(Type.String({ description: 'Earliest time the serving tier keeps: buckets before it are outside retention, later ones without events are empty' })),
   buckets: Type.Array(
-    Type.Object({ time: Type.String(), count: Type.Integer(), avg: Type.Number(), min: Type.Number(), max: Type.Number(), first: Type.Number(), last: Type.Number() }),
+    Type.Object({
+      time: Type.String(),
+      state: Type.Optional(Type.Union([Type.Literal('data'), Type.Literal('empty'), Type.Literal('outside_retention')])),
+      count: Type.Integer(),
+      avg: Type.Union([Type.Number(), Type.Null()]),
+      min: Type.Union([Type.Number(), Type.Null()]),
+      max: Type.Union([Type.Number(), Type.Null()]),
+      first: Type.Union([Type.Number(), Type.Null()]),
+      last: Type.Union([Type.Number(), Type.Null()]),
+    }),
   ),
 });
 const ReplayBody = Type.Object(
@@ -103,6 +119,14 @@ const ReplayAnswer = Type.Object({
 });
 const MAX_BUCKETS = 100_000;
 
+/** Epoch-aligned bucket starts covering [from, to), then the end of the last. */
+function uniformBoundaries(from: number, to: number, w: number): number[] {
+  const out: number[] = [];
+  for (let b = Math.floor(from / w) * w; b < to; b += w) out.push(b);
+  out.push(out.length === 0 ? Math.floor(from / w) * w + w : out[out.length - 1] + w);
+  return out;
+}
+
 function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | undefined {
   if (cursor === undefined) return undefined;
   try {
@@ -115,7 +139,7 @@ function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is
 }
 const encodeCursor = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
-export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: Store; replay?: DeadLetterReplay }> = async (app, { auth, store, replay }) => {
+export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: Store; replay?: DeadLetterReplay; tiers?: TierConfig }> = async (app, { auth, store, replay, tiers }) => {
   const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 503: ErrorSchema };
   // Authenticated in onRequest, before any body is read (TokenAuth.hook).
   const readScope = auth.hook('read');
@@ -158,6 +182,33 @@ export const registerQueryRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: S
       const q = req.query;
       const { from, to, bucketMs } = resolveSeriesRange(q, Date.now());
       if ((to - from) / bucketMs > MAX_BUCKETS) throw new ApiError(400, 'invalid_request', `at most ${MAX_BUCKETS} buckets per request; widen the bucket or narrow the range`);
+      if (q.tz !== undefined && (!isTimeZone(q.tz) || bucketMs % 86_400_000 !== 0)) {
+        throw new ApiError(400, 'invalid_request', isTimeZone(q.tz) ? 'tz applies to daily buckets only (bucket=1d)' : `tz must be an IANA time zone such as Europe/Berlin; got ${JSON.stringify(q.tz.slice(0, 64))}`, [{ path: '/tz', message: 'is not usable here' }]);
+      }
+      if (tiers !== undefined) {
+        const boundaries = q.tz !== undefined ? dayBoundaries(from, to, q.tz, bucketMs / 86_400_000) : uniformBoundaries(from, to, bucketMs);
+        const s = await read(tieredSeries(store.processors, store.kind, tiers, { deviceId: q.device, eventType: q.type, boundaries, from, to }, Date.now()));
+        const shown = q.fill === true ? s.buckets : s.buckets.filter((b) => b.stats.n > 0);
+        return {
+          device: q.device,
+          type: q.type,
+          from: new Date(from).toISOString(),
+          to: new Date(to).toISOString(),
+          bucket_seconds: bucketMs / 1000,
+          tiers_used: s.tiersUsed,
+          retained_from: new Date(s.retainedFrom).toISOString(),
+          buckets: shown.map((b) => ({
+            time: new Date(b.start).toISOString(),
+            ...(q.fill === true ? { state: b.state } : {}),
+            count: b.stats.n,
+            avg: b.stats.avg,
+            min: b.stats.min,
+            max: b.stats.max,
+            first: b.stats.first,
+            last: b.stats.last,
+          })),
+        };
+      }
       const buckets = await read(store.queries.series({ deviceId: q.device, eventType: q.type, from, to, bucketMs }));
       return {
         device: q.device,

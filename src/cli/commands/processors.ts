@@ -71,7 +71,7 @@ const rebuild: Command = {
     if (!KNOWN_PROCESSORS.includes(name)) throw new UsageError(`unknown processor "${name}" (known: ${KNOWN_PROCESSORS.join(', ')})`);
     const config = ctx.loadConfig();
     const at = await withStore(ctx, async (store) => {
-      const [processor] = makeProcessors([name], { intervalBounds: config.presence });
+      const [processor] = makeProcessors([name], { tiers: config.tiers, processors: store.processors, config, intervalBounds: config.presence });
       await store.processors.reset(name, processor.tables);
       const head = await store.log.head();
       ctx.err(`Rebuilding ${name} from the start of the commit log (head ${head}).\n`);

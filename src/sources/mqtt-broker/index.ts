@@ -33,6 +33,7 @@ import { Corker } from '../corker.js';
 import type { BatchWriter } from '../../pipeline/batch-writer.js';
 import type { Metrics } from '../../core/metrics.js';
 import type { ConnectionObserver } from '../../devices/monitor.js';
+import type { BrokerTotals } from '../broker-health/stats.js';
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -55,6 +56,9 @@ export class EmbeddedBrokerSource {
   private readonly oversizedConns = new WeakSet<Duplex>();
   port = 0;
   wsPort = -1;
+  /** For broker health (iot/broker/stats): PUBLISHes in from clients, out to subscribers, dropped. */
+  private readonly counts = { in: 0, out: 0, dropped: 0 };
+  private readonly startedAt = Date.now();
 
   constructor(
     private readonly ingest: Ingest,
@@ -106,6 +110,7 @@ export class EmbeddedBrokerSource {
         if (!this.accepting) {
           // Shutting down: refuse by closing the connection so the device
           // keeps the message and resends it to the next telehub.
+          this.counts.dropped++;
           return callback(new Error('telehub is shutting down'));
         }
         if (this.writer.hasCapacity) this.take(client, match, packet, callback);
@@ -120,6 +125,10 @@ export class EmbeddedBrokerSource {
     });
     if (this.presence) this.observeConnections(this.presence);
     this.broker.on('clientError', (client, err) => this.log.debug({ clientId: client?.id, err: err.message }, 'MQTT client error.'));
+    this.broker.on('publish', (_packet, client) => {
+      if (client) this.counts.in++;
+    });
+    this.broker.on('client', (client) => this.countDeliveries(client));
     this.metrics?.mqttConnected.set(1);
 
     this.tcp = createServer((socket) => this.accept(socket));
@@ -185,6 +194,7 @@ export class EmbeddedBrokerSource {
     if (this.oversizedConns.has(conn)) return;
     this.oversizedConns.add(conn);
     this.metrics?.mqttOversizedPackets.inc();
+    this.counts.dropped++;
     this.log.warn(
       { ...what, maxBytes: this.opts.maxPacketBytes },
       'MQTT packet larger than TELEHUB_MQTT_MAX_PACKET_BYTES; connection closed.',
@@ -196,6 +206,59 @@ export class EmbeddedBrokerSource {
     this.ingest.take(match, packet.topic, payload, 'mqtt-embedded', this.publisher, () => {
       this.corker.cork(client.conn);
       callback(null);
+    });
+  }
+
+  /**
+   * Calls `handler` for every publication on `filter` that passes through
+   * the broker (after intake has taken what a route takes): the commands
+   * dispatcher's view of node status messages.
+   */
+  onPublish(filter: string, handler: (topic: string, payload: Buffer) => void): void {
+    this.broker.subscribe(
+      filter,
+      (packet, done) => {
+        handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+        done();
+      },
+      () => undefined,
+    );
+  }
+
+  /**
+   * Counts PUBLISHes handed to a client. Aedes has no delivery event; its
+   * per-client `deliver0`/`deliverQoS` are the one place every delivery
+   * passes (`deliverQoS` hands QoS 0 on to `deliver0`, counted there).
+   */
+  private countDeliveries(client: Client): void {
+    const c = client as Client & { deliver0: (p: PublishPacket, cb: () => void) => void; deliverQoS: (p: PublishPacket, cb: () => void) => void };
+    const { deliver0, deliverQoS } = c;
+    if (typeof deliver0 !== 'function' || typeof deliverQoS !== 'function') return;
+    c.deliver0 = (p, cb) => {
+      this.counts.out++;
+      deliver0(p, cb);
+    };
+    c.deliverQoS = (p, cb) => {
+      if (p.qos !== 0) this.counts.out++;
+      deliverQoS(p, cb);
+    };
+  }
+
+  /** Running totals for broker health. */
+  totals(): BrokerTotals {
+    return {
+      clientsConnected: this.broker?.connectedClients ?? 0,
+      messagesIn: this.counts.in,
+      messagesOut: this.counts.out,
+      dropped: this.counts.dropped,
+      uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
+    };
+  }
+
+  /** Publishes telehub's own health messages (QoS 1, retained when asked). */
+  publishHealth(topic: string, payload: string, retain: boolean): void {
+    this.broker?.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain, dup: false }, (err) => {
+      if (err) this.log.warn({ err, topic }, 'Embedded broker could not publish broker health.');
     });
   }
 

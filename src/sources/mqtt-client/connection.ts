@@ -61,6 +61,8 @@ export interface SubscriberOptions {
   receiveMaximum: number;
   reconnectMs: number;
   connectTimeoutMs: number;
+  /** Last will, sent retained at QoS 1 by the broker if this connection dies without a DISCONNECT (broker health). */
+  will?: { topic: string; payload: string };
 }
 
 export interface SubscriberEvents {
@@ -227,6 +229,16 @@ export class SubscriberConnection {
   }
 
   /**
+   * Publishes a retained QoS 0 message (broker health's `online`/`offline`)
+   * when connected; otherwise drops it: the next connect announces again.
+   * QoS 0 needs no packet id, so it stays out of the ACK flow control.
+   */
+  publishRetained(topic: string, payload: string): void {
+    if (!this.connected) return;
+    this.writePacket({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: true, dup: false });
+  }
+
+  /**
    * Queues a PUBACK/PUBREC for a PUBLISH received on connection `generation`;
    * dropped if that connection is gone. It goes out after everything queued
    * before it, in particular after the ACK published for that message.
@@ -333,6 +345,7 @@ export class SubscriberConnection {
       username: this.opts.username,
       password: this.opts.password === undefined ? undefined : Buffer.from(this.opts.password),
       properties: this.v5 ? { sessionExpiryInterval: this.opts.sessionExpirySeconds, receiveMaximum: this.opts.receiveMaximum } : undefined,
+      will: this.opts.will ? { topic: this.opts.will.topic, payload: Buffer.from(this.opts.will.payload), qos: 1, retain: true } : undefined,
     });
     this.connectTimer = setTimeout(() => this.fail(new Error(`No CONNACK within ${this.opts.connectTimeoutMs} ms.`)), this.opts.connectTimeoutMs);
   }

@@ -21,6 +21,7 @@ import { ConfigError } from '../../core/errors.js';
 import type { Metrics } from '../../core/metrics.js';
 import type { BatchWriter } from '../../pipeline/batch-writer.js';
 import type { Ingest, MessagePublisher } from '../../pipeline/ingest.js';
+import { BROKER_STATUS_TOPIC } from '../broker-health/index.js';
 import { SubscriberConnection, SubscriptionRefused } from './connection.js';
 import { PUBACK, PUBREC, type PublishFrame } from './frames.js';
 import { PubackQueue } from './puback-queue.js';
@@ -32,6 +33,12 @@ export class MqttClientSource {
   private subscribed = false;
   /** Publishes on this source's broker (ACKs, dead letters). */
   readonly publisher: MessagePublisher;
+  /**
+   * Broker health: set before `start` to connect with the will
+   * `iot/broker/status` = `offline` (retained), say `online` (retained) on
+   * every connect and `offline` on a clean close.
+   */
+  announceStatus = false;
   private readonly onCapacity = () => {
     if (this.accepting) this.conn.resumeIntake();
   };
@@ -84,11 +91,13 @@ export class MqttClientSource {
         receiveMaximum: Math.min(65535, this.maxInflight),
         reconnectMs: 1000,
         connectTimeoutMs: 10_000,
+        will: this.announceStatus ? { topic: BROKER_STATUS_TOPIC, payload: 'offline' } : undefined,
       },
       {
         publish: (frame) => this.onPublish(frame),
         connect: (sessionPresent) => {
           this.metrics?.mqttConnected.set(1);
+          if (this.announceStatus) this.conn.publishRetained(BROKER_STATUS_TOPIC, 'online');
           this.log.info({ url: redactUrl(this.cfg.url), clientId: this.cfg.clientId, sessionPresent }, 'Connected to MQTT broker.');
         },
         subscribed: (granted) => {
@@ -159,6 +168,11 @@ export class MqttClientSource {
     }
   }
 
+  /** Publishes broker stats (QoS 0, not retained: the next ones follow). */
+  publishStats(topic: string, payload: string): void {
+    if (this.conn?.connected) this.conn.publish(topic, payload, 0);
+  }
+
   /** Stops taking messages; those already taken still commit and are acknowledged. */
   stopIntake(): void {
     // The socket keeps being read: the broker's PUBACKs for our ACKs must
@@ -171,6 +185,8 @@ export class MqttClientSource {
   async close(): Promise<void> {
     this.stopIntake();
     if (!this.conn) return;
+    // A clean DISCONNECT discards the will: say it ourselves.
+    if (this.announceStatus) this.conn.publishRetained(BROKER_STATUS_TOPIC, 'offline');
     await this.conn.close();
     this.metrics?.mqttConnected.set(0);
   }

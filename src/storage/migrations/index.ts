@@ -292,6 +292,318 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 7,
+    name: 'rollup tiers',
+    // The rollups processor (src/processors/rollups): aggregate rows per
+    // tier (width_ms), keyed by device, type and bucket start (epoch ms in
+    // both dialects: tier rows are only ever addressed by bucket number).
+    // sum_parts is the exact sum as JSON partials (exact-sum.ts); sum its
+    // rounding, for SQL readers. rollup_dirty lists buckets to recompute,
+    // with the highest log seq that touched them (a refresh deletes only
+    // marks it has seen); rollup_tiers holds each tier's sealed watermark.
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS rollups (
+        device_id    TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        width_ms     BIGINT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        count        INTEGER NOT NULL,
+        n            INTEGER NOT NULL,
+        sum          REAL,
+        sum_parts    TEXT NOT NULL,
+        min          REAL,
+        max          REAL,
+        first        REAL,
+        first_t      INTEGER,
+        last         REAL,
+        last_t       INTEGER,
+        PRIMARY KEY (device_id, event_type, width_ms, bucket_start)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS rollup_dirty (
+        device_id    TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        width_ms     BIGINT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        seq          INTEGER NOT NULL,
+        PRIMARY KEY (device_id, event_type, width_ms, bucket_start)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS idx_rollup_dirty_width ON rollup_dirty (width_ms, bucket_start);
+      CREATE TABLE IF NOT EXISTS rollup_tiers (
+        width_ms      INTEGER PRIMARY KEY,
+        sealed_before INTEGER NOT NULL,
+        refreshed_at  INTEGER NOT NULL
+      );
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS rollups (
+        device_id    TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        width_ms     BIGINT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        count        BIGINT NOT NULL,
+        n            BIGINT NOT NULL,
+        sum          DOUBLE PRECISION,
+        sum_parts    TEXT NOT NULL,
+        min          DOUBLE PRECISION,
+        max          DOUBLE PRECISION,
+        first        DOUBLE PRECISION,
+        first_t      BIGINT,
+        last         DOUBLE PRECISION,
+        last_t       BIGINT,
+        PRIMARY KEY (device_id, event_type, width_ms, bucket_start)
+      );
+      CREATE TABLE IF NOT EXISTS rollup_dirty (
+        device_id    TEXT NOT NULL,
+        event_type   TEXT NOT NULL,
+        width_ms     BIGINT NOT NULL,
+        bucket_start BIGINT NOT NULL,
+        seq          BIGINT NOT NULL,
+        PRIMARY KEY (device_id, event_type, width_ms, bucket_start)
+      );
+      CREATE INDEX IF NOT EXISTS idx_rollup_dirty_width ON rollup_dirty (width_ms, bucket_start);
+      CREATE TABLE IF NOT EXISTS rollup_tiers (
+        width_ms      BIGINT PRIMARY KEY,
+        sealed_before BIGINT NOT NULL,
+        refreshed_at  BIGINT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 8,
+    name: 'trips',
+    // State of the trips processor (src/processors/trips): one row per trip
+    // of a vehicle, rewritten with version + 1 whenever late data or the
+    // clock changes it. start_time/end_time are the first and last moving
+    // points (device time); gaps is a JSON array of {from, to, duration_ms,
+    // distance_km}.
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS trips (
+        trip_id         TEXT PRIMARY KEY,
+        device_id       TEXT NOT NULL,
+        version         INTEGER NOT NULL,
+        in_progress     INTEGER NOT NULL,
+        start_time      INTEGER NOT NULL,
+        end_time        INTEGER NOT NULL,
+        start_lat       REAL,
+        start_lon       REAL,
+        end_lat         REAL,
+        end_lon         REAL,
+        duration_ms     INTEGER NOT NULL,
+        moving_ms       INTEGER NOT NULL,
+        distance_km     REAL NOT NULL,
+        distance_source TEXT NOT NULL,
+        avg_speed_kmh   REAL,
+        max_speed_kmh   REAL,
+        max_rpm         REAL,
+        max_coolant_c   REAL,
+        fuel_used_pct   REAL,
+        points          INTEGER NOT NULL,
+        gaps            TEXT NOT NULL DEFAULT '[]',
+        updated_at      INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_trips_device_start ON trips (device_id, start_time);
+      CREATE INDEX IF NOT EXISTS idx_trips_in_progress ON trips (in_progress, end_time);
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS trips (
+        trip_id         TEXT PRIMARY KEY,
+        device_id       TEXT NOT NULL,
+        version         BIGINT NOT NULL,
+        in_progress     BOOLEAN NOT NULL,
+        start_time      TIMESTAMPTZ NOT NULL,
+        end_time        TIMESTAMPTZ NOT NULL,
+        start_lat       DOUBLE PRECISION,
+        start_lon       DOUBLE PRECISION,
+        end_lat         DOUBLE PRECISION,
+        end_lon         DOUBLE PRECISION,
+        duration_ms     BIGINT NOT NULL,
+        moving_ms       BIGINT NOT NULL,
+        distance_km     DOUBLE PRECISION NOT NULL,
+        distance_source TEXT NOT NULL,
+        avg_speed_kmh   DOUBLE PRECISION,
+        max_speed_kmh   DOUBLE PRECISION,
+        max_rpm         DOUBLE PRECISION,
+        max_coolant_c   DOUBLE PRECISION,
+        fuel_used_pct   DOUBLE PRECISION,
+        points          BIGINT NOT NULL,
+        gaps            JSONB NOT NULL DEFAULT '[]',
+        updated_at      TIMESTAMPTZ NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_trips_device_start ON trips (device_id, start_time);
+      CREATE INDEX IF NOT EXISTS idx_trips_in_progress ON trips (in_progress, end_time);
+    `,
+  },
+  {
+    version: 9,
+    name: 'commands',
+    // Commands to devices (src/commands/). Times are epoch ms in both
+    // dialects (BIGINT in PostgreSQL): the dispatcher computes timers with
+    // them and nothing aggregates over them. `id` orders a device's commands
+    // (they go out one at a time, in that order); params and result are JSON
+    // text kept as given.
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS commands (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        command_id   TEXT NOT NULL UNIQUE,
+        device_id    TEXT NOT NULL,
+        command      TEXT NOT NULL,
+        params       TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        queued_at    INTEGER NOT NULL,
+        sent_at      INTEGER,
+        last_sent_at INTEGER,
+        delivered_at INTEGER,
+        finished_at  INTEGER,
+        expires_at   INTEGER NOT NULL,
+        cause        TEXT,
+        result       TEXT
+      );
+      CREATE INDEX IF NOT EXISTS idx_commands_device ON commands (device_id, id);
+      CREATE INDEX IF NOT EXISTS idx_commands_open ON commands (id) WHERE state IN ('queued', 'sent', 'delivered');
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS commands (
+        id           BIGSERIAL PRIMARY KEY,
+        command_id   TEXT NOT NULL UNIQUE,
+        device_id    TEXT NOT NULL,
+        command      TEXT NOT NULL,
+        params       TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        attempts     INT NOT NULL DEFAULT 0,
+        queued_at    BIGINT NOT NULL,
+        sent_at      BIGINT,
+        last_sent_at BIGINT,
+        delivered_at BIGINT,
+        finished_at  BIGINT,
+        expires_at   BIGINT NOT NULL,
+        cause        TEXT,
+        result       TEXT
+      );
+      CREATE INDEX IF NOT EXISTS idx_commands_device ON commands (device_id, id);
+      CREATE INDEX IF NOT EXISTS idx_commands_open ON commands (id) WHERE state IN ('queued', 'sent', 'delivered');
+    `,
+  },
+  {
+    version: 10,
+    name: 'alerts',
+    // The alerts processor (src/processors/alerts): rules added through the
+    // API (config-file rules are not stored), each (rule, device)'s state,
+    // the history of state changes (key: the idempotency key of the change,
+    // so a rebuild or a retried step cannot record one twice), the outbox of
+    // deliveries written in the same transaction as the change (one row per
+    // target, delivered and retried by src/alerts/deliverer.ts), and the
+    // guard row every alerts transaction bumps, so the clock tick and a log
+    // step of another process cannot both apply over the same state. Times
+    // are epoch ms in both dialects.
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS alert_rules (
+        name       TEXT PRIMARY KEY,
+        spec       TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS alert_state (
+        rule        TEXT NOT NULL,
+        device_id   TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        since       BIGINT,
+        last_time   BIGINT NOT NULL,
+        last_server BIGINT NOT NULL,
+        value_num   REAL,
+        value_text  TEXT,
+        changed_at  BIGINT NOT NULL,
+        PRIMARY KEY (rule, device_id)
+      );
+      CREATE TABLE IF NOT EXISTS alert_events (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        key         TEXT NOT NULL UNIQUE,
+        rule        TEXT NOT NULL,
+        device_id   TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        value_num   REAL,
+        value_text  TEXT,
+        at          BIGINT NOT NULL,
+        seq         BIGINT,
+        recorded_at BIGINT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_alert_events_at ON alert_events (at);
+      CREATE INDEX IF NOT EXISTS idx_alert_events_rule_device ON alert_events (rule, device_id, at);
+      CREATE TABLE IF NOT EXISTS alert_outbox (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        key          TEXT NOT NULL,
+        target       TEXT NOT NULL,
+        rule         TEXT NOT NULL,
+        device_id    TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        created_at   BIGINT NOT NULL,
+        next_at      BIGINT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        delivered_at BIGINT,
+        last_error   TEXT,
+        UNIQUE (key, target)
+      );
+      CREATE INDEX IF NOT EXISTS idx_alert_outbox_due ON alert_outbox (next_at) WHERE delivered_at IS NULL;
+      CREATE TABLE IF NOT EXISTS alert_guard (
+        id      INTEGER PRIMARY KEY,
+        version BIGINT NOT NULL
+      );
+      INSERT INTO alert_guard (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS alert_rules (
+        name       TEXT PRIMARY KEY,
+        spec       TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS alert_state (
+        rule        TEXT NOT NULL,
+        device_id   TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        since       BIGINT,
+        last_time   BIGINT NOT NULL,
+        last_server BIGINT NOT NULL,
+        value_num   DOUBLE PRECISION,
+        value_text  TEXT,
+        changed_at  BIGINT NOT NULL,
+        PRIMARY KEY (rule, device_id)
+      );
+      CREATE TABLE IF NOT EXISTS alert_events (
+        id          BIGSERIAL PRIMARY KEY,
+        key         TEXT NOT NULL UNIQUE,
+        rule        TEXT NOT NULL,
+        device_id   TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        value_num   DOUBLE PRECISION,
+        value_text  TEXT,
+        at          BIGINT NOT NULL,
+        seq         BIGINT,
+        recorded_at BIGINT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_alert_events_at ON alert_events (at);
+      CREATE INDEX IF NOT EXISTS idx_alert_events_rule_device ON alert_events (rule, device_id, at);
+      CREATE TABLE IF NOT EXISTS alert_outbox (
+        id           BIGSERIAL PRIMARY KEY,
+        key          TEXT NOT NULL,
+        target       TEXT NOT NULL,
+        rule         TEXT NOT NULL,
+        device_id    TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        created_at   BIGINT NOT NULL,
+        next_at      BIGINT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        delivered_at BIGINT,
+        last_error   TEXT,
+        UNIQUE (key, target)
+      );
+      CREATE INDEX IF NOT EXISTS idx_alert_outbox_due ON alert_outbox (next_at) WHERE delivered_at IS NULL;
+      CREATE TABLE IF NOT EXISTS alert_guard (
+        id      INTEGER PRIMARY KEY,
+        version BIGINT NOT NULL
+      );
+      INSERT INTO alert_guard (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+    `,
+  },
+  {
+    version: 11,
     name: 'device registry columns',
     // The device-registry processor (src/processors/device-registry) keeps
     // these on the devices rows the write path already maintains, so one row

@@ -15,6 +15,8 @@ import { MIGRATIONS } from '../migrations/index.js';
 import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '../rows.js';
 import type { DeadLetterQuery, EventConflict, Store, StoredDeadLetter, StoredEvent, TokenRepository, QueryRepository, WriteBatch, WriteResult } from '../store.js';
 import { postgresTokens } from './tokens.js';
+import { postgresCommands } from './commands.js';
+import type { CommandRepository } from '../commands.js';
 import { postgresQueries } from './queries.js';
 import { isRetriablePgError } from './errors.js';
 import { postgresLog } from './log.js';
@@ -155,6 +157,7 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
   readonly tokens: TokenRepository;
+  readonly commands: CommandRepository;
   readonly queries: QueryRepository;
   readonly log: CommitLog;
   readonly processors: ProcessorStore;
@@ -177,6 +180,7 @@ export class PostgresStore implements Store {
     // drops it and the next checkout connects afresh. Unhandled, it would kill the process.
     this.pool.on('error', () => {});
     this.tokens = postgresTokens(this.pool);
+    this.commands = postgresCommands(this.pool);
     this.queries = postgresQueries(this.pool);
     const { log, processors } = postgresLog(this.pool);
     this.log = log;

@@ -25,6 +25,8 @@ import { differingFields, type EventContent } from '../event-content.js';
 import { MIGRATIONS } from '../migrations/index.js';
 import { rowToDeadLetter, rowToEvent, type DeadLetterRow, type EventRow } from '../rows.js';
 import { sqliteTokens } from './tokens.js';
+import { sqliteCommands } from './commands.js';
+import type { CommandRepository } from '../commands.js';
 import { sqliteQueries } from './queries.js';
 import { sameThreadReader, ThreadReader, type SqlReader } from './reader.js';
 import { sqliteLog } from './log.js';
@@ -427,6 +429,7 @@ export class SqliteStore implements Store {
   private writer: WriterThread | undefined;
   private closed = false;
   readonly tokens: TokenRepository = sqliteTokens(() => this.db);
+  readonly commands: CommandRepository = sqliteCommands(() => this.db);
   private readonly reader: SqlReader;
   readonly queries: QueryRepository;
   readonly log: CommitLog;

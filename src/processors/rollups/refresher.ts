@@ -1,0 +1,156 @@
+/**
+ * The refresher: every TELEHUB_ROLLUP_REFRESH_S, recomputes dirty buckets,
+ * the finest tier from raw events and each coarser tier from the one below,
+ * exactly (aggregate.ts), whatever their age up to the lateness window; then
+ * seals what left it and expires tier rows past their retention.
+ *
+ * Each bucket's new row, the removal of the marks it has seen (by seq: a mark
+ * a newer event moved stays), and the mark of its parent bucket commit in one
+ * transaction, so a crash leaves either the old row and its mark or the new
+ * row and the parent's mark. Two refreshers (two processes) compute the same
+ * rows; the last write wins with the same content.
+ */
+import type { Logger } from 'pino';
+import type { Dialect } from '../../log/processor.js';
+import type { ProcessorStatement, ProcessorStore } from '../../storage/log.js';
+import { aggregateOf, emptyAggregate, mergeAggregate, type Aggregate, type RawPoint } from './aggregate.js';
+import { advanceSeal, dropMark, expireRows, markDirty, replaceBucket, rowToAggregate, selectDirty, selectRaw, selectRows, type DirtyMark } from './sql.js';
+import { bucketStart, dropBefore, formatDuration, sealedBefore, type TierConfig } from './tiers.js';
+
+export interface RefreshResult {
+  /** Buckets recomputed, per tier width. */
+  recomputed: Record<number, number>;
+  /** Marks dropped because their bucket was already sealed (data later than the lateness window). */
+  tooLate: number;
+  /** True when a tier had more dirty buckets than one run takes. */
+  more: boolean;
+}
+
+/** Reads raw points of one device and type in [from, to). */
+export async function readRaw(store: ProcessorStore, dialect: Dialect, device: string, type: string, from: number, to: number): Promise<RawPoint[]> {
+  const q = selectRaw(dialect, device, type, from, to);
+  const rows = await store.select(q.sql, q.params);
+  return rows.map((r) => ({ t: Number(r.t), eventId: String(r.event_id), value: r.value_num === null ? null : Number(r.value_num) }));
+}
+
+/** Reads stored rows of one tier (bucket start → aggregate). */
+export async function readRows(store: ProcessorStore, dialect: Dialect, device: string, type: string, w: number, from: number, to: number): Promise<Array<[number, Aggregate]>> {
+  const q = selectRows(dialect, device, type, w, from, to);
+  return (await store.select(q.sql, q.params)).map((r) => [Number(r.bucket_start), rowToAggregate(r)]);
+}
+
+/** What the refresher knows of each tier in this process, for /metrics. */
+export interface RefresherTierState {
+  tier: string;
+  widthMs: number;
+  /** When a run last left no dirty bucket of this tier behind, epoch ms (the refresher's start before that). */
+  caughtUpAt: number;
+  /** Dirty buckets the last run found (up to maxBucketsPerRun). */
+  lastDirty: number;
+}
+
+export class RollupRefresher {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+  private stopped = false;
+  private readonly states: RefresherTierState[];
+  /** Marks dropped because their bucket was sealed, since this refresher was made. */
+  tooLateTotal = 0;
+
+  constructor(
+    private readonly store: ProcessorStore,
+    private readonly dialect: Dialect,
+    private readonly tiers: TierConfig,
+    private readonly opts: { maxBucketsPerRun?: number; now?: () => number; log?: Logger } = {},
+  ) {
+    const t0 = (opts.now ?? Date.now)();
+    this.states = tiers.aggregates.map((a) => ({ tier: formatDuration(a.widthMs), widthMs: a.widthMs, caughtUpAt: t0, lastDirty: 0 }));
+  }
+
+  /** Per tier: when it was last caught up and how many dirty buckets the last run found. */
+  tierStates(): readonly RefresherTierState[] {
+    return this.states;
+  }
+
+  /** Seconds since each tier was last caught up (0 right after a run that left nothing behind). */
+  refreshLagSeconds(): Array<{ tier: string; seconds: number }> {
+    const now = (this.opts.now ?? Date.now)();
+    return this.states.map((s) => ({ tier: s.tier, seconds: Math.max(0, (now - s.caughtUpAt) / 1000) }));
+  }
+
+  /** One refresh: every tier, finest first, up to maxBucketsPerRun buckets each. */
+  async refreshOnce(): Promise<RefreshResult> {
+    const now = (this.opts.now ?? Date.now)();
+    const limit = this.opts.maxBucketsPerRun ?? 2000;
+    const result: RefreshResult = { recomputed: {}, tooLate: 0, more: false };
+    const ladder = this.tiers.aggregates;
+    for (let k = 0; k < ladder.length; k++) {
+      const w = ladder[k].widthMs;
+      const sealed = sealedBefore(now, this.tiers, w);
+      const q = selectDirty(this.dialect, w, limit);
+      const marks = (await this.store.select(q.sql, q.params)).map((r): DirtyMark => [String(r.device_id), String(r.event_type), Number(r.bucket_start), Number(r.seq)]);
+      if (marks.length === limit) result.more = true;
+      this.states[k].lastDirty = marks.length;
+      result.recomputed[w] = 0;
+      // Chunks of buckets, each one transaction.
+      for (let i = 0; i < marks.length; i += 100) {
+        const statements: ProcessorStatement[] = [];
+        const parents: DirtyMark[] = [];
+        for (const [device, type, b, seq] of marks.slice(i, i + 100)) {
+          // Sealed: never recomputed. A bucket never computed at all (data
+          // written while the tiers were off, or a backfill) is computed once.
+          if (b < sealed && (await readRows(this.store, this.dialect, device, type, w, b, b + 1)).length > 0) {
+            statements.push(dropMark(this.dialect, device, type, w, b, seq));
+            result.tooLate++;
+            continue;
+          }
+          const agg = await this.compute(k, device, type, b);
+          statements.push(...replaceBucket(this.dialect, device, type, w, b, agg, seq));
+          if (k + 1 < ladder.length) parents.push([device, type, bucketStart(b, ladder[k + 1].widthMs), seq]);
+          result.recomputed[w]++;
+        }
+        if (parents.length > 0) statements.push(markDirty(this.dialect, ladder[k + 1].widthMs, parents));
+        await this.store.execute(statements);
+      }
+      const expire = dropBefore(now, this.tiers, ladder[k].retentionMs, ladder[k + 1]?.widthMs);
+      await this.store.execute([advanceSeal(this.dialect, w, sealed, now), expireRows(this.dialect, w, Math.min(bucketStart(expire, w), sealed))]);
+      // Every mark this run saw is handled; with fewer than the limit, none was left behind.
+      if (marks.length < limit) this.states[k].caughtUpAt = now;
+    }
+    this.tooLateTotal += result.tooLate;
+    if (result.tooLate > 0) this.opts.log?.warn({ marks: result.tooLate }, 'Events arrived after their rollup buckets were sealed; they stay in raw only.');
+    return result;
+  }
+
+  /** The exact aggregate of bucket `b` of tier k, from its source. */
+  private async compute(k: number, device: string, type: string, b: number): Promise<Aggregate> {
+    const w = this.tiers.aggregates[k].widthMs;
+    if (k === 0) return aggregateOf(await readRaw(this.store, this.dialect, device, type, b, b + w));
+    const agg = emptyAggregate();
+    for (const [, a] of await readRows(this.store, this.dialect, device, type, this.tiers.aggregates[k - 1].widthMs, b, b + w)) mergeAggregate(agg, a);
+    return agg;
+  }
+
+  /** Refreshes every refresh interval (sooner again while a run leaves work behind) until stop(). */
+  start(): void {
+    const tick = () => {
+      if (this.stopped) return;
+      this.running = this.refreshOnce()
+        .then((r) => r.more)
+        .catch((err: unknown) => {
+          this.opts.log?.error({ err }, 'Rollup refresh failed; retrying at the next interval.');
+          return false;
+        })
+        .then((more) => {
+          if (!this.stopped) this.timer = setTimeout(tick, more ? 0 : this.tiers.refreshMs);
+        });
+    };
+    this.timer = setTimeout(tick, this.tiers.refreshMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}

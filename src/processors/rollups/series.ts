@@ -1,0 +1,128 @@
+/**
+ * The series API's real-time answer over the tiers: each requested bucket
+ * from the coarsest tier whose buckets tile it, joined with raw events for
+ * what that tier does not hold yet (its dirty buckets, the rollups
+ * processor's backlog, and edges of the range not aligned to the tier), so
+ * the answer is exact at the moment of the query. Says which tiers it used,
+ * and where retention begins: a bucket before it is "outside retention",
+ * one after it without events is "empty".
+ */
+import type { Dialect } from '../../log/processor.js';
+import type { ProcessorStore } from '../../storage/log.js';
+import { addPoint, emptyAggregate, mergeAggregate, statsOf, type Aggregate } from './aggregate.js';
+import { ROLLUPS } from './index.js';
+import { readRaw, readRows } from './refresher.js';
+import { selectBacklog, selectDirtyFor } from './sql.js';
+import { bucketStart, formatDuration, sealedBefore, type TierConfig } from './tiers.js';
+
+export interface TieredSeriesQuery {
+  deviceId: string;
+  eventType: string;
+  /** Bucket boundaries, ascending: bucket i is [b[i], b[i+1]). The range asked is [from, to) within them. */
+  boundaries: readonly number[];
+  from: number;
+  to: number;
+}
+
+export interface TieredBucket {
+  start: number;
+  state: 'data' | 'empty' | 'outside_retention';
+  stats: ReturnType<typeof statsOf>;
+}
+
+export interface TieredSeries {
+  tiersUsed: string[];
+  /** The tier that serves the buckets (`raw` or a width such as `5m`). */
+  tier: string;
+  /** Earliest time that tier keeps. */
+  retainedFrom: number;
+  buckets: TieredBucket[];
+}
+
+/** Backlog entries read at most; beyond, the whole range is answered from raw. */
+const BACKLOG_CAP = 100_000;
+
+/** The coarsest aggregate tier whose buckets tile every requested bucket; undefined: raw. */
+export function chooseTier(tiers: TierConfig, boundaries: readonly number[]): number | undefined {
+  for (let k = tiers.aggregates.length - 1; k >= 0; k--) {
+    const w = tiers.aggregates[k].widthMs;
+    if (boundaries.every((b) => b % w === 0)) return k;
+  }
+  return undefined;
+}
+
+/** Merges sorted [start, end) ranges that touch or overlap. */
+function mergeRanges(ranges: Array<[number, number]>): Array<[number, number]> {
+  ranges.sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const r of ranges) {
+    const last = out[out.length - 1];
+    if (last !== undefined && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+    else if (r[1] > r[0]) out.push([r[0], r[1]]);
+  }
+  return out;
+}
+
+export async function tieredSeries(store: ProcessorStore, dialect: Dialect, tiers: TierConfig, q: TieredSeriesQuery, now: number): Promise<TieredSeries> {
+  const { boundaries: bs, from, to } = q;
+  const k = chooseTier(tiers, bs);
+  const retention = k === undefined ? tiers.rawRetentionMs : tiers.aggregates[k].retentionMs;
+  const w = k === undefined ? undefined : tiers.aggregates[k].widthMs;
+  const retainedFrom = w === undefined ? now - retention : bucketStart(now - retention, w) + w;
+  const lo = Math.max(from, retainedFrom);
+  const aggs: Aggregate[] = bs.slice(0, -1).map(() => emptyAggregate());
+  // The bucket holding time t (boundaries ascending).
+  const slot = (t: number): number => {
+    let a = 0;
+    let b = bs.length - 1;
+    while (b - a > 1) {
+      const m = (a + b) >> 1;
+      if (bs[m] <= t) a = m;
+      else b = m;
+    }
+    return a;
+  };
+  const used = new Set<string>();
+  const rawRanges: Array<[number, number]> = [];
+  if (w === undefined || lo >= to) {
+    if (lo < to) rawRanges.push([lo, to]);
+  } else {
+    const A = Math.ceil(lo / w) * w;
+    const Z = Math.max(A, bucketStart(to, w));
+    rawRanges.push([lo, Math.min(A, to)], [Z, to]);
+    // Checkpoint first, then marks, then backlog: an entry applied meanwhile
+    // is in the backlog read (seq above the checkpoint read), never in neither.
+    const checkpoint = (await store.get(ROLLUPS)) ?? 0;
+    const dirty = new Set<number>();
+    const d = selectDirtyFor(dialect, q.deviceId, q.eventType, w, A - w, Z);
+    for (const r of await store.select(d.sql, d.params)) dirty.add(bucketStart(Number(r.bucket_start), w));
+    const b = selectBacklog(dialect, q.deviceId, q.eventType, checkpoint, BACKLOG_CAP + 1);
+    const backlog = await store.select(b.sql, b.params);
+    const sealed = sealedBefore(now, tiers, tiers.aggregates[0].widthMs);
+    if (backlog.length > BACKLOG_CAP) rawRanges.push([A, Z]);
+    else {
+      for (const r of backlog) dirty.add(bucketStart(Number(r.t), w));
+      const rows = await readRows(store, dialect, q.deviceId, q.eventType, w, A, Z);
+      const stored = new Set(rows.map(([start]) => start));
+      // A sealed bucket keeps its row; one never computed (backfill) is computed once (refresher.ts).
+      for (const x of dirty) if (x >= A && x < Z && (x + w > sealed || !stored.has(x))) rawRanges.push([x, x + w]);
+      const fromRaw = mergeRanges(rawRanges.slice(2).map((r) => [r[0], r[1]]));
+      const isRaw = (x: number) => fromRaw.some(([s, e]) => x >= s && x < e);
+      for (const [start, agg] of rows) {
+        if (isRaw(start)) continue;
+        used.add(formatDuration(w));
+        mergeAggregate(aggs[slot(start)], agg);
+      }
+    }
+  }
+  for (const [s, e] of mergeRanges(rawRanges)) {
+    used.add('raw');
+    for (const p of await readRaw(store, dialect, q.deviceId, q.eventType, s, e)) addPoint(aggs[slot(p.t)], p);
+  }
+  const buckets: TieredBucket[] = aggs.map((a, i) => ({
+    start: bs[i],
+    state: bs[i + 1] <= retainedFrom ? 'outside_retention' : a.count > 0 ? 'data' : 'empty',
+    stats: statsOf(a),
+  }));
+  return { tiersUsed: [...used].sort((a, b) => (a === 'raw' ? 1 : b === 'raw' ? -1 : 0)), tier: w === undefined ? 'raw' : formatDuration(w), retainedFrom, buckets };
+}

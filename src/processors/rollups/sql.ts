@@ -1,0 +1,154 @@
+/**
+ * The rollup tables' SQL in each dialect. Tier rows, dirty marks and
+ * watermarks use epoch-ms integers in both stores; only raw events differ
+ * (timestamptz in PostgreSQL).
+ */
+import type { Dialect } from '../../log/processor.js';
+import type { ProcessorStatement } from '../../storage/log.js';
+import type { Aggregate } from './aggregate.js';
+import { roundExpansion } from './exact-sum.js';
+
+const TIME = 'COALESCE(ts_device, ts_server)';
+const pgTs = (p: string) => `(to_timestamp((${p}::int8 / 1000)::float8) + (${p}::int8 % 1000) * interval '1 millisecond')`;
+
+/** Numbered placeholders for PostgreSQL, `?` for SQLite. */
+function ph(dialect: Dialect, sql: string): string {
+  if (dialect === 'sqlite') return sql;
+  let i = 0;
+  return sql.replace(/\?/g, () => `$${++i}`);
+}
+
+/** One dirty mark: device, type, bucket start, highest seq. */
+export type DirtyMark = [string, string, number, number];
+
+export function markDirty(dialect: Dialect, widthMs: number, given: readonly DirtyMark[]): ProcessorStatement {
+  // One mark per bucket (PostgreSQL refuses to upsert a row twice in one statement).
+  const byKey = new Map<string, DirtyMark>();
+  for (const m of given) {
+    const key = `${m[0]}\u0000${m[1]}\u0000${m[2]}`;
+    const seen = byKey.get(key);
+    if (seen === undefined || m[3] > seen[3]) byKey.set(key, m);
+  }
+  const marks = [...byKey.values()];
+  if (dialect === 'sqlite') {
+    return {
+      sql: `INSERT INTO rollup_dirty (device_id, event_type, width_ms, bucket_start, seq)
+        SELECT value->>0, value->>1, ?, value->>2, value->>3 FROM json_each(?) WHERE true
+        ON CONFLICT (device_id, event_type, width_ms, bucket_start) DO UPDATE SET seq = MAX(seq, excluded.seq)`,
+      params: [widthMs, JSON.stringify(marks)],
+    };
+  }
+  return {
+    // Sorted, so two transactions upserting the same marks lock them in the same order.
+    sql: `INSERT INTO rollup_dirty (device_id, event_type, width_ms, bucket_start, seq)
+      SELECT r.d, r.t, $1, r.b, r.s FROM json_to_recordset($2::json) AS r(d text, t text, b int8, s int8) ORDER BY r.d, r.t, r.b
+      ON CONFLICT (device_id, event_type, width_ms, bucket_start) DO UPDATE SET seq = GREATEST(rollup_dirty.seq, EXCLUDED.seq)`,
+    params: [widthMs, JSON.stringify(marks.map(([d, t, b, s]) => ({ d, t, b, s })))],
+  };
+}
+
+/** Dirty marks of one tier, oldest buckets first. */
+export function selectDirty(dialect: Dialect, widthMs: number, limit: number): { sql: string; params: unknown[] } {
+  return {
+    sql: ph(dialect, `SELECT device_id, event_type, bucket_start::float8 AS bucket_start, seq::float8 AS seq FROM rollup_dirty WHERE width_ms = ? ORDER BY bucket_start LIMIT ?`).replace(/::float8/g, dialect === 'sqlite' ? '' : '::float8'),
+    params: [widthMs, limit],
+  };
+}
+
+/** Raw events of one device and type in [from, to): time, event_id, numeric value. */
+export function selectRaw(dialect: Dialect, device: string, type: string, from: number, to: number): { sql: string; params: unknown[] } {
+  if (dialect === 'sqlite') {
+    return { sql: `SELECT ${TIME} AS t, event_id, value_num FROM events WHERE device_id = ? AND event_type = ? AND ${TIME} >= ? AND ${TIME} < ?`, params: [device, type, from, to] };
+  }
+  return {
+    sql: `SELECT round(extract(epoch FROM ${TIME}) * 1000)::float8 AS t, event_id, value_num FROM events
+      WHERE device_id = $1 AND event_type = $2 AND ${TIME} >= ${pgTs('$3')} AND ${TIME} < ${pgTs('$4')}`,
+    params: [device, type, from, to],
+  };
+}
+
+/** Stored rows of one tier for one device and type in [from, to). */
+export function selectRows(dialect: Dialect, device: string, type: string, widthMs: number, from: number, to: number): { sql: string; params: unknown[] } {
+  const f = dialect === 'sqlite' ? '' : '::float8';
+  return {
+    sql: ph(
+      dialect,
+      `SELECT bucket_start${f} AS bucket_start, count${f} AS count, n${f} AS n, sum_parts, min, max, first, first_t${f} AS first_t, last, last_t${f} AS last_t
+       FROM rollups WHERE device_id = ? AND event_type = ? AND width_ms = ? AND bucket_start >= ? AND bucket_start < ? ORDER BY bucket_start`,
+    ),
+    params: [device, type, widthMs, from, to],
+  };
+}
+
+/** Dirty marks of one device and type at tiers up to `maxWidthMs`, in [from, to). */
+export function selectDirtyFor(dialect: Dialect, device: string, type: string, maxWidthMs: number, from: number, to: number): { sql: string; params: unknown[] } {
+  const f = dialect === 'sqlite' ? '' : '::float8';
+  return {
+    sql: ph(dialect, `SELECT width_ms${f} AS width_ms, bucket_start${f} AS bucket_start FROM rollup_dirty WHERE device_id = ? AND event_type = ? AND width_ms <= ? AND bucket_start >= ? AND bucket_start < ?`),
+    params: [device, type, maxWidthMs, from, to],
+  };
+}
+
+/** Times of the events of one device and type the processor has not applied yet. */
+export function selectBacklog(dialect: Dialect, device: string, type: string, afterSeq: number, limit: number): { sql: string; params: unknown[] } {
+  if (dialect === 'sqlite') return { sql: `SELECT ${TIME} AS t FROM events WHERE seq > ? AND device_id = ? AND event_type = ? LIMIT ?`, params: [afterSeq, device, type, limit] };
+  return { sql: `SELECT round(extract(epoch FROM ${TIME}) * 1000)::float8 AS t FROM events WHERE seq > $1 AND device_id = $2 AND event_type = $3 LIMIT $4`, params: [afterSeq, device, type, limit] };
+}
+
+/** Replaces one bucket's row (none when it holds no event) and clears the marks seen. */
+export function replaceBucket(dialect: Dialect, device: string, type: string, widthMs: number, bucket: number, agg: Aggregate, seenSeq: number): ProcessorStatement[] {
+  const key = [device, type, widthMs, bucket];
+  const out: ProcessorStatement[] = [{ sql: ph(dialect, 'DELETE FROM rollups WHERE device_id = ? AND event_type = ? AND width_ms = ? AND bucket_start = ?'), params: key }];
+  if (agg.count > 0) {
+    out.push({
+      sql: ph(dialect, 'INSERT INTO rollups (device_id, event_type, width_ms, bucket_start, count, n, sum, sum_parts, min, max, first, first_t, last, last_t) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      params: [...key, agg.count, agg.n, agg.n === 0 ? null : roundExpansion(agg.sumParts), JSON.stringify(agg.sumParts), agg.min, agg.max, agg.first, agg.firstT, agg.last, agg.lastT],
+    });
+  }
+  // A mark moved past seenSeq by a newer event stays: that event may not have been read.
+  out.push({ sql: ph(dialect, 'DELETE FROM rollup_dirty WHERE device_id = ? AND event_type = ? AND width_ms = ? AND bucket_start = ? AND seq <= ?'), params: [...key, seenSeq] });
+  return out;
+}
+
+/** Drops a mark without recomputing (its bucket is sealed). */
+export function dropMark(dialect: Dialect, device: string, type: string, widthMs: number, bucket: number, seenSeq: number): ProcessorStatement {
+  return { sql: ph(dialect, 'DELETE FROM rollup_dirty WHERE device_id = ? AND event_type = ? AND width_ms = ? AND bucket_start = ? AND seq <= ?'), params: [device, type, widthMs, bucket, seenSeq] };
+}
+
+/** Moves a tier's sealed watermark forward (never back). */
+export function advanceSeal(dialect: Dialect, widthMs: number, sealedBefore: number, now: number): ProcessorStatement {
+  return {
+    sql: ph(
+      dialect,
+      dialect === 'sqlite'
+        ? 'INSERT INTO rollup_tiers (width_ms, sealed_before, refreshed_at) VALUES (?, ?, ?) ON CONFLICT (width_ms) DO UPDATE SET sealed_before = MAX(sealed_before, excluded.sealed_before), refreshed_at = excluded.refreshed_at'
+        : 'INSERT INTO rollup_tiers (width_ms, sealed_before, refreshed_at) VALUES (?, ?, ?) ON CONFLICT (width_ms) DO UPDATE SET sealed_before = GREATEST(rollup_tiers.sealed_before, EXCLUDED.sealed_before), refreshed_at = EXCLUDED.refreshed_at',
+    ),
+    params: [widthMs, sealedBefore, now],
+  };
+}
+
+/** Deletes a tier's buckets that left its retention (only sealed ones: the check at start-up guarantees it). */
+export function expireRows(dialect: Dialect, widthMs: number, before: number): ProcessorStatement {
+  return { sql: ph(dialect, 'DELETE FROM rollups WHERE width_ms = ? AND bucket_start < ?'), params: [widthMs, before] };
+}
+
+export const SELECT_TIERS = 'SELECT width_ms, sealed_before, refreshed_at FROM rollup_tiers ORDER BY width_ms';
+
+/** A stored row as an Aggregate. */
+export function rowToAggregate(r: Record<string, unknown>): Aggregate {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    count: Number(r.count),
+    n: Number(r.n),
+    sumParts: JSON.parse(String(r.sum_parts)) as number[],
+    min: num(r.min),
+    max: num(r.max),
+    first: num(r.first),
+    firstT: num(r.first_t),
+    firstKey: '',
+    last: num(r.last),
+    lastT: num(r.last_t),
+    lastKey: '',
+  };
+}

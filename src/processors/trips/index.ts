@@ -1,0 +1,91 @@
+/**
+ * `trips`: cars' trips, kept from the commit log (docs/trips.md). For each
+ * vehicle a batch of entries touches (events the engine reads, with device
+ * time no older than the lateness setting), it recomputes the affected
+ * window of that vehicle from the stored events and writes the changed trips
+ * in the transaction that moves its checkpoint. Everything it decides comes
+ * from stored events, never from the order they arrived in, so a rebuild
+ * gives what live processing gave.
+ *
+ * A trip in progress ends by the clock too: `expireTrips` (run every
+ * TELEHUB_TRIP_TICK_S by telehub start) closes trips whose last moving point
+ * is idle_timeout + resume_window ago, and drops those too short to count.
+ */
+import type { Dialect, Processor } from '../../log/processor.js';
+import type { LogEntry, ProcessorStatement, ProcessorStore } from '../../storage/log.js';
+import type { TripSettings } from '../../trips/index.js';
+import { recomputeVehicle } from './recompute.js';
+import { TRIP_EVENT_TYPES, tripSql } from './sql.js';
+
+export const TRIPS = 'trips';
+
+export interface TripsOptions {
+  settings: TripSettings;
+  /** ms: data older than this by device time (against the clock) no longer changes trips live. */
+  latenessMs: number;
+  /** The clock (tests move it). */
+  now?: () => number;
+}
+
+const TYPES = new Set<string>(TRIP_EVENT_TYPES);
+
+/** Per vehicle, the device-time span of the new entries the engine reads. */
+export function touchedVehicles(entries: readonly LogEntry[], notBefore: number): Map<string, { min: number; max: number }> {
+  const out = new Map<string, { min: number; max: number }>();
+  for (const entry of entries) {
+    if (entry.kind !== 'event') continue;
+    const e = entry.event;
+    if (e.tsDevice === null || !TYPES.has(e.eventType) || e.tsDevice < notBefore) continue;
+    const span = out.get(e.deviceId);
+    if (span === undefined) out.set(e.deviceId, { min: e.tsDevice, max: e.tsDevice });
+    else {
+      if (e.tsDevice < span.min) span.min = e.tsDevice;
+      if (e.tsDevice > span.max) span.max = e.tsDevice;
+    }
+  }
+  return out;
+}
+
+/** The processor; it reads the store (`processors`) to recompute windows. */
+export function tripsProcessor(processors: ProcessorStore, opts: TripsOptions): Processor {
+  const clock = opts.now ?? Date.now;
+  return {
+    name: TRIPS,
+    tables: ['trips'],
+    async apply(entries: readonly LogEntry[], dialect: Dialect): Promise<ProcessorStatement[]> {
+      const now = clock();
+      const s = opts.settings;
+      // New points can join or split trips up to idle_timeout + resume_window away.
+      const reach = s.idleTimeoutMs + s.resumeWindowMs;
+      const out: ProcessorStatement[] = [];
+      for (const [deviceId, span] of touchedVehicles(entries, now - opts.latenessMs)) {
+        const r = await recomputeVehicle(dialect, processors, deviceId, span.min - reach, span.max + reach, s, now);
+        out.push(...r.statements);
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * Ends in-progress trips the clock has ended (no data came): closed with
+ * version + 1, or deleted when too short to be a trip. Runs in a transaction
+ * guarded by the processor's checkpoint (moved to where it is), so it never
+ * interleaves with an apply. Returns false when the processor moved meanwhile
+ * (the next tick tries again).
+ */
+export async function expireTrips(kind: Dialect, processors: ProcessorStore, s: TripSettings, now: number): Promise<boolean> {
+  const cutoff = now - (s.idleTimeoutMs + s.resumeWindowMs);
+  const sql = tripSql(kind);
+  const at = await processors.register(TRIPS);
+  try {
+    await processors.commit(TRIPS, at, at, [
+      { sql: sql.expireShort, params: [cutoff, s.minDistanceKm, s.minDurationMs] },
+      { sql: sql.expire, params: [now, cutoff] },
+    ]);
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'TELEHUB_CHECKPOINT_MOVED') return false;
+    throw err;
+  }
+}

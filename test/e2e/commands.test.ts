@@ -1,0 +1,180 @@
+/**
+ * Commands end to end: telehub in-process (embedded broker, or the real
+ * Mosquitto as an external broker), the HTTP API, and a real MQTT client
+ * acting as the node (test/helpers/command-node.ts). States are read back
+ * through the API; waiting is polling the API for a state, never a sleep.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { commandNode } from '../helpers/command-node.js';
+import { startInProcess, type InProcessTelehub } from '../helpers/inprocess.js';
+import { runTelehubCli } from '../helpers/telehub.js';
+import { clearSession, mosquittoUrl, needsMosquitto } from '../helpers/mqtt.js';
+
+interface Cmd {
+  command_id: string;
+  state: string;
+  attempts: number;
+  cause: string | null;
+  result: unknown;
+  sent_at: string | null;
+  delivered_at: string | null;
+  finished_at: string | null;
+}
+
+const ENV = { TELEHUB_COMMAND_ACK_TIMEOUT_S: '1', TELEHUB_COMMAND_MAX_ATTEMPTS: '3' };
+
+for (const mode of ['embedded', 'mosquitto'] as const) {
+  describe(`commands end to end (${mode} broker)`, { skip: mode === 'mosquitto' ? needsMosquitto : false }, () => {
+    let t: InProcessTelehub;
+    let admin: string;
+    let url: string;
+    let seq = 0;
+    const device = () => `cmd-${mode}-${process.pid}-${++seq}`;
+
+    before(async () => {
+      t = await startInProcess('sqlite', mode === 'mosquitto' ? { ...ENV, MQTT_URL: mosquittoUrl!, MQTT_CLIENT_ID: `telehub-cmd-test-${process.pid}` } : ENV);
+      admin = await t.token('admin');
+      url = mode === 'mosquitto' ? mosquittoUrl! : `mqtt://127.0.0.1:${t.hub.mqttPort}`;
+    });
+    after(async () => {
+      await t?.close();
+      // telehub's persistent session on the shared Mosquitto goes with the test.
+      if (mode === 'mosquitto') await clearSession(mosquittoUrl!, `telehub-cmd-test-${process.pid}`);
+    });
+
+    const send = async (dev: string, body: Record<string, unknown>) => {
+      const r = await fetch(`${t.base}/api/v1/devices/${dev}/commands`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(r.status, 201, await r.clone().text());
+      return (await r.json()) as Cmd;
+    };
+    const get = async (id: string) => (await (await fetch(`${t.base}/api/v1/commands/${id}`, { headers: { authorization: `Bearer ${admin}` } })).json()) as Cmd;
+    const until = async (id: string, states: string[], ms = 15_000) => {
+      const end = Date.now() + ms;
+      for (;;) {
+        const c = await get(id);
+        if (states.includes(c.state)) return c;
+        if (Date.now() > end) throw new Error(`command ${id} stayed ${c.state}: ${JSON.stringify(c)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+
+    it('a node that answers: queued → sent → delivered → succeeded, run once, with its result', async () => {
+      const dev = device();
+      const node = await commandNode(url, dev);
+      try {
+        const c = await send(dev, { command: 'set_led', params: { state: 'on', brightness: 128 } });
+        assert.ok(['queued', 'sent'].includes(c.state));
+        const done = await until(c.command_id, ['succeeded', 'failed', 'expired']);
+        assert.equal(done.state, 'succeeded');
+        assert.deepEqual(done.result, { ran: 'set_led' });
+        assert.ok(done.sent_at && done.delivered_at && done.finished_at, 'a time for every step');
+        assert.deepEqual(node.received[0], { command: 'set_led', params: { state: 'on', brightness: 128 }, command_id: c.command_id });
+        assert.equal(node.executions.get(c.command_id), 1);
+      } finally {
+        await node.close();
+      }
+    });
+
+    it('a failing node: failed with cause node and its result', async () => {
+      const dev = device();
+      const node = await commandNode(url, dev, 'fail');
+      try {
+        const c = await send(dev, { command: 'open_valve' });
+        const done = await until(c.command_id, ['succeeded', 'failed', 'expired']);
+        assert.deepEqual([done.state, done.cause, done.result], ['failed', 'node', { error: 'relay stuck' }]);
+      } finally {
+        await node.close();
+      }
+    });
+
+    it('a node that never answers: resent with the same id up to the maximum, then failed with cause timeout', async () => {
+      const dev = device();
+      const node = await commandNode(url, dev, 'silent');
+      try {
+        const c = await send(dev, { command: 'reboot' });
+        const done = await until(c.command_id, ['succeeded', 'failed', 'expired']);
+        assert.deepEqual([done.state, done.cause, done.attempts, done.delivered_at], ['failed', 'timeout', 3, null]);
+        assert.deepEqual(node.received.map((m) => m.command_id), [c.command_id, c.command_id, c.command_id]);
+      } finally {
+        await node.close();
+      }
+    });
+
+    it('commands go out one at a time, in order: the second waits for the first answer', async () => {
+      const dev = device();
+      const node = await commandNode(url, dev, 'silent');
+      try {
+        const first = await send(dev, { command: 'one' });
+        const second = await send(dev, { command: 'two' });
+        await until(first.command_id, ['sent']);
+        assert.equal((await get(second.command_id)).state, 'queued');
+        assert.deepEqual(node.received.map((m) => m.command), node.received.map(() => 'one'));
+        // The node answers now (it dedupes: the resend it gets is run once).
+        node.behaviour = 'succeed';
+        await until(first.command_id, ['succeeded']);
+        await until(second.command_id, ['succeeded']);
+        assert.equal(node.executions.get(first.command_id), 1);
+        assert.equal(node.executions.get(second.command_id), 1);
+        const order = node.received.map((m) => m.command);
+        assert.ok(order.lastIndexOf('one') < order.indexOf('two'), `order: ${order}`);
+      } finally {
+        await node.close();
+      }
+    });
+
+    it('a command for a node that is away is sent when it comes back, unless it expired first', async () => {
+      const dev = device();
+      const waits = await send(dev, { command: 'later', ttl_s: 60 });
+      const expires = await send(device(), { command: 'too_late', ttl_s: 1 });
+      await until(waits.command_id, ['sent']);
+      const expired = await until(expires.command_id, ['expired', 'failed', 'succeeded']);
+      assert.deepEqual([expired.state, expired.cause], ['expired', 'ttl']);
+      const node = await commandNode(url, dev);
+      try {
+        const done = await until(waits.command_id, ['succeeded', 'failed', 'expired']);
+        assert.equal(done.state, 'succeeded');
+        assert.equal(node.executions.get(waits.command_id), 1);
+      } finally {
+        await node.close();
+      }
+    });
+
+    it('cancel: an open command is cancelled and not sent again; an ended one answers 409', async () => {
+      const dev = device();
+      const node = await commandNode(url, dev, 'silent');
+      try {
+        const c = await send(dev, { command: 'cancel_me', ttl_s: 60 });
+        await until(c.command_id, ['sent']);
+        const del = await fetch(`${t.base}/api/v1/commands/${c.command_id}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+        assert.equal(del.status, 200);
+        assert.equal(((await del.json()) as Cmd).state, 'cancelled');
+        const again = await fetch(`${t.base}/api/v1/commands/${c.command_id}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+        assert.equal(again.status, 409);
+        // A late answer changes nothing.
+        node.behaviour = 'succeed';
+        await node.client.publishAsync(`iot/node/${dev}/status`, JSON.stringify({ command_id: c.command_id, status: 'succeeded' }), { qos: 1 });
+        const list = await (await fetch(`${t.base}/api/v1/devices/${dev}/commands`, { headers: { authorization: `Bearer ${admin}` } })).json() as { commands: Cmd[] };
+        assert.deepEqual(list.commands.map((x) => [x.command_id, x.state]), [[c.command_id, 'cancelled']]);
+      } finally {
+        await node.close();
+      }
+    });
+    it('telehub command send --wait prints the final state; a bad --params exits 64', { skip: mode === 'mosquitto' ? 'the CLI path is the same for both brokers' : false }, async () => {
+      const dev = device();
+      const node = await commandNode(url, dev);
+      try {
+        const r = await runTelehubCli({ TELEHUB_TOKEN: admin }, 'command', 'send', dev, 'ping', '--params', '{"n":1}', '--wait', '--url', t.base);
+        assert.equal(r.status, 0, r.stderr);
+        const c = JSON.parse(r.stdout) as Cmd;
+        assert.equal(c.state, 'succeeded');
+        assert.equal(node.executions.get(c.command_id), 1);
+        const bad = await runTelehubCli({ TELEHUB_TOKEN: admin }, 'command', 'send', dev, 'ping', '--params', '{nope', '--url', t.base);
+        assert.equal(bad.status, 64);
+        assert.match(bad.stderr, /--params is not valid JSON/);
+      } finally {
+        await node.close();
+      }
+    });
+  });
+}
