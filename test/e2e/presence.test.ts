@@ -137,10 +137,10 @@ describe('presence via the embedded broker', () => {
       await until(hub, a, is('offline', 'disconnected'));
 
       // B: client id = node id, with a will on its status topic; killed without DISCONNECT.
-      const cb = await mqtt.connectAsync(url, { clientId: b, protocolVersion: 4, will: { topic: `iot/node/${b}/status`, payload: Buffer.from('offline'), qos: 1, retain: false } });
+      const cb = await mqtt.connectAsync(url, { clientId: b, protocolVersion: 4, reconnectPeriod: 0, will: { topic: `iot/node/${b}/status`, payload: Buffer.from('offline'), qos: 1, retain: false } });
       await cb.publishAsync(`iot/node/${b}/status`, JSON.stringify({ status: 'online', firmware: '2.0.1', wifi_rssi: -70 }), { qos: 1 });
       await until(hub, b, (t) => last(t)?.to === 'online');
-      cb.stream.destroy();
+      cb.stream.destroy(); // killed: no DISCONNECT, and (reconnectPeriod 0) no reconnect
       const tb = await until(hub, b, is('offline', 'will'));
       assert.ok(!tb.some((x) => x.to === 'offline' && x.cause !== 'will'), 'one offline, by the will');
       for (const end = Date.now() + 10_000; ; ) {
@@ -215,10 +215,10 @@ describe('presence via Mosquitto (wills, status and silence only)', { skip: need
     });
     const n = 'node_m';
     try {
-      const c = await mqtt.connectAsync(mosquittoUrl!, { clientId: `${p}${n}`, protocolVersion: 4, will: { topic: `${p}iot/node/${n}/status`, payload: Buffer.from('offline'), qos: 1, retain: false } });
+      const c = await mqtt.connectAsync(mosquittoUrl!, { clientId: `${p}${n}`, protocolVersion: 4, reconnectPeriod: 0, will: { topic: `${p}iot/node/${n}/status`, payload: Buffer.from('offline'), qos: 1, retain: false } });
       await c.publishAsync(`${p}iot/node/${n}/telemetry`, JSON.stringify({ node_id: n, timestamp: 1704844800, sensors: { t: 1 } }), { qos: 1 });
       await until(hub, n, is('online', 'data'));
-      c.stream.destroy();
+      c.stream.destroy(); // killed: no DISCONNECT, and (reconnectPeriod 0) no reconnect
       await until(hub, n, is('offline', 'status'));
       const c2 = await mqtt.connectAsync(mosquittoUrl!, { clientId: `${p}${n}`, protocolVersion: 4 });
       await c2.publishAsync(`${p}iot/node/${n}/telemetry`, JSON.stringify({ node_id: n, timestamp: 1704844801, sensors: { t: 2 } }), { qos: 1 });
