@@ -142,12 +142,14 @@ export class CommandDispatcher {
   }
 
   /**
-   * A node's status message (decoded JSON) on `iot/node/{deviceId}/status`.
-   * Returns true when it was an answer to one of this device's commands.
-   * Duplicates (answers to a resend) and answers to commands already ended
-   * change nothing.
+   * A node's status message (decoded JSON) on `iot/node/{deviceId}/status`,
+   * received at `at` (epoch ms; default now). Called for each command result
+   * committed to the log (commandAnswers in ./answers.ts). Returns true when
+   * it was an answer to one of this device's commands. Duplicates (answers
+   * to a resend, or the same entry applied again after a crash) and answers
+   * to commands already ended change nothing.
    */
-  async handleCommandStatus(deviceId: string, message: unknown): Promise<boolean> {
+  async handleCommandStatus(deviceId: string, message: unknown, at: number = this.now()): Promise<boolean> {
     const a = commandAnswerOf(message);
     if (!a) return false;
     const c = await this.repo.get(a.commandId);
@@ -155,7 +157,6 @@ export class CommandDispatcher {
       this.log.warn({ deviceId, commandId: a.commandId }, 'Status names a command this device was not sent; ignored.');
       return false;
     }
-    const at = this.now();
     const result = a.result === undefined ? undefined : JSON.stringify(a.result);
     const moved =
       a.status === 'received'
@@ -198,7 +199,7 @@ export class CommandDispatcher {
   private async step(deviceId: string): Promise<void> {
     if (this.stopped) return;
     for (;;) {
-      const head = (await this.repo.open()).find((c) => c.deviceId === deviceId);
+      const head = await this.repo.firstOpen(deviceId);
       if (!head) {
         this.disarm(deviceId);
         this.devices.delete(deviceId);

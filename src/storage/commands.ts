@@ -56,6 +56,8 @@ export interface CommandRepository {
   listByDevice(deviceId: string, limit: number): Promise<CommandRecord[]>;
   /** Every command still open, oldest first (per device: the order they go out). */
   open(): Promise<CommandRecord[]>;
+  /** The device's oldest open command (the one going out now), or undefined; one index lookup, whatever the number of devices. */
+  firstOpen(deviceId: string): Promise<CommandRecord | undefined>;
   /**
    * Applies `patch` when the command is in one of `from` (`sentAt` only if
    * not yet set); resolves to the updated record, or undefined when it was

@@ -1,0 +1,130 @@
+/**
+ * Node answers through the commit log, against both real stores: an answer
+ * committed while the dispatcher's consumer is not running (stopped,
+ * behind, killed) waits in the log and is applied when it runs, its
+ * checkpoint then past the entry; the same entries applied again (a crash
+ * between the transition and the checkpoint) change nothing; a first start
+ * on a store with history begins at the log's head.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import pino from 'pino';
+import { DEFAULT_LIMITS } from '../core/config.js';
+import type { TelemetryEvent } from '../core/event.js';
+import { collectDecode } from '../codecs/collect.js';
+import { nodeStatusCodec } from '../codecs/node-status/index.js';
+import { ProcessorRunner } from '../log/runner.js';
+import { PostgresStore } from '../storage/postgres/index.js';
+import { SqliteStore } from '../storage/sqlite/index.js';
+import type { Store } from '../storage/store.js';
+import { stopTestPostgres, testDatabase } from '../../test/helpers/postgres.js';
+import { commandAnswers, COMMANDS_CONSUMER, registerCommandAnswers } from './answers.js';
+import { CommandDispatcher } from './dispatcher.js';
+
+after(() => stopTestPostgres());
+
+const log = pino({ level: 'silent' });
+const RUN = { batchSize: 50, pollMs: 20, retryMinMs: 1, retryMaxMs: 20 };
+const SETTINGS = { ttlMs: 60_000, ackTimeoutMs: 60_000, maxAttempts: 3 };
+
+async function openStore(kind: 'sqlite' | 'postgres'): Promise<{ store: Store; cleanup: () => Promise<void> }> {
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'telehub-answers-'));
+    const store = new SqliteStore(path.join(dir, 'telehub.db'));
+    await store.migrate();
+    return { store, cleanup: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
+  }
+  const db = await testDatabase();
+  const store = new PostgresStore({ connectionString: db.url, poolSize: 4 });
+  await store.migrate();
+  return { store, cleanup: async () => (await store.close(), await db.drop()) };
+}
+
+/** A status message as the node-status route commits it (decoded by the real codec). */
+function statusEvent(node: string, body: unknown, receivedAt = Date.now()): TelemetryEvent {
+  const { events, rejections } = collectDecode(nodeStatusCodec, Buffer.from(JSON.stringify(body)), { topicDeviceId: node, receivedAt, limits: DEFAULT_LIMITS });
+  assert.deepEqual(rejections, []);
+  return events[0].event;
+}
+
+const reading = (id: string, node: string): TelemetryEvent => ({ eventId: id, deviceId: node, schema: 1, eventType: 'temperature', valueNum: 21, valueText: null, unit: 'C', tsDevice: null, tsServer: Date.now(), meta: '{}' });
+
+for (const kind of ['sqlite', 'postgres'] as const) {
+  describe(`command answers through the commit log (${kind})`, () => {
+    it('an answer committed while the consumer is stopped is applied when it runs; its checkpoint ends past the entry', async () => {
+      const { store, cleanup } = await openStore(kind);
+      const published: string[] = [];
+      const d = new CommandDispatcher(store.commands, { publish: (_t, p) => void published.push(p.toString()) }, SETTINGS, log);
+      try {
+        await registerCommandAnswers(store.processors, store.log);
+        await d.start();
+        const c = await d.submit({ deviceId: 'node-7', command: 'set_led', params: { state: 'on' } });
+        assert.equal(c.state, 'sent');
+        assert.equal(JSON.parse(published[0]).command_id, c.commandId);
+        // The node answers; the answer is committed (as intake does) while no consumer runs.
+        await store.writeBatch({ events: [reading('r1', 'node-7'), statusEvent('node-7', { command_id: c.commandId, status: 'received' })], deadLetters: [] });
+        await store.writeBatch({ events: [statusEvent('node-7', { command_id: c.commandId, status: 'succeeded', result: { led: 'on' } })], deadLetters: [] });
+        const head = await store.log.head();
+        assert.equal((await store.commands.get(c.commandId))?.state, 'sent', 'nothing applied it yet');
+        assert.equal(await store.processors.get(COMMANDS_CONSUMER), 0);
+
+        const runner = new ProcessorRunner(store, [commandAnswers(d)], RUN, log);
+        assert.equal(await runner.catchUp(COMMANDS_CONSUMER), head);
+        const done = await store.commands.get(c.commandId);
+        assert.equal(done?.state, 'succeeded');
+        assert.equal(done?.result, '{"led":"on"}');
+        assert.ok(done?.deliveredAt !== null && done?.finishedAt !== null);
+        assert.equal(await store.processors.get(COMMANDS_CONSUMER), head);
+      } finally {
+        d.stop();
+        await cleanup();
+      }
+    });
+
+    it('the same entries applied again (crash before the checkpoint moved) change nothing; a later cancel is not undone', async () => {
+      const { store, cleanup } = await openStore(kind);
+      const d = new CommandDispatcher(store.commands, { publish: () => undefined }, SETTINGS, log);
+      try {
+        await d.start();
+        const a = await d.submit({ deviceId: 'node-8', command: 'one' });
+        await store.writeBatch({ events: [statusEvent('node-8', { command_id: a.commandId, status: 'failed', result: { error: 'relay stuck' } })], deadLetters: [] });
+        const entries = await store.log.read(0, 100);
+        const consumer = commandAnswers(d);
+        await consumer.apply(entries, store.kind);
+        const once = await store.commands.get(a.commandId);
+        assert.deepEqual([once?.state, once?.cause, once?.result], ['failed', 'node', '{"error":"relay stuck"}']);
+        await consumer.apply(entries, store.kind);
+        assert.deepEqual(await store.commands.get(a.commandId), once);
+
+        // A command cancelled before its answer stays cancelled when the answer comes.
+        const b = await d.submit({ deviceId: 'node-8', command: 'two' });
+        assert.equal((await d.cancel(b.commandId))?.cancelled, true);
+        await store.writeBatch({ events: [statusEvent('node-8', { command_id: b.commandId, status: 'succeeded' })], deadLetters: [] });
+        await consumer.apply(await store.log.read(entries.at(-1)!.seq, 100), store.kind);
+        assert.equal((await store.commands.get(b.commandId))?.state, 'cancelled');
+      } finally {
+        d.stop();
+        await cleanup();
+      }
+    });
+
+    it('a first start on a store with history registers at the head; a later start keeps its checkpoint', async () => {
+      const { store, cleanup } = await openStore(kind);
+      try {
+        await store.writeBatch({ events: [reading('old-1', 'n'), reading('old-2', 'n')], deadLetters: [] });
+        const head = await store.log.head();
+        assert.ok(head > 0);
+        await registerCommandAnswers(store.processors, store.log);
+        assert.equal(await store.processors.get(COMMANDS_CONSUMER), head);
+        await store.writeBatch({ events: [reading('new-1', 'n')], deadLetters: [] });
+        await registerCommandAnswers(store.processors, store.log);
+        assert.equal(await store.processors.get(COMMANDS_CONSUMER), head, 'not moved past what it has not applied');
+      } finally {
+        await cleanup();
+      }
+    });
+  });
+}
