@@ -30,6 +30,7 @@ import { Wakeup } from './log/wakeup.js';
 import { makeProcessors } from './processors/index.js';
 import { ROLLUPS } from './processors/rollups/index.js';
 import { RollupRefresher } from './processors/rollups/refresher.js';
+import { RetentionJob } from './retention/job.js';
 import { TRIPS } from './processors/trips/index.js';
 import { TripTick } from './processors/trips/tick.js';
 import { EmbeddedBrokerSource } from './sources/mqtt-broker/index.js';
@@ -135,6 +136,9 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   // The tiers' refresher runs where their processor does.
   const tiersOn = config.log.processors.includes(ROLLUPS);
   const refresher = tiersOn ? new RollupRefresher(store.processors, store.kind, config.tiers, { log }) : undefined;
+  const retention = new RetentionJob({ store: store.processors, dialect: store.kind, tiers: config.tiers, retention: config.retention, processors: config.log.processors, rollupsOn: tiersOn, log });
+  metrics.observeRetention(() => retention.totals);
+  if (refresher) metrics.observeTiers({ lag: () => refresher.refreshLagSeconds(), tooLate: () => refresher.tooLateTotal });
   const hub = new LiveHub({ maxBufferedBytes: config.http.streamMaxBufferBytes, log: store.log, wakeup, pollMs: config.log.pollMs, logger: log });
   metrics.observeStream(() => hub.counters);
   const influx = new InfluxWrite(ingest, w, config.lineProtocol, accepting);
@@ -255,6 +259,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   // Beside intake, after it: a processor never delays the first ACK.
   await processors.start();
   refresher?.start();
+  retention.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');
   // Trips in progress end by the clock when no data comes (the processor only runs on new entries).
   const tripTick = processors.names.includes(TRIPS) ? new TripTick(store, config.trips, log) : undefined;
@@ -276,6 +281,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     await tripTick?.stop();
     health?.stop(embedded !== undefined);
     await sysRelay?.close();
+    await retention.stop();
     await refresher?.stop();
     await processors.stop();
     await external?.close();

@@ -46,6 +46,8 @@ export interface CommandContext {
   env: Record<string, string | undefined>;
   out(text: string): void;
   err(text: string): void;
+  /** The process's stdout as a stream, for commands that write bytes or need backpressure (`export`); absent in-process. */
+  stdout?: NodeJS.WritableStream & { isTTY?: boolean };
   /**
    * Validates the settings (ConfigError → exit 78) and reports environment
    * variables that look like misspelt settings: to `onTypos` when given,

@@ -13,6 +13,8 @@ export const EXIT = {
   usage: 64,
   /** EX_DATAERR: the command line is well formed but its data clashes with what is stored. */
   dataError: 65,
+  /** EX_UNAVAILABLE: a tool the command needs is missing (pg_dump, pg_restore). */
+  unavailable: 69,
   /** EX_CONFIG: a setting (environment variable) is invalid. */
   config: 78,
 } as const;

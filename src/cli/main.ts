@@ -20,5 +20,6 @@ const code = await runCli(process.argv.slice(2), {
   env: process.env,
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
+  stdout: process.stdout,
 });
 if (code !== KEEP_RUNNING) process.exitCode = code;

@@ -17,6 +17,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   out(text: string): void;
   err(text: string): void;
+  /** The real stdout stream (bin only): binary output with backpressure. */
+  stdout?: CommandContext['stdout'];
 }
 
 function version(): string {
@@ -46,6 +48,7 @@ function context(command: Command, values: CommandContext['values'], positionals
     env: io.env,
     out: io.out,
     err: io.err,
+    stdout: io.stdout,
     loadConfig(onTypos) {
       const typos = findSettingTypos(io.env);
       const onStderr = (list: SettingTypo[]) => list.forEach((t) => io.err(`telehub: warning: ${describeTypo(t)}\n`));

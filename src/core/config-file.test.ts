@@ -92,7 +92,7 @@ describe('config file', () => {
   });
 
   it('unknown keys are refused with their path, with a suggestion', () => {
-    assert.deepEqual(problemsOf({ rutes: [] }), ['rutes: unknown key (did you mean routes?); known here: routes']);
+    assert.deepEqual(problemsOf({ rutes: [] }), ['rutes: unknown key (did you mean routes?); known here: routes, tiers']);
     const p = problemsOf({ routes: [{ fitler: 'a/+', codec: 'seed001-json' }] });
     assert.ok(p.some((m) => m.startsWith('routes[0].fitler: unknown key (did you mean filter?)')), p.join('\n'));
     assert.ok(p.includes('routes[0].filter: is required'), p.join('\n'));
@@ -134,6 +134,45 @@ describe('config file', () => {
     assert.throws(() => loadConfig({ TELEHUB_CONFIG: file('syntax.yaml', 'routes: [\n') }), (err: unknown) => err instanceof ConfigError && /syntax\.yaml: not valid YAML or JSON: .* at line \d+, column \d+$/m.test(err.message));
     assert.throws(() => loadConfig({ TELEHUB_CONFIG: path.join(dir, 'missing.yaml') }), (err: unknown) => err instanceof ConfigError && /TELEHUB_CONFIG=.*missing\.yaml/.test(err.message));
     assert.throws(() => loadConfig({ TELEHUB_CONFIG: file('dup.yaml', 'routes: []\nroutes: []\n') }), (err: unknown) => err instanceof ConfigError && /dup\.yaml: not valid YAML/.test(err.message));
+  });
+
+  it('a tiers: section sets the ladder; lateness and refresh stay settings', () => {
+    const f = file('tiers.yaml', 'tiers:\n  raw_retention: 14d\n  aggregates:\n    - { width: 1m, retention: 30d }\n    - { width: 15m, retention: 1y }\n    - { width: 1h, retention: 5y }\n');
+    const c = loadConfig({ TELEHUB_CONFIG: f, TELEHUB_ROLLUP_LATENESS_S: '86400' });
+    assert.deepEqual(c.tiers, {
+      rawRetentionMs: 14 * 86_400_000,
+      aggregates: [
+        { widthMs: 60_000, retentionMs: 30 * 86_400_000 },
+        { widthMs: 900_000, retentionMs: 365 * 86_400_000 },
+        { widthMs: 3_600_000, retentionMs: 5 * 365 * 86_400_000 },
+      ],
+      latenessMs: 86_400_000,
+      refreshMs: 10_000,
+    });
+    // Only raw_retention given: the default aggregates stay.
+    const raw = loadConfig({ TELEHUB_CONFIG: file('raw.yaml', 'tiers: { raw_retention: 90d }\n') });
+    assert.equal(raw.tiers.rawRetentionMs, 90 * 86_400_000);
+    assert.deepEqual(raw.tiers.aggregates.map((a) => a.widthMs), [60_000, 300_000]);
+  });
+
+  it('tiers: unknown keys, bad durations and unsound ladders are refused with their path', () => {
+    assert.deepEqual(problemsOf({ tiers: { raw_retension: '7d', aggregates: [{ width: '1m', retention: 'forever', widht: 1 }, { width: '5m' }, 'x'] } }), [
+      'tiers.raw_retension: unknown key (did you mean raw_retention?); known here: raw_retention, aggregates',
+      'tiers.aggregates[0].widht: unknown key (did you mean width?); known here: width, retention',
+      'tiers.aggregates[0].retention: must be a duration such as 90s, 30m, 12h, 7d, 2w or 1y, got string "forever"',
+      'tiers.aggregates[1].retention: is required',
+      'tiers.aggregates[2]: must be a mapping with width and retention, got string "x"',
+    ]);
+    assert.deepEqual(problemsOf({ tiers: [] }), ['tiers: must be a mapping with raw_retention and/or aggregates, got a list']);
+    // The ladder as a whole (checkTiers), named by the file.
+    const f = file('bad-ladder.yaml', 'tiers:\n  raw_retention: 3d\n  aggregates:\n    - { width: 1m, retention: 90d }\n    - { width: 90s, retention: 2y }\n');
+    assert.throws(
+      () => loadConfig({ TELEHUB_CONFIG: f }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.message.includes(`${f}: tiers.raw_retention: 3d ends before the lateness window`) &&
+        err.message.includes(`${f}: tiers.aggregates[1].width: 90s must be a larger multiple of the tier below (1m, 1m)`),
+    );
   });
 
   it('the example file in deploy/ is valid', () => {

@@ -1,7 +1,7 @@
 /**
  * The optional config file (TELEHUB_CONFIG, YAML or JSON) for what
- * environment variables cannot express: today the route table, later
- * processors, tiers and devices (each a top-level key added to SECTIONS).
+ * environment variables cannot express: the route table and the rollup tier
+ * ladder; later processors and devices (each a top-level key added to SECTIONS).
  *
  * Values are checked by the same rules as settings of the same type
  * (`checkSetting` in config.ts); an unknown key anywhere is refused with its
@@ -21,6 +21,7 @@ import { REPLY_KINDS, type ReplyKind } from '../codecs/codec.js';
 import { CODEC_NAMES, CODECS } from '../codecs/registry.js';
 import { checkSetting, closestName } from './config.js';
 import type { OptionSpec } from './settings.js';
+import { parseDuration, type AggregateTier } from '../processors/rollups/tiers.js';
 
 /** One route: MQTT messages whose topic matches `filter` are decoded by `codec`. */
 export interface RouteConfig {
@@ -40,7 +41,25 @@ export interface RouteConfig {
 /** What the file holds, validated. */
 export interface ConfigFile {
   routes: FileRoute[];
+  /** The `tiers:` section; absent keys keep the seed 004 defaults. */
+  tiers?: FileTiers;
 }
+
+/** The tier ladder as the file gives it (durations in ms). */
+export interface FileTiers {
+  rawRetentionMs?: number;
+  aggregates?: AggregateTier[];
+}
+
+/** The keys of the `tiers:` section, and of each of its `aggregates` entries. */
+export const TIER_KEYS: readonly OptionSpec[] = [
+  { key: 'raw_retention', type: 'string', default: '7d', description: 'How long raw events are kept (a duration: `90s`, `30m`, `12h`, `7d`, `2w`, `1y` = 365 days). Must be at least TELEHUB_ROLLUP_LATENESS_S.' },
+  { key: 'aggregates', type: 'string', default: '1m for 90d, 5m for 2y', description: 'The aggregate tiers, finest first: a list of `{width, retention}`. Each width divides a day and is a multiple of the one before; each tier is computed from the one below and kept at least as long.' },
+];
+export const AGGREGATE_KEYS: readonly OptionSpec[] = [
+  { key: 'width', type: 'string', required: true, description: 'Bucket width of the tier (`1m`, `5m`, `15m`, `1h`, `1d`, …).' },
+  { key: 'retention', type: 'string', required: true, description: 'How long its buckets are kept (a duration, as raw_retention).' },
+];
 
 /** A route as the file gives it; ack_template undefined means ACK_TEMPLATE. */
 export type FileRoute = Omit<RouteConfig, 'ackTemplate'> & { ackTemplate: string | undefined };
@@ -57,6 +76,7 @@ export const ROUTE_KEYS: readonly OptionSpec[] = [
 /** Top-level keys of the file and their validators. Later sections add theirs here. */
 const SECTIONS: Record<string, (value: unknown, path: string, problems: string[]) => Partial<ConfigFile>> = {
   routes: (value, path, problems) => ({ routes: checkRoutes(value, path, problems) }),
+  tiers: (value, path, problems) => ({ tiers: checkTiersSection(value, path, problems) }),
 };
 
 /** Every key the file may hold, as `section.key` (the docs test checks each is documented). */
@@ -64,6 +84,7 @@ export function configFileKeys(): string[] {
   const keys = Object.keys(SECTIONS);
   for (const k of ROUTE_KEYS) keys.push(`routes.${k.key}`);
   for (const c of Object.values(CODECS)) for (const o of c.options) keys.push(`routes.${o.key}`);
+  for (const k of [...TIER_KEYS, ...AGGREGATE_KEYS]) keys.push(`tiers.${k.key}`);
   return [...new Set(keys)];
 }
 
@@ -102,6 +123,51 @@ export function checkFile(value: unknown, problems: string[]): ConfigFile {
     const section = SECTIONS[key];
     if (section === undefined) problems.push(unknownKey(key, key, Object.keys(SECTIONS)));
     else Object.assign(out, section(v, key, problems));
+  }
+  return out;
+}
+
+/**
+ * The `tiers:` section: shape and durations here; whether the ladder is
+ * sound (multiples, lateness) is checkTiers', run on the merged ladder.
+ */
+function checkTiersSection(value: unknown, path: string, problems: string[]): FileTiers | undefined {
+  if (!isMapping(value)) {
+    problems.push(`${path}: must be a mapping with raw_retention and/or aggregates, got ${typeName(value)}`);
+    return undefined;
+  }
+  const out: FileTiers = {};
+  const duration = (v: unknown, at: string): number | undefined => {
+    const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+    if (ms === undefined) problems.push(`${at}: must be a duration such as 90s, 30m, 12h, 7d, 2w or 1y, got ${typeName(v)}`);
+    return ms;
+  };
+  for (const [key, v] of Object.entries(value)) {
+    const at = `${path}.${key}`;
+    if (key === 'raw_retention') out.rawRetentionMs = duration(v, at);
+    else if (key === 'aggregates') {
+      if (!Array.isArray(v) || v.length === 0) {
+        problems.push(`${at}: must be a non-empty list of {width, retention}, got ${typeName(v)}`);
+        continue;
+      }
+      const tiers: AggregateTier[] = [];
+      v.forEach((item, i) => {
+        const ai = `${at}[${i}]`;
+        if (!isMapping(item)) {
+          problems.push(`${ai}: must be a mapping with width and retention, got ${typeName(item)}`);
+          return;
+        }
+        for (const k of Object.keys(item)) {
+          if (!AGGREGATE_KEYS.some((s) => s.key === k)) problems.push(unknownKey(`${ai}.${k}`, k, AGGREGATE_KEYS.map((s) => s.key)));
+        }
+        for (const s of AGGREGATE_KEYS) if (!(s.key in item)) problems.push(`${ai}.${s.key}: is required`);
+        if (!('width' in item) || !('retention' in item)) return;
+        const widthMs = duration(item.width, `${ai}.width`);
+        const retentionMs = duration(item.retention, `${ai}.retention`);
+        if (widthMs !== undefined && retentionMs !== undefined) tiers.push({ widthMs, retentionMs });
+      });
+      out.aggregates = tiers;
+    } else problems.push(unknownKey(at, key, TIER_KEYS.map((s) => s.key)));
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import type { ReplyKind } from '../codecs/codec.js';
-import { loadConfigFile, type RouteConfig } from './config-file.js';
+import { loadConfigFile, type ConfigFile, type RouteConfig } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
 import { checkTiers, DEFAULT_TIERS, type TierConfig } from '../processors/rollups/tiers.js';
@@ -65,6 +65,8 @@ export interface Config {
   log: { processors: string[]; processorBatch: number; pollMs: number };
   /** The rollup tier ladder (seed 004 defaults, lateness and refresh from settings). */
   tiers: TierConfig;
+  /** The retention job (src/retention): raw events, dead letters, disk guardrail. */
+  retention: RetentionConfig;
   /** The trips processor: state-machine thresholds, how late data may come, how often in-progress trips are re-judged. */
   trips: { settings: TripSettings; latenessMs: number; tickMs: number };
   limits: Limits;
@@ -77,6 +79,20 @@ export interface Config {
   routes: RouteConfig[];
   /** TELEHUB_CONFIG, when given. */
   configFile?: string;
+}
+
+export interface RetentionConfig {
+  /** 0: the job does not run. */
+  intervalMs: number;
+  chunk: number;
+  /** 0: no age limit. */
+  deadLetterRetentionMs: number;
+  /** 0: no ceiling. */
+  deadLetterMaxBytes: number;
+  /** 0: no guardrail. */
+  diskMaxBytes: number;
+  diskWarnRatio: number;
+  diskShrinkRaw: boolean;
 }
 
 type Raw = Record<string, string | undefined>;
@@ -203,9 +219,10 @@ export function loadConfig(env: Raw = process.env): Config {
     // Declared as a string so `none` can turn it off; any other value must be a topic filter.
     checkSetting({ env: 'TELEHUB_CAR_TELEMETRY_TOPIC', group: 'Topics', type: 'topic-filter', description: '' }, carTopic, problems);
   }
+  const file = configFile === undefined ? undefined : loadConfigFile(configFile, problems);
   const routes = buildRoutes(
     defaultRoutes(str('MQTT_EVENTS_TOPIC'), str('ACK_TEMPLATE')!, str('TELEHUB_NODE_TELEMETRY_TOPIC'), str('TELEHUB_NODE_TELEMETRY_REPLY') as ReplyKind, str('TELEHUB_NODE_STATUS_TOPIC'), carTopic === 'none' ? undefined : carTopic),
-    str('ACK_TEMPLATE')!, configFile, problems,
+    str('ACK_TEMPLATE')!, configFile, file, problems,
   );
 
   const storeKind = str('TELEHUB_STORE');
@@ -215,8 +232,15 @@ export function loadConfig(env: Raw = process.env): Config {
   for (const n of processorNames) {
     if (!KNOWN_PROCESSORS.includes(n)) problems.push(`TELEHUB_PROCESSORS: unknown processor ${JSON.stringify(n)} (known: ${KNOWN_PROCESSORS.join(', ')})`);
   }
-  const tiers: TierConfig = { ...DEFAULT_TIERS, latenessMs: int('TELEHUB_ROLLUP_LATENESS_S') * 1000, refreshMs: int('TELEHUB_ROLLUP_REFRESH_S') * 1000 };
-  problems.push(...checkTiers(tiers));
+  // The file's ladder (when given) over the seed 004 defaults; lateness and refresh are settings.
+  const tiers: TierConfig = {
+    ...DEFAULT_TIERS,
+    rawRetentionMs: file?.tiers?.rawRetentionMs ?? DEFAULT_TIERS.rawRetentionMs,
+    aggregates: file?.tiers?.aggregates ?? DEFAULT_TIERS.aggregates,
+    latenessMs: int('TELEHUB_ROLLUP_LATENESS_S') * 1000,
+    refreshMs: int('TELEHUB_ROLLUP_REFRESH_S') * 1000,
+  };
+  problems.push(...checkTiers(tiers, file?.tiers !== undefined ? `${configFile}: tiers` : 'tiers'));
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -290,6 +314,15 @@ export function loadConfig(env: Raw = process.env): Config {
       pollMs: int('TELEHUB_LOG_POLL_MS'),
     },
     tiers,
+    retention: {
+      intervalMs: int('TELEHUB_RETENTION_INTERVAL_S') * 1000,
+      chunk: int('TELEHUB_RETENTION_CHUNK'),
+      deadLetterRetentionMs: int('TELEHUB_DEADLETTER_RETENTION_DAYS') * 86_400_000,
+      deadLetterMaxBytes: int('TELEHUB_DEADLETTER_MAX_MB') * 1024 * 1024,
+      diskMaxBytes: int('TELEHUB_DISK_MAX_MB') * 1024 * 1024,
+      diskWarnRatio: int('TELEHUB_DISK_WARN_PERCENT') / 100,
+      diskShrinkRaw: v.TELEHUB_DISK_SHRINK_RAW as boolean,
+    },
     trips: {
       settings: {
         speedThresholdKmh: int('TELEHUB_TRIP_SPEED_THRESHOLD_KMH'),
@@ -350,10 +383,9 @@ const DEFAULT_ORIGINS = new Set(['MQTT_EVENTS_TOPIC', 'TELEHUB_NODE_TELEMETRY_TO
  * The route table: the default routes, then the file's routes; a file route
  * with a default's filter replaces it.
  */
-function buildRoutes(defaults: RouteConfig[], ackTemplate: string, configFile: string | undefined, problems: string[]): RouteConfig[] {
+function buildRoutes(defaults: RouteConfig[], ackTemplate: string, configFile: string | undefined, file: ConfigFile | undefined, problems: string[]): RouteConfig[] {
   const routes = defaults;
-  if (configFile === undefined) return routes;
-  const file = loadConfigFile(configFile, problems);
+  if (configFile === undefined || file === undefined) return routes;
   for (const r of file.routes) {
     const route: RouteConfig = { ...r, origin: `${configFile} ${r.origin}`, ackTemplate: r.ackTemplate ?? ackTemplate };
     const same = routes.findIndex((d) => DEFAULT_ORIGINS.has(d.origin) && d.filter === r.filter);

@@ -53,6 +53,8 @@ export function createMetrics(registry = new Registry()) {
         if (n !== null) this.set(n);
       },
     });
+  let retentionSource: (() => RetentionTotalsLike) | undefined;
+  let tierSource: { lag: () => Array<{ tier: string; seconds: number }>; tooLate: () => number } | undefined;
   let processorSource: (() => Promise<ProcessorStatusLike[]>) | undefined;
   // One status read per scrape for the three processor gauges (each would otherwise query the store).
   let processorScrape: { at: number; p: Promise<ProcessorStatusLike[]> } | undefined;
@@ -91,6 +93,74 @@ export function createMetrics(registry = new Registry()) {
     processorLagEntries: processorGauge('telehub_processor_lag_entries', 'Commit-log entries after the processor checkpoint (counted up to 1,000,000).', (s) => s.lagEntries),
     processorLagSeconds: processorGauge('telehub_processor_lag_seconds', 'Age of the oldest commit-log entry the processor has not applied yet (0 when caught up).', (s) => s.lagSeconds),
     processorErrors: new Counter({ name: 'telehub_processor_errors_total', help: 'Failed processor attempts (each is retried from its checkpoint).', labelNames: ['name'], registers: [registry] }),
+    /** The rollup gauges read the refresher (src/processors/rollups/refresher.ts) at scrape time. */
+    observeTiers(source: { lag: () => Array<{ tier: string; seconds: number }>; tooLate: () => number }) {
+      tierSource = source;
+    },
+    rollupRefreshLag: new Gauge({
+      name: 'telehub_rollup_refresh_lag_seconds',
+      help: 'Per tier, seconds since the refresher last left no dirty bucket of it behind (grows while it cannot keep up).',
+      labelNames: ['tier'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const l of tierSource?.lag() ?? []) this.set({ tier: l.tier }, l.seconds);
+      },
+    }),
+    rollupTooLate: new Counter({
+      name: 'telehub_rollup_too_late_total',
+      help: 'Dirty marks dropped because their bucket was already sealed: events later than TELEHUB_ROLLUP_LATENESS_S, kept in raw only.',
+      registers: [registry],
+      collect: totalFrom(() => tierSource?.tooLate()),
+    }),
+    /** The retention metrics read the retention job's totals (src/retention/job.ts) at scrape time. */
+    observeRetention(fn: () => RetentionTotalsLike) {
+      retentionSource = fn;
+    },
+    retentionDeleted: new Counter({
+      name: 'telehub_retention_deleted_total',
+      help: 'Rows the retention job deleted, by kind (raw: events past raw retention; deadletters: past TELEHUB_DEADLETTER_RETENTION_DAYS or over TELEHUB_DEADLETTER_MAX_MB).',
+      labelNames: ['kind'],
+      registers: [registry],
+      collect: (() => {
+        const seen = { raw: 0, deadletters: 0 };
+        return function (this: Counter<'kind'>) {
+          const t = retentionSource?.();
+          if (!t) return;
+          if (t.rawDeleted > seen.raw) this.inc({ kind: 'raw' }, t.rawDeleted - seen.raw);
+          if (t.deadLettersDeleted > seen.deadletters) this.inc({ kind: 'deadletters' }, t.deadLettersDeleted - seen.deadletters);
+          seen.raw = t.rawDeleted;
+          seen.deadletters = t.deadLettersDeleted;
+        };
+      })(),
+    }),
+    rawRetention: new Gauge({
+      name: 'telehub_raw_retention_seconds',
+      help: 'Raw retention the last retention run applied (shorter than configured while the disk guardrail shrinks it).',
+      registers: [registry],
+      collect() {
+        const last = retentionSource?.().last;
+        if (last) this.set(last.rawRetentionMs / 1000);
+      },
+    }),
+    storeBytes: new Gauge({
+      name: 'telehub_store_bytes',
+      help: 'What the store uses, as the disk guardrail measured it at its last run (SQLite: pages in use; PostgreSQL: pg_database_size). Absent while TELEHUB_DISK_MAX_MB is 0.',
+      registers: [registry],
+      collect() {
+        const b = retentionSource?.().last?.storeBytes;
+        if (b !== undefined) this.set(b);
+      },
+    }),
+    diskNearCeiling: new Gauge({
+      name: 'telehub_disk_near_ceiling',
+      help: '1 while the store is at or above TELEHUB_DISK_WARN_PERCENT of TELEHUB_DISK_MAX_MB, else 0.',
+      registers: [registry],
+      collect() {
+        const last = retentionSource?.().last;
+        if (last) this.set(last.nearCeiling ? 1 : 0);
+      },
+    }),
     /** Counts one received message (cheap; reaches `received` at scrape time). */
     countReceived(source: string) {
       receivedTallies.add(source, 1);
@@ -187,6 +257,13 @@ export function createMetrics(registry = new Registry()) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What the retention metrics read (src/retention/job.ts RetentionTotals). */
+export interface RetentionTotalsLike {
+  rawDeleted: number;
+  deadLettersDeleted: number;
+  last?: { rawRetentionMs: number; storeBytes?: number; nearCeiling: boolean };
+}
 
 /** What the processor gauges read (src/log/runner.ts ProcessorStatus). */
 export interface ProcessorStatusLike {

@@ -28,7 +28,7 @@ describe('GET /', () => {
     const html = await res.text();
     const hrefs = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
     for (const link of Object.values(SERVICE_LINKS)) assert.ok(hrefs.includes(link.url), `links ${link.url}`);
-    const named = [...html.matchAll(/<code>(GET|POST) ([^<]+)<\/code>/g)].map((m) => `${m[1]} ${m[2]}`).sort();
+    const named = [...html.matchAll(/<code>(GET|POST|PUT|PATCH|DELETE) ([^<]+)<\/code>/g)].map((m) => `${m[1]} ${m[2]}`).sort();
     assert.deepEqual(named, documented);
     // Each link it gives answers.
     for (const href of new Set(hrefs)) {

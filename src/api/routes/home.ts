@@ -32,7 +32,8 @@ export function collectApiRoutes(into: ApiRouteLink[]): (route: RouteOptions) =>
     if (route.schema?.hide) return;
     for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
       if (method === 'HEAD') continue; // Fastify's automatic HEAD for each GET
-      into.push({ method, url: route.url, summary: route.schema?.summary as string | undefined });
+      // Written as the OpenAPI document and docs/http-api.md write it: /trips/{id}, not Fastify's /trips/:id.
+      into.push({ method, url: route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}'), summary: route.schema?.summary as string | undefined });
     }
   };
 }

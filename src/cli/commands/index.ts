@@ -5,15 +5,19 @@
  * docs/cli.md.
  */
 import type { Command } from '../command.js';
+import { backup } from './backup.js';
 import { command } from './command.js';
 import { config } from './config.js';
 import { deadletters } from './deadletters.js';
 import { events } from './events.js';
+import { exportCommand } from './export.js';
 import { migrate } from './migrate.js';
 import { processors } from './processors.js';
+import { restore } from './restore.js';
+import { tiers } from './tiers.js';
 import { simulate } from './simulate.js';
 import { start } from './start.js';
 import { tokens } from './tokens.js';
 import { trips } from './trips.js';
 
-export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, trips, tokens, command, simulate, config];
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tiers, trips, tokens, command, simulate, exportCommand, backup, restore, config];

@@ -15,7 +15,7 @@ import type { Dialect } from '../../log/processor.js';
 import type { ProcessorStatement, ProcessorStore } from '../../storage/log.js';
 import { aggregateOf, emptyAggregate, mergeAggregate, type Aggregate, type RawPoint } from './aggregate.js';
 import { advanceSeal, dropMark, expireRows, markDirty, replaceBucket, rowToAggregate, selectDirty, selectRaw, selectRows, type DirtyMark } from './sql.js';
-import { bucketStart, dropBefore, sealedBefore, type TierConfig } from './tiers.js';
+import { bucketStart, dropBefore, formatDuration, sealedBefore, type TierConfig } from './tiers.js';
 
 export interface RefreshResult {
   /** Buckets recomputed, per tier width. */
@@ -39,17 +39,44 @@ export async function readRows(store: ProcessorStore, dialect: Dialect, device: 
   return (await store.select(q.sql, q.params)).map((r) => [Number(r.bucket_start), rowToAggregate(r)]);
 }
 
+/** What the refresher knows of each tier in this process, for /metrics. */
+export interface RefresherTierState {
+  tier: string;
+  widthMs: number;
+  /** When a run last left no dirty bucket of this tier behind, epoch ms (the refresher's start before that). */
+  caughtUpAt: number;
+  /** Dirty buckets the last run found (up to maxBucketsPerRun). */
+  lastDirty: number;
+}
+
 export class RollupRefresher {
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
   private stopped = false;
+  private readonly states: RefresherTierState[];
+  /** Marks dropped because their bucket was sealed, since this refresher was made. */
+  tooLateTotal = 0;
 
   constructor(
     private readonly store: ProcessorStore,
     private readonly dialect: Dialect,
     private readonly tiers: TierConfig,
     private readonly opts: { maxBucketsPerRun?: number; now?: () => number; log?: Logger } = {},
-  ) {}
+  ) {
+    const t0 = (opts.now ?? Date.now)();
+    this.states = tiers.aggregates.map((a) => ({ tier: formatDuration(a.widthMs), widthMs: a.widthMs, caughtUpAt: t0, lastDirty: 0 }));
+  }
+
+  /** Per tier: when it was last caught up and how many dirty buckets the last run found. */
+  tierStates(): readonly RefresherTierState[] {
+    return this.states;
+  }
+
+  /** Seconds since each tier was last caught up (0 right after a run that left nothing behind). */
+  refreshLagSeconds(): Array<{ tier: string; seconds: number }> {
+    const now = (this.opts.now ?? Date.now)();
+    return this.states.map((s) => ({ tier: s.tier, seconds: Math.max(0, (now - s.caughtUpAt) / 1000) }));
+  }
 
   /** One refresh: every tier, finest first, up to maxBucketsPerRun buckets each. */
   async refreshOnce(): Promise<RefreshResult> {
@@ -63,6 +90,7 @@ export class RollupRefresher {
       const q = selectDirty(this.dialect, w, limit);
       const marks = (await this.store.select(q.sql, q.params)).map((r): DirtyMark => [String(r.device_id), String(r.event_type), Number(r.bucket_start), Number(r.seq)]);
       if (marks.length === limit) result.more = true;
+      this.states[k].lastDirty = marks.length;
       result.recomputed[w] = 0;
       // Chunks of buckets, each one transaction.
       for (let i = 0; i < marks.length; i += 100) {
@@ -86,7 +114,10 @@ export class RollupRefresher {
       }
       const expire = dropBefore(now, this.tiers, ladder[k].retentionMs, ladder[k + 1]?.widthMs);
       await this.store.execute([advanceSeal(this.dialect, w, sealed, now), expireRows(this.dialect, w, Math.min(bucketStart(expire, w), sealed))]);
+      // Every mark this run saw is handled; with fewer than the limit, none was left behind.
+      if (marks.length < limit) this.states[k].caughtUpAt = now;
     }
+    this.tooLateTotal += result.tooLate;
     if (result.tooLate > 0) this.opts.log?.warn({ marks: result.tooLate }, 'Events arrived after their rollup buckets were sealed; they stay in raw only.');
     return result;
   }

@@ -21,6 +21,7 @@ import { rollups, ROLLUPS } from './index.js';
 import { readRaw, readRows, RollupRefresher } from './refresher.js';
 import { tieredSeries } from './series.js';
 import { DEFAULT_TIERS } from './tiers.js';
+import { createMetrics } from '../../core/metrics.js';
 
 after(() => stopTestPostgres());
 
@@ -143,9 +144,20 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         const later = NOW + 8 * 24 * HOUR;
         await store.writeBatch({ events: makeEvents(1, 4, 'too-late', T0, MIN), deadLetters: [] });
         await runProcessor(store);
-        const r = await new RollupRefresher(store.processors, store.kind, DEFAULT_TIERS, { now: () => later }).refreshOnce();
+        let clock = later;
+        const refresher = new RollupRefresher(store.processors, store.kind, DEFAULT_TIERS, { now: () => clock });
+        const metrics = createMetrics();
+        metrics.observeTiers({ lag: () => refresher.refreshLagSeconds(), tooLate: () => refresher.tooLateTotal });
+        clock = later + 30_000; // a run 30 s after the refresher was made
+        const r = await refresher.refreshOnce();
         assert.equal(r.tooLate, 1);
         assert.equal(r.recomputed[MIN], 0);
+        // /metrics: the too-late mark is counted, and both tiers were caught up by that run.
+        clock += 5_000;
+        const text = await metrics.registry.metrics();
+        assert.match(text, /^telehub_rollup_too_late_total 1$/m);
+        assert.match(text, /^telehub_rollup_refresh_lag_seconds\{tier="1m"\} 5$/m);
+        assert.match(text, /^telehub_rollup_refresh_lag_seconds\{tier="5m"\} 5$/m);
         // Only expiry may change sealed rows; 1-minute rows are kept 90 days.
         assert.deepStrictEqual(await readRows(store.processors, store.kind, 'dev-1', 'temp', MIN, T0, T0 + 10 * MIN), before);
         const sealed = await store.processors.select('SELECT width_ms, sealed_before FROM rollup_tiers ORDER BY width_ms', []);

@@ -32,7 +32,7 @@ export function parseDuration(text: string): number | undefined {
 
 /** A width as the API and CLI write it: `1m`, `5m`, `1h`, `1d`. */
 export function formatDuration(ms: number): string {
-  for (const u of ['d', 'h', 'm', 's'] as const) if (ms % UNIT_MS[u] === 0) return `${ms / UNIT_MS[u]}${u}`;
+  for (const u of ['y', 'd', 'h', 'm', 's'] as const) if (ms % UNIT_MS[u] === 0) return `${ms / UNIT_MS[u]}${u}`;
   return `${ms}ms`;
 }
 
