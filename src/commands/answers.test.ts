@@ -2,9 +2,10 @@
  * Node answers through the commit log, against both real stores: an answer
  * committed while the dispatcher's consumer is not running (stopped,
  * behind, killed) waits in the log and is applied when it runs, its
- * checkpoint then past the entry; the same entries applied again (a crash
- * between the transition and the checkpoint) change nothing; a first start
- * on a store with history begins at the log's head.
+ * checkpoint then past the entry; the device's next command goes out after
+ * that commit; answers naming another device's command, or a cancelled one,
+ * change nothing, nor does applying the whole log again; a first start on a
+ * store with history begins at the log's head.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -50,6 +51,14 @@ function statusEvent(node: string, body: unknown, receivedAt = Date.now()): Tele
   return events[0].event;
 }
 
+const until = async (f: () => Promise<boolean>, ms = 10_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
 const reading = (id: string, node: string): TelemetryEvent => ({ eventId: id, deviceId: node, schema: 1, eventType: 'temperature', valueNum: 21, valueText: null, unit: 'C', tsDevice: null, tsServer: Date.now(), meta: '{}' });
 
 for (const kind of ['sqlite', 'postgres'] as const) {
@@ -84,27 +93,45 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       }
     });
 
-    it('the same entries applied again (crash before the checkpoint moved) change nothing; a later cancel is not undone', async () => {
+    it('replaying the log changes nothing; an answer naming another device\'s command or a cancelled one is ignored; the next command goes out after the commit', async () => {
       const { store, cleanup } = await openStore(kind);
-      const d = new CommandDispatcher(store.commands, { publish: () => undefined }, SETTINGS, log);
+      const published: Array<{ topic: string; id: string }> = [];
+      const d = new CommandDispatcher(store.commands, { publish: (topic, p) => void published.push({ topic, id: JSON.parse(p.toString()).command_id }) }, SETTINGS, log);
       try {
+        await registerCommandAnswers(store.processors, store.log);
         await d.start();
         const a = await d.submit({ deviceId: 'node-8', command: 'one' });
-        await store.writeBatch({ events: [statusEvent('node-8', { command_id: a.commandId, status: 'failed', result: { error: 'relay stuck' } })], deadLetters: [] });
-        const entries = await store.log.read(0, 100);
-        const consumer = commandAnswers(d);
-        await consumer.apply(entries, store.kind);
+        const next = await d.submit({ deviceId: 'node-8', command: 'two' });
+        const other = await d.submit({ deviceId: 'node-9', command: 'three' });
+        assert.equal(next.state, 'queued', 'one at a time per device');
+        await store.writeBatch({
+          events: [
+            statusEvent('node-8', { command_id: a.commandId, status: 'failed', result: { error: 'relay stuck' } }),
+            // node-8 names node-9's command: not its own, ignored.
+            statusEvent('node-8', { command_id: other.commandId, status: 'succeeded' }),
+          ],
+          deadLetters: [],
+        });
+        const runner = new ProcessorRunner(store, [commandAnswers(d)], RUN, log);
+        await runner.catchUp(COMMANDS_CONSUMER);
         const once = await store.commands.get(a.commandId);
         assert.deepEqual([once?.state, once?.cause, once?.result], ['failed', 'node', '{"error":"relay stuck"}']);
-        await consumer.apply(entries, store.kind);
-        assert.deepEqual(await store.commands.get(a.commandId), once);
+        assert.equal((await store.commands.get(other.commandId))?.state, 'sent');
+        // After the commit the dispatcher sent node-8's next command.
+        await until(async () => published.some((p) => p.id === next.commandId));
+        assert.deepEqual(published.find((p) => p.id === next.commandId)?.topic, 'iot/node/node-8/command');
 
-        // A command cancelled before its answer stays cancelled when the answer comes.
-        const b = await d.submit({ deviceId: 'node-8', command: 'two' });
-        assert.equal((await d.cancel(b.commandId))?.cancelled, true);
-        await store.writeBatch({ events: [statusEvent('node-8', { command_id: b.commandId, status: 'succeeded' })], deadLetters: [] });
-        await consumer.apply(await store.log.read(entries.at(-1)!.seq, 100), store.kind);
-        assert.equal((await store.commands.get(b.commandId))?.state, 'cancelled');
+        // The next one is cancelled; its late answer changes nothing.
+        assert.equal((await d.cancel(next.commandId))?.cancelled, true);
+        await store.writeBatch({ events: [statusEvent('node-8', { command_id: next.commandId, status: 'succeeded' })], deadLetters: [] });
+        await runner.catchUp(COMMANDS_CONSUMER);
+        assert.equal((await store.commands.get(next.commandId))?.state, 'cancelled');
+
+        // The whole log applied again from 0 (every answer a second time) changes nothing.
+        const before = await Promise.all([a, next, other].map((c) => store.commands.get(c.commandId)));
+        await store.processors.reset(COMMANDS_CONSUMER, []);
+        assert.equal(await runner.catchUp(COMMANDS_CONSUMER), await store.log.head());
+        assert.deepEqual(await Promise.all([a, next, other].map((c) => store.commands.get(c.commandId))), before);
       } finally {
         d.stop();
         await cleanup();

@@ -2,43 +2,87 @@
  * How node answers reach the dispatcher: through the commit log. A node's
  * `iot/node/{id}/status` message is committed by the `node-status` route as
  * a `status` entry like any other event (so it is acknowledged only once
- * durable), and this consumer follows the log from its own checkpoint and
- * hands every command result to `CommandDispatcher.handleCommandStatus`.
+ * durable), and this consumer follows the log from its own checkpoint.
  *
- * It runs in the processor runner (src/log/runner.ts) under the name
- * `commands`: the runner moves its checkpoint only after `apply` has
- * resolved, i.e. after the command state changes are committed, so an
- * answer is never lost across a kill -9, nor while the dispatcher is
- * stopped or behind (the entry waits in the log). Unlike the other
- * processors its state (the `commands` table) is not written in the
- * checkpoint's transaction but through the dispatcher's compare-and-set
- * transitions, which are idempotent: after a crash between the transition
- * and the checkpoint the same answer comes again and changes nothing.
- * It has no tables to empty, and `telehub processors rebuild` does not
- * offer it (commands are not derived from the log).
+ * It is a processor (src/log/processor.ts) run by the processor runner under
+ * the name `commands`: each command result (`commandResultOf`) becomes a
+ * compare-and-set UPDATE of its command, run in the transaction that moves
+ * the checkpoint past it, so an answer is applied exactly once across a
+ * kill -9, and one that arrives while the dispatcher is stopped or behind
+ * waits in the log. After that commit the dispatcher is told which devices
+ * were answered (`afterCommit`), to send their next command. One transaction
+ * per page of the log (not one per answer) keeps up with a thousand nodes
+ * answering at once (bench/commands.ts).
+ *
+ * Its state, the `commands` table, is not derived from the log: it has no
+ * tables to empty, and `telehub processors rebuild` does not offer it.
  */
-import type { Processor } from '../log/processor.js';
-import { CheckpointMovedError, type CommitLog, type ProcessorStore } from '../storage/log.js';
+import type { Dialect, Processor } from '../log/processor.js';
+import { CheckpointMovedError, type CommitLog, type LogEntry, type ProcessorStatement, type ProcessorStore } from '../storage/log.js';
+import { transitionSql, type CommandPatch, type CommandState } from '../storage/commands.js';
 import { commandResultOf } from '../codecs/node-status/index.js';
-import type { CommandDispatcher } from './dispatcher.js';
+import { commandAnswerOf, type CommandAnswer, type CommandDispatcher } from './dispatcher.js';
 
 /** The checkpoint name of the dispatcher's consumer of the commit log. */
 export const COMMANDS_CONSUMER = 'commands';
 
-/** The consumer: applies each command result of the log to the dispatcher. */
-export function commandAnswers(dispatcher: Pick<CommandDispatcher, 'handleCommandStatus'>): Processor {
+/** A node's answer in the log: which command, what it said, and when telehub received it. */
+export interface LoggedAnswer extends CommandAnswer {
+  deviceId: string;
+  at: number;
+}
+
+/** The command answers among log entries, in log order. */
+export function answersOf(entries: readonly LogEntry[]): LoggedAnswer[] {
+  const out: LoggedAnswer[] = [];
+  for (const e of entries) {
+    if (e.kind !== 'event') continue;
+    const r = commandResultOf(e.event);
+    const a = r && commandAnswerOf({ command_id: r.commandId, status: r.status, result: r.result });
+    if (a) out.push({ ...a, deviceId: r.deviceId, at: e.event.tsServer });
+  }
+  return out;
+}
+
+/**
+ * The transition an answer asks for: `received` moves a sent command to
+ * delivered; `succeeded`/`failed` end a sent or delivered one (`cause`
+ * `node` for failed). Never `delivered` or `succeeded` without the node's own
+ * message; a duplicate, or an answer to a command already ended (cancelled,
+ * expired, timed out), matches no row and changes nothing.
+ */
+export function answerTransition(a: LoggedAnswer): { from: CommandState[]; patch: CommandPatch } {
+  if (a.status === 'received') return { from: ['sent'], patch: { state: 'delivered', deliveredAt: a.at } };
+  return {
+    from: ['sent', 'delivered'],
+    patch: {
+      state: a.status,
+      deliveredAt: a.at,
+      finishedAt: a.at,
+      ...(a.status === 'failed' ? { cause: 'node' } : {}),
+      ...(a.result !== undefined ? { result: JSON.stringify(a.result) } : {}),
+    },
+  };
+}
+
+/** The statements applying `entries`' answers, in the store's dialect. */
+export function answerStatements(entries: readonly LogEntry[], dialect: Dialect): ProcessorStatement[] {
+  const ph = dialect === 'sqlite' ? () => '?' : (i: number) => `$${i}`;
+  return answersOf(entries).map((a) => {
+    const { from, patch } = answerTransition(a);
+    return transitionSql(a.commandId, from, patch, ph, a.deviceId);
+  });
+}
+
+/** The consumer: answers applied with its checkpoint, then the answered devices go on. */
+export function commandAnswers(dispatcher: Pick<CommandDispatcher, 'answered'>): Processor {
   return {
     name: COMMANDS_CONSUMER,
     tables: [],
-    async apply(entries) {
-      for (const e of entries) {
-        if (e.kind !== 'event') continue;
-        const r = commandResultOf(e.event);
-        if (r === undefined) continue;
-        // One at a time, in log order: a device's `received` before its `succeeded`.
-        await dispatcher.handleCommandStatus(r.deviceId, { command_id: r.commandId, status: r.status, result: r.result }, e.event.tsServer);
-      }
-      return [];
+    apply: answerStatements,
+    afterCommit(entries) {
+      const answers = answersOf(entries);
+      if (answers.length > 0) dispatcher.answered(answers);
     },
   };
 }

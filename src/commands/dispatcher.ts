@@ -21,7 +21,8 @@
  * const d = new CommandDispatcher(store.commands, publisher, config.commands, log);
  * await d.start();
  * const c = await d.submit({ deviceId: 'node-01', command: 'set_led', params: { state: 'on' } });
- * // the node answers on iot/node/node-01/status: {"command_id": c.commandId, "status": "succeeded"}
+ * // the node answers on iot/node/node-01/status: {"command_id": c.commandId, "status": "succeeded"};
+ * // the answer is committed to the log and applied by commandAnswers(d) (./answers.ts)
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -142,37 +143,20 @@ export class CommandDispatcher {
   }
 
   /**
-   * A node's status message (decoded JSON) on `iot/node/{deviceId}/status`,
-   * received at `at` (epoch ms; default now). Called for each command result
-   * committed to the log (commandAnswers in ./answers.ts). Returns true when
-   * it was an answer to one of this device's commands. Duplicates (answers
-   * to a resend, or the same entry applied again after a crash) and answers
-   * to commands already ended change nothing.
+   * Node answers for these devices were committed (./answers.ts moves the
+   * commands in the transaction of its checkpoint): go on with each
+   * device's queue (the next command, or a timer for the one delivered).
    */
-  async handleCommandStatus(deviceId: string, message: unknown, at: number = this.now()): Promise<boolean> {
-    const a = commandAnswerOf(message);
-    if (!a) return false;
-    const c = await this.repo.get(a.commandId);
-    if (!c || c.deviceId !== deviceId) {
-      this.log.warn({ deviceId, commandId: a.commandId }, 'Status names a command this device was not sent; ignored.');
-      return false;
+  answered(answers: ReadonlyArray<{ deviceId: string; commandId: string; status: CommandAnswer['status'] }>): void {
+    const devices = new Set<string>();
+    for (const a of answers) {
+      this.log.info({ commandId: a.commandId, deviceId: a.deviceId, status: a.status }, 'Command answer committed.');
+      devices.add(a.deviceId);
     }
-    const result = a.result === undefined ? undefined : JSON.stringify(a.result);
-    const moved =
-      a.status === 'received'
-        ? await this.repo.transition(a.commandId, ['sent'], { state: 'delivered', deliveredAt: at })
-        : await this.repo.transition(a.commandId, ['sent', 'delivered'], {
-            state: a.status,
-            deliveredAt: at,
-            finishedAt: at,
-            ...(a.status === 'failed' ? { cause: 'node' } : {}),
-            ...(result !== undefined ? { result } : {}),
-          });
-    if (moved) {
-      this.log.info({ commandId: a.commandId, deviceId, state: moved.state, attempts: moved.attempts }, 'Command answered.');
-      await this.kick(deviceId);
-    } else this.log.debug({ commandId: a.commandId, deviceId, status: a.status, state: c.state }, 'Command answer changed nothing (duplicate or already ended).');
-    return true;
+    for (const d of devices) {
+      if (!this.devices.has(d)) this.devices.set(d, undefined);
+      void this.kick(d);
+    }
   }
 
   /** Presence seam: a device came back; send what waits for it. */

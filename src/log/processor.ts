@@ -19,4 +19,11 @@ export interface Processor {
    * between calls: after a failure the same entries come again.
    */
   apply(entries: readonly LogEntry[], dialect: Dialect): ProcessorStatement[] | Promise<ProcessorStatement[]>;
+  /**
+   * Optional: called after the transaction that applied `entries` and moved
+   * the checkpoint past them has committed (to act on the new state, e.g.
+   * wake a component). Not called again for those entries; an error here is
+   * logged and does not undo the commit.
+   */
+  afterCommit?(entries: readonly LogEntry[]): void | Promise<void>;
 }
