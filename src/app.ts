@@ -38,6 +38,7 @@ import { MqttClientSource } from './sources/mqtt-client/index.js';
 import { BrokerHealth } from './sources/broker-health/index.js';
 import { SysRelay } from './sources/broker-health/sys-relay.js';
 import { openStore } from './storage/open.js';
+import { AlertDeliverer } from './alerts/deliverer.js';
 import { CommandDispatcher } from './commands/dispatcher.js';
 import { commandAnswers, registerCommandAnswers } from './commands/answers.js';
 import type { Store } from './storage/store.js';
@@ -102,6 +103,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   let external: MqttClientSource | undefined;
   let stopping = false;
   let started = false;
+  let alertDeliverer: AlertDeliverer | undefined;
   // The writer exists from the start (it touches the store only on submit);
   // HTTP ingestion answers 503 until the store is migrated.
   const w = new BatchWriter(store, config.pipeline, log, metrics);
@@ -149,6 +151,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     replay: new DeadLetterReplay(ingest),
     hub,
     processors,
+    alerts: config.alerts,
     tiers: tiersOn ? config.tiers : undefined,
     tripSettings: config.trips.settings,
     ingest: httpIngest,
@@ -258,6 +261,9 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   }
   // Beside intake, after it: a processor never delays the first ACK.
   await processors.start();
+  const publisher = ingest.deadLetterOut;
+  alertDeliverer = new AlertDeliverer(store.processors, store.kind, config.alerts, { log, wakeup, mqtt: () => publisher });
+  alertDeliverer.start();
   refresher?.start();
   retention.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');
@@ -283,6 +289,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     await sysRelay?.close();
     await retention.stop();
     await refresher?.stop();
+    await alertDeliverer?.stop();
     await processors.stop();
     await external?.close();
     await embedded?.close();

@@ -23,6 +23,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import WebSocket from 'ws';
@@ -294,6 +297,36 @@ const CASES: Case[] = [
   { method: 'get', path: '/api/v1/processors', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/processors') },
   { method: 'get', path: '/api/v1/processors', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/processors', { token: c.tokens.ingest }) },
   { method: 'get', path: '/api/v1/processors', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/processors', { token: c.tokens.read }) },
+  // Alerts: a config-file rule `file-rule` (ALERTS_FILE below) is read-only through the API (409).
+  { method: 'get', path: '/api/v1/alerts/rules', status: 200, what: 'the config-file rule', send: (c) => request(c, 'get', '/api/v1/alerts/rules', { token: c.tokens.read }), expect: (b) => assert.deepEqual(b.rules.map((r: { name: string; origin: string }) => [r.name, r.origin]), [['file-rule', 'config']]) },
+  { method: 'get', path: '/api/v1/alerts/rules', status: 400, what: 'a query parameter (it takes none)', send: (c) => request(c, 'get', '/api/v1/alerts/rules?x=1', { token: c.tokens.read }), expect: (b) => unknownParams(b, ['x']) },
+  { method: 'get', path: '/api/v1/alerts/rules', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/alerts/rules') },
+  { method: 'get', path: '/api/v1/alerts/rules', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/alerts/rules', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/alerts/rules', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/alerts/rules', { token: c.tokens.read }) },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 201, what: 'a threshold rule', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { token: c.tokens.admin, json: { name: 'api-rule', devices: 'esp32-*', event_type: 'temperature', above: 100, clear: 90, for: '1m' } }), expect: (b) => assert.deepEqual([b.rule.name, b.rule.above, b.rule.clear, b.rule.for, b.rule.origin], ['api-rule', 100, 90, '1m', 'api']) },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 400, what: 'above and below both', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { token: c.tokens.admin, json: { name: 'bad', event_type: 't', above: 1, below: 0 } }), expect: (b) => assert.match(b.error.message, /exactly one of above or below/) },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 400, what: 'unknown field', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { token: c.tokens.admin, json: { name: 'bad', event_type: 't', above: 1, treshold: 2 } }), expect: (b) => assert.match(b.error.message, /unknown field "treshold"/) },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 401, what: 'no token', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { json: { name: 'x', event_type: 't', above: 1 } }) },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 403, what: 'read scope', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { token: c.tokens.read, json: { name: 'x', event_type: 't', above: 1 } }) },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 409, what: 'the name of a config-file rule', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { token: c.tokens.admin, json: { name: 'file-rule', event_type: 't', above: 1 } }), expect: (b) => assert.equal(b.error.code, 'conflict') },
+  { method: 'post', path: '/api/v1/alerts/rules', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'post', '/api/v1/alerts/rules', { token: c.fresh.admin, json: { name: 'x', event_type: 't', above: 1 } }) },
+  { method: 'get', path: '/api/v1/alerts', status: 200, what: 'current states', send: (c) => request(c, 'get', '/api/v1/alerts?state=firing', { token: c.tokens.read }), expect: (b) => assert.ok(Array.isArray(b.alerts)) },
+  { method: 'get', path: '/api/v1/alerts', status: 400, what: 'unknown state', send: (c) => request(c, 'get', '/api/v1/alerts?state=burning', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/alerts', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/alerts') },
+  { method: 'get', path: '/api/v1/alerts', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/alerts', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/alerts', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/alerts', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/alerts/events', status: 200, what: 'history', send: (c) => request(c, 'get', '/api/v1/alerts/events?limit=10', { token: c.tokens.read }), expect: (b) => assert.ok(Array.isArray(b.events)) },
+  { method: 'get', path: '/api/v1/alerts/events', status: 400, what: 'limit out of range', send: (c) => request(c, 'get', '/api/v1/alerts/events?limit=0', { token: c.tokens.read }) },
+  { method: 'get', path: '/api/v1/alerts/events', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/alerts/events') },
+  { method: 'get', path: '/api/v1/alerts/events', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/alerts/events', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/alerts/events', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/alerts/events', { token: c.tokens.read }) },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 204, what: 'the API rule made above', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/api-rule', { token: c.tokens.admin }) },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 400, what: 'a query parameter (it takes none)', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/api-rule?force=1', { token: c.tokens.admin }), expect: (b) => unknownParams(b, ['force']) },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 401, what: 'no token', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/api-rule') },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 403, what: 'read scope', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/api-rule', { token: c.tokens.read }) },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 404, what: 'no such rule (deleted above)', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/api-rule', { token: c.tokens.admin }) },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 409, what: 'a config-file rule', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/file-rule', { token: c.tokens.admin }), expect: (b) => assert.equal(b.error.code, 'conflict') },
+  { method: 'delete', path: '/api/v1/alerts/rules/{name}', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'delete', '/api/v1/alerts/rules/x', { token: c.fresh.admin }) },
   { method: 'get', path: '/api/v1/trips', status: 200, what: 'a car\'s trips and state', send: async (c) => (await driveOneTrip(c), request(c, 'get', '/api/v1/trips?device=oa-car', { token: c.tokens.read })), expect: (b) => assert.ok(b.trips.length === 1 && b.state.device_id === 'oa-car') },
   { method: 'get', path: '/api/v1/trips', status: 400, what: 'a bad time', send: (c) => request(c, 'get', '/api/v1/trips?from=yesterday', { token: c.tokens.read }) },
   { method: 'get', path: '/api/v1/trips', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/trips') },
@@ -317,6 +350,13 @@ const CASES: Case[] = [
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, ResponseObject> }>> };
 type ResponseObject = { content?: Record<string, { schema: object }>; headers?: Record<string, { schema: { type?: string } }> };
+
+/** A config file holding one alert rule (read-only through the API). */
+function alertsFile(): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'telehub-oa-')), 'telehub.yaml');
+  writeFileSync(file, 'alerts:\n  rules:\n    - { name: file-rule, devices: "*", event_type: temperature, above: 1000 }\n');
+  return file;
+}
 
 const key = (method: string, path: string, status: number | string) => `${method.toUpperCase()} ${path} ${status}`;
 
@@ -398,7 +438,7 @@ describe('every documented response is what the app answers', () => {
       let doc: Doc;
       let ajv: Ajv2020;
       before(async () => {
-        const app = await startInProcess(kind, { TELEHUB_HTTP_MAX_BODY_BYTES: String(MAX_BODY), TELEHUB_BATCH_WAIT_MS: '1', TELEHUB_RETRY_MIN_MS: '20', TELEHUB_RETRY_MAX_MS: '100' });
+        const app = await startInProcess(kind, { TELEHUB_CONFIG: alertsFile(), TELEHUB_HTTP_MAX_BODY_BYTES: String(MAX_BODY), TELEHUB_BATCH_WAIT_MS: '1', TELEHUB_RETRY_MIN_MS: '20', TELEHUB_RETRY_MAX_MS: '100' });
         const revoked = await app.token('ingest');
         await app.hub.store.tokens.revoke(revoked.split('_')[1], Date.now());
         ctx = {

@@ -10,6 +10,8 @@ import type { Store, TokenRepository } from '../storage/store.js';
 import { registerQueryRoutes } from './routes/query.js';
 import { registerStreamRoutes } from './routes/stream.js';
 import { registerProcessorRoutes } from './routes/processors.js';
+import { registerAlertRoutes } from './routes/alerts.js';
+import type { AlertsConfig } from '../alerts/config.js';
 import { registerTripRoutes } from './routes/trips.js';
 import { DEFAULT_TRIP_SETTINGS, type TripSettings } from '../trips/index.js';
 import type { ProcessorRunner } from '../log/runner.js';
@@ -46,6 +48,8 @@ export interface HttpDeps {
   commands?: CommandDispatcher;
   /** The processors following the commit log (GET /api/v1/processors). */
   processors?: ProcessorRunner;
+  /** The config file's alerts section (the alert routes; undefined: no alert routes). */
+  alerts?: AlertsConfig;
   /** The rollup tiers the series API answers from; undefined: from raw only. */
   tiers?: TierConfig;
   /** Trip thresholds (GET /api/v1/trips: the current state, tracks); default DEFAULT_TRIP_SETTINGS. */
@@ -122,6 +126,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (deps.hub) await app.register(registerStreamRoutes, { auth, hub: deps.hub });
     if (deps.commands && store) await app.register(registerCommandRoutes, { auth, commands: deps.commands, repo: store.commands, isRetriable: (err) => store.isRetriable(err) });
     if (deps.store && deps.processors) await app.register(registerProcessorRoutes, { auth, store: deps.store, processors: deps.processors });
+    if (deps.store && deps.alerts) await app.register(registerAlertRoutes, { auth, store: deps.store, alerts: deps.alerts });
     if (deps.store) await app.register(registerTripRoutes, { auth, store: deps.store, settings: deps.tripSettings ?? DEFAULT_TRIP_SETTINGS });
   }
 

@@ -22,6 +22,8 @@ import { CODEC_NAMES, CODECS } from '../codecs/registry.js';
 import { checkSetting, closestName } from './config.js';
 import type { OptionSpec } from './settings.js';
 import { parseDuration, type AggregateTier } from '../processors/rollups/tiers.js';
+import { ALERTS_KEYS, checkAlerts, WEBHOOK_KEYS, type AlertsConfig } from '../alerts/config.js';
+import { RULE_KEYS } from '../alerts/rules.js';
 
 /** One route: MQTT messages whose topic matches `filter` are decoded by `codec`. */
 export interface RouteConfig {
@@ -43,6 +45,8 @@ export interface ConfigFile {
   routes: FileRoute[];
   /** The `tiers:` section; absent keys keep the seed 004 defaults. */
   tiers?: FileTiers;
+  /** `alerts:` (src/alerts/config.ts); undefined when the file has none. */
+  alerts?: AlertsConfig;
 }
 
 /** The tier ladder as the file gives it (durations in ms). */
@@ -77,6 +81,7 @@ export const ROUTE_KEYS: readonly OptionSpec[] = [
 const SECTIONS: Record<string, (value: unknown, path: string, problems: string[]) => Partial<ConfigFile>> = {
   routes: (value, path, problems) => ({ routes: checkRoutes(value, path, problems) }),
   tiers: (value, path, problems) => ({ tiers: checkTiersSection(value, path, problems) }),
+  alerts: (value, path, problems) => ({ alerts: checkAlerts(value, path, problems) }),
 };
 
 /** Every key the file may hold, as `section.key` (the docs test checks each is documented). */
@@ -85,6 +90,8 @@ export function configFileKeys(): string[] {
   for (const k of ROUTE_KEYS) keys.push(`routes.${k.key}`);
   for (const c of Object.values(CODECS)) for (const o of c.options) keys.push(`routes.${o.key}`);
   for (const k of [...TIER_KEYS, ...AGGREGATE_KEYS]) keys.push(`tiers.${k.key}`);
+  // The alerts section, its webhooks' and its rules' keys (one table each in the docs).
+  for (const k of [...ALERTS_KEYS, ...WEBHOOK_KEYS, ...RULE_KEYS]) keys.push(`alerts.${k}`);
   return [...new Set(keys)];
 }
 

@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import type { ReplyKind } from '../codecs/codec.js';
 import { loadConfigFile, type ConfigFile, type RouteConfig } from './config-file.js';
+import { DEFAULT_ALERTS, type AlertsConfig } from '../alerts/config.js';
 import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
 import { checkTiers, DEFAULT_TIERS, type TierConfig } from '../processors/rollups/tiers.js';
@@ -79,6 +80,8 @@ export interface Config {
   routes: RouteConfig[];
   /** TELEHUB_CONFIG, when given. */
   configFile?: string;
+  /** The config file's `alerts:` section (docs/alerts.md). */
+  alerts: AlertsConfig;
 }
 
 export interface RetentionConfig {
@@ -342,6 +345,7 @@ export function loadConfig(env: Raw = process.env): Config {
     },
     routes,
     configFile,
+    alerts: file?.alerts ?? DEFAULT_ALERTS,
     limits: {
       maxPayloadBytes: int('TELEHUB_MAX_PAYLOAD_BYTES'),
       maxMetaBytes: int('TELEHUB_MAX_META_BYTES'),

@@ -19,6 +19,7 @@ export const HTTP_ERROR_CODES = {
   unauthorized: 'No token, or a token that is unknown or revoked.',
   forbidden: 'The token is valid but may not do this (scope, or a device it may not write for).',
   not_found: 'No such route or resource.',
+  conflict: 'The resource is managed elsewhere: an alert rule from the config file is changed or removed in the file, not through the API.',
   command_ended: 'The command has already ended (succeeded, failed, expired or cancelled), so it cannot be cancelled; `details` is the command.',
   unsupported_media_type: 'The Content-Type or Content-Encoding is not one this route accepts.',
   store_unavailable: 'The store is down or failing; nothing was acknowledged. Retry after the Retry-After header.',

@@ -26,4 +26,16 @@ export interface Processor {
    * logged and does not undo the commit.
    */
   afterCommit?(entries: readonly LogEntry[]): void | Promise<void>;
+  /**
+   * Optional clock: for state that changes with the passing of time when no
+   * entry arrives (an alert's "for 5 minutes"). The runner calls it every
+   * `tickMs`, only when the processor has caught up with the log, in the
+   * same loop as `apply` (never concurrently with it), and commits its
+   * statements with the checkpoint unmoved (compare-and-set on it as for a
+   * step). Statements that must not apply over a concurrent step in another
+   * process carry an `expect` guard.
+   */
+  tick?(now: number, dialect: Dialect): ProcessorStatement[] | Promise<ProcessorStatement[]>;
+  /** How often `tick` runs (ms). */
+  readonly tickMs?: number;
 }

@@ -56,6 +56,8 @@ interface Running {
   errors: number;
   lastError: ProcessorStatus['lastError'];
   loop?: Promise<void>;
+  /** When its clock last ran (epoch ms). */
+  lastTick: number;
 }
 
 export class ProcessorRunner {
@@ -74,7 +76,7 @@ export class ProcessorRunner {
   ) {
     for (const p of processors) {
       if (this.running.has(p.name)) throw new Error(`two processors are named ${p.name}`);
-      this.running.set(p.name, { processor: p, checkpoint: 0, state: 'stopped', errors: 0, lastError: null });
+      this.running.set(p.name, { processor: p, checkpoint: 0, state: 'stopped', errors: 0, lastError: null, lastTick: 0 });
     }
   }
 
@@ -165,19 +167,38 @@ export class ProcessorRunner {
     return entries.length;
   }
 
+  /**
+   * Runs the processor's clock when it is due; returns how long until the
+   * next one is (Infinity without a clock). Only called when caught up, so a
+   * tick never judges the passing of time on a state that entries already
+   * committed would have changed.
+   */
+  private async tick(r: Running): Promise<number> {
+    const p = r.processor;
+    if (p.tick === undefined) return Infinity;
+    const every = Math.max(1, p.tickMs ?? 1000);
+    const now = Date.now();
+    if (now - r.lastTick < every) return r.lastTick + every - now;
+    const statements = await p.tick(now, this.store.kind);
+    if (statements.length > 0) await this.store.processors.commit(p.name, r.checkpoint, r.checkpoint, statements);
+    r.lastTick = now;
+    return every;
+  }
+
   private async follow(r: Running): Promise<void> {
     const name = r.processor.name;
     for (let attempt = 0; !this.stopped; ) {
       const gen = this.wakeup.generation;
       try {
         const n = await this.step(r);
+        const nextTick = n === 0 ? await this.tick(r) : Infinity;
         if (r.state === 'retrying') {
           this.log.info({ processor: name, checkpoint: r.checkpoint }, 'Processor is applying entries again.');
           r.state = 'running';
           await this.record(name, 'running');
         }
         attempt = 0;
-        if (n === 0) await this.wakeup.wait(this.opts.pollMs, gen);
+        if (n === 0) await this.wakeup.wait(Math.min(this.opts.pollMs, nextTick), gen);
       } catch (err) {
         if (this.stopped) break;
         if (err instanceof CheckpointMovedError) {

@@ -9,13 +9,16 @@ import type { ProcessorStore } from '../storage/log.js';
 import { DEVICE_COUNTERS, deviceCounters } from './device-counters/index.js';
 import { ROLLUPS, rollups } from './rollups/index.js';
 import { DEFAULT_TIERS, type TierConfig } from './rollups/tiers.js';
+import { ALERTS, alerts } from './alerts/index.js';
+import { DEFAULT_ALERTS } from '../alerts/config.js';
 import { TRIPS, tripsProcessor } from './trips/index.js';
 
 /** What a processor may need: the rollup tiers, the store's processor side (to read) and the configuration. */
 export interface ProcessorContext {
   tiers?: TierConfig;
   processors?: ProcessorStore;
-  config?: Pick<Config, 'trips'>;
+  /** The configuration of processors that take one (trips; alerts: the config file's `alerts:` section). */
+  config?: Pick<Config, 'trips' | 'alerts'>;
 }
 
 export const PROCESSOR_FACTORIES: Readonly<Record<string, (ctx: ProcessorContext) => Processor>> = {
@@ -27,6 +30,10 @@ export const PROCESSOR_FACTORIES: Readonly<Record<string, (ctx: ProcessorContext
       settings: ctx.config?.trips.settings ?? DEFAULT_TRIP_SETTINGS,
       latenessMs: ctx.config?.trips.latenessMs ?? 7 * 86_400_000,
     });
+  },
+  [ALERTS]: (ctx) => {
+    if (ctx.processors === undefined) throw new Error('the alerts processor reads the store: makeProcessors needs ctx.processors');
+    return alerts(ctx.config?.alerts ?? DEFAULT_ALERTS, ctx.processors);
   },
 };
 

@@ -38,6 +38,13 @@ export interface CommitLog {
 export interface ProcessorStatement {
   sql: string;
   params: unknown[];
+  /**
+   * Optional guard: the number of rows the statement must change, else the
+   * whole transaction is undone and CheckpointMovedError raised (the runner
+   * then re-reads and goes on). For processors whose state also moves
+   * outside their log steps (the alerts processor's clock tick).
+   */
+  expect?: number;
 }
 
 export interface CheckpointRow {

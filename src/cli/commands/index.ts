@@ -5,6 +5,7 @@
  * docs/cli.md.
  */
 import type { Command } from '../command.js';
+import { alerts } from './alerts.js';
 import { backup } from './backup.js';
 import { command } from './command.js';
 import { config } from './config.js';
@@ -20,4 +21,4 @@ import { start } from './start.js';
 import { tokens } from './tokens.js';
 import { trips } from './trips.js';
 
-export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tiers, trips, tokens, command, simulate, exportCommand, backup, restore, config];
+export const COMMANDS: readonly Command[] = [start, migrate, events, deadletters, processors, tiers, trips, alerts, tokens, command, simulate, exportCommand, backup, restore, config];

@@ -485,6 +485,125 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 10,
+    name: 'alerts',
+    // The alerts processor (src/processors/alerts): rules added through the
+    // API (config-file rules are not stored), each (rule, device)'s state,
+    // the history of state changes (key: the idempotency key of the change,
+    // so a rebuild or a retried step cannot record one twice), the outbox of
+    // deliveries written in the same transaction as the change (one row per
+    // target, delivered and retried by src/alerts/deliverer.ts), and the
+    // guard row every alerts transaction bumps, so the clock tick and a log
+    // step of another process cannot both apply over the same state. Times
+    // are epoch ms in both dialects.
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS alert_rules (
+        name       TEXT PRIMARY KEY,
+        spec       TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS alert_state (
+        rule        TEXT NOT NULL,
+        device_id   TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        since       BIGINT,
+        last_time   BIGINT NOT NULL,
+        last_server BIGINT NOT NULL,
+        value_num   REAL,
+        value_text  TEXT,
+        changed_at  BIGINT NOT NULL,
+        PRIMARY KEY (rule, device_id)
+      );
+      CREATE TABLE IF NOT EXISTS alert_events (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        key         TEXT NOT NULL UNIQUE,
+        rule        TEXT NOT NULL,
+        device_id   TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        value_num   REAL,
+        value_text  TEXT,
+        at          BIGINT NOT NULL,
+        seq         BIGINT,
+        recorded_at BIGINT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_alert_events_at ON alert_events (at);
+      CREATE INDEX IF NOT EXISTS idx_alert_events_rule_device ON alert_events (rule, device_id, at);
+      CREATE TABLE IF NOT EXISTS alert_outbox (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        key          TEXT NOT NULL,
+        target       TEXT NOT NULL,
+        rule         TEXT NOT NULL,
+        device_id    TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        created_at   BIGINT NOT NULL,
+        next_at      BIGINT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        delivered_at BIGINT,
+        last_error   TEXT,
+        UNIQUE (key, target)
+      );
+      CREATE INDEX IF NOT EXISTS idx_alert_outbox_due ON alert_outbox (next_at) WHERE delivered_at IS NULL;
+      CREATE TABLE IF NOT EXISTS alert_guard (
+        id      INTEGER PRIMARY KEY,
+        version BIGINT NOT NULL
+      );
+      INSERT INTO alert_guard (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS alert_rules (
+        name       TEXT PRIMARY KEY,
+        spec       TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS alert_state (
+        rule        TEXT NOT NULL,
+        device_id   TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        since       BIGINT,
+        last_time   BIGINT NOT NULL,
+        last_server BIGINT NOT NULL,
+        value_num   DOUBLE PRECISION,
+        value_text  TEXT,
+        changed_at  BIGINT NOT NULL,
+        PRIMARY KEY (rule, device_id)
+      );
+      CREATE TABLE IF NOT EXISTS alert_events (
+        id          BIGSERIAL PRIMARY KEY,
+        key         TEXT NOT NULL UNIQUE,
+        rule        TEXT NOT NULL,
+        device_id   TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        value_num   DOUBLE PRECISION,
+        value_text  TEXT,
+        at          BIGINT NOT NULL,
+        seq         BIGINT,
+        recorded_at BIGINT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS idx_alert_events_at ON alert_events (at);
+      CREATE INDEX IF NOT EXISTS idx_alert_events_rule_device ON alert_events (rule, device_id, at);
+      CREATE TABLE IF NOT EXISTS alert_outbox (
+        id           BIGSERIAL PRIMARY KEY,
+        key          TEXT NOT NULL,
+        target       TEXT NOT NULL,
+        rule         TEXT NOT NULL,
+        device_id    TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        created_at   BIGINT NOT NULL,
+        next_at      BIGINT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        delivered_at BIGINT,
+        last_error   TEXT,
+        UNIQUE (key, target)
+      );
+      CREATE INDEX IF NOT EXISTS idx_alert_outbox_due ON alert_outbox (next_at) WHERE delivered_at IS NULL;
+      CREATE TABLE IF NOT EXISTS alert_guard (
+        id      INTEGER PRIMARY KEY,
+        version BIGINT NOT NULL
+      );
+      INSERT INTO alert_guard (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+    `,
+  },
+  {
+    version: 11,
     name: 'commands_open_per_device',
     // The dispatcher's step asks for one device's oldest open command; a
     // partial index on (device_id, id) of open commands answers it in one

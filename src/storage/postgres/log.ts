@@ -77,7 +77,10 @@ export function postgresLog(pool: pg.Pool): { log: CommitLog; processors: Proces
         // lock and then finds the checkpoint moved, rather than applying twice.
         const moved = await c.query('UPDATE processor_checkpoints SET seq = $1, updated_at = now() WHERE name = $2 AND seq = $3', [toSeq, name, fromSeq]);
         if (moved.rowCount !== 1) throw new CheckpointMovedError(name, fromSeq);
-        for (const s of statements) await c.query(s.sql, s.params);
+        for (const s of statements) {
+          const r = await c.query(s.sql, s.params);
+          if (s.expect !== undefined && r.rowCount !== s.expect) throw new CheckpointMovedError(name, fromSeq);
+        }
       });
     },
     async execute(statements) {

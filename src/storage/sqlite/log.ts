@@ -66,7 +66,7 @@ export function sqliteLog(reader: SqlReader, exec: (list: ExecStatement[]) => Pr
       // runner (or a rebuild) that moved it makes this transaction undo itself.
       const list: ExecStatement[] = [
         { sql: 'UPDATE processor_checkpoints SET seq = ?, updated_at = ? WHERE name = ? AND seq = ?', params: [toSeq, Date.now(), name, fromSeq], expect: 1 },
-        ...statements.map((s) => ({ sql: s.sql, params: s.params })),
+        ...statements.map((s) => ({ sql: s.sql, params: s.params, expect: s.expect })),
       ];
       try {
         await exec(list);
