@@ -138,6 +138,34 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       }
     });
 
+    it('presence seam: a command for an offline device waits (never published) and goes out when a presence `online` entry is committed, unless it expired first', async () => {
+      const { store, cleanup } = await openStore(kind);
+      const offline = new Set(['node-off', 'node-late']);
+      const published: string[] = [];
+      const d = new CommandDispatcher(store.commands, { publish: (_t, p) => void published.push(JSON.parse(p.toString()).command_id) }, SETTINGS, log, Date.now, (dev) => !offline.has(dev));
+      try {
+        await registerCommandAnswers(store.processors, store.log);
+        await d.start();
+        const waits = await d.submit({ deviceId: 'node-off', command: 'set_led', ttlS: 60 });
+        const expires = await d.submit({ deviceId: 'node-late', command: 'immobilise', ttlS: 1 });
+        assert.deepEqual([waits.state, expires.state, published], ['queued', 'queued', []]);
+        await until(async () => (await store.commands.get(expires.commandId))?.state === 'expired');
+        assert.equal((await store.commands.get(expires.commandId))?.cause, 'ttl');
+
+        // node-off (and node-late, too late) come back: the presence monitor commits the transitions.
+        offline.clear();
+        const presence = (dev: string): TelemetryEvent => ({ eventId: `${dev}:presence:${Date.now()}:online`, deviceId: dev, schema: 1, eventType: 'presence', valueNum: null, valueText: 'online', unit: null, tsDevice: null, tsServer: Date.now(), meta: '{"cause":"connected","from":"offline"}' });
+        await store.writeBatch({ events: [presence('node-off'), presence('node-late')], deadLetters: [] });
+        await new ProcessorRunner(store, [commandAnswers(d)], RUN, log).catchUp(COMMANDS_CONSUMER);
+        await until(async () => published.includes(waits.commandId));
+        assert.equal((await store.commands.get(waits.commandId))?.state, 'sent');
+        assert.ok(!published.includes(expires.commandId), 'an expired command is never published');
+      } finally {
+        d.stop();
+        await cleanup();
+      }
+    });
+
     it('a first start on a store with history registers at the head; a later start keeps its checkpoint', async () => {
       const { store, cleanup } = await openStore(kind);
       try {

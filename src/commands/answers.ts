@@ -74,8 +74,22 @@ export function answerStatements(entries: readonly LogEntry[], dialect: Dialect)
   });
 }
 
-/** The consumer: answers applied with its checkpoint, then the answered devices go on. */
-export function commandAnswers(dispatcher: Pick<CommandDispatcher, 'answered'>): Processor {
+/** The event_type of presence transitions in the log (`value_text` = the new state), as the presence monitor writes them. */
+export const PRESENCE_EVENT_TYPE = 'presence';
+
+/** Devices whose presence turned `online` among log entries (they get what waits for them). */
+export function cameOnline(entries: readonly LogEntry[]): Set<string> {
+  const out = new Set<string>();
+  for (const e of entries) if (e.kind === 'event' && e.event.eventType === PRESENCE_EVENT_TYPE && e.event.valueText === 'online') out.add(e.event.deviceId);
+  return out;
+}
+
+/**
+ * The consumer: answers applied with its checkpoint, then the answered
+ * devices go on; a device whose presence turned `online` gets the commands
+ * that waited for it (the dispatcher's isOnline seam kept them back).
+ */
+export function commandAnswers(dispatcher: Pick<CommandDispatcher, 'answered' | 'deviceOnline'>): Processor {
   return {
     name: COMMANDS_CONSUMER,
     tables: [],
@@ -83,6 +97,7 @@ export function commandAnswers(dispatcher: Pick<CommandDispatcher, 'answered'>):
     afterCommit(entries) {
       const answers = answersOf(entries);
       if (answers.length > 0) dispatcher.answered(answers);
+      for (const d of cameOnline(entries)) dispatcher.deviceOnline(d);
     },
   };
 }

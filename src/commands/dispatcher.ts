@@ -80,8 +80,12 @@ export class CommandDispatcher {
     private readonly now: () => number = Date.now,
     /**
      * Presence seam: a device for which this is false gets nothing published
-     * (its commands wait, and expire at their TTL); call `deviceOnline` when
-     * it comes back. Until presence is wired every device counts as reachable.
+     * (its commands wait, and expire at their TTL). `deviceOnline` is called
+     * when it comes back: by the commands consumer (./answers.ts) for each
+     * committed `presence` entry saying `online`. Until the presence monitor
+     * is wired (app.ts) every device counts as reachable; wire it so that only
+     * a device known to be `offline` is held back (an `unknown` one, e.g. a
+     * node behind an external broker that never published, is sent to).
      */
     private readonly isOnline: (deviceId: string) => boolean = () => true,
   ) {}
