@@ -43,7 +43,7 @@ import { SysRelay } from './sources/broker-health/sys-relay.js';
 import { openStore } from './storage/open.js';
 import { AlertDeliverer } from './alerts/deliverer.js';
 import { CommandDispatcher } from './commands/dispatcher.js';
-import { externalStatusInput, onStatusBytes, STATUS_FILTER } from './commands/status-input.js';
+import { commandAnswers, registerCommandAnswers } from './commands/answers.js';
 import type { Store } from './storage/store.js';
 
 export interface Telehub {
@@ -122,11 +122,20 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   // live stream read what was committed from the commit log.
   const wakeup = new Wakeup();
   w.onCommit(() => wakeup.ring());
+  // The dispatcher publishes through the active source, bound once it has started.
+  let commandOut: MessagePublisher | undefined;
+  const commands = new CommandDispatcher(
+    store.commands,
+    { publish: (topic, payload, qos) => commandOut?.publish(topic, payload, qos) },
+    config.commands,
+    log.child({ component: 'commands' }),
+  );
   // Presence lives beside the device-registry processor, which feeds it the
   // entries it applied (src/devices/monitor.ts).
   const presence = config.log.processors.includes(DEVICE_REGISTRY) ? new PresenceMonitor(w, config.presence, log) : undefined;
   const processors = new ProcessorRunner(
     store,
+    // The dispatcher follows the log too (node answers are `status` entries), whatever TELEHUB_PROCESSORS says.
     [
       ...makeProcessors(config.log.processors, {
         tiers: config.tiers,
@@ -135,6 +144,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
         intervalBounds: config.presence,
         registryListener: () => (presence ? (e) => presence.onEntries(e) : undefined),
       }),
+      commandAnswers(commands),
       ...(opts.extraProcessors ?? []),
     ],
     { batchSize: config.log.processorBatch, pollMs: config.log.pollMs, retryMinMs: config.pipeline.retryMinMs, retryMaxMs: config.pipeline.retryMaxMs },
@@ -151,14 +161,6 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   if (refresher) metrics.observeTiers({ lag: () => refresher.refreshLagSeconds(), tooLate: () => refresher.tooLateTotal });
   const hub = new LiveHub({ maxBufferedBytes: config.http.streamMaxBufferBytes, log: store.log, wakeup, pollMs: config.log.pollMs, logger: log });
   metrics.observeStream(() => hub.counters);
-  // The dispatcher publishes through the active source, bound once it has started.
-  let commandOut: MessagePublisher | undefined;
-  const commands = new CommandDispatcher(
-    store.commands,
-    { publish: (topic, payload, qos) => commandOut?.publish(topic, payload, qos) },
-    config.commands,
-    log.child({ component: 'commands' }),
-  );
   const influx = new InfluxWrite(ingest, w, config.lineProtocol, accepting);
   const http = await buildHttpServer({
     metrics,
@@ -265,13 +267,8 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   }
   ingest.deadLetterOut = external?.publisher ?? embedded?.publisher;
   commandOut = external?.publisher ?? embedded?.publisher;
-  // Node status (command answers) until the device registry's status route offers a listener.
-  const onAnswer = (deviceId: string, message: unknown) => {
-    commands.handleCommandStatus(deviceId, message).catch((err: unknown) => log.warn({ err, deviceId }, 'Could not record a command answer.'));
-  };
-  let statusInput: { close(): Promise<void> } | undefined;
-  if (embedded) embedded.onPublish(STATUS_FILTER, onStatusBytes(onAnswer));
-  else if (config.mqtt) statusInput = await externalStatusInput(config.mqtt, onAnswer, log);
+  // Node answers reach the dispatcher through the commit log (its `commands` consumer, started with the processors below).
+  await registerCommandAnswers(store.processors, store.log);
   await commands.start();
   if (healthMs > 0 && embedded) {
     const broker = embedded;
@@ -311,7 +308,6 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
       () => false,
     );
     if (!drained) log.warn({ inflight: w.inflight }, 'Shutdown timeout reached; unacknowledged events will be redelivered.');
-    await statusInput?.close().catch(() => undefined);
     await tripTick?.stop();
     health?.stop(embedded !== undefined);
     await sysRelay?.close();

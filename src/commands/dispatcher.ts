@@ -21,7 +21,8 @@
  * const d = new CommandDispatcher(store.commands, publisher, config.commands, log);
  * await d.start();
  * const c = await d.submit({ deviceId: 'node-01', command: 'set_led', params: { state: 'on' } });
- * // the node answers on iot/node/node-01/status: {"command_id": c.commandId, "status": "succeeded"}
+ * // the node answers on iot/node/node-01/status: {"command_id": c.commandId, "status": "succeeded"};
+ * // the answer is committed to the log and applied by commandAnswers(d) (./answers.ts)
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -79,8 +80,12 @@ export class CommandDispatcher {
     private readonly now: () => number = Date.now,
     /**
      * Presence seam: a device for which this is false gets nothing published
-     * (its commands wait, and expire at their TTL); call `deviceOnline` when
-     * it comes back. Until presence is wired every device counts as reachable.
+     * (its commands wait, and expire at their TTL). `deviceOnline` is called
+     * when it comes back: by the commands consumer (./answers.ts) for each
+     * committed `presence` entry saying `online`. Until the presence monitor
+     * is wired (app.ts) every device counts as reachable; wire it so that only
+     * a device known to be `offline` is held back (an `unknown` one, e.g. a
+     * node behind an external broker that never published, is sent to).
      */
     private readonly isOnline: (deviceId: string) => boolean = () => true,
   ) {}
@@ -142,36 +147,20 @@ export class CommandDispatcher {
   }
 
   /**
-   * A node's status message (decoded JSON) on `iot/node/{deviceId}/status`.
-   * Returns true when it was an answer to one of this device's commands.
-   * Duplicates (answers to a resend) and answers to commands already ended
-   * change nothing.
+   * Node answers for these devices were committed (./answers.ts moves the
+   * commands in the transaction of its checkpoint): go on with each
+   * device's queue (the next command, or a timer for the one delivered).
    */
-  async handleCommandStatus(deviceId: string, message: unknown): Promise<boolean> {
-    const a = commandAnswerOf(message);
-    if (!a) return false;
-    const c = await this.repo.get(a.commandId);
-    if (!c || c.deviceId !== deviceId) {
-      this.log.warn({ deviceId, commandId: a.commandId }, 'Status names a command this device was not sent; ignored.');
-      return false;
+  answered(answers: ReadonlyArray<{ deviceId: string; commandId: string; status: CommandAnswer['status'] }>): void {
+    const devices = new Set<string>();
+    for (const a of answers) {
+      this.log.info({ commandId: a.commandId, deviceId: a.deviceId, status: a.status }, 'Command answer committed.');
+      devices.add(a.deviceId);
     }
-    const at = this.now();
-    const result = a.result === undefined ? undefined : JSON.stringify(a.result);
-    const moved =
-      a.status === 'received'
-        ? await this.repo.transition(a.commandId, ['sent'], { state: 'delivered', deliveredAt: at })
-        : await this.repo.transition(a.commandId, ['sent', 'delivered'], {
-            state: a.status,
-            deliveredAt: at,
-            finishedAt: at,
-            ...(a.status === 'failed' ? { cause: 'node' } : {}),
-            ...(result !== undefined ? { result } : {}),
-          });
-    if (moved) {
-      this.log.info({ commandId: a.commandId, deviceId, state: moved.state, attempts: moved.attempts }, 'Command answered.');
-      await this.kick(deviceId);
-    } else this.log.debug({ commandId: a.commandId, deviceId, status: a.status, state: c.state }, 'Command answer changed nothing (duplicate or already ended).');
-    return true;
+    for (const d of devices) {
+      if (!this.devices.has(d)) this.devices.set(d, undefined);
+      void this.kick(d);
+    }
   }
 
   /** Presence seam: a device came back; send what waits for it. */
@@ -198,7 +187,7 @@ export class CommandDispatcher {
   private async step(deviceId: string): Promise<void> {
     if (this.stopped) return;
     for (;;) {
-      const head = (await this.repo.open()).find((c) => c.deviceId === deviceId);
+      const head = await this.repo.firstOpen(deviceId);
       if (!head) {
         this.disarm(deviceId);
         this.devices.delete(deviceId);

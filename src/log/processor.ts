@@ -20,6 +20,13 @@ export interface Processor {
    */
   apply(entries: readonly LogEntry[], dialect: Dialect): ProcessorStatement[] | Promise<ProcessorStatement[]>;
   /**
+   * Optional: called after the transaction that applied `entries` and moved
+   * the checkpoint past them has committed (to act on the new state, e.g.
+   * wake a component). Not called again for those entries; an error here is
+   * logged and does not undo the commit.
+   */
+  afterCommit?(entries: readonly LogEntry[]): void | Promise<void>;
+  /**
    * Optional clock: for state that changes with the passing of time when no
    * entry arrives (an alert's "for 5 minutes"). The runner calls it every
    * `tickMs`, only when the processor has caught up with the log, in the
@@ -31,10 +38,4 @@ export interface Processor {
   tick?(now: number, dialect: Dialect): ProcessorStatement[] | Promise<ProcessorStatement[]>;
   /** How often `tick` runs (ms). */
   readonly tickMs?: number;
-  /**
-   * Optional: told, after the transaction of `apply` committed, which entries
-   * it applied (once per commit, in log order; not on a failed attempt). For
-   * in-memory followers such as the presence monitor. Must not throw.
-   */
-  committed?(entries: readonly LogEntry[]): void;
 }

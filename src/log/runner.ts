@@ -157,10 +157,12 @@ export class ProcessorRunner {
     const to = entries[entries.length - 1].seq;
     await this.store.processors.commit(r.processor.name, from, to, statements);
     r.checkpoint = to;
-    try {
-      r.processor.committed?.(entries);
-    } catch (err) {
-      this.log.error({ processor: r.processor.name, err }, 'Processor listener failed after commit.');
+    if (r.processor.afterCommit) {
+      try {
+        await r.processor.afterCommit(entries);
+      } catch (err) {
+        this.log.warn({ processor: r.processor.name, err, checkpoint: to }, 'Processor after-commit step failed; its state is committed.');
+      }
     }
     return entries.length;
   }

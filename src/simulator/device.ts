@@ -45,7 +45,9 @@ interface CommandMessage {
   command_id: string;
 }
 
-type Outcome = { status: 'succeeded' | 'failed'; result?: unknown; error?: string };
+/** A command's outcome as answered: a failure's reason is in `result.error` (the contract's optional result, docs/devices.md). */
+type Outcome = { status: 'succeeded' | 'failed'; result?: unknown };
+const failure = (error: string): Outcome => ({ status: 'failed', result: { error } });
 
 export class SimDevice {
   private client?: MqttClient;
@@ -95,21 +97,25 @@ export class SimDevice {
     this.client = client;
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
     client.on('error', () => undefined); // reconnects by itself; a refused connect shows in `connect()`
+    // Resolves `connect()` once the first subscriptions are granted: a command published after it reaches the node.
+    let subscribed: (() => void) | undefined;
     client.on('connect', () => {
-      client.subscribe([`${this.o.eventsPrefix}/${id}/acks`, `iot/node/${id}/command`], { qos: 1 });
+      client.subscribe([`${this.o.eventsPrefix}/${id}/acks`, `iot/node/${id}/command`], { qos: 1 }, () => subscribed?.());
       client.publish(`iot/node/${id}/status`, 'online', { qos: 1, retain: true });
       // After a reconnect the ACKs of what was in flight may be lost: send again.
       if (!this.o.http) for (const [eventId, p] of this.outbox) this.sendEvent(eventId, p, true);
     });
     await new Promise<void>((resolve, reject) => {
       const fail = (err: Error) => {
+        subscribed = undefined;
         client.end(true);
         reject(err);
       };
-      client.once('connect', () => {
+      subscribed = () => {
+        subscribed = undefined;
         client.off('error', fail);
         resolve();
-      });
+      };
       client.once('error', fail);
     });
   }
@@ -297,7 +303,7 @@ export class SimDevice {
         return { status: 'succeeded', result: { pong: true, uptime: this.uptime() } };
       case 'set_interval': {
         const s = Number(params.seconds);
-        if (!Number.isFinite(s) || s <= 0) return { status: 'failed', error: 'params.seconds must be a positive number' };
+        if (!Number.isFinite(s) || s <= 0) return failure('params.seconds must be a positive number');
         this.intervalMs = s * 1000;
         if (this.tickTimer) {
           this.stopProducing();
@@ -312,7 +318,7 @@ export class SimDevice {
         this.seq = 0;
         return { status: 'succeeded', result: { boot: this.boot } };
       default:
-        return { status: 'failed', error: `unknown command ${JSON.stringify(cmd.command)}` };
+        return failure(`unknown command ${JSON.stringify(cmd.command)}`);
     }
   }
 

@@ -135,7 +135,7 @@ describe('simulator against the embedded broker', () => {
       assert.deepEqual(c1[1].result, { interval_s: 2 });
       const c2 = answers.filter((a) => a.command_id === 'c-2');
       assert.deepEqual(c2.map((a) => a.status), ['received', 'failed']);
-      assert.match(String(c2[1].error), /unknown command/);
+      assert.match(String((c2[1].result as { error?: unknown }).error), /unknown command/);
     } finally {
       await operator.endAsync();
       await sim.stop();

@@ -56,6 +56,8 @@ export interface CommandRepository {
   listByDevice(deviceId: string, limit: number): Promise<CommandRecord[]>;
   /** Every command still open, oldest first (per device: the order they go out). */
   open(): Promise<CommandRecord[]>;
+  /** The device's oldest open command (the one going out now), or undefined; one index lookup, whatever the number of devices. */
+  firstOpen(deviceId: string): Promise<CommandRecord | undefined>;
   /**
    * Applies `patch` when the command is in one of `from` (`sentAt` only if
    * not yet set); resolves to the updated record, or undefined when it was
@@ -105,9 +107,10 @@ export function rowToCommand(r: CommandRow): CommandRecord {
 
 /**
  * The UPDATE of a transition, for a dialect's placeholder (`?` or `$n`).
- * Returns the SQL and its parameters; `from` states go in last.
+ * Returns the SQL and its parameters; `from` states go in last. With
+ * `deviceId`, only a command of that device moves (a node's answer).
  */
-export function transitionSql(commandId: string, from: readonly CommandState[], p: CommandPatch, ph: (i: number) => string): { sql: string; params: unknown[] } {
+export function transitionSql(commandId: string, from: readonly CommandState[], p: CommandPatch, ph: (i: number) => string, deviceId?: string): { sql: string; params: unknown[] } {
   const params: unknown[] = [];
   const sets: string[] = [];
   const add = (v: unknown) => {
@@ -123,8 +126,9 @@ export function transitionSql(commandId: string, from: readonly CommandState[], 
   if (p.result !== undefined) sets.push(`result = ${add(p.result)}`);
   if (p.attempt) sets.push('attempts = attempts + 1');
   const idAt = add(commandId);
+  const device = deviceId === undefined ? '' : ` AND device_id = ${add(deviceId)}`;
   const states = from.map((s) => add(s)).join(', ');
-  return { sql: `UPDATE commands SET ${sets.join(', ')} WHERE command_id = ${idAt} AND state IN (${states})`, params };
+  return { sql: `UPDATE commands SET ${sets.join(', ')} WHERE command_id = ${idAt}${device} AND state IN (${states})`, params };
 }
 
 export const INSERT_COMMAND_COLUMNS =

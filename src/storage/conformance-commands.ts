@@ -90,4 +90,20 @@ export function commandConformance(
       assert.deepEqual((await reopened.commands.listByDevice('node-1', 1)).map((c) => c.commandId), ['c']);
       await assert.rejects(reopened.commands.create(cmd('a')), 'a command_id is unique');
     }));
+
+  it('commands: firstOpen is the device\'s oldest open command, past the ended ones, and follows as they end', () =>
+    withStore(async ({ store }) => {
+      await store.commands.create(cmd('ended', { state: 'failed', finishedAt: T0 + 1, cause: 'timeout' }));
+      await store.commands.create(cmd('other-device', { deviceId: 'node-2' }));
+      await store.commands.create(cmd('first', { state: 'delivered', attempts: 1, sentAt: T0 + 2, lastSentAt: T0 + 2, deliveredAt: T0 + 3 }));
+      await store.commands.create(cmd('second'));
+      assert.equal((await store.commands.firstOpen('node-1'))?.commandId, 'first');
+      assert.deepEqual(await store.commands.firstOpen('node-1'), await store.commands.get('first'));
+      await store.commands.transition('first', ['delivered'], { state: 'succeeded', finishedAt: T0 + 4 });
+      assert.equal((await store.commands.firstOpen('node-1'))?.commandId, 'second');
+      await store.commands.transition('second', ['queued'], { state: 'expired', finishedAt: T0 + 5, cause: 'ttl' });
+      assert.equal(await store.commands.firstOpen('node-1'), undefined);
+      assert.equal((await store.commands.firstOpen('node-2'))?.commandId, 'other-device');
+      assert.equal(await store.commands.firstOpen('never-seen'), undefined);
+    }));
 }

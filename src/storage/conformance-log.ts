@@ -22,7 +22,7 @@ function dl(reason: DeadLetter['reason'] = 'invalid_json', payload = '{nope'): D
   return { reason, message: 'bad', topic: 'qs/v1/dev-l/events', deviceId: 'dev-l', payload: Buffer.from(payload), receivedAt: T0 + 1, source: 'mqtt' };
 }
 
-/** Columns of migration 7 (device registry), undone with the later migrations. */
+/** Columns of migration 12 (device registry), undone with the later migrations. */
 const REGISTRY_COLUMNS = ['wifi_rssi', 'uptime_s', 'firmware', 'status_at', 'last_data_at', 'last_heard_at', 'interval_ms', 'interval_override_ms', 'presence', 'presence_cause', 'presence_since', 'presence_seq', 'registry_seq'];
 
 /** SQL that turns a database back into what migration 5 left (no commit log, no registry columns). Runs on both stores. */

@@ -6,6 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { commandResultOf } from '../../src/codecs/node-status/index.js';
+import { commandAnswers, COMMANDS_CONSUMER } from '../../src/commands/answers.js';
+import { ProcessorRunner } from '../../src/log/runner.js';
 import { commandNode } from '../helpers/command-node.js';
 import { startInProcess, type InProcessTelehub } from '../helpers/inprocess.js';
 import { runTelehubCli } from '../helpers/telehub.js';
@@ -55,6 +59,22 @@ for (const mode of ['embedded', 'mosquitto'] as const) {
         const c = await get(id);
         if (states.includes(c.state)) return c;
         if (Date.now() > end) throw new Error(`command ${id} stayed ${c.state}: ${JSON.stringify(c)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+
+    /** Resolves once the answer to `commandId` is in the commit log and the dispatcher's consumer has applied it (its checkpoint past the entry). */
+    const answerApplied = async (commandId: string, ms = 15_000) => {
+      const end = Date.now() + ms;
+      let seq: number | undefined;
+      for (let from = 0; ; ) {
+        if (seq === undefined) {
+          const entries = await t.hub.store.log.read(from, 1000);
+          for (const e of entries) if (e.kind === 'event' && commandResultOf(e.event)?.commandId === commandId) seq = e.seq;
+          if (entries.length > 0) from = entries[entries.length - 1].seq;
+        }
+        if (seq !== undefined && ((await t.hub.store.processors.get(COMMANDS_CONSUMER)) ?? 0) >= seq) return;
+        if (Date.now() > end) throw new Error(`the answer to ${commandId} was ${seq === undefined ? 'never committed' : `committed at ${seq} but not applied`}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     };
@@ -151,9 +171,10 @@ for (const mode of ['embedded', 'mosquitto'] as const) {
         assert.equal(((await del.json()) as Cmd).state, 'cancelled');
         const again = await fetch(`${t.base}/api/v1/commands/${c.command_id}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
         assert.equal(again.status, 409);
-        // A late answer changes nothing.
+        // A late answer changes nothing: once it is committed and the dispatcher's consumer is past it, the command is still cancelled.
         node.behaviour = 'succeed';
         await node.client.publishAsync(`iot/node/${dev}/status`, JSON.stringify({ command_id: c.command_id, status: 'succeeded' }), { qos: 1 });
+        await answerApplied(c.command_id);
         const list = await (await fetch(`${t.base}/api/v1/devices/${dev}/commands`, { headers: { authorization: `Bearer ${admin}` } })).json() as { commands: Cmd[] };
         assert.deepEqual(list.commands.map((x) => [x.command_id, x.state]), [[c.command_id, 'cancelled']]);
       } finally {
@@ -172,6 +193,33 @@ for (const mode of ['embedded', 'mosquitto'] as const) {
         const bad = await runTelehubCli({ TELEHUB_TOKEN: admin }, 'command', 'send', dev, 'ping', '--params', '{nope', '--url', t.base);
         assert.equal(bad.status, 64);
         assert.match(bad.stderr, /--params is not valid JSON/);
+      } finally {
+        await node.close();
+      }
+    });
+
+    it('an answer committed while the dispatcher\'s consumer is stopped waits in the commit log and is applied when it runs', async () => {
+      const dev = device();
+      const node = await commandNode(url, dev, 'silent');
+      // The consumer is stopped (with every processor: the last test of this telehub) and run again by hand.
+      await t.hub.processors.stop();
+      try {
+        const c = await send(dev, { command: 'set_led', params: { state: 'off' }, ttl_s: 60 });
+        await until(c.command_id, ['sent']);
+        await node.client.publishAsync(`iot/node/${dev}/status`, JSON.stringify({ command_id: c.command_id, status: 'succeeded', result: { led: 'off' } }), { qos: 1 });
+        // Embedded: the PUBACK came after the commit. Mosquitto PUBACKs itself: wait for telehub to commit it.
+        const end = Date.now() + 15_000;
+        while (!(await t.hub.store.recentEvents(10, dev)).some((e) => e.eventType === 'status')) {
+          if (Date.now() > end) throw new Error('the answer was never committed');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const head = await t.hub.store.log.head();
+        assert.equal((await get(c.command_id)).state, 'sent', 'no consumer ran: not applied yet');
+
+        const runner = new ProcessorRunner(t.hub.store, [commandAnswers(t.hub.commands)], { batchSize: 100, pollMs: 20, retryMinMs: 1, retryMaxMs: 20 }, pino({ level: 'silent' }));
+        assert.ok((await runner.catchUp(COMMANDS_CONSUMER)) >= head, 'the checkpoint moved past the answer');
+        const done = await get(c.command_id);
+        assert.deepEqual([done.state, done.result], ['succeeded', { led: 'off' }]);
       } finally {
         await node.close();
       }

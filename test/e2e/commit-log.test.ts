@@ -125,9 +125,9 @@ describe('commit log end to end', () => {
         return row !== undefined && row.split(/\s+/)[1] === String(head()) && row.split(/\s+/)[2] === '0';
       }, 'device-counters to catch up');
       assert.match(listText, /^NAME\s+CHECKPOINT\s+LAG\s+LAG_S\s+STATE\s+ERRORS\s+LAST_ERROR/);
-      // One JSON line per processor (device-counters, rollups and trips run by default).
+      // One JSON line per processor (device-counters, rollups, trips and alerts run by default; commands is the dispatcher's consumer of node answers).
       const all = (await telehubCli(env, 'processors', '--json')).trim().split('\n').map((l) => JSON.parse(l) as { name: string; state: string; lag_entries: number });
-      assert.deepEqual(all.map((p) => p.name).sort(), ['alerts', 'device-counters', 'rollups', 'trips']);
+      assert.deepEqual(all.map((p) => p.name).sort(), ['alerts', 'commands', 'device-counters', 'rollups', 'trips']);
       const json = all.find((p) => p.name === 'device-counters')!;
       assert.equal(json.state, 'running');
       assert.equal(json.lag_entries, 0);

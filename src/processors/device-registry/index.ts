@@ -4,7 +4,7 @@
  * entries), when it last sent data and was last heard of, its learned
  * reporting interval, and its presence as the last `presence` entry of the
  * log says. Kept on the `devices` rows the write path already maintains
- * (migration 7), not in a second table.
+ * (migration 12), not in a second table.
  *
  * Every update is a merge that does not depend on how entries were grouped
  * into transactions: times by maximum, presence by the highest log number,
@@ -20,7 +20,7 @@
  * `status` entries are health reports or the node's own online/offline word;
  * `presence` entries (written by the presence monitor, src/devices/monitor.ts)
  * set the presence columns. Dead letters are ignored. The monitor hears the
- * same entries through `committed`, after this processor's transaction.
+ * same entries through `afterCommit`, after this processor's transaction.
  */
 import { STATUS_EVENT_TYPE } from '../../codecs/node-status/index.js';
 import type { Dialect, Processor } from '../../log/processor.js';
@@ -199,7 +199,7 @@ export function deviceRegistry(bounds: IntervalBounds, listener?: () => Registry
       }
       return out;
     },
-    committed(entries) {
+    afterCommit(entries) {
       listener?.()?.(entries);
     },
   };

@@ -1,6 +1,6 @@
 /**
  * Reads of the device registry (the `devices` rows with the columns of
- * migration 7), for the API, the CLI and the presence monitor's start-up.
+ * migration 12), for the API, the CLI and the presence monitor's start-up.
  */
 import type { Dialect } from '../../log/processor.js';
 import type { ProcessorStore } from '../../storage/log.js';

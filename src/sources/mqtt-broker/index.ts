@@ -210,22 +210,6 @@ export class EmbeddedBrokerSource {
   }
 
   /**
-   * Calls `handler` for every publication on `filter` that passes through
-   * the broker (after intake has taken what a route takes): the commands
-   * dispatcher's view of node status messages.
-   */
-  onPublish(filter: string, handler: (topic: string, payload: Buffer) => void): void {
-    this.broker.subscribe(
-      filter,
-      (packet, done) => {
-        handler(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
-        done();
-      },
-      () => undefined,
-    );
-  }
-
-  /**
    * Counts PUBLISHes handed to a client. Aedes has no delivery event; its
    * per-client `deliver0`/`deliverQoS` are the one place every delivery
    * passes (`deliverQoS` hands QoS 0 on to `deliver0`, counted there).

@@ -604,6 +604,19 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 11,
+    name: 'commands_open_per_device',
+    // The dispatcher's step asks for one device's oldest open command; a
+    // partial index on (device_id, id) of open commands answers it in one
+    // lookup, however many ended commands the device has behind it.
+    sqlite: `
+      CREATE INDEX IF NOT EXISTS idx_commands_device_open ON commands (device_id, id) WHERE state IN ('queued', 'sent', 'delivered');
+    `,
+    postgres: `
+      CREATE INDEX IF NOT EXISTS idx_commands_device_open ON commands (device_id, id) WHERE state IN ('queued', 'sent', 'delivered');
+    `,
+  },
+  {
+    version: 12,
     name: 'device registry columns',
     // The device-registry processor (src/processors/device-registry) keeps
     // these on the devices rows the write path already maintains, so one row

@@ -18,6 +18,10 @@ export function postgresCommands(pool: pg.Pool): CommandRepository {
     async open() {
       return (await pool.query<CommandRow>("SELECT * FROM commands WHERE state IN ('queued', 'sent', 'delivered') ORDER BY id")).rows.map(rowToCommand);
     },
+    async firstOpen(deviceId) {
+      const r = await pool.query<CommandRow>("SELECT * FROM commands WHERE device_id = $1 AND state IN ('queued', 'sent', 'delivered') ORDER BY id LIMIT 1", [deviceId]);
+      return r.rows[0] ? rowToCommand(r.rows[0]) : undefined;
+    },
     async transition(id, from, patch) {
       const { sql, params } = transitionSql(id, from, patch, (i) => `$${i}`);
       // One statement: under READ COMMITTED a concurrent UPDATE of the row is

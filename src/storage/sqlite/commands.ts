@@ -17,6 +17,10 @@ export function sqliteCommands(db: () => Database.Database): CommandRepository {
     async open() {
       return (db().prepare("SELECT * FROM commands WHERE state IN ('queued', 'sent', 'delivered') ORDER BY id").all() as CommandRow[]).map(rowToCommand);
     },
+    async firstOpen(deviceId) {
+      const r = db().prepare("SELECT * FROM commands WHERE device_id = ? AND state IN ('queued', 'sent', 'delivered') ORDER BY id LIMIT 1").get(deviceId) as CommandRow | undefined;
+      return r ? rowToCommand(r) : undefined;
+    },
     async transition(id, from, patch) {
       const { sql, params } = transitionSql(id, from, patch, () => '?');
       // One statement with RETURNING: the check and the change are atomic.
