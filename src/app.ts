@@ -122,6 +122,9 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   // live stream read what was committed from the commit log.
   const wakeup = new Wakeup();
   w.onCommit(() => wakeup.ring());
+  // Presence lives beside the device-registry processor, which feeds it the
+  // entries it applied (src/devices/monitor.ts).
+  const presence = config.log.processors.includes(DEVICE_REGISTRY) ? new PresenceMonitor(w, config.presence, log) : undefined;
   // The dispatcher publishes through the active source, bound once it has started.
   let commandOut: MessagePublisher | undefined;
   const commands = new CommandDispatcher(
@@ -129,10 +132,12 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     { publish: (topic, payload, qos) => commandOut?.publish(topic, payload, qos) },
     config.commands,
     log.child({ component: 'commands' }),
+    Date.now,
+    // Held back only for a device known to be offline: `unknown` (never seen
+    // connect, or behind an external broker that shows no connects) still
+    // gets its commands, retried and bounded by their TTL.
+    (deviceId) => presence?.state(deviceId)?.presence !== 'offline',
   );
-  // Presence lives beside the device-registry processor, which feeds it the
-  // entries it applied (src/devices/monitor.ts).
-  const presence = config.log.processors.includes(DEVICE_REGISTRY) ? new PresenceMonitor(w, config.presence, log) : undefined;
   const processors = new ProcessorRunner(
     store,
     // The dispatcher follows the log too (node answers are `status` entries), whatever TELEHUB_PROCESSORS says.
