@@ -27,3 +27,17 @@ export async function clearSession(url: string, clientId: string): Promise<void>
   const c = await mqtt.connectAsync(url, { clientId, clean: true, protocolVersion: 5, properties: { sessionExpiryInterval: 0 }, reconnectPeriod: 0 });
   await c.endAsync();
 }
+
+/**
+ * Settings that move a telehub's built-in node and car routes under
+ * `prefix`, for tests that count every row on the shared Mosquitto: other
+ * tests publish seed-003 telemetry and status (`iot/node/…`) there, which
+ * every telehub with the default routes would store too.
+ */
+export function ownDefaultRoutes(prefix: string): Record<string, string> {
+  return {
+    TELEHUB_NODE_TELEMETRY_TOPIC: `${prefix}/iot/node/+/telemetry`,
+    TELEHUB_NODE_STATUS_TOPIC: `${prefix}/iot/node/+/status`,
+    TELEHUB_CAR_TELEMETRY_TOPIC: `${prefix}/fleet/v1/+/telemetry`,
+  };
+}
