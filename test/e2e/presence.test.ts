@@ -53,6 +53,7 @@ function start(dataDir: string, env: Record<string, string> = {}): Promise<Teleh
     TELEHUB_MQTT_WS_PORT: '-1',
     TELEHUB_LOG_LEVEL: 'silent',
     TELEHUB_LOG_POLL_MS: '50',
+    TELEHUB_PROCESSORS: 'device-counters,device-registry',
     ...PRESENCE_ENV,
     ...env,
   });
