@@ -286,6 +286,35 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
         assert.deepEqual(res.statuses, ['duplicate', 'stored']);
       }));
 
+    it('a store filled under migration 1 (the seed table) upgrades through every migration and keeps every row', async () => {
+      const f = await makeStore();
+      try {
+        if (!f.sql) return;
+        await f.store.migrate(1);
+        const t = (ms: number) => (f.store.kind === 'sqlite' ? String(ms) : `to_timestamp(${ms} / 1000.0)`);
+        await f.sql(`INSERT INTO events (event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta) VALUES
+          ('old-1', 'dev-old', 1, 'temperature', 20.5, NULL, 'C', ${t(T0)}, ${t(T0 + 10)}, '{}'),
+          ('old-2', 'dev-old', 1, 'temperature', 21.5, NULL, 'C', ${t(T0 + 60_000)}, ${t(T0 + 60_010)}, '{"k":"v"}'),
+          ('old-3', 'dev-old', 1, 'door', NULL, 'open', NULL, NULL, ${t(T0 + 120_010)}, '{}')`);
+        await f.store.close();
+        const s = await reopenMigrated(f);
+        assert.deepEqual(await s.migrationVersions(), MIGRATIONS.map((m) => m.version));
+        assert.equal(await s.countEvents(), 3);
+        assertSameEvent(await s.getEvent('old-2'), ev('old-2', { deviceId: 'dev-old', tsDevice: T0 + 60_000, tsServer: T0 + 60_010, meta: '{"k":"v"}' }));
+        const [dev] = await s.queries.devices();
+        assert.deepEqual([dev.deviceId, dev.events, dev.firstSeen, dev.lastSeen], ['dev-old', 3, T0 + 10, T0 + 120_010]);
+        // The rows already there have log numbers, and what is written next follows them.
+        const log = await s.log.read(0, 10);
+        assert.deepEqual(log.map((e) => (e.kind === 'event' ? e.event.eventId : 'dl')).sort(), ['old-1', 'old-2', 'old-3']);
+        const res = await s.writeBatch({ events: [ev('old-1', { deviceId: 'dev-old', tsDevice: T0, tsServer: T0 + 10, valueNum: 20.5 }), ev('new-1')], deadLetters: [] });
+        assert.deepEqual(res.statuses, ['duplicate', 'stored']);
+        const next = await s.log.read(log[log.length - 1].seq, 10);
+        assert.deepEqual(next.map((e) => (e.kind === 'event' ? e.event.eventId : 'dl')), ['new-1']);
+      } finally {
+        await f.cleanup();
+      }
+    });
+
     it('writes a 5,000-event batch', () =>
       withStore(async ({ store }) => {
         const events = range('big-', 0, 5000, { valueText: 'x'.repeat(50), meta: '{"i":1}' });
