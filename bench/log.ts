@@ -27,27 +27,12 @@ import { ProcessorRunner } from '../src/log/runner.js';
 import type { Processor } from '../src/log/processor.js';
 import { deviceCounters } from '../src/processors/device-counters/index.js';
 import type { Store } from '../src/storage/store.js';
+import { syntheticBatch, type StoreLike } from './lib/write-batches.js';
 
-interface StoreLike {
-  migrate(): Promise<void>;
-  writeBatch(b: { events: unknown[]; deadLetters: unknown[] }): Promise<{ statuses: string[] }>;
-  close(): Promise<void>;
-}
 
 const EVENTS = Number(process.env.BENCH_LOG_EVENTS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_LOG_ROUNDS ?? 3);
-const TYPES = ['temperature', 'humidity', 'voltage', 'rssi'];
 
-function batch(k: number, size: number): unknown[] {
-  const t = Date.UTC(2026, 10, 1) + k * 1000;
-  return Array.from({ length: size }, (_, j) => {
-    const i = k * size + j;
-    return {
-      eventId: `lg-${i}`, deviceId: `dev-${String(i % 100).padStart(3, '0')}`, schema: 1, eventType: TYPES[Math.floor(i / 100) % 4],
-      valueNum: 20 + (i % 97) / 10, valueText: null, unit: 'C', tsDevice: t + j, tsServer: t + j + 30, meta: '{}',
-    };
-  });
-}
 
 /** Writes EVENTS events with `writers` batches in flight at once; events per second. */
 async function timeWrites(store: StoreLike, writers: number): Promise<number> {
@@ -57,7 +42,7 @@ async function timeWrites(store: StoreLike, writers: number): Promise<number> {
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: writers }, async () => {
-      for (let k = next++; k < batches; k = next++) await store.writeBatch({ events: batch(k, 1000), deadLetters: [] });
+      for (let k = next++; k < batches; k = next++) await store.writeBatch({ events: syntheticBatch('lg', k, 1000), deadLetters: [] });
     }),
   );
   return EVENTS / ((performance.now() - t0) / 1000);

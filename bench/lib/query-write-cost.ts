@@ -13,32 +13,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-
-interface StoreLike {
-  migrate(): Promise<void>;
-  writeBatch(b: { events: unknown[]; deadLetters: unknown[] }): Promise<{ statuses: string[] }>;
-  close(): Promise<void>;
-}
+import { syntheticBatch, type StoreLike } from './write-batches.js';
 
 const EVENTS = Number(process.env.BENCH_WC_EVENTS ?? 300_000);
 const ROUNDS = Number(process.env.BENCH_WC_ROUNDS ?? 3);
-const TYPES = ['temperature', 'humidity', 'voltage', 'rssi'];
 
-function batch(k: number, size: number): unknown[] {
-  const t = Date.UTC(2026, 10, 1) + k * 1000;
-  return Array.from({ length: size }, (_, j) => {
-    const i = k * size + j;
-    return {
-      eventId: `wc-${i}`, deviceId: `dev-${String(i % 100).padStart(3, '0')}`, schema: 1, eventType: TYPES[Math.floor(i / 100) % 4],
-      valueNum: 20 + (i % 97) / 10, valueText: null, unit: 'C', tsDevice: t + j, tsServer: t + j + 30, meta: '{}',
-    };
-  });
-}
 
 async function timeWrites(store: StoreLike): Promise<number> {
   await store.migrate();
   const t0 = performance.now();
-  for (let k = 0; k < EVENTS / 1000; k++) await store.writeBatch({ events: batch(k, 1000), deadLetters: [] });
+  for (let k = 0; k < EVENTS / 1000; k++) await store.writeBatch({ events: syntheticBatch('wc', k, 1000), deadLetters: [] });
   return EVENTS / ((performance.now() - t0) / 1000);
 }
 
