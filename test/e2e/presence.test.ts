@@ -27,7 +27,7 @@ import pino from 'pino';
 import { startTelehub, type Telehub } from '../../src/app.js';
 import { loadConfig } from '../../src/core/config.js';
 import { newToken } from '../../src/auth/tokens.js';
-import type { StoredEvent } from '../../src/storage/store.js';
+import { readPresenceHistory } from '../../src/storage/presence-log.js';
 import { mosquittoUrl, needsMosquitto } from '../helpers/mqtt.js';
 
 const dirs: string[] = [];
@@ -53,7 +53,6 @@ function start(dataDir: string, env: Record<string, string> = {}): Promise<Teleh
     TELEHUB_MQTT_WS_PORT: '-1',
     TELEHUB_LOG_LEVEL: 'silent',
     TELEHUB_LOG_POLL_MS: '50',
-    TELEHUB_PROCESSORS: 'device-counters,device-registry',
     ...PRESENCE_ENV,
     ...env,
   });
@@ -62,13 +61,10 @@ function start(dataDir: string, env: Record<string, string> = {}): Promise<Teleh
 
 type Transition = { to: string; cause: string; from: string; at: number };
 
-/** The device's presence entries in log order. */
+/** The device's presence transitions (log entries of their own kind) in log order. */
 async function transitions(hub: Telehub, device: string): Promise<Transition[]> {
-  const events: StoredEvent[] = await hub.store.recentEvents(1000, device);
-  return events
-    .filter((e) => e.eventType === 'presence')
-    .sort((a, b) => a.tsServer - b.tsServer)
-    .map((e) => ({ to: e.valueText!, ...(JSON.parse(e.meta) as { cause: string; from: string }), at: e.tsServer }));
+  const history = await readPresenceHistory(hub.store.kind, hub.store.processors, device, 1000);
+  return history.reverse().map((h) => ({ to: h.state, cause: h.cause, from: h.from, at: h.at }));
 }
 
 /** Resolves with the device's transitions once `pred` holds for them; fails after `ms`. */
