@@ -182,6 +182,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     hub,
     processors,
     presence: config.presence,
+    presenceMonitor: presence,
     alerts: config.alerts,
     tiers: tiersOn ? config.tiers : undefined,
     tripSettings: config.trips.settings,

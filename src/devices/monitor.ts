@@ -71,6 +71,8 @@ export class PresenceMonitor implements ConnectionObserver {
   private readonly clientDevice = new Map<string, string>();
   /** Open connections not yet known to be a device: client id → connect time. */
   private readonly pending = new Map<string, number>();
+  /** Overrides set through the API since start, for devices the monitor meets later. */
+  private readonly overrideSet = new Map<string, number | null>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private stopped = false;
@@ -96,7 +98,8 @@ export class PresenceMonitor implements ConnectionObserver {
       s.lastDataAt = r.lastDataAt;
       s.lastHeardAt = r.lastHeardAt ?? r.lastSeen;
       s.learnedIntervalMs = r.intervalMs;
-      s.intervalOverrideMs = this.opts.overrides.get(r.deviceId) ?? null;
+      // The one set through the API/CLI (stored on the row) before the config file's.
+      s.intervalOverrideMs = r.intervalOverrideMs ?? this.opts.overrides.get(r.deviceId) ?? null;
       s.status = { at: r.statusAt, ...(r.wifiRssi !== null && { wifiRssi: r.wifiRssi }), ...(r.uptimeS !== null && { uptime: r.uptimeS }), ...(r.firmware !== null && { firmware: r.firmware }) };
       // A device that had data but no presence entry yet (a store from before
       // the registry) is judged like one that was online.
@@ -132,6 +135,21 @@ export class PresenceMonitor implements ConnectionObserver {
   /** The expected interval and timeout for a device, as the monitor applies them. */
   get settings(): PresenceSettings {
     return this.opts;
+  }
+
+  /**
+   * A new expected interval for a device (ms; null: learned or default),
+   * applied at once: its deadlines follow the new timeout.
+   */
+  setIntervalOverride(deviceId: string, ms: number | null): void {
+    this.overrideSet.set(deviceId, ms);
+    const s = this.devices.get(deviceId);
+    if (s === undefined || this.stopped) return;
+    s.intervalOverrideMs = ms;
+    const deadline = nextDeadline(s, this.opts);
+    // A shorter timeout may already have passed: the tick decides now.
+    if (deadline !== null && deadline <= this.now()) this.tick();
+    else this.schedule(deadline);
   }
 
   /** Entries the device-registry processor committed (in log order). */
@@ -191,7 +209,8 @@ export class PresenceMonitor implements ConnectionObserver {
     let s = this.devices.get(deviceId);
     if (s === undefined) {
       s = newDeviceState(deviceId, ev.at);
-      s.intervalOverrideMs = this.opts.overrides.get(deviceId) ?? null;
+      const set = this.overrideSet.get(deviceId);
+      s.intervalOverrideMs = set !== undefined ? set : (this.opts.overrides.get(deviceId) ?? null);
       this.devices.set(deviceId, s);
     }
     const out = applyEvidence(s, ev, this.opts);
