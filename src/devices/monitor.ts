@@ -66,6 +66,16 @@ export interface ConnectionObserver {
 
 type Clock = () => number;
 
+/** Whether a status entry's JSON object says it is a last will (`"will": true`). */
+function declaresWill(meta: string): boolean {
+  if (!meta.includes('"will"')) return false;
+  try {
+    return (JSON.parse(meta) as { will?: unknown }).will === true;
+  } catch {
+    return false;
+  }
+}
+
 export class PresenceMonitor implements ConnectionObserver {
   private readonly devices = new Map<string, DevicePresenceState>();
   private readonly clientDevice = new Map<string, string>();
@@ -166,7 +176,10 @@ export class PresenceMonitor implements ConnectionObserver {
         // Case-insensitive: Tasmota's LWT says `Online` / `Offline`.
         const word = e.valueText?.toLowerCase();
         const state = word === 'online' || word === 'offline' ? word : null;
-        out.push(...this.evidence(e.deviceId, { kind: 'status', at: e.tsServer, state, status }));
+        // Behind an external broker a will is just a publish; a will payload that
+        // says so ({"status":"offline","will":true}, docs/devices.md) is told apart.
+        if (state === 'offline' && declaresWill(e.meta)) out.push(...this.evidence(e.deviceId, { kind: 'disconnect', at: e.tsServer, will: true }));
+        else out.push(...this.evidence(e.deviceId, { kind: 'status', at: e.tsServer, state, status }));
       }
     }
     this.emit(out);
