@@ -308,6 +308,7 @@ describe('dashboard in Chromium', { skip }, () => {
     assert.match(tiles['ack-latency']!, /ms \/ .* ms$/);
     assert.ok(Number(tiles.deadletters) >= 2, `dead letters counted: ${tiles.deadletters}`);
     assert.equal(tiles.store, 'up');
+    assert.match(tiles['alert-outbox']!, /^\d+$/, 'the alert outbox depth is shown');
     // The commit log's processors: their lag from /metrics, their table from GET /api/v1/processors.
     const lagRows = await page.$$eval('main h2 + table tr', (trs) => trs.length);
     assert.ok(lagRows > 0, 'processor lag and the processors table are shown');
