@@ -34,7 +34,7 @@ function totalFrom(read: () => number | undefined): (this: Counter) => void {
 }
 
 export function createMetrics(registry = new Registry()) {
-  collectDefaultMetrics({ register: registry, prefix: 'telehub_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'telehub_' }); // telehub_process_*, telehub_nodejs_*
   let inflightSource: (() => number) | undefined;
   let streamSource: (() => { clients: number; sent: number; slowDisconnects: number }) | undefined;
   const receivedTallies = new Tallies();
