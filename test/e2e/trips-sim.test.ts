@@ -31,7 +31,7 @@ const CARS = 5;
 const TRIPS_PER_CAR = 3;
 
 /** Resolves once the trips processor has applied everything committed so far. */
-export async function tripsCaughtUp(t: InProcessTelehub, ms = 120_000): Promise<void> {
+export async function tripsCaughtUp(t: InProcessTelehub, ms = 480_000): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     const s = (await t.hub.processors.status()).find((p) => p.name === TRIPS);
@@ -59,7 +59,7 @@ const figures = (t: TripRow) => ({ ...t, updatedAt: 0, version: 0 });
 
 for (const kind of ['sqlite', 'postgres'] as const) {
   describe(`trips from simulated cars (${kind})`, { skip: needsMosquitto }, () => {
-    it(`${CARS} cars × ${TRIPS_PER_CAR} trips over Mosquitto and ${CARS} × ${TRIPS_PER_CAR} over HTTP give the true trips; rebuild equals live`, { timeout: 300_000 }, async () => {
+    it(`${CARS} cars × ${TRIPS_PER_CAR} trips over Mosquitto and ${CARS} × ${TRIPS_PER_CAR} over HTTP give the true trips; rebuild equals live`, { timeout: 900_000 }, async () => {
       const run = randomBytes(3).toString('hex');
       const prefix = `trips-e2e-${run}`;
       const clientId = `telehub-trips-e2e-${run}`;

@@ -18,7 +18,7 @@
 import { writeFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { SimStats, type SimReport } from '../stats.js';
-import { CAR_KINDS, planCar, planDurationMs, type CarPlan, type TrueTrip } from './plan.js';
+import { CAR_KINDS, planCar, planDurationMs, type CarPlan, type CarSample, type TrueTrip } from './plan.js';
 import { compactPayload, seed001Events } from './wire.js';
 
 export interface CarFleetOptions {
@@ -61,6 +61,8 @@ export interface SimulatedCar {
   readonly pending: number;
   /** Everything planned has been sent and acknowledged. */
   readonly finished: boolean;
+  /** When the record holding each true trip's last moving point was acknowledged (committed), by trip end ts (for the trip lag bench). */
+  readonly endAckedAt: ReadonlyMap<number, number>;
   kill(): void;
   close(): Promise<void>;
 }
@@ -84,8 +86,10 @@ class Car implements SimulatedCar {
   private stopped = false;
   private acked = 0;
   /** HTTP: batches waiting for their results (message indices), by a batch key. */
-  private readonly outbox = new Map<number, { body: string; sentAt: number; events: number }>();
+  private readonly outbox = new Map<number, { body: string; sentAt: number; events: number; messages: CarSample[][] }>();
   private httpBusy = false;
+  readonly endAckedAt = new Map<number, number>();
+  private readonly ends: Set<number>;
 
   constructor(
     readonly id: string,
@@ -94,7 +98,9 @@ class Car implements SimulatedCar {
     private readonly o: Required<Pick<CarFleetOptions, 'window' | 'resendAfterMs' | 'carPrefix'>> & CarFleetOptions,
     private readonly stats: SimStats,
     private readonly onFinished: () => void,
-  ) {}
+  ) {
+    this.ends = new Set(plan.trips.map((t) => t.end));
+  }
 
   get pending(): number {
     return this.inFlight + this.outbox.size;
@@ -144,7 +150,7 @@ class Car implements SimulatedCar {
         if (err) return; // ended with it unsent: counted lost
         this.stats.telemetryAcked++;
         this.stats.latency(Date.now() - sentAt);
-        this.ack();
+        this.ack(m);
       });
     } while (!fast);
   }
@@ -170,12 +176,12 @@ class Car implements SimulatedCar {
     this.next = to;
     const events = this.plan.messages.slice(from, to).flat().flatMap((s) => seed001Events(this.id, s));
     this.stats.eventsSent += events.length;
-    const batch = { body: JSON.stringify(events), sentAt: 0, events: events.length, messages: to - from };
+    const batch = { body: JSON.stringify(events), sentAt: 0, events: events.length, messages: this.plan.messages.slice(from, to) };
     this.outbox.set(from, batch);
     this.post(from, batch);
   }
 
-  private post(key: number, batch: { body: string; sentAt: number; events: number; messages?: number }): void {
+  private post(key: number, batch: { body: string; sentAt: number; events: number; messages: CarSample[][] }): void {
     const h = this.o.http!;
     batch.sentAt = Date.now();
     this.httpBusy = true;
@@ -191,7 +197,7 @@ class Car implements SimulatedCar {
           if (r.status === 'duplicate') this.stats.duplicates++;
         }
         this.stats.latency(Date.now() - sentAt);
-        for (let i = 0; i < (batch.messages ?? 0); i++) this.ack();
+        for (const m of batch.messages) this.ack(m);
       })
       .catch(() => undefined)
       .finally(() => {
@@ -200,7 +206,8 @@ class Car implements SimulatedCar {
       });
   }
 
-  private ack(): void {
+  private ack(m: readonly CarSample[]): void {
+    for (const s of m) if (this.ends.has(s.ts) && !this.endAckedAt.has(s.ts)) this.endAckedAt.set(s.ts, Date.now());
     this.acked++;
     if (this.finished) this.onFinished();
   }
