@@ -123,7 +123,8 @@ export function toTripRow(r: Record<string, unknown>): TripRow {
     maxCoolantC: num(r.max_coolant_c),
     fuelUsedPct: num(r.fuel_used_pct),
     points: Number(r.points),
-    gaps: JSON.parse(String(r.gaps)) as TripGap[],
+    // PostgreSQL's jsonb reorders keys: rebuild each gap in the engine's order, so an unchanged trip compares equal (recompute.ts).
+    gaps: (JSON.parse(String(r.gaps)) as TripGap[]).map((g) => ({ from: g.from, to: g.to, durationMs: g.durationMs, distanceKm: g.distanceKm })),
     updatedAt: Number(r.updated_at),
   };
 }

@@ -160,6 +160,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         const one = await stored(store, 'car-s');
         assert.equal(one.length, 1);
         assert.equal(one[0].gaps.length, 1);
+        // Recomputing a trip with a gap changes nothing (PostgreSQL's jsonb reorders the gap's keys; the row is read back in the engine's order).
+        assert.deepEqual(await rebuildTrips(store, 'car-s', 0, MAX_TIME, S, Date.now()), { written: 0, deleted: 0 });
         await live(store, runner, all.filter((e) => silent(e) && e.eventType === 'speed'), 500);
         const two = await stored(store, 'car-s');
         assert.equal(two.length, 2);
