@@ -188,7 +188,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     presenceMonitor: presence,
     alerts: config.alerts,
     tiers: tiersOn ? config.tiers : undefined,
-    tripSettings: config.trips.settings,
+    tripSettingsFor: config.trips.settingsFor,
     ingest: httpIngest,
     influx,
     commands,
