@@ -16,6 +16,7 @@ import { RetentionJob } from '../../retention/job.js';
 import { stopTestPostgres, testDatabase } from '../../../test/helpers/postgres.js';
 import { PostgresStore } from './index.js';
 import { dayStart, ensurePartitions, listPartitions, partitionName } from './partitions.js';
+import { migrationPlan } from '../migrations/plan.js';
 
 after(() => stopTestPostgres());
 
@@ -156,4 +157,48 @@ describe('postgres: day partitions of events', () => {
       assert.equal(r2.eventIdsPruned, 1);
       assert.deepEqual((await store.writeBatch({ events: [ev({ tsServer: NOW + 8 * DAY })], deadLetters: [] })).statuses, ['stored']);
     }));
+
+  it('a flat events table filled under migration 12: the dry run prints the plan and changes nothing; migrate keeps every row, its log number and its dedup', async () => {
+    const db = await testDatabase();
+    const store = new PostgresStore({ connectionString: db.url, poolSize: 3 });
+    try {
+      await store.migrate(12);
+      const sql = (q: string, p: unknown[] = []) => store.processors.select(q, p);
+      const today = dayStart(Date.now());
+      // Three days of 500 events, one dated a week ahead, one with neither time.
+      await sql(`INSERT INTO events (event_id, device_id, schema, event_type, value_num, ts_device, ts_server, meta)
+        SELECT 'f-' || g, 'dev-' || (g % 7), 1, 'temp', g, CASE WHEN g % 2 = 0 THEN t END, t, ('{"g":' || g || '}')::jsonb
+        FROM generate_series(0, 1499) AS g, LATERAL (SELECT to_timestamp(($1::int8 + g * 172800) / 1000.0) AS t) AS x`, [today - 2 * DAY]);
+      await sql(`INSERT INTO events (event_id, device_id, schema, event_type, value_num, ts_device, ts_server) VALUES
+        ('ahead', 'dev-a', 1, 'temp', 1, to_timestamp($1 / 1000.0), now()), ('untimed', 'dev-a', 1, 'temp', 2, NULL, NULL)`, [today + 7 * DAY]);
+      const before = await sql('SELECT event_id, seq::float8 AS seq FROM events ORDER BY seq');
+
+      const plan = (await migrationPlan(store)).join('\n');
+      assert.match(plan, /at version 12; this telehub has 13/);
+      assert.match(plan, /13 {2}partitioned raw events/);
+      assert.match(plan, /rename events \(1,502 rows/);
+      assert.match(plan, /move the 1 rows dated/);
+      assert.match(plan, /on the 1 rows with neither time/);
+      assert.match(plan, new RegExp(`${new Date(today - 2 * DAY).toISOString().slice(0, 10)} +500`));
+      assert.deepEqual((await store.migrationVersions()).at(-1), 12, 'the dry run changed nothing');
+      assert.equal((await sql("SELECT count(*)::int AS n FROM pg_partitioned_table WHERE partrelid = to_regclass('events')"))[0].n, 0);
+
+      await store.migrate();
+      assert.deepEqual(await sql('SELECT event_id, seq::float8 AS seq FROM events ORDER BY seq'), before, 'every row, with its log number');
+      assert.equal(await where(sql, 'f-0'), 'events_flat');
+      assert.equal(await where(sql, 'ahead'), 'events_default');
+      assert.notEqual((await sql("SELECT ts_server FROM events WHERE event_id = 'untimed'"))[0].ts_server, null);
+      const old = await store.getEvent('f-3');
+      assert.equal(old?.meta, '{"g": 3}');
+      // Dedup covers the ids stored before the migration; new writes follow the old log numbers.
+      const res = await store.writeBatch({ events: [{ eventId: 'f-3', deviceId: 'dev-3', schema: 1, eventType: 'temp', valueNum: 3, valueText: null, unit: null, tsDevice: null, tsServer: old!.tsServer, meta: '{"g": 3}' }, { eventId: 'new', deviceId: 'dev-a', schema: 1, eventType: 'temp', valueNum: 1, valueText: null, unit: null, tsDevice: null, tsServer: Date.now(), meta: '{}' }], deadLetters: [] });
+      assert.deepEqual(res.statuses, ['duplicate', 'stored']);
+      const [last] = await store.log.read(Number(before.at(-1)!.seq), 10);
+      assert.equal(last.kind === 'event' && last.event.eventId, 'new');
+      assert.equal(await where(sql, 'new'), 'events_flat', 'today is still events_flat\'s');
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
 });
