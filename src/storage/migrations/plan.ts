@@ -38,7 +38,7 @@ async function partitionPlan(store: Store, now: number): Promise<string[]> {
   const [shape] = await select(
     `SELECT to_regclass('events') IS NOT NULL AS has,
             EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass('events')) AS partitioned,
-            CASE WHEN to_regclass('events') IS NULL THEN 0 ELSE pg_total_relation_size('events') END::float8 AS bytes`,
+            COALESCE(pg_total_relation_size(to_regclass('events')), 0)::float8 AS bytes`,
   );
   if (shape.has !== true) return ['Migration 13: there is no events table yet; migration 1 creates it, then it becomes partitioned while empty.'];
   if (shape.partitioned === true) return ['Migration 13: events is already partitioned; it is recorded and nothing else changes.'];
