@@ -3,13 +3,13 @@
  * past their retention, dead letters past theirs or over their size ceiling,
  * and checks the disk guardrail.
  *
- * Never a giant DELETE: rows go in chunks of TELEHUB_RETENTION_CHUNK, each
- * chunk's keys read through the time index and deleted by key in its own
- * short transaction, which queues with the write batches (SQLite: on the
- * one writer thread; PostgreSQL: row locks on old rows only, which no writer
- * touches). Intake therefore waits at most one chunk, and a run's cost grows
- * with what it drops, not with the table (docs/data-lifecycle.md has the
- * measurements, and why this and not partitions for now).
+ * Never a giant DELETE. PostgreSQL: raw events are day partitions, dropped
+ * whole (partitions(), src/storage/postgres/partitions.ts). SQLite (and
+ * PostgreSQL's default and pre-partitioning partitions): rows go in chunks
+ * of TELEHUB_RETENTION_CHUNK, each chunk's keys read through the time index
+ * and deleted by key in its own short transaction, which queues with the
+ * write batches, so intake waits at most one chunk
+ * (docs/data-lifecycle.md has the measurements, and why SQLite keeps this).
  *
  * What is never dropped: a raw event under a bucket that may still be
  * recomputed (above the first tier's sealed watermark, or in a bucket still
