@@ -3,7 +3,7 @@
  * `storeConformance`): they are log entries of their own kind, numbered
  * from the same sequence as events and dead letters, so one reader sees the
  * three kinds in one commit order; the same transition appended twice is
- * stored once; migration 13 moves the transitions older versions kept as
+ * stored once; migration 14 moves the transitions older versions kept as
  * rows of `events` into their table, keeping their numbers.
  */
 import assert from 'node:assert/strict';
@@ -118,10 +118,10 @@ export function presenceConformance(
       assert.equal(await f.store.log.head(), seen[seen.length - 1].seq);
     }));
 
-  it('migration 13 moves the presence rows of events into their own table, keeping their numbers and leaving devices\' own presence readings', async () =>
+  it('migration 14 moves the presence rows of events into their own table, keeping their numbers and leaving devices\' own presence readings', async () =>
     withStore(async (f) => {
       if (!f.sql || !f.query) return;
-      // The rows version 12 wrote: presence transitions as events (the monitor's ids and meta).
+      // The rows versions up to 13 wrote: presence transitions as events (the monitor's ids and meta).
       const monitor = (d: string, state: string, at: number, cause: string, from: string) =>
         ev(`${d}:presence:${at}:${state}`, d, { eventType: 'presence', valueNum: null, valueText: state, tsServer: at, meta: JSON.stringify({ cause, from }) });
       await f.store.writeBatch({ events: [ev('r1', 'node-1', { tsServer: T0 }), monitor('node-1', 'online', T0, 'data', 'unknown')], deadLetters: [] });
@@ -145,8 +145,8 @@ export function presenceConformance(
       ]);
       await f.store.processors.commit('device-counters', 0, before[1].seq, []);
       await f.store.close();
-      // Back to version 12, then migrated again.
-      await f.sql(`DROP TABLE presence_transitions; DELETE FROM telehub_migrations WHERE version >= 13`);
+      // Back to version 13, then migrated again.
+      await f.sql(`DROP TABLE presence_transitions; DELETE FROM telehub_migrations WHERE version >= 14`);
       const s = await reopenMigrated(f);
       assert.deepEqual(await s.migrationVersions(), MIGRATIONS.map((m) => m.version));
       const after = await readAll(s);

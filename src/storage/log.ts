@@ -10,7 +10,7 @@ import type { StoredDeadLetter, StoredEvent } from './store.js';
 
 /**
  * A change of a device's presence (src/devices/): kept in its own table
- * (`presence_transitions`, migration 13), numbered from the same log
+ * (`presence_transitions`, migration 14), numbered from the same log
  * sequence as events and dead letters, so it is not a row of `events`.
  */
 export interface PresenceTransitionEntry {

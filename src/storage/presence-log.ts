@@ -1,6 +1,6 @@
 /**
  * Presence transitions as commit-log entries (their own table,
- * `presence_transitions`, migration 13): appending them with a log number
+ * `presence_transitions`, migration 14): appending them with a log number
  * from the same source as events and dead letters, and reading a device's
  * history.
  *
