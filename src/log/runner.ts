@@ -12,11 +12,18 @@
  * Two runners of the same processor (two processes, or a rebuild while
  * telehub runs) are safe: the checkpoint moves by compare-and-set, and the
  * loser re-reads the checkpoint and goes on from there.
+ *
+ * The processors share one reader of the log (`SharedLogReader`): a page is
+ * read once and handed to every processor at or within it; a processor that
+ * lags (rebuilt, retrying, slow) reads on its own until it is back within the
+ * shared pages. Each processor still runs its own loop (apply, commit,
+ * back-off, clock), so one that throws or is slow holds up no other.
  */
 import type { Logger } from 'pino';
 import { CheckpointMovedError } from '../storage/log.js';
 import type { Store } from '../storage/store.js';
 import type { Processor } from './processor.js';
+import { SharedLogReader, type SharedReaderCounters } from './shared-reader.js';
 import { Wakeup } from './wakeup.js';
 
 export interface RunnerOptions {
@@ -64,6 +71,7 @@ export class ProcessorRunner {
   private readonly running = new Map<string, Running>();
   private stopped = false;
   private readonly stopSignal = new Wakeup();
+  private readonly reader: SharedLogReader;
   /** Called for each failed attempt (metrics). */
   onError?: (name: string) => void;
 
@@ -78,6 +86,12 @@ export class ProcessorRunner {
       if (this.running.has(p.name)) throw new Error(`two processors are named ${p.name}`);
       this.running.set(p.name, { processor: p, checkpoint: 0, state: 'stopped', errors: 0, lastError: null, lastTick: 0 });
     }
+    this.reader = new SharedLogReader(store.log, { maxBatch: opts.batchSize }, () => this.wakeup.generation);
+  }
+
+  /** How the shared reader served the processors (reads of the log, answers shared). */
+  get readerCounters(): Readonly<SharedReaderCounters> {
+    return this.reader.counters;
   }
 
   get names(): string[] {
@@ -117,7 +131,7 @@ export class ProcessorRunner {
     if (r === undefined) throw new Error(`no processor named ${name}`);
     r.checkpoint = await this.store.processors.register(name);
     for (;;) {
-      const n = await this.step(r);
+      const n = await this.step(r, { gen: this.wakeup.generation, fresh: true });
       progress?.(r.checkpoint);
       if (n === 0) return r.checkpoint;
     }
@@ -148,15 +162,21 @@ export class ProcessorRunner {
     );
   }
 
-  /** Reads one page after the checkpoint and applies it; returns how many entries it applied. */
-  private async step(r: Running): Promise<number> {
+  /**
+   * Takes the page after the checkpoint (from the shared reader) and applies
+   * it; returns how many entries it applied. `read.gen` is the wake-up
+   * generation taken before: an empty page then means nothing had committed
+   * before that ring.
+   */
+  private async step(r: Running, read: { gen: number; fresh?: boolean }): Promise<number> {
     const from = r.checkpoint;
-    const entries = await this.store.log.read(from, this.opts.batchSize);
+    const entries = await this.reader.after(from, read);
     if (entries.length === 0) return 0;
     const statements = await r.processor.apply(entries, this.store.kind);
     const to = entries[entries.length - 1].seq;
     await this.store.processors.commit(r.processor.name, from, to, statements);
     r.checkpoint = to;
+    this.reader.release(this.lowestCheckpoint());
     if (r.processor.afterCommit) {
       try {
         await r.processor.afterCommit(entries);
@@ -190,7 +210,7 @@ export class ProcessorRunner {
     for (let attempt = 0; !this.stopped; ) {
       const gen = this.wakeup.generation;
       try {
-        const n = await this.step(r);
+        const n = await this.step(r, { gen });
         const nextTick = n === 0 ? await this.tick(r) : Infinity;
         if (r.state === 'retrying') {
           this.log.info({ processor: name, checkpoint: r.checkpoint }, 'Processor is applying entries again.');
@@ -226,6 +246,13 @@ export class ProcessorRunner {
         if (at !== undefined) r.checkpoint = at;
       }
     }
+  }
+
+  /** The smallest checkpoint of the processors following the log here: kept pages below it serve no one. */
+  private lowestCheckpoint(): number {
+    let low = Infinity;
+    for (const r of this.running.values()) if (r.loop !== undefined && r.checkpoint < low) low = r.checkpoint;
+    return low;
   }
 
   /** Stores the runner's state for other processes (`telehub processors`); best effort, as the store may be what failed. */
