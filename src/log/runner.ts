@@ -100,12 +100,13 @@ export class ProcessorRunner {
 
   /** Registers every processor's checkpoint and starts following the log. */
   async start(): Promise<void> {
+    // All registered before any follows, so those at one checkpoint start on the same shared pages.
     for (const r of this.running.values()) {
       r.checkpoint = await this.store.processors.register(r.processor.name);
       r.state = 'running';
       await this.record(r.processor.name, 'running');
-      r.loop = this.follow(r);
     }
+    for (const r of this.running.values()) r.loop = this.follow(r);
   }
 
   /** Stops after the step each processor is in; its checkpoint stays where its last commit put it. */

@@ -4,29 +4,27 @@
  * checkpoint lies at or within it, instead of each processor reading the
  * same entries again.
  *
- * - A processor at the newest page's end asks for the next page: the first
- *   one to ask starts the read, the others join it (single flight), so N
- *   processors at the head cost one read per page.
+ * - Processors at the same checkpoint share one read (single flight): N
+ *   processors following the head cost one read per page.
  * - A processor whose checkpoint lies inside a kept page gets the rest of that
  *   page (a slice: still one snapshot's entries, all of them between its
  *   checkpoint and the page's end).
  * - A processor behind the kept pages (rebuilt, back from retrying, slow)
- *   reads on its own, full pages, until its checkpoint falls inside the kept
- *   pages again; then it is served from them (it has rejoined).
- * - A processor ahead of the kept pages (another runner or a rebuild moved its
- *   checkpoint) moves the shared position forward to it: the shared reader
- *   follows the front, laggards read on their own.
+ *   reads on its own, full pages (kept too, so laggards at one checkpoint
+ *   share them), until its checkpoint falls inside the kept pages again; then
+ *   it is served from them: it has rejoined.
  *
- * The shared page size adapts: a page that comes back full doubles the next
- * limit (a backlog: fewer, bigger transactions, up to the processor batch
- * size); a short one sets it to twice what came (near the head: small steps,
- * applied as soon as they commit).
+ * The page size at the front (the furthest any read has reached) adapts: a
+ * page that comes back full doubles the next limit (a backlog: fewer, bigger
+ * transactions, up to the processor batch size); a short one sets it to
+ * twice what came (near the head: small steps, applied as soon as they
+ * commit). Reads behind the front take full pages.
  *
  * Wake-ups: a processor that finds nothing waits for the next ring. It may
- * only take "nothing" from a read issued after the generation it took
- * before asking (else a commit rung between that read's start and its
- * asking would be missed until the poll), so a request with a newer
- * generation waits for an older read in flight and then reads again.
+ * only take "nothing" from a read issued at or after the wake-up generation
+ * it took before asking (else a commit rung between that read's start and its
+ * asking would wait for the poll), so a request with a newer generation
+ * waits for an older read in flight and then reads again.
  *
  * @example
  * const reader = new SharedLogReader(store.log, { maxBatch: 1000 }, () => wakeup.generation);
@@ -39,7 +37,7 @@ export interface SharedReaderOptions {
   maxBatch: number;
   /** Smallest shared page (default: an eighth of maxBatch, at least 1). */
   minBatch?: number;
-  /** Entries kept for processors a little behind the front (default: 4 × maxBatch; the newest page is always kept). */
+  /** Entries kept for processors a little behind (default: 4 × maxBatch); over it, the pages furthest behind go first. */
   keepEntries?: number;
 }
 
@@ -52,9 +50,9 @@ export interface AfterOptions {
 
 /** How the reader served its callers (tests, diagnostics). */
 export interface SharedReaderCounters {
-  /** Reads of the log for the shared position (one per page, whoever asked). */
+  /** Reads at the front (the furthest any read had reached): one per page, however many processors asked. */
   sharedReads: number;
-  /** Reads of processors behind (or beside) the shared pages. */
+  /** Reads behind the front: processors catching up on their own. */
   ownReads: number;
   /** Answers taken from a kept page or a read another processor started. */
   shared: number;
@@ -68,7 +66,6 @@ interface Page {
 }
 
 interface Flight {
-  after: number;
   /** Wake-up generation when it was issued. */
   gen: number;
   /** Order of issue (for `fresh`). */
@@ -77,11 +74,13 @@ interface Flight {
 }
 
 export class SharedLogReader {
+  /** Kept pages, oldest read first. */
   private pages: Page[] = [];
   private kept = 0;
-  /** End of the newest page: where the next shared read starts (undefined until the first). */
-  private front: number | undefined;
-  private flight: Flight | undefined;
+  /** The furthest position any read has reached: reads from there on take the adaptive limit. */
+  private front = 0;
+  /** Reads in flight, by the position they read after. */
+  private readonly flights = new Map<number, Flight>();
   private issued = 0;
   private limit: number;
   private readonly min: number;
@@ -109,34 +108,42 @@ export class SharedLogReader {
         this.counters.shared++;
         return kept;
       }
-      const f = this.flight;
-      if (f !== undefined) {
-        if (f.after === checkpoint && f.gen >= opts.gen && (!opts.fresh || f.id > mark)) {
-          this.counters.shared++;
-          return (await f.page).entries;
-        }
-        if (this.front !== undefined && checkpoint < this.front) return this.own(checkpoint);
-        // At or ahead of the front while an older read runs: wait for it, then look again.
-        await f.page.catch(() => {});
-        continue;
+      const f = this.flights.get(checkpoint);
+      if (f === undefined) return (await this.read(checkpoint)).entries;
+      if (f.gen >= opts.gen && (!opts.fresh || f.id > mark)) {
+        this.counters.shared++;
+        return (await f.page).entries;
       }
-      if (this.front !== undefined && checkpoint < this.front) return this.own(checkpoint);
-      if (this.front !== checkpoint) this.rebase(checkpoint);
-      return (await this.readFront()).entries;
+      // Issued before the ring (or the call) this asker must see past: wait for it, then look again.
+      await f.page.catch(() => {});
     }
   }
 
-  /** Forgets kept pages every processor has passed (`low`: the smallest checkpoint of those that still may ask). */
+  /** Forgets kept pages every processor has passed (`low`: the smallest checkpoint of those that may still ask). */
   release(low: number): void {
-    while (this.pages.length > 1 && this.pages[0].to <= low) this.drop();
+    if (this.pages.every((p) => p.to > low)) return;
+    this.pages = this.pages.filter((p) => p.to > low);
+    this.kept = this.pages.reduce((n, p) => n + p.entries.length, 0);
   }
 
-  /** The rest of the kept page holding `checkpoint`, if any. */
+  /**
+   * Over the limit of kept entries, forgets the pages furthest behind first
+   * (maybe the one just read by a laggard): the pages at the front serve the
+   * processors that follow the head, which are most of them.
+   */
+  private trim(): void {
+    while (this.kept > this.keep && this.pages.length > 0) {
+      let low = 0;
+      for (let i = 1; i < this.pages.length; i++) if (this.pages[i].to < this.pages[low].to) low = i;
+      this.kept -= this.pages.splice(low, 1)[0].entries.length;
+    }
+  }
+
+  /** The rest of a kept page holding `checkpoint` (the newest such page), if any. */
   private slice(checkpoint: number): readonly LogEntry[] | undefined {
-    const pages = this.pages;
-    if (pages.length === 0 || checkpoint < pages[0].after || checkpoint >= pages[pages.length - 1].to) return undefined;
-    for (const p of pages) {
-      if (checkpoint >= p.to) continue;
+    for (let i = this.pages.length - 1; i >= 0; i--) {
+      const p = this.pages[i];
+      if (checkpoint < p.after || checkpoint >= p.to) continue;
       if (checkpoint === p.after) return p.entries;
       // First entry past the checkpoint (entries ascend; the checkpoint need not be one of them).
       let lo = 0;
@@ -151,52 +158,34 @@ export class SharedLogReader {
     return undefined;
   }
 
-  private async own(checkpoint: number): Promise<readonly LogEntry[]> {
-    this.counters.ownReads++;
-    return this.log.read(checkpoint, this.max);
-  }
-
-  /** Moves the shared position to `to` (the first read, or a processor ahead of it), dropping kept pages. */
-  private rebase(to: number): void {
-    this.pages = [];
-    this.kept = 0;
-    this.front = to;
-    this.limit = this.min;
-  }
-
-  private readFront(): Promise<Page> {
-    const after = this.front!;
-    const limit = this.limit;
-    this.counters.sharedReads++;
+  private read(after: number): Promise<Page> {
+    const atFront = after >= this.front;
+    const limit = atFront ? this.limit : this.max;
+    if (atFront) this.counters.sharedReads++;
+    else this.counters.ownReads++;
     const flight: Flight = {
-      after,
       gen: this.generation(),
       id: ++this.issued,
       page: this.log.read(after, limit).then(
         (entries) => {
-          if (this.flight === flight) this.flight = undefined;
+          if (this.flights.get(after) === flight) this.flights.delete(after);
           const page: Page = { after, to: entries.length === 0 ? after : entries[entries.length - 1].seq, entries };
-          if (entries.length > 0 && this.front === after) {
+          if (entries.length > 0) {
             this.pages.push(page);
             this.kept += entries.length;
-            this.front = page.to;
-            while (this.pages.length > 1 && this.kept > this.keep) this.drop();
+            this.trim();
+            if (page.to > this.front) this.front = page.to;
           }
-          this.limit = entries.length >= limit ? Math.min(this.max, limit * 2) : Math.min(this.max, Math.max(this.min, 2 * entries.length));
+          if (atFront) this.limit = entries.length >= limit ? Math.min(this.max, limit * 2) : Math.min(this.max, Math.max(this.min, 2 * entries.length));
           return page;
         },
         (err: unknown) => {
-          if (this.flight === flight) this.flight = undefined;
+          if (this.flights.get(after) === flight) this.flights.delete(after);
           throw err;
         },
       ),
     };
-    this.flight = flight;
+    this.flights.set(after, flight);
     return flight.page;
-  }
-
-  private drop(): void {
-    const p = this.pages.shift();
-    if (p !== undefined) this.kept -= p.entries.length;
   }
 }
