@@ -51,6 +51,7 @@ import { sampleProcessorLag, type LagReport } from './lib/processor-lag.js';
 import { cleanTelehubEnv } from './lib/http-telehub.js';
 import { formatHttpTable, runHttpSuite, type HttpSuiteReport } from './http.js';
 import { formatQueryTable, runQuerySuite, type QuerySuiteReport } from './query.js';
+import { runTripLagSuite, type TripLagReport } from './trips-lag.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = path.join(repoRoot, 'bench', 'results');
@@ -93,13 +94,13 @@ const CLIENT: Generator = (() => {
   }
   return raw as Generator;
 })();
-/** BENCH_SUITES: mqtt (modes a, b, c), http (HTTP ingest, bench/http.ts), query (query latency, bench/query.ts). */
-type Suite = 'mqtt' | 'http' | 'query';
+/** BENCH_SUITES: mqtt (modes a, b, c), http (HTTP ingest, bench/http.ts), query (query latency, bench/query.ts), trips (live trip lag, bench/trips-lag.ts). */
+type Suite = 'mqtt' | 'http' | 'query' | 'trips';
 const SUITES: Suite[] = (() => {
-  const raw = (process.env.BENCH_SUITES ?? 'mqtt,http,query').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  const bad = raw.filter((m) => !['mqtt', 'http', 'query'].includes(m));
+  const raw = (process.env.BENCH_SUITES ?? 'mqtt,http,query,trips').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const bad = raw.filter((m) => !['mqtt', 'http', 'query', 'trips'].includes(m));
   if (bad.length > 0 || raw.length === 0) {
-    process.stderr.write(`BENCH_SUITES=${process.env.BENCH_SUITES}: use a comma-separated subset of mqtt,http,query\n`);
+    process.stderr.write(`BENCH_SUITES=${process.env.BENCH_SUITES}: use a comma-separated subset of mqtt,http,query,trips\n`);
     process.exit(2);
   }
   return [...new Set(raw)] as Suite[];
@@ -560,6 +561,7 @@ async function main(): Promise<number> {
   const results: ModeResult[] = [];
   let httpReport: HttpSuiteReport | undefined;
   let queryReport: QuerySuiteReport | undefined;
+  let tripsReport: TripLagReport | undefined;
   const suiteErrors: string[] = [];
   const services: Record<string, unknown> = {};
   let broker: Broker | string | undefined;
@@ -645,6 +647,14 @@ async function main(): Promise<number> {
         suiteErrors.push(`query: ${(err as Error).stack ?? String(err)}`);
       }
     }
+    if (SUITES.includes('trips') && !interrupt.interrupted) {
+      log('\n== Live trip lag (bench/trips-lag.ts)');
+      try {
+        tripsReport = await runTripLagSuite({ log });
+      } catch (err) {
+        suiteErrors.push(`trips: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
   } finally {
     if (typeof pgp === 'object') await pgp.shutdown().catch((err) => log(`(could not stop PostgreSQL: ${(err as Error).message})`));
     if (typeof broker === 'object') await broker.stop().catch((err) => log(`(could not stop Mosquitto: ${(err as Error).message})`));
@@ -664,9 +674,14 @@ async function main(): Promise<number> {
     log(`\n== Query latency (${queryReport.settings.events.toLocaleString('en-US')} events, ${queryReport.settings.devices} devices; 24 h series at 1 min)\n${formatQueryTable(queryReport)}`);
     for (const st of queryReport.stores) for (const p of st.problems) log(`  ${st.store} PROBLEM: ${p}`);
   }
+  if (tripsReport) {
+    log(`\n== Live trip lag (${tripsReport.cars} cars × ${tripsReport.tripsPerCar} trips, embedded broker + SQLite)`);
+    log(`  trips shown ${tripsReport.trips.seen}/${tripsReport.trips.expected}; lag from the end record's commit to its trip row: p50 ${tripsReport.lagMs.p50} ms, p99 ${tripsReport.lagMs.p99} ms, max ${tripsReport.lagMs.max} ms; ${tripsReport.recordsPerSecond} records/s`);
+    for (const p of tripsReport.problems) log(`  PROBLEM: ${p}`);
+  }
   for (const e of suiteErrors) log(`\nSUITE FAILED: ${e}`);
 
-  const ok = results.every((r) => r.status !== 'failed') && (httpReport?.ok ?? true) && (queryReport?.ok ?? true) && suiteErrors.length === 0;
+  const ok = results.every((r) => r.status !== 'failed') && (httpReport?.ok ?? true) && (queryReport?.ok ?? true) && (tripsReport?.ok ?? true) && suiteErrors.length === 0;
   const report = {
     date: started.toISOString(),
     durationSeconds: round((Date.now() - started.getTime()) / 1000, 1),
@@ -687,6 +702,7 @@ async function main(): Promise<number> {
     targets,
     http: httpReport,
     query: queryReport,
+    trips: tripsReport,
     suiteErrors,
   };
   mkdirSync(resultsDir, { recursive: true });

@@ -42,6 +42,8 @@ import { BrokerHealth } from './sources/broker-health/index.js';
 import { SysRelay } from './sources/broker-health/sys-relay.js';
 import { openStore } from './storage/open.js';
 import { AlertDeliverer } from './alerts/deliverer.js';
+import { OutboxCleaner, outboxDepth } from './alerts/outbox.js';
+import { MQTT_TARGET } from './alerts/config.js';
 import { CommandDispatcher } from './commands/dispatcher.js';
 import { commandAnswers, registerCommandAnswers } from './commands/answers.js';
 import type { Store } from './storage/store.js';
@@ -109,6 +111,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   let stopping = false;
   let started = false;
   let alertDeliverer: AlertDeliverer | undefined;
+  let outboxCleaner: OutboxCleaner | undefined;
   // The writer exists from the start (it touches the store only on submit);
   // HTTP ingestion answers 503 until the store is migrated.
   const w = new BatchWriter(store, config.pipeline, log, metrics);
@@ -177,7 +180,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     presence: config.presence,
     alerts: config.alerts,
     tiers: tiersOn ? config.tiers : undefined,
-    tripSettings: config.trips.settings,
+    tripSettingsFor: config.trips.settingsFor,
     ingest: httpIngest,
     influx,
     commands,
@@ -292,6 +295,19 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   const publisher = ingest.deadLetterOut;
   alertDeliverer = new AlertDeliverer(store.processors, store.kind, config.alerts, { log, wakeup, mqtt: () => publisher });
   alertDeliverer.start();
+  outboxCleaner = new OutboxCleaner(store.processors, store.kind, config.alerts, { log });
+  outboxCleaner.start();
+  {
+    const deliverer = alertDeliverer;
+    const cleaner = outboxCleaner;
+    metrics.observeAlerts({
+      byTarget: () => deliverer.byTarget,
+      channelOf: (target) => (target === MQTT_TARGET ? 'mqtt' : (config.alerts.webhooks.find((h) => h.name === target)?.type ?? 'unknown')),
+      targets: () => deliverer.targets,
+      depth: () => outboxDepth(store.processors, store.kind),
+      deleted: () => cleaner.deleted,
+    });
+  }
   refresher?.start();
   retention.start();
   log.info({ processors: processors.names }, 'Processors following the commit log.');
@@ -319,6 +335,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     await retention.stop();
     await refresher?.stop();
     await alertDeliverer?.stop();
+    await outboxCleaner?.stop();
     await processors.stop();
     await external?.close();
     await embedded?.close();

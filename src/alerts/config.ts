@@ -25,15 +25,17 @@ export interface AlertsConfig {
   timeoutMs: number;
   /** Longest wait between looks at the outbox when nothing rang. */
   pollMs: number;
+  /** Delivered outbox rows older than this (by delivery time) are deleted; 0 keeps them (src/alerts/outbox.ts). */
+  outboxRetentionMs: number;
 }
 
-export const DEFAULT_ALERTS: AlertsConfig = { rules: [], webhooks: [], mqtt: true, tickMs: 5000, retryMinMs: 1000, retryMaxMs: 300_000, timeoutMs: 10_000, pollMs: 1000 };
+export const DEFAULT_ALERTS: AlertsConfig = { rules: [], webhooks: [], mqtt: true, tickMs: 5000, retryMinMs: 1000, retryMaxMs: 300_000, timeoutMs: 10_000, pollMs: 1000, outboxRetentionMs: 7 * 86_400_000 };
 
 /** The name of the MQTT target in the outbox (webhooks may not take it). */
 export const MQTT_TARGET = 'mqtt';
 
 /** Keys of the section itself, of a webhook, and (rules.ts) of a rule. */
-export const ALERTS_KEYS = ['rules', 'webhooks', 'mqtt', 'tick', 'retry_min', 'retry_max', 'timeout', 'poll'] as const;
+export const ALERTS_KEYS = ['rules', 'webhooks', 'mqtt', 'tick', 'retry_min', 'retry_max', 'timeout', 'poll', 'outbox_retention'] as const;
 export const WEBHOOK_KEYS = ['name', 'type', 'url', 'token'] as const;
 
 function unknown(at: string, k: string, known: readonly string[]): string {
@@ -59,6 +61,11 @@ export function checkAlerts(value: unknown, path: string, problems: string[]): A
     const ms = parseDuration(o[k]);
     if (ms === undefined || ms < min) problems.push(`${path}.${k}: must be a duration of at least ${min}ms, such as 5s or 2m, got ${JSON.stringify(o[k])}`);
     else (out as unknown as Record<string, number>)[field] = ms;
+  }
+  if (o.outbox_retention !== undefined) {
+    const ms = parseDuration(o.outbox_retention);
+    if (ms === undefined || (ms !== 0 && ms < 60_000)) problems.push(`${path}.outbox_retention: must be 0 (keep delivered rows) or a duration of at least 1m, such as 7d, got ${JSON.stringify(o.outbox_retention)}`);
+    else out.outboxRetentionMs = ms;
   }
   if (out.retryMaxMs < out.retryMinMs) problems.push(`${path}.retry_max: must be at least retry_min`);
   if (o.webhooks !== undefined) {

@@ -56,6 +56,12 @@ export class AlertDeliverer {
   private readonly now: () => number;
   /** Deliveries that succeeded / failed since start (metrics, tests). */
   readonly counters = { delivered: 0, failed: 0 };
+  /**
+   * The same per target (a webhook's name, or `mqtt`), with `retried`: attempts
+   * at a change that had failed before (whatever their outcome). Running
+   * totals since start; /metrics reads them (telehub_alert_deliveries_total).
+   */
+  readonly byTarget = new Map<string, { delivered: number; failed: number; retried: number }>();
 
   constructor(
     private readonly store: Pick<ProcessorStore, 'select' | 'execute'>,
@@ -120,14 +126,19 @@ export class AlertDeliverer {
       const n = JSON.parse(row.payload) as AlertNotification;
       const stream = `${n.rule}\u0000${n.device_id}`;
       if (failed.has(stream)) continue; // an earlier change of this stream just failed: keep the order
+      let tally = this.byTarget.get(row.target);
+      if (tally === undefined) this.byTarget.set(row.target, (tally = { delivered: 0, failed: 0, retried: 0 }));
+      if (row.attempts > 0) tally.retried++;
       try {
         await this.send(row.target, n);
         await this.store.execute([{ sql: ph(this.dialect, 'UPDATE alert_outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?'), params: [this.now(), row.id] }]);
         this.counters.delivered++;
+        tally.delivered++;
         this.opts.log.info({ target: row.target, rule: n.rule, device: n.device_id, state: n.state, id: n.id }, 'Alert change delivered.');
       } catch (err) {
         failed.add(stream);
         this.counters.failed++;
+        tally.failed++;
         const message = err instanceof Error ? err.message : String(err);
         const delay = this.backoff(row.attempts);
         await this.store

@@ -95,7 +95,7 @@ describe('alert rules and the alerts section', () => {
     const problems: string[] = [];
     checkAlerts({ tik: '1s', webhooks: [{ name: 'mqtt', type: 'slack', url: 'ftp://x' }], rules: [{ name: 'a', event_type: 't', above: 1, notify: ['nope'] }] }, 'alerts', problems);
     assert.deepEqual(problems, [
-      'alerts.tik: unknown key; known here: rules, webhooks, mqtt, tick, retry_min, retry_max, timeout, poll',
+      'alerts.tik: unknown key; known here: rules, webhooks, mqtt, tick, retry_min, retry_max, timeout, poll, outbox_retention',
       'alerts.webhooks[0].name: mqtt is the MQTT publication\'s name; choose another',
       'alerts.webhooks[0].type: must be one of ntfy, gotify, json',
       'alerts.webhooks[0].url: must be an http:// or https:// URL',

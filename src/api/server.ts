@@ -17,7 +17,8 @@ import { registerProcessorRoutes } from './routes/processors.js';
 import { registerAlertRoutes } from './routes/alerts.js';
 import type { AlertsConfig } from '../alerts/config.js';
 import { registerTripRoutes } from './routes/trips.js';
-import { DEFAULT_TRIP_SETTINGS, type TripSettings } from '../trips/index.js';
+import { DEFAULT_TRIP_SETTINGS } from '../trips/index.js';
+import type { TripSettingsFor } from '../trips/config.js';
 import type { ProcessorRunner } from '../log/runner.js';
 import type { LiveHub } from '../sinks/live/hub.js';
 import type { DeadLetterReplay } from '../sources/http-ingest/replay.js';
@@ -58,8 +59,8 @@ export interface HttpDeps {
   alerts?: AlertsConfig;
   /** The rollup tiers the series API answers from; undefined: from raw only. */
   tiers?: TierConfig;
-  /** Trip thresholds (GET /api/v1/trips: the current state, tracks); default DEFAULT_TRIP_SETTINGS. */
-  tripSettings?: TripSettings;
+  /** Each vehicle's trip thresholds (GET /api/v1/trips: the current state, tracks); default DEFAULT_TRIP_SETTINGS for all. */
+  tripSettingsFor?: TripSettingsFor;
   maxBodyBytes?: number;
   /** TELEHUB_DASHBOARD_AUTH=off: read and admin routes answer requests without a token. */
   openReads?: boolean;
@@ -130,11 +131,11 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
     if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay, tiers: deps.tiers });
     if (deps.hub) await app.register(registerStreamRoutes, { auth, hub: deps.hub });
-    if (deps.store) await app.register(registerDeviceRoutes, { auth, store: deps.store, presence: deps.presence ?? DEFAULT_PRESENCE });
+    if (deps.store) await app.register(registerDeviceRoutes, { auth, store: deps.store, presence: deps.presence ?? DEFAULT_PRESENCE, tripSettingsFor: deps.tripSettingsFor ?? (() => DEFAULT_TRIP_SETTINGS) });
     if (deps.commands && store) await app.register(registerCommandRoutes, { auth, commands: deps.commands, repo: store.commands, isRetriable: (err) => store.isRetriable(err) });
     if (deps.store && deps.processors) await app.register(registerProcessorRoutes, { auth, store: deps.store, processors: deps.processors });
     if (deps.store && deps.alerts) await app.register(registerAlertRoutes, { auth, store: deps.store, alerts: deps.alerts });
-    if (deps.store) await app.register(registerTripRoutes, { auth, store: deps.store, settings: deps.tripSettings ?? DEFAULT_TRIP_SETTINGS });
+    if (deps.store) await app.register(registerTripRoutes, { auth, store: deps.store, settingsFor: deps.tripSettingsFor ?? (() => DEFAULT_TRIP_SETTINGS) });
   }
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

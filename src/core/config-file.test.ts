@@ -92,7 +92,7 @@ describe('config file', () => {
   });
 
   it('unknown keys are refused with their path, with a suggestion', () => {
-    assert.deepEqual(problemsOf({ rutes: [] }), ['rutes: unknown key (did you mean routes?); known here: routes, devices, tiers, alerts']);
+    assert.deepEqual(problemsOf({ rutes: [] }), ['rutes: unknown key (did you mean routes?); known here: routes, devices, tiers, alerts, trips']);
     const p = problemsOf({ routes: [{ fitler: 'a/+', codec: 'seed001-json' }] });
     assert.ok(p.some((m) => m.startsWith('routes[0].fitler: unknown key (did you mean filter?)')), p.join('\n'));
     assert.ok(p.includes('routes[0].filter: is required'), p.join('\n'));

@@ -24,6 +24,7 @@ import type { OptionSpec } from './settings.js';
 import { parseDuration, type AggregateTier } from '../processors/rollups/tiers.js';
 import { ALERTS_KEYS, checkAlerts, WEBHOOK_KEYS, type AlertsConfig } from '../alerts/config.js';
 import { RULE_KEYS } from '../alerts/rules.js';
+import { checkTripsSection, TRIPS_SECTION_KEYS, type FileTrips } from '../trips/config.js';
 
 /** One route: MQTT messages whose topic matches `filter` are decoded by `codec`. */
 export interface RouteConfig {
@@ -49,6 +50,8 @@ export interface ConfigFile {
   tiers?: FileTiers;
   /** `alerts:` (src/alerts/config.ts); undefined when the file has none. */
   alerts?: AlertsConfig;
+  /** `trips:` thresholds per fleet and per vehicle (src/trips/config.ts); undefined when the file has none. */
+  trips?: FileTrips;
 }
 
 /** The tier ladder as the file gives it (durations in ms). */
@@ -97,6 +100,7 @@ const SECTIONS: Record<string, (value: unknown, path: string, problems: string[]
   devices: (value, path, problems) => ({ devices: checkDevices(value, path, problems) }),
   tiers: (value, path, problems) => ({ tiers: checkTiersSection(value, path, problems) }),
   alerts: (value, path, problems) => ({ alerts: checkAlerts(value, path, problems) }),
+  trips: (value, path, problems) => ({ trips: checkTripsSection(value, path, problems) }),
 };
 
 /** Every key the file may hold, as `section.key` (the docs test checks each is documented). */
@@ -108,6 +112,7 @@ export function configFileKeys(): string[] {
   for (const k of [...TIER_KEYS, ...AGGREGATE_KEYS]) keys.push(`tiers.${k.key}`);
   // The alerts section, its webhooks' and its rules' keys (one table each in the docs).
   for (const k of [...ALERTS_KEYS, ...WEBHOOK_KEYS, ...RULE_KEYS]) keys.push(`alerts.${k}`);
+  for (const k of TRIPS_SECTION_KEYS) keys.push(`trips.${k}`);
   return [...new Set(keys)];
 }
 

@@ -7,6 +7,7 @@ import { ConfigError } from './errors.js';
 import { KNOWN_PROCESSORS } from '../processors/index.js';
 import { checkTiers, DEFAULT_TIERS, type TierConfig } from '../processors/rollups/tiers.js';
 import type { TripSettings } from '../trips/settings.js';
+import { tripSettingsResolver, type TripSettingsFor } from '../trips/config.js';
 import { editDistance } from './setting-typos.js';
 import { IGNORED_PREFIXES, SETTINGS, type SettingSpec } from './settings.js';
 
@@ -71,7 +72,14 @@ export interface Config {
   /** The retention job (src/retention): raw events, dead letters, disk guardrail. */
   retention: RetentionConfig;
   /** The trips processor: state-machine thresholds, how late data may come, how often in-progress trips are re-judged. */
-  trips: { settings: TripSettings; latenessMs: number; tickMs: number };
+  trips: {
+    /** The fleet's thresholds (settings, then the config file's `trips:` section). */
+    settings: TripSettings;
+    /** One vehicle's thresholds (its `trips.vehicles` entry over the fleet's). */
+    settingsFor: TripSettingsFor;
+    latenessMs: number;
+    tickMs: number;
+  };
   limits: Limits;
   lineProtocol: { deviceTag: string; fallbackDeviceTags: string[]; eventType: 'measurement.field' | 'field' };
   /**
@@ -246,6 +254,16 @@ export function loadConfig(env: Raw = process.env): Config {
     refreshMs: int('TELEHUB_ROLLUP_REFRESH_S') * 1000,
   };
   problems.push(...checkTiers(tiers, file?.tiers !== undefined ? `${configFile}: tiers` : 'tiers'));
+  // Trip thresholds: the settings, then the file's fleet default (`trips:`); vehicles' entries on top (settingsFor).
+  const tripFleet: TripSettings = {
+    speedThresholdKmh: int('TELEHUB_TRIP_SPEED_THRESHOLD_KMH'),
+    idleTimeoutMs: int('TELEHUB_TRIP_IDLE_TIMEOUT_S') * 1000,
+    resumeWindowMs: int('TELEHUB_TRIP_RESUME_WINDOW_S') * 1000,
+    minDistanceKm: int('TELEHUB_TRIP_MIN_DISTANCE_M') / 1000,
+    minDurationMs: int('TELEHUB_TRIP_MIN_DURATION_S') * 1000,
+    maxPlausibleSpeedKmh: int('TELEHUB_TRIP_MAX_PLAUSIBLE_SPEED_KMH'),
+    ...file?.trips?.fleet,
+  };
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -337,14 +355,8 @@ export function loadConfig(env: Raw = process.env): Config {
       diskShrinkRaw: v.TELEHUB_DISK_SHRINK_RAW as boolean,
     },
     trips: {
-      settings: {
-        speedThresholdKmh: int('TELEHUB_TRIP_SPEED_THRESHOLD_KMH'),
-        idleTimeoutMs: int('TELEHUB_TRIP_IDLE_TIMEOUT_S') * 1000,
-        resumeWindowMs: int('TELEHUB_TRIP_RESUME_WINDOW_S') * 1000,
-        minDistanceKm: int('TELEHUB_TRIP_MIN_DISTANCE_M') / 1000,
-        minDurationMs: int('TELEHUB_TRIP_MIN_DURATION_S') * 1000,
-        maxPlausibleSpeedKmh: int('TELEHUB_TRIP_MAX_PLAUSIBLE_SPEED_KMH'),
-      },
+      settings: tripFleet,
+      settingsFor: tripSettingsResolver(tripFleet, file?.trips),
       latenessMs: int('TELEHUB_TRIP_LATENESS_S') * 1000,
       tickMs: int('TELEHUB_TRIP_TICK_S') * 1000,
     },

@@ -34,7 +34,7 @@ function totalFrom(read: () => number | undefined): (this: Counter) => void {
 }
 
 export function createMetrics(registry = new Registry()) {
-  collectDefaultMetrics({ register: registry, prefix: 'telehub_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'telehub_' }); // telehub_process_*, telehub_nodejs_*
   let inflightSource: (() => number) | undefined;
   let streamSource: (() => { clients: number; sent: number; slowDisconnects: number }) | undefined;
   const receivedTallies = new Tallies();
@@ -54,6 +54,7 @@ export function createMetrics(registry = new Registry()) {
       },
     });
   let retentionSource: (() => RetentionTotalsLike) | undefined;
+  let alertSource: AlertMetricsSource | undefined;
   let tierSource: { lag: () => Array<{ tier: string; seconds: number }>; tooLate: () => number } | undefined;
   let processorSource: (() => Promise<ProcessorStatusLike[]>) | undefined;
   // One status read per scrape for the three processor gauges (each would otherwise query the store).
@@ -112,6 +113,66 @@ export function createMetrics(registry = new Registry()) {
       help: 'Dirty marks dropped because their bucket was already sealed: events later than TELEHUB_ROLLUP_LATENESS_S, kept in raw only.',
       registers: [registry],
       collect: totalFrom(() => tierSource?.tooLate()),
+    }),
+    /** The alert delivery metrics read the deliverer's running totals and the outbox (src/alerts/) at scrape time. */
+    observeAlerts(source: AlertMetricsSource) {
+      alertSource = source;
+    },
+    alertDeliveries: new Counter({
+      name: 'telehub_alert_deliveries_total',
+      help: 'Alert change deliveries attempted by this process, by target (webhook name or mqtt), its channel (ntfy, gotify, json, mqtt) and result (delivered: 2xx or handed to MQTT; failed: retried later).',
+      labelNames: ['target', 'channel', 'result'],
+      registers: [registry],
+      collect: (() => {
+        const seen = new Map<string, number>();
+        return function (this: Counter<'target' | 'channel' | 'result'>) {
+          for (const [target, t] of alertSource?.byTarget() ?? []) {
+            for (const result of ['delivered', 'failed'] as const) {
+              const k = `${target}\u0000${result}`;
+              const was = seen.get(k) ?? 0;
+              // Always set once, so every target shows both results (0 until it happens).
+              this.inc({ target, channel: alertSource!.channelOf(target), result }, Math.max(0, t[result] - was));
+              seen.set(k, Math.max(was, t[result]));
+            }
+          }
+        };
+      })(),
+    }),
+    alertRetries: new Counter({
+      name: 'telehub_alert_delivery_retries_total',
+      help: 'Alert delivery attempts at a change that had failed before (whatever their result), by target and channel.',
+      labelNames: ['target', 'channel'],
+      registers: [registry],
+      collect: (() => {
+        const seen = new Map<string, number>();
+        return function (this: Counter<'target' | 'channel'>) {
+          for (const [target, t] of alertSource?.byTarget() ?? []) {
+            const was = seen.get(target) ?? 0;
+            this.inc({ target, channel: alertSource!.channelOf(target) }, Math.max(0, t.retried - was));
+            seen.set(target, Math.max(was, t.retried));
+          }
+        };
+      })(),
+    }),
+    alertOutboxPending: new Gauge({
+      name: 'telehub_alert_outbox_pending',
+      help: 'Alert outbox depth: changes not delivered yet, by target (read from the store at scrape time; every target this process delivers to is listed, 0 when empty).',
+      labelNames: ['target'],
+      registers: [registry],
+      async collect() {
+        if (!alertSource) return;
+        const depth = await alertSource.depth().catch(() => undefined);
+        if (depth === undefined) return; // store unavailable: keep the last figures
+        this.reset();
+        for (const target of alertSource.targets()) this.set({ target }, depth.get(target) ?? 0);
+        for (const [target, n] of depth) this.set({ target }, n);
+      },
+    }),
+    alertOutboxDeleted: new Counter({
+      name: 'telehub_alert_outbox_deleted_total',
+      help: 'Delivered alert outbox rows deleted by this process after alerts.outbox_retention.',
+      registers: [registry],
+      collect: totalFrom(() => alertSource?.deleted()),
     }),
     /** The retention metrics read the retention job's totals (src/retention/job.ts) at scrape time. */
     observeRetention(fn: () => RetentionTotalsLike) {
@@ -257,6 +318,20 @@ export function createMetrics(registry = new Registry()) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** What the alert metrics read (src/alerts/deliverer.ts, src/alerts/outbox.ts). */
+export interface AlertMetricsSource {
+  /** Running totals per target since start. */
+  byTarget(): ReadonlyMap<string, { delivered: number; failed: number; retried: number }>;
+  /** ntfy, gotify, json or mqtt. */
+  channelOf(target: string): string;
+  /** The targets this process delivers to (listed in the depth gauge even when empty). */
+  targets(): string[];
+  /** Undelivered rows per target. */
+  depth(): Promise<ReadonlyMap<string, number>>;
+  /** Delivered rows deleted since start. */
+  deleted(): number;
+}
 
 /** What the retention metrics read (src/retention/job.ts RetentionTotals). */
 export interface RetentionTotalsLike {

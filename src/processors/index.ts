@@ -34,6 +34,7 @@ export const PROCESSOR_FACTORIES: Readonly<Record<string, (ctx: ProcessorContext
     if (ctx.processors === undefined) throw new Error('the trips processor reads the store: makeProcessors needs ctx.processors');
     return tripsProcessor(ctx.processors, {
       settings: ctx.config?.trips.settings ?? DEFAULT_TRIP_SETTINGS,
+      settingsFor: ctx.config?.trips.settingsFor,
       latenessMs: ctx.config?.trips.latenessMs ?? 7 * 86_400_000,
     });
   },

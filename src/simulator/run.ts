@@ -7,6 +7,8 @@
  * const report = await sim.stop(); // { sent, acknowledged, lost, … }
  */
 import { SimDevice } from './device.js';
+import { startCarFleet } from './car/fleet.js';
+import type { TrueTrip } from './car/plan.js';
 import { PROFILES } from './profiles/index.js';
 import { SimStats, type SimReport } from './stats.js';
 
@@ -35,12 +37,32 @@ export interface SimulationOptions {
   seed?: number;
   /** Devices connecting at the same time (default 100); the next wave starts when these are connected. */
   connectWave?: number;
+  /**
+   * The `car` profile (src/simulator/car/): trips per car. Given: the drives are placed in the past and sent as
+   * fast as `rate` (messages per second per car) allows, and `done` resolves once all is acknowledged.
+   * Not given: the cars drive in real time (24 trips at most).
+   */
+  trips?: number;
+  /** The `car` profile: writes the true trips (JSON) here. */
+  truthFile?: string;
+  /** The `car` profile: topic prefix of its compact records (default `fleet/v1`). */
+  carPrefix?: string;
+}
+
+/** What a simulation's devices offer whatever their profile. */
+export interface SimulatedDevice {
+  readonly id: string;
+  readonly pending: number;
+  kill(): void;
+  close(): Promise<void>;
 }
 
 export interface Simulation {
   /** Live counters (executions per command id included). */
   stats: SimStats;
-  devices: readonly SimDevice[];
+  devices: readonly SimulatedDevice[];
+  /** The `car` profile: the true trips per car id. */
+  truth?: Record<string, TrueTrip[]>;
   /** Stops producing, waits for outstanding ACKs (up to drainMs), disconnects; resolves with the report. */
   stop(): Promise<SimReport>;
   /** Resolves with the report when `durationS` has elapsed and the fleet has stopped. */
@@ -52,6 +74,23 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
   const profile = PROFILES[opts.profile];
   if (!profile) throw new Error(`unknown profile ${JSON.stringify(opts.profile)}`);
   if (!opts.brokerUrl && !opts.http) throw new Error('a broker URL or an HTTP URL is needed');
+  if (profile.name === 'car') {
+    const fast = opts.trips !== undefined;
+    return startCarFleet({
+      cars: opts.devices,
+      trips: opts.trips ?? 24,
+      fast,
+      rate: fast ? opts.rate : undefined,
+      sampleMs: fast ? undefined : Math.max(2000, Math.round(1000 / opts.rate)),
+      brokerUrl: opts.brokerUrl,
+      http: opts.http,
+      idPrefix: opts.idPrefix,
+      carPrefix: opts.carPrefix,
+      seed: opts.seed,
+      truthFile: opts.truthFile,
+      durationS: opts.durationS,
+    });
+  }
   const stats = new SimStats();
   const prefix = opts.idPrefix ?? 'sim';
   const width = String(opts.devices).length;

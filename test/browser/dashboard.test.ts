@@ -1,12 +1,17 @@
 /**
  * The dashboard in real Chromium (playwright-core driving /usr/bin/chromium,
  * never a downloaded browser), against telehub in this process with its
- * embedded broker and SQLite, devices publishing over MQTT (MQTT.js):
- * signing in with the first-start admin token, every page rendering data
- * with no console error, a new event reaching a chart, zoom narrowing the
- * range on every chart, replay storing a dead letter. Screenshots of each
- * page at desktop and phone width go to test-results/. It also measures (and
- * prints, never asserts) how long uPlot takes to draw 100,000 points here.
+ * embedded broker and SQLite (device-registry on, for presence), a simulated
+ * fleet running (src/simulator: nodes that report, answer commands and leave
+ * a will), devices publishing over MQTT (MQTT.js) and a car posting a drive
+ * on its telemetry topic: signing in with the first-start admin token, every
+ * page rendering data with no console error, presence (and its cause)
+ * changing live, a new event reaching a chart within one second, zoom
+ * narrowing the range on every chart, a command reaching a simulated node
+ * and its states following on the page, the alert states, a trip's track and
+ * speed profile, replay moving a dead letter. Screenshots of each page at
+ * desktop and phone width go to test-results/. It also measures (and prints,
+ * never asserts) how long uPlot takes to draw 100,000 points here.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -17,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
+import { startSimulation, type Simulation } from '../../src/simulator/run.js';
 import { startInProcess, type InProcessTelehub } from '../helpers/inprocess.js';
 import { skipUnless } from '../helpers/skip.js';
 
@@ -33,6 +39,8 @@ describe('dashboard in Chromium', { skip }, () => {
   let device: mqtt.MqttClient;
   let context: BrowserContext;
   let page: Page;
+  let sim: Simulation;
+  let admin: string;
   const problems: string[] = [];
   let seq = 0;
   /** Publishes one event (QoS 1: resolves on PUBACK, i.e. after commit). */
@@ -54,7 +62,9 @@ describe('dashboard in Chromium', { skip }, () => {
     await device.endAsync();
     await first.close();
 
-    app = await startInProcess('sqlite', { TELEHUB_DATA_DIR: dataDir }, { webRoot });
+    // device-registry is opt-in (TELEHUB_PROCESSORS): on here, so the pages have presence.
+    app = await startInProcess('sqlite', { TELEHUB_DATA_DIR: dataDir, TELEHUB_PROCESSORS: 'device-counters,device-registry,rollups,trips,alerts' }, { webRoot });
+    admin = readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
     device = await mqtt.connectAsync(`mqtt://127.0.0.1:${app.hub.mqttPort}`, { clientId: 'dash-fleet' });
     // An hour of history for three devices, with a 15-minute hole in esp32-01's temperature.
     const now = Date.now();
@@ -67,6 +77,17 @@ describe('dashboard in Chromium', { skip }, () => {
     }
     // Not JSON: a dead letter of another reason.
     await device.publishAsync('qs/v1/esp32-02/events', 'not json', { qos: 1 });
+    // A car's drive 40 to 28 minutes ago (ended: parked for longer than idle_timeout + resume_window),
+    // as its OBD sender flushes it: an array of compact records on fleet/v1/{id}/telemetry.
+    const start = now - 40 * 60_000;
+    const drive = Array.from({ length: 73 }, (_, i) => {
+      const speed = i === 0 || i === 72 ? 0 : Math.round(30 + 25 * Math.sin(i / 9) + 10);
+      return { ts: new Date(start + i * 10_000).toISOString(), speed, rpm: 800 + speed * 30, lat: 48.137 + i * 0.0009, lon: 11.575 + 0.004 * Math.sin(i / 12), odometer: 12_000 + i * 0.11, ignition: true };
+    });
+    await device.publishAsync('fleet/v1/car-7/telemetry', JSON.stringify(drive), { qos: 1 });
+
+    // The simulated fleet: two sensor nodes, health every 2 s, commands answered.
+    sim = await startSimulation({ devices: 2, rate: 1, profile: 'sensor', brokerUrl: `mqtt://127.0.0.1:${app.hub.mqttPort}`, idPrefix: 'dash', statusEveryMs: 2000, drainMs: 1000 });
 
     context = await chromium.launchPersistentContext(path.join(work, 'profile'), {
       executablePath: CHROMIUM,
@@ -84,6 +105,7 @@ describe('dashboard in Chromium', { skip }, () => {
 
   after(async () => {
     await context?.close();
+    await sim?.stop();
     await device?.endAsync();
     await app?.close();
     if (work) rmSync(work, { recursive: true, force: true });
@@ -98,6 +120,11 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.setViewportSize(VIEWPORTS.desktop);
   };
   const ready = (name: string) => page.waitForSelector(`main[data-ready="${name}"]`);
+  const apiGet = async <T>(p: string): Promise<T> => {
+    const res = await fetch(`${app.base}${p}`, { headers: { authorization: `Bearer ${admin}` } });
+    assert.equal(res.status, 200, `${p}: ${res.status}`);
+    return (await res.json()) as T;
+  };
 
   it('asks for a token once: the first-start admin token, from its 0600 file, opens the fleet', async () => {
     const file = path.join(app.hub.config.dataDir, 'admin-token');
@@ -120,24 +147,46 @@ describe('dashboard in Chromium', { skip }, () => {
     await ready('fleet');
   });
 
-  it('fleet: every device with last seen, counts, last values and a sparkline; filter; live updates', async () => {
+  it('fleet: every device with presence and cause, last seen, counts, last values and a sparkline; filters; live updates', async () => {
+    const { devices } = await apiGet<{ devices: { device_id: string; events: number }[] }>('/api/v1/devices');
+    const expected = devices.map((d) => d.device_id).sort();
+    for (const id of ['car-1', 'car-7', 'dash-sensor-001', 'dash-sensor-002', 'esp32-01', 'esp32-02']) assert.ok(expected.includes(id), `${id} is in the registry`);
     const rows = await page.$$eval('tr[data-device]', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.device));
-    assert.deepEqual(rows, ['car-1', 'esp32-01', 'esp32-02']);
-    const events = await page.$eval('tr[data-device="esp32-02"] td.events', (td) => Number(td.textContent));
-    assert.equal(events, 60);
+    assert.deepEqual(rows, expected);
+    // Counts as the registry has them (presence entries of the registry count too, while they are events rows).
+    const count = devices.find((d) => d.device_id === 'esp32-02')!.events;
+    assert.ok(count >= 60);
+    assert.equal(await page.$eval('tr[data-device="esp32-02"] td.events', (td) => Number(td.textContent)), count);
     assert.match(await page.$eval('tr[data-device="esp32-01"] td.values', (td) => td.textContent ?? ''), /temperature .*°C/);
     assert.ok((await page.$$('tr[data-device="esp32-01"] svg.spark polyline')).length === 1, 'sparkline drawn');
     await page.waitForSelector('body[data-stream="open"]');
     await publish('esp32-02', 'temperature', 33.25);
-    await page.waitForFunction(() => document.querySelector('tr[data-device="esp32-02"] td.events')?.textContent === '61');
+    await page.waitForFunction((n) => Number(document.querySelector('tr[data-device="esp32-02"] td.events')?.textContent) === n, count + 1);
     assert.match(await page.$eval('tr[data-device="esp32-02"] td.values', (td) => td.textContent ?? ''), /33\.25 °C/);
     await page.fill('input[type=search]', 'car');
-    assert.deepEqual(await page.$$eval('tr[data-device]:not([hidden])', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.device)), ['car-1']);
+    assert.deepEqual(await page.$$eval('tr[data-device]:not([hidden])', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.device)), ['car-1', 'car-7']);
     await page.fill('input[type=search]', '');
+    // Presence with its cause: the simulated nodes announce themselves online on their status topic.
+    await page.waitForSelector('tr[data-device="dash-sensor-002"] .presence-cell[data-presence="online"]', { timeout: 15_000 });
+    assert.ok((await page.$eval('tr[data-device="dash-sensor-002"] .presence-cell', (c) => c.textContent ?? '')).length > 'online'.length, 'the cause is shown beside the state');
+    // A node losing power: its will makes it offline, and the page follows without a reload.
+    sim.devices[1].kill();
+    await page.waitForSelector('tr[data-device="dash-sensor-002"] .presence-cell[data-presence="offline"]', { timeout: 15_000 });
+    const cell = await page.$eval('tr[data-device="dash-sensor-002"] .presence-cell', (c) => c.textContent ?? '');
+    const api = await apiGet<{ presence: string; presence_cause: string }>('/api/v1/devices/dash-sensor-002');
+    assert.equal(api.presence, 'offline');
+    assert.match(cell, new RegExp(`offline ${api.presence_cause}`));
+    await page.selectOption('#presence-filter', 'offline');
+    assert.ok((await page.$$eval('tr[data-device]:not([hidden])', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.device))).includes('dash-sensor-002'));
+    assert.ok(!(await page.$$eval('tr[data-device]:not([hidden])', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.device))).includes('dash-sensor-001'));
+    await page.selectOption('#presence-filter', '');
     await screenshots('fleet', () => ready('fleet'));
   });
 
   it('device page: charts back-filled with gaps, a new event on the chart within one second, zoom narrows every chart', async () => {
+    // A rule the next reading will fire (shown on the alerts page and this device's panel).
+    const rule = await fetch(`${app.base}/api/v1/alerts/rules`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'esp32-hot', devices: 'esp32-*', event_type: 'temperature', above: 40, clear: 35 }) });
+    assert.equal(rule.status, 201);
     await page.click('a[href="#/device/esp32-01"]');
     await ready('device');
     const temp = '.chart[data-type="temperature"]';
@@ -163,7 +212,77 @@ describe('dashboard in Chromium', { skip }, () => {
     assert.ok(zoomed.from > before.from && zoomed.to < before.to, 'zoom narrows the range from both ends');
     const chartRanges = await page.$$eval('.chart', (els) => els.map((el) => `${(el as HTMLElement).dataset.from}-${(el as HTMLElement).dataset.to}`));
     assert.equal(new Set(chartRanges).size, 1, `every chart shows the zoomed range: ${chartRanges}`);
+    // Status from the registry, and the rule the 42.75 fired.
+    assert.match(await page.$eval('dd[data-field="presence"]', (d) => d.textContent ?? ''), /^(online|silent|offline|unknown)/);
+    await page.waitForSelector('.panel.alerts li[data-rule="esp32-hot"][data-state="firing"]', { timeout: 10_000 });
     await screenshots('device', () => page.waitForSelector(`${temp}[data-points]`));
+  });
+
+  it('commands: sent from the device page, reach the simulated node once, and the page follows their states to succeeded', async () => {
+    await page.goto(`${app.base}/#/device/dash-sensor-001`);
+    await ready('device');
+    await page.waitForSelector('dd[data-field="presence"] .presence-cell[data-presence="online"]');
+    assert.match(await page.$eval('dd[data-field="wifi_rssi"]', (d) => d.textContent ?? ''), /dBm$/, 'the node reported its RSSI');
+    await page.fill('form.command-form input[name=command]', 'set_interval');
+    await page.fill('form.command-form input[name=params]', '{"seconds": 2}');
+    await page.click('form.command-form button[type=submit]');
+    await page.waitForSelector('table.commands tr[data-command]');
+    const commandId = await page.$eval('table.commands tr[data-command]', (tr) => (tr as HTMLElement).dataset.command!);
+    await page.waitForSelector(`tr[data-command="${commandId}"][data-state="succeeded"]`, { timeout: 10_000 });
+    const steps = await page.$$eval(`tr[data-command="${commandId}"] .lifecycle .step.done`, (ss) => ss.map((x) => x.textContent));
+    assert.deepEqual(steps, ['queued', 'sent', 'delivered', 'succeeded']);
+    assert.equal(sim.stats.executions.get(`dash-sensor-001/${commandId}`), 1, 'the node carried it out once');
+    const c = await apiGet<{ state: string; result: unknown }>(`/api/v1/commands/${commandId}`);
+    assert.equal(c.state, 'succeeded');
+    // One the node does not know: failed, with the node's reason on the page.
+    await page.fill('form.command-form input[name=command]', 'self_destruct');
+    await page.fill('form.command-form input[name=params]', '');
+    await page.click('form.command-form button[type=submit]');
+    const failed = 'table.commands tr[data-state="failed"]:has-text("self_destruct")';
+    await page.waitForSelector(`${failed} .lifecycle .step.end`);
+    assert.match(await page.$eval(failed, (tr) => tr.textContent ?? ''), /unknown command/);
+    await screenshots('device-commands', () => page.waitForSelector(failed));
+  });
+
+  it('alerts: rules, per-device states (firing first) and the latest changes', async () => {
+    await page.goto(`${app.base}/#/alerts`);
+    await ready('alerts');
+    assert.ok(await page.$('table.rules tr[data-rule="esp32-hot"]'));
+    await page.waitForSelector('tr[data-rule="esp32-hot"][data-device="esp32-01"][data-state="firing"]');
+    const first = await page.$eval('table.alert-table tbody tr', (tr) => (tr as HTMLElement).dataset.state);
+    assert.equal(first, 'firing');
+    assert.ok(await page.$('ul.alert-history li[data-rule="esp32-hot"][data-state="firing"]'));
+    await page.selectOption('#alert-filter', 'ok');
+    assert.ok((await page.$$eval('table.alert-table tbody tr', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.state))).every((st) => st === 'ok'));
+    await page.selectOption('#alert-filter', '');
+    await screenshots('alerts', () => ready('alerts'));
+  });
+
+  it('trips: the list with summaries, and a trip drawn as a track with its speed profile', async () => {
+    await page.goto(`${app.base}/#/trips`);
+    await ready('trips');
+    // The trips processor follows the log on its own: wait for it to have cut the drive.
+    type Trips = { trips: { id: string; device_id: string; distance_km: number; in_progress: boolean }[] };
+    let trips: Trips['trips'] = [];
+    for (const end = Date.now() + 15_000; trips.length === 0 && Date.now() < end; await new Promise((r) => setTimeout(r, 200))) trips = (await apiGet<Trips>('/api/v1/trips?device=car-7')).trips;
+    assert.equal(trips.length, 1, 'the drive is one trip');
+    await page.reload();
+    await ready('trips');
+    assert.equal(trips[0].in_progress, false);
+    const row = `tr[data-trip="${trips[0].id}"]`;
+    await page.waitForSelector(row);
+    assert.match(await page.$eval(`${row} td[data-label="Distance"]`, (td) => td.textContent ?? ''), /^\d+\.\d+ km$/);
+    await screenshots('trips', () => ready('trips'));
+    await page.click(`${row} a`);
+    await page.waitForSelector('svg.track polyline.track-line');
+    assert.ok(Number(await page.$eval('svg.track', (s) => s.getAttribute('data-points'))) > 10, 'the track has its points');
+    await page.waitForSelector('.chart[data-type="speed"][data-points]');
+    assert.ok(Number(await page.$eval('.chart[data-type="speed"]', (el) => (el as HTMLElement).dataset.points)) >= 70, 'every speed reading of the trip is in the profile');
+    // Hovering the profile moves the marker along the track.
+    const box = (await (await page.$('.chart[data-type="speed"] .u-over'))!.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    assert.equal(await page.$eval('svg.track .track-marker', (m) => m.getAttribute('visibility')), 'visible');
+    await screenshots('trip', () => page.waitForSelector('svg.track polyline.track-line'));
   });
 
   it('dead letters: grouped by reason with the raw payload; replay stores a fixed one', async () => {
@@ -194,6 +313,7 @@ describe('dashboard in Chromium', { skip }, () => {
     assert.match(tiles['ack-latency']!, /ms \/ .* ms$/);
     assert.ok(Number(tiles.deadletters) >= 2, `dead letters counted: ${tiles.deadletters}`);
     assert.equal(tiles.store, 'up');
+    assert.match(tiles['alert-outbox']!, /^\d+$/, 'the alert outbox depth is shown');
     // The commit log's processors: their lag from /metrics, their table from GET /api/v1/processors.
     const lagRows = await page.$$eval('main h2 + table tr', (trs) => trs.length);
     assert.ok(lagRows > 0, 'processor lag and the processors table are shown');

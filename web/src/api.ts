@@ -23,9 +23,10 @@ function headers(extra: Record<string, string> = {}): Record<string, string> {
   return t ? { ...extra, authorization: `Bearer ${t}` } : extra;
 }
 
-/** GET or POST JSON; 401 throws Unauthorized (the page then asks for a token). */
-export async function api<T>(path: string, body?: unknown): Promise<T> {
-  const res = await fetch(path, body === undefined ? { headers: headers() } : { method: 'POST', headers: headers({ 'content-type': 'application/json' }), body: JSON.stringify(body) });
+/** GET or POST JSON (DELETE with `method`); 401 throws Unauthorized (the page then asks for a token). */
+export async function api<T>(path: string, body?: unknown, method?: 'DELETE'): Promise<T> {
+  const init: RequestInit = method ? { method, headers: headers() } : body === undefined ? { headers: headers() } : { method: 'POST', headers: headers({ 'content-type': 'application/json' }), body: JSON.stringify(body) };
+  const res = await fetch(path, init);
   if (res.status === 401) throw new Unauthorized('a token is needed');
   if (!res.ok) {
     const err = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
@@ -56,14 +57,102 @@ export interface EventRow {
 /** The event's time, as the API orders it: ts_device, else ts_server. */
 export const eventTime = (e: EventRow): number => Date.parse(e.ts_device ?? e.ts_server);
 
+/** A device as GET /api/v1/devices answers (the registry's fields are absent on a server without it). */
 export interface DeviceRow {
   device_id: string;
   first_seen: string;
   last_seen: string;
   events: number;
-  /** From the device registry, once it exists. */
+  /** online, silent, offline or unknown (unknown also while device-registry is not running). */
   presence?: string;
-  presence_cause?: string;
+  presence_cause?: string | null;
+  presence_since?: string | null;
+  last_data_at?: string | null;
+  last_heard_at?: string | null;
+  wifi_rssi?: number | null;
+  uptime_s?: number | null;
+  firmware?: string | null;
+  status_at?: string | null;
+  interval_ms?: number;
+  interval_source?: string;
+  timeout_ms?: number;
+}
+
+/** A command and its lifecycle (GET /api/v1/devices/{id}/commands). */
+export interface CommandRow {
+  command_id: string;
+  device_id: string;
+  command: string;
+  params: unknown;
+  state: 'queued' | 'sent' | 'delivered' | 'succeeded' | 'failed' | 'expired' | 'cancelled';
+  attempts: number;
+  queued_at: string;
+  sent_at: string | null;
+  delivered_at: string | null;
+  finished_at: string | null;
+  expires_at: string;
+  cause: string | null;
+  result: unknown;
+}
+
+/** States a command can still leave. */
+export const OPEN_COMMAND_STATES = new Set(['queued', 'sent', 'delivered']);
+
+export interface TripRow {
+  id: string;
+  device_id: string;
+  version: number;
+  in_progress: boolean;
+  start: string;
+  end: string;
+  start_position: { lat: number; lon: number } | null;
+  end_position: { lat: number; lon: number } | null;
+  duration_s: number;
+  moving_s: number;
+  distance_km: number;
+  distance_source: string;
+  avg_speed_kmh: number | null;
+  max_speed_kmh: number | null;
+  max_rpm: number | null;
+  max_coolant_c: number | null;
+  fuel_used_pct: number | null;
+  points: number;
+  gaps: { from: string; to: string; duration_s: number; distance_km: number }[];
+}
+
+export interface AlertState {
+  rule: string;
+  device_id: string;
+  state: 'ok' | 'pending' | 'firing';
+  since: string | null;
+  changed_at: string;
+  value: number | null;
+  value_text: string | null;
+  last_time: string;
+}
+
+export interface AlertRule {
+  name: string;
+  devices: string;
+  event_type?: string;
+  above?: number;
+  below?: number;
+  clear?: number;
+  presence?: string[];
+  for: string;
+  notify?: string[];
+  origin: 'config' | 'api';
+}
+
+export interface AlertChange {
+  id: number;
+  rule: string;
+  device_id: string;
+  state: 'firing' | 'resolved';
+  value: number | null;
+  value_text: string | null;
+  at: string;
+  deliveries: { target: string; delivered_at: string | null; attempts: number; last_error: string | null }[];
 }
 
 export interface SeriesAnswer {
@@ -112,4 +201,28 @@ export function apiPaths(): Promise<Set<string>> {
     .then((doc) => new Set(Object.keys(doc.paths ?? {})))
     .catch(() => new Set<string>());
   return openapi;
+}
+
+/**
+ * Runs `fn` every `ms` (never two at once; a failed round is skipped, the
+ * next one tries again). Returns the stop. Presence, commands and alert
+ * states are read this way: they change without a stream event (a device
+ * going silent is the absence of one).
+ */
+export function every(ms: number, fn: () => Promise<void>): () => void {
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const round = async () => {
+    try {
+      await fn();
+    } catch {
+      // the next round tries again
+    }
+    if (!stopped) timer = setTimeout(() => void round(), ms);
+  };
+  timer = setTimeout(() => void round(), ms);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }

@@ -29,3 +29,24 @@ export function fmt(v: number | null, unit?: string | null): string {
   const n = Math.abs(v) >= 1000 || Number.isInteger(v) ? v.toFixed(0) : v.toPrecision(4);
   return unit ? `${n} ${unit}` : n;
 }
+
+/** "1 h 12 min", "45 s" */
+export function duration(s: number): string {
+  if (!Number.isFinite(s)) return '–';
+  if (s < 60) return `${Math.round(s)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} d ${Math.round((s % 86400) / 3600)} h`;
+}
+
+/** A presence pill: the state, with its cause (and since when) beside it. */
+export function presenceBadge(presence: string | undefined, cause?: string | null, since?: string | null): HTMLElement {
+  const p = presence ?? 'unknown';
+  return h(
+    'span',
+    { class: 'presence-cell', 'data-presence': p },
+    h('span', { class: `presence ${p}` }, p),
+    cause ? h('span', { class: 'muted cause' }, ` ${cause}`) : null,
+    since ? h('span', { class: 'muted since', title: since }, ` · ${ago(Date.parse(since))}`) : null,
+  );
+}

@@ -1,15 +1,18 @@
 /**
- * The dashboard's entry: a hash router (#/, #/device/<id>, #/deadletters,
- * #/health, #/trips), the token prompt, and the error display. Each page is
+ * The dashboard's entry: a hash router (#/, #/device/<id>, #/trips,
+ * #/trips/<id>, #/alerts, #/deadletters, #/health), the token prompt, and
+ * the error display. Each page is
  * a function that renders into <main> and returns its clean-up (closing its
  * stream and timers).
  */
-import { api, apiPaths, setToken, token, Unauthorized } from './api.js';
+import { apiPaths, setToken, token, Unauthorized } from './api.js';
 import { h } from './dom.js';
+import { alertsPage } from './pages/alerts.js';
 import { deadLettersPage } from './pages/deadletters.js';
 import { devicePage } from './pages/device.js';
 import { fleetPage } from './pages/fleet.js';
 import { healthPage } from './pages/health.js';
+import { tripsPage } from './pages/trips.js';
 import './style.css';
 
 const main = document.getElementById('main')!;
@@ -39,31 +42,24 @@ function askToken(message: string): void {
   input.focus();
 }
 
-async function tripsPage(el: HTMLElement): Promise<() => void> {
-  // Filled in by the trips work; until then a plain table of what the API answers.
-  const body = await api<{ trips?: Record<string, unknown>[] }>('api/v1/trips');
-  const rows = body.trips ?? [];
-  const cols = rows.length ? Object.keys(rows[0]) : [];
-  el.replaceChildren(h('section', {}, h('h1', {}, 'Trips'), rows.length ? h('div', { class: 'scroll' }, h('table', {}, h('tr', {}, ...cols.map((c) => h('th', {}, c))), ...rows.map((r) => h('tr', {}, ...cols.map((c) => h('td', {}, typeof r[c] === 'object' ? JSON.stringify(r[c]) : String(r[c]))))))) : h('p', { class: 'empty' }, 'No trips yet.')));
-  return () => {};
-}
-
 async function route(): Promise<void> {
   const my = ++generation;
   cleanup();
   cleanup = () => {};
-  const hash = location.hash.replace(/^#\/?/, '');
+  const hash = location.hash.replace(/^#\/?/, '').split('?')[0];
   const [page, arg] = hash.split('/');
   for (const a of nav.querySelectorAll('a')) a.classList.toggle('active', a.dataset.page === (page || 'fleet'));
   signout.hidden = token() === null;
   main.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
   main.removeAttribute('data-ready');
+  delete main.dataset.polls;
   try {
     let done: () => void;
     if (page === 'device' && arg) done = await devicePage(main, decodeURIComponent(arg));
     else if (page === 'deadletters') done = await deadLettersPage(main);
     else if (page === 'health') done = await healthPage(main);
-    else if (page === 'trips') done = await tripsPage(main);
+    else if (page === 'trips') done = await tripsPage(main, arg ? decodeURIComponent(arg) : undefined);
+    else if (page === 'alerts') done = await alertsPage(main);
     else done = await fleetPage(main);
     if (my !== generation) return done();
     cleanup = done;
@@ -85,8 +81,12 @@ signout.addEventListener('click', () => {
   void route();
 });
 window.addEventListener('hashchange', () => void route());
-// Panels for APIs that arrive later (trips, …) show up when the server has them.
+// Pages for APIs a server may not have (trips, alerts) are listed when it has them.
 void apiPaths().then((paths) => {
-  if (paths.has('/api/v1/trips')) nav.insertBefore(h('a', { href: '#/trips', 'data-page': 'trips' }, 'Trips'), nav.children[1]);
+  const deadLetters = nav.querySelector('[data-page="deadletters"]');
+  if (paths.has('/api/v1/trips')) nav.insertBefore(h('a', { href: '#/trips', 'data-page': 'trips' }, 'Trips'), deadLetters);
+  if (paths.has('/api/v1/alerts')) nav.insertBefore(h('a', { href: '#/alerts', 'data-page': 'alerts' }, 'Alerts'), deadLetters);
+  const page = location.hash.replace(/^#\/?/, '').split(/[/?]/)[0] || 'fleet';
+  for (const a of nav.querySelectorAll('a')) a.classList.toggle('active', a.dataset.page === page);
 });
 void route();

@@ -22,7 +22,7 @@ export const pipelineHealth: Dashboard = {
     stat(3, 'In flight', { x: 8, y: 0, w: 4, h: 4 }, [promql('sum(telehub_inflight_events)', 'in flight')], { description: 'Events received and not yet committed (capped by TELEHUB_MAX_INFLIGHT).' }),
     stat(4, 'Broker clients', { x: 12, y: 0, w: 4, h: 4 }, [promql('sum(telehub_broker_clients_connected)', 'clients')]),
     stat(5, 'Live stream clients', { x: 16, y: 0, w: 4, h: 4 }, [promql('sum(telehub_stream_clients)', 'clients')]),
-    stat(6, 'Resident memory', { x: 20, y: 0, w: 4, h: 4 }, [promql('sum(telehub_process_process_resident_memory_bytes)', 'rss')], { unit: 'bytes' }),
+    stat(6, 'Resident memory', { x: 20, y: 0, w: 4, h: 4 }, [promql('sum(telehub_process_resident_memory_bytes)', 'rss')], { unit: 'bytes' }),
     timeseries(7, 'Events per second', { x: 0, y: 4, w: 12, h: 8 }, [promql(`sum by (status) (rate(telehub_events_total[${R}]))`, '{{status}}')], { unit: 'ops' }),
     timeseries(8, 'Dead letters per second', { x: 12, y: 4, w: 12, h: 8 }, [promql(`sum by (reason) (rate(telehub_deadletters_total[${R}]))`, '{{reason}}')], { unit: 'ops' }),
     timeseries(

@@ -13,6 +13,9 @@ import type { Store } from '../../storage/store.js';
 import type { TokenAuth } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { ErrorSchema } from '../schemas.js';
+import { tripState } from '../../processors/trips/queries.js';
+import type { TripSettingsFor } from '../../trips/config.js';
+import { stateToJson, TripStateSchema } from './trips.js';
 
 const Time = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 const Num = Type.Union([Type.Number(), Type.Null()]);
@@ -41,6 +44,11 @@ export const DeviceSchema = Type.Object({
   timeout_ms: Type.Number({ description: 'No data for longer than this turns it silent' }),
 });
 const DevicesPage = Type.Object({ devices: Type.Array(DeviceSchema) });
+/** One device: its registry row, and where it is in the trip state machine (docs/trips.md). */
+const DeviceDetail = Type.Object({
+  ...DeviceSchema.properties,
+  trip: Type.Optional({ ...TripStateSchema, description: 'Its trip state (idle / driving / paused, since when, the trip in progress), by its trip thresholds; absent when telehub runs without the trips table' }),
+});
 const DeviceParams = Type.Object({ id: Type.String({ minLength: 1 }) });
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -74,9 +82,11 @@ export interface DeviceRouteOptions {
   auth: TokenAuth;
   store: Store;
   presence: PresenceSettings & { overrides: ReadonlyMap<string, number> };
+  /** Each vehicle's trip thresholds: GET /api/v1/devices/{id} then shows its trip state. */
+  tripSettingsFor?: TripSettingsFor;
 }
 
-export const registerDeviceRoutes: FastifyPluginAsync<DeviceRouteOptions> = async (app, { auth, store, presence }) => {
+export const registerDeviceRoutes: FastifyPluginAsync<DeviceRouteOptions> = async (app, { auth, store, presence, tripSettingsFor }) => {
   const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 503: ErrorSchema };
   const readScope = auth.hook('read');
   const read = <T>(p: Promise<T>): Promise<T> =>
@@ -108,16 +118,19 @@ export const registerDeviceRoutes: FastifyPluginAsync<DeviceRouteOptions> = asyn
       onRequest: readScope,
       schema: {
         summary: 'One device of the registry',
-        description: 'The same fields as one row of GET /api/v1/devices; 404 when the store holds nothing of that device.',
+        description: 'The same fields as one row of GET /api/v1/devices, plus `trip`: where the vehicle is in the trip state machine (idle / driving / paused, since when); 404 when the store holds nothing of that device.',
         security: [{ bearer: [] }],
         params: DeviceParams,
-        response: { 200: DeviceSchema, 404: ErrorSchema, ...errors },
+        response: { 200: DeviceDetail, 404: ErrorSchema, ...errors },
       },
     },
     async (req) => {
       const row = await read(readRegistryDevice(store.kind, store.processors, req.params.id));
       if (row === undefined) throw new ApiError(404, 'not_found', `no device ${req.params.id} in the registry`);
-      return deviceToJson(row, presence, presence.overrides);
+      const device = deviceToJson(row, presence, presence.overrides);
+      if (tripSettingsFor === undefined) return device;
+      const trip = await read(tripState(store, req.params.id, tripSettingsFor(req.params.id), Date.now()));
+      return { ...device, trip: stateToJson(trip) };
     },
   );
 };

@@ -11,7 +11,7 @@ import { ApiError, storeUnavailable } from '../../core/http-error.js';
 import { getTrip, listTrips, tripState, tripTrack, type TripState } from '../../processors/trips/queries.js';
 import type { TripRow } from '../../processors/trips/sql.js';
 import type { Store } from '../../storage/store.js';
-import type { TripSettings } from '../../trips/index.js';
+import type { TripSettingsFor } from '../../trips/config.js';
 import type { TokenAuth } from '../auth.js';
 import { ErrorSchema } from '../schemas.js';
 import { parseRange } from '../time-range.js';
@@ -45,7 +45,8 @@ const TripSchema = Type.Object({
   updated_at: Type.String({ format: 'date-time' }),
 });
 
-const StateSchema = Type.Object({
+/** A vehicle's place in the trip state machine (GET /api/v1/trips?device=, GET /api/v1/devices/{id}). */
+export const TripStateSchema = Type.Object({
   device_id: Type.String(),
   state: Type.Union([Type.Literal('idle'), Type.Literal('driving'), Type.Literal('paused')]),
   since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'null when the vehicle never made a trip' }),
@@ -54,7 +55,7 @@ const StateSchema = Type.Object({
 
 const TripsPage = Type.Object({
   trips: Type.Array(TripSchema),
-  state: Type.Optional(StateSchema),
+  state: Type.Optional(TripStateSchema),
 });
 
 const TripDetail = Type.Object({
@@ -94,7 +95,7 @@ export function stateToJson(s: TripState) {
   return { device_id: s.deviceId, state: s.state, since: s.since === null ? null : iso(s.since), trip_id: s.tripId };
 }
 
-export const registerTripRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: Store; settings: TripSettings }> = async (app, { auth, store, settings }) => {
+export const registerTripRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: Store; settingsFor: TripSettingsFor }> = async (app, { auth, store, settingsFor }) => {
   const guard = async <T>(f: () => Promise<T>): Promise<T> => {
     try {
       return await f();
@@ -126,7 +127,7 @@ export const registerTripRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: St
       return guard(async () => {
         const trips = (await listTrips(store, { deviceId: q.device, from, to, limit: q.limit ?? 1000 })).map(tripToJson);
         if (q.device === undefined) return { trips };
-        return { trips, state: stateToJson(await tripState(store, q.device, settings, Date.now())) };
+        return { trips, state: stateToJson(await tripState(store, q.device, settingsFor(q.device), Date.now())) };
       });
     },
   );
@@ -147,7 +148,7 @@ export const registerTripRoutes: FastifyPluginAsync<{ auth: TokenAuth; store: St
       guard(async () => {
         const t = await getTrip(store, req.params.id);
         if (t === undefined) throw new ApiError(404, 'not_found', `no trip with id ${JSON.stringify(req.params.id.slice(0, 64))}`);
-        const track = await tripTrack(store, t, settings, MAX_TRACK_POINTS);
+        const track = await tripTrack(store, t, settingsFor(t.deviceId), MAX_TRACK_POINTS);
         return { trip: tripToJson(t), track: track.map((p) => ({ ts: iso(p.ts), lat: p.lat, lon: p.lon })) };
       }),
   );

@@ -51,16 +51,22 @@ export const simulate: Command = {
     http: { type: 'string', value: 'URL', description: "Send events by HTTP (POST URL/ingest) instead of MQTT; needs --token." },
     token: { type: 'string', value: 'T', description: 'Bearer token (scope ingest) for --http.' },
     prefix: { type: 'string', value: 'P', description: 'Device ids are P-<profile>-<n> (default sim).' },
+    trips: { type: 'string', value: 'N', description: 'car profile: each car drives N trips placed in the past, sent as fast as --rate (messages per second per car, default 200) allows; ends when all are acknowledged. Without it cars drive in real time.' },
+    truth: { type: 'string', value: 'FILE', description: 'car profile: write the true trips (start, end, distance per car) to FILE as JSON.' },
     json: { type: 'boolean', description: 'Print the report as one JSON object.' },
   },
   examples: [
     'telehub simulate --devices 50 --rate 0.5 --profile energy --duration 60',
     'telehub simulate -n 5 --http http://127.0.0.1:8080 --token "$TOKEN" --duration 10',
+    'telehub simulate --profile car -n 5 --trips 3 --truth trips-truth.json',
   ],
   async run(ctx) {
     const devices = intOption(ctx.values, 'devices', { min: 1, max: 100_000 }, 10);
-    const rate = numberOption(ctx.values, 'rate', 1000, 1)!;
     const profile = choiceOption(ctx.values, 'profile', PROFILE_NAMES, 'sensor');
+    const trips = ctx.values.trips === undefined ? undefined : intOption(ctx.values, 'trips', { min: 1, max: 1000 }, 1);
+    const truthFile = stringOption(ctx.values, 'truth');
+    if ((trips !== undefined || truthFile !== undefined) && profile !== 'car') throw new UsageError('--trips and --truth are for --profile car');
+    const rate = numberOption(ctx.values, 'rate', 1000, trips !== undefined ? 200 : 1)!;
     const durationS = numberOption(ctx.values, 'duration', 31_536_000, undefined);
     const http = urlOption(ctx.values, 'http', ['http:', 'https:']);
     const token = stringOption(ctx.values, 'token');
@@ -72,7 +78,7 @@ export const simulate: Command = {
 
     const { startSimulation } = await import('../../simulator/run.js');
     const { formatReport } = await import('../../simulator/stats.js');
-    const sim = await startSimulation({ devices, rate, profile, durationS, brokerUrl, http: http ? { url: http, token: token! } : undefined, idPrefix: prefix });
+    const sim = await startSimulation({ devices, rate, profile, durationS, brokerUrl, http: http ? { url: http, token: token! } : undefined, idPrefix: prefix, trips, truthFile });
     ctx.err(`Simulating ${devices} ${profile} device(s) at ${rate}/s each${durationS ? ` for ${durationS} s` : '; SIGINT to stop'}.\n`);
     // `done` resolves after --duration (never without it); a signal stops early. Either way the same report.
     const onSignal = () => void sim.stop().then(stopResult.resolve, stopResult.reject);

@@ -89,7 +89,7 @@ const rebuild: Command = {
     if (device === undefined) throw new UsageError('trips rebuild needs --device');
     const { from, to } = range(ctx);
     const config = ctx.loadConfig();
-    const r = await withStore(ctx, (store) => rebuildTrips(store, device, from ?? 0, to ?? MAX_TIME, config.trips.settings, Date.now()));
+    const r = await withStore(ctx, (store) => rebuildTrips(store, device, from ?? 0, to ?? MAX_TIME, config.trips.settingsFor(device), Date.now()));
     ctx.out(`Rebuilt the trips of ${device}: ${r.written} written, ${r.deleted} deleted.\n`);
     return EXIT.ok;
   },

@@ -82,11 +82,23 @@ export function insertEvent(dialect: Dialect, t: AlertTransition, now: number): 
 
 /**
  * Queues a delivery. The outbox is not emptied by a rebuild, so a change
- * already queued (delivered or not) is not queued again.
+ * already queued (delivered or not) is not queued again; nor is a change
+ * older (event time) than one already queued for the same target, rule and
+ * device: the outbox cleanup (src/alerts/outbox.ts) deletes old delivered
+ * rows but always leaves a newer row of their stream, which keeps a
+ * rebuild from queueing the deleted ones again.
  */
 export function insertOutbox(dialect: Dialect, t: AlertTransition, target: string, payload: string, now: number): ProcessorStatement {
+  // The queued change's time is the payload's `at` (ISO-8601 UTC, so it orders as text; "C" collation in PostgreSQL).
+  const at = dialect === 'postgres' ? `(h.payload::json->>'at') COLLATE "C"` : `json_extract(h.payload, '$.at')`;
   return {
-    sql: ph(dialect, `INSERT INTO alert_outbox (key, target, rule, device_id, payload, created_at, next_at, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (key, target) DO NOTHING`),
-    params: [t.key, target, t.rule, t.deviceId, payload, now, now],
+    sql: ph(
+      dialect,
+      `INSERT INTO alert_outbox (key, target, rule, device_id, payload, created_at, next_at, attempts)
+       SELECT ?, ?, ?, ?, ?, ?, ?, 0
+       WHERE NOT EXISTS (SELECT 1 FROM alert_outbox h WHERE h.target = ? AND h.rule = ? AND h.device_id = ? AND ${at} > ?)
+       ON CONFLICT (key, target) DO NOTHING`,
+    ),
+    params: [t.key, target, t.rule, t.deviceId, payload, now, now, target, t.rule, t.deviceId, new Date(t.at).toISOString()],
   };
 }

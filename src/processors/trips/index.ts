@@ -14,13 +14,17 @@
 import type { Dialect, Processor } from '../../log/processor.js';
 import type { LogEntry, ProcessorStatement, ProcessorStore } from '../../storage/log.js';
 import type { TripSettings } from '../../trips/index.js';
+import type { TripSettingsFor } from '../../trips/config.js';
 import { recomputeVehicle } from './recompute.js';
-import { TRIP_EVENT_TYPES, tripSql } from './sql.js';
+import { deleteTrip, TRIP_EVENT_TYPES, tripSql } from './sql.js';
 
 export const TRIPS = 'trips';
 
 export interface TripsOptions {
+  /** The fleet's thresholds. */
   settings: TripSettings;
+  /** A vehicle's thresholds (the config file's `trips.vehicles`); default: `settings` for all. */
+  settingsFor?: TripSettingsFor;
   /** ms: data older than this by device time (against the clock) no longer changes trips live. */
   latenessMs: number;
   /** The clock (tests move it). */
@@ -49,16 +53,17 @@ export function touchedVehicles(entries: readonly LogEntry[], notBefore: number)
 /** The processor; it reads the store (`processors`) to recompute windows. */
 export function tripsProcessor(processors: ProcessorStore, opts: TripsOptions): Processor {
   const clock = opts.now ?? Date.now;
+  const settingsFor = opts.settingsFor ?? (() => opts.settings);
   return {
     name: TRIPS,
     tables: ['trips'],
     async apply(entries: readonly LogEntry[], dialect: Dialect): Promise<ProcessorStatement[]> {
       const now = clock();
-      const s = opts.settings;
-      // New points can join or split trips up to idle_timeout + resume_window away.
-      const reach = s.idleTimeoutMs + s.resumeWindowMs;
       const out: ProcessorStatement[] = [];
       for (const [deviceId, span] of touchedVehicles(entries, now - opts.latenessMs)) {
+        const s = settingsFor(deviceId);
+        // New points can join or split trips up to idle_timeout + resume_window away.
+        const reach = s.idleTimeoutMs + s.resumeWindowMs;
         const r = await recomputeVehicle(dialect, processors, deviceId, span.min - reach, span.max + reach, s, now);
         out.push(...r.statements);
       }
@@ -69,20 +74,29 @@ export function tripsProcessor(processors: ProcessorStore, opts: TripsOptions): 
 
 /**
  * Ends in-progress trips the clock has ended (no data came): closed with
- * version + 1, or deleted when too short to be a trip. Runs in a transaction
- * guarded by the processor's checkpoint (moved to where it is), so it never
- * interleaves with an apply. Returns false when the processor moved meanwhile
- * (the next tick tries again).
+ * version + 1, or deleted when too short to be a trip, each by its vehicle's
+ * thresholds. Runs in a transaction guarded by the processor's checkpoint
+ * (moved to where it is), so it never interleaves with an apply (which would
+ * move the checkpoint and make this commit fail). Returns false when the
+ * processor moved meanwhile (the next tick tries again).
  */
-export async function expireTrips(kind: Dialect, processors: ProcessorStore, s: TripSettings, now: number): Promise<boolean> {
-  const cutoff = now - (s.idleTimeoutMs + s.resumeWindowMs);
+export async function expireTrips(kind: Dialect, processors: ProcessorStore, settingsFor: TripSettingsFor | TripSettings, now: number): Promise<boolean> {
+  const forVehicle = typeof settingsFor === 'function' ? settingsFor : () => settingsFor;
   const sql = tripSql(kind);
   const at = await processors.register(TRIPS);
+  // At most one trip in progress per vehicle: few rows, judged here by each vehicle's thresholds.
+  const running = await processors.select(sql.inProgress, []);
+  const statements: ProcessorStatement[] = [];
+  for (const r of running) {
+    const deviceId = String(r.device_id);
+    const s = forVehicle(deviceId);
+    if (Number(r.end_time) >= now - (s.idleTimeoutMs + s.resumeWindowMs)) continue;
+    const short = Number(r.distance_km) < s.minDistanceKm || Number(r.duration_ms) < s.minDurationMs;
+    statements.push(short ? deleteTrip(kind, String(r.trip_id)) : { sql: sql.expire, params: [now, String(r.trip_id)] });
+  }
+  if (statements.length === 0) return true;
   try {
-    await processors.commit(TRIPS, at, at, [
-      { sql: sql.expireShort, params: [cutoff, s.minDistanceKm, s.minDurationMs] },
-      { sql: sql.expire, params: [now, cutoff] },
-    ]);
+    await processors.commit(TRIPS, at, at, statements);
     return true;
   } catch (err) {
     if ((err as { code?: string }).code === 'TELEHUB_CHECKPOINT_MOVED') return false;

@@ -52,8 +52,8 @@ const SQL = {
     latest: `SELECT ${COLS} FROM trips WHERE device_id = ? ORDER BY end_time DESC LIMIT 1`,
     events: `SELECT event_id, event_type, value_num, ts_device, meta FROM events
       WHERE device_id = ? AND ts_device >= ? AND ts_device <= ? AND event_type IN (${TRIP_EVENT_TYPES.map(() => '?').join(', ')})`,
-    expireShort: `DELETE FROM trips WHERE in_progress = 1 AND end_time < ? AND (distance_km < ? OR duration_ms < ?)`,
-    expire: `UPDATE trips SET in_progress = 0, version = version + 1, updated_at = ? WHERE in_progress = 1 AND end_time < ?`,
+    inProgress: `SELECT trip_id, device_id, end_time, distance_km, duration_ms FROM trips WHERE in_progress = 1`,
+    expire: `UPDATE trips SET in_progress = 0, version = version + 1, updated_at = ? WHERE trip_id = ? AND in_progress = 1`,
   },
   postgres: {
     upsert: `INSERT INTO trips (${COLS}) VALUES ($1, $2, 1, $3, ${ts('$4')}, ${ts('$5')}, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
@@ -67,8 +67,8 @@ const SQL = {
     latest: `SELECT ${PG_COLS} FROM trips WHERE device_id = $1 ORDER BY end_time DESC LIMIT 1`,
     events: `SELECT event_id, event_type, value_num, ${epoch('ts_device')}, meta::text AS meta FROM events
       WHERE device_id = $1 AND ts_device >= ${ts('$2')} AND ts_device <= ${ts('$3')} AND event_type = ANY($4::text[])`,
-    expireShort: `DELETE FROM trips WHERE in_progress AND end_time < ${ts('$1')} AND (distance_km < $2 OR duration_ms < $3)`,
-    expire: `UPDATE trips SET in_progress = false, version = version + 1, updated_at = ${ts('$1')} WHERE in_progress AND end_time < ${ts('$2')}`,
+    inProgress: `SELECT trip_id, device_id, ${epoch('end_time')}, distance_km, duration_ms::float8 AS duration_ms FROM trips WHERE in_progress`,
+    expire: `UPDATE trips SET in_progress = false, version = version + 1, updated_at = ${ts('$1')} WHERE trip_id = $2 AND in_progress`,
   },
 } as const;
 
@@ -123,7 +123,8 @@ export function toTripRow(r: Record<string, unknown>): TripRow {
     maxCoolantC: num(r.max_coolant_c),
     fuelUsedPct: num(r.fuel_used_pct),
     points: Number(r.points),
-    gaps: JSON.parse(String(r.gaps)) as TripGap[],
+    // PostgreSQL's jsonb reorders keys: rebuild each gap in the engine's order, so an unchanged trip compares equal (recompute.ts).
+    gaps: (JSON.parse(String(r.gaps)) as TripGap[]).map((g) => ({ from: g.from, to: g.to, durationMs: g.durationMs, distanceKm: g.distanceKm })),
     updatedAt: Number(r.updated_at),
   };
 }

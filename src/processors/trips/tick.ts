@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../../storage/store.js';
 import type { TripSettings } from '../../trips/index.js';
+import type { TripSettingsFor } from '../../trips/config.js';
 import { expireTrips } from './index.js';
 
 export class TripTick {
@@ -14,7 +15,7 @@ export class TripTick {
 
   constructor(
     private readonly store: Store,
-    private readonly opts: { settings: TripSettings; tickMs: number },
+    private readonly opts: { settings: TripSettings; settingsFor?: TripSettingsFor; tickMs: number },
     private readonly log: Logger,
   ) {}
 
@@ -29,7 +30,7 @@ export class TripTick {
   /** One re-evaluation against the clock now. */
   async tick(now = Date.now()): Promise<void> {
     try {
-      await expireTrips(this.store.kind, this.store.processors, this.opts.settings, now);
+      await expireTrips(this.store.kind, this.store.processors, this.opts.settingsFor ?? this.opts.settings, now);
     } catch (err) {
       this.log.warn({ err }, 'Trip tick failed; trying again at the next tick.');
     }

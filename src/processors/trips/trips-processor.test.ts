@@ -22,6 +22,7 @@ import { expireTrips, TRIPS, tripsProcessor } from './index.js';
 import { getTrip, listTrips, rebuildTrips, tripState, tripTrack } from './queries.js';
 import { readVehicleEvents } from './recompute.js';
 import { MAX_TIME, type TripRow } from './sql.js';
+import { checkTripsSection, tripSettingsResolver } from '../../trips/config.js';
 
 after(() => stopTestPostgres());
 
@@ -159,6 +160,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         const one = await stored(store, 'car-s');
         assert.equal(one.length, 1);
         assert.equal(one[0].gaps.length, 1);
+        // Recomputing a trip with a gap changes nothing (PostgreSQL's jsonb reorders the gap's keys; the row is read back in the engine's order).
+        assert.deepEqual(await rebuildTrips(store, 'car-s', 0, MAX_TIME, S, Date.now()), { written: 0, deleted: 0 });
         await live(store, runner, all.filter((e) => silent(e) && e.eventType === 'speed'), 500);
         const two = await stored(store, 'car-s');
         assert.equal(two.length, 2);
@@ -200,6 +203,43 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.deepEqual(await stored(store, 'car-q'), []);
         // The engine at that time agrees.
         assert.deepEqual((await stored(store, 'car-p')).map(figures), await truth(store, 'car-p', now + S.idleTimeoutMs + S.resumeWindowMs));
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('per-vehicle thresholds (config file trips.vehicles): each vehicle is cut, ended by the clock and shown by its own', async () => {
+      const { store, cleanup } = await openStore(kind);
+      try {
+        const problems: string[] = [];
+        const file = checkTripsSection({ idle_timeout: '3m', vehicles: [{ id: 'van-*', idle_timeout: 60, resume_window: '2m' }] }, 'trips', problems);
+        assert.deepEqual(problems, []);
+        const settingsFor = tripSettingsResolver(S, file);
+        const van = settingsFor('van-1');
+        assert.equal(van.idleTimeoutMs, 60_000);
+        let clock = NOW;
+        const runner = new ProcessorRunner(store, [tripsProcessor(store.processors, { settings: S, settingsFor, latenessMs: LATENESS, now: () => clock })], { batchSize: 200, pollMs: 20, retryMinMs: 1, retryMaxMs: 10 }, pino({ level: 'silent' }));
+        // The same day for a car and a van: 10 min, a 4-minute stop, 10 min, parked.
+        const legs: Drive['legs'] = [[0, 10, 50], [10, 14, 0], [14, 24, 50], [24, 40, 0]];
+        await live(store, runner, [...drive('car-7', { legs, odometer: true }), ...drive('van-1', { legs, odometer: true })], 200);
+        assert.equal((await stored(store, 'car-7')).length, 1, 'fleet: a 4-minute stop is inside idle_timeout + resume_window');
+        const vans = await stored(store, 'van-1');
+        assert.equal(vans.length, 2, 'the van: 4 min > 1 min + 2 min ends the trip');
+        const engine = computeTrips(await readVehicleEvents(store.kind, store.processors, 'van-1', 0, MAX_TIME), van, NOW).trips.map(figures);
+        assert.deepEqual(vans.map(figures), engine);
+        assert.deepEqual(await rebuildTrips(store, 'van-1', 0, MAX_TIME, van, NOW), { written: 0, deleted: 0 }, 'a rebuild by the van\'s thresholds agrees');
+
+        // In progress: the clock ends the van's trip after 1 + 2 min, the car's only after 3 + 5.
+        const lastMove = T0 + 110 * MIN - 5000;
+        clock = lastMove + 1000;
+        await live(store, runner, [...drive('car-8', { legs: [[100, 110, 50]] }), ...drive('van-2', { legs: [[100, 110, 50]] })], 200);
+        const at = lastMove + 4 * MIN;
+        for (const dev of ['car-8', 'van-2']) assert.equal((await stored(store, dev))[0]?.inProgress, true, dev);
+        assert.equal((await tripState(store, 'van-2', settingsFor('van-2'), at)).state, 'idle');
+        assert.equal((await tripState(store, 'car-8', settingsFor('car-8'), at)).state, 'paused');
+        assert.equal(await expireTrips(store.kind, store.processors, settingsFor, at), true);
+        assert.equal((await stored(store, 'van-2'))[0].inProgress, false);
+        assert.equal((await stored(store, 'car-8'))[0].inProgress, true);
       } finally {
         await cleanup();
       }

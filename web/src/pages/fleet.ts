@@ -1,11 +1,13 @@
 /**
- * Fleet overview: every device with last seen, event count, its last values
- * and a sparkline, filtered by a search box; updated live from the stream.
- * Presence (and its cause) shows once the device registry answers with it.
+ * Fleet overview: every device with presence (and its cause), last seen,
+ * event count, its last values and a sparkline, filtered by a search box and
+ * by presence; values update live from the stream, presence and counts from
+ * GET /api/v1/devices every few seconds (a device going silent sends
+ * nothing to stream).
  */
-import { api, eventTime, query, stream, type DeviceRow, type EventRow } from '../api.js';
+import { api, apiPaths, every, eventTime, query, stream, type DeviceRow, type EventRow } from '../api.js';
 import { sparkline } from '../chart.js';
-import { ago, fmt, h } from '../dom.js';
+import { ago, fmt, h, presenceBadge } from '../dom.js';
 
 interface DeviceState {
   row: DeviceRow;
@@ -19,6 +21,8 @@ interface DeviceState {
 
 const RECENT_MS = 60 * 60 * 1000;
 const SPARK_POINTS = 60;
+const DEVICES_POLL_MS = 3000;
+const PRESENCE_STATES = ['online', 'silent', 'offline', 'unknown'];
 
 export async function fleetPage(main: HTMLElement): Promise<() => void> {
   const [{ devices }, recent] = await Promise.all([
@@ -45,8 +49,10 @@ export async function fleetPage(main: HTMLElement): Promise<() => void> {
   };
   for (const e of recent.events) apply(e);
 
-  const presence = devices.some((d) => d.presence !== undefined);
+  // The registry's server answers presence for every device (unknown until it is decided).
+  const presence = devices.some((d) => d.presence !== undefined) || (await apiPaths()).has('/api/v1/devices/{id}');
   const search = h('input', { type: 'search', placeholder: 'Filter devices, types…', 'aria-label': 'Filter devices' });
+  const presenceFilter = h('select', { 'aria-label': 'Presence', id: 'presence-filter' }, h('option', { value: '' }, 'Any presence'), ...PRESENCE_STATES.map((p) => h('option', { value: p }, p)));
   const tbody = h('tbody');
   const count = h('span', { class: 'muted' });
   const table = h(
@@ -55,7 +61,7 @@ export async function fleetPage(main: HTMLElement): Promise<() => void> {
     h('thead', {}, h('tr', {}, h('th', {}, 'Device'), presence ? h('th', {}, 'Presence') : null, h('th', {}, 'Last seen'), h('th', { class: 'num' }, 'Events'), h('th', {}, 'Last values'), h('th', {}, 'Trend'))),
     tbody,
   );
-  main.replaceChildren(h('section', {}, h('div', { class: 'bar' }, h('h1', {}, 'Fleet'), search, count), state.size === 0 ? h('p', { class: 'empty' }, 'No device has sent an event yet.') : null, h('div', { class: 'scroll' }, table)));
+  main.replaceChildren(h('section', {}, h('div', { class: 'bar' }, h('h1', {}, 'Fleet'), search, presence ? presenceFilter : null, count), state.size === 0 ? h('p', { class: 'empty' }, 'No device has sent an event yet.') : null, h('div', { class: 'scroll' }, table)));
 
   const render = (s: DeviceState) => {
     const values = [...s.last.values()].map((e) => h('span', { class: 'val', title: e.event_type }, `${e.event_type} `, h('b', {}, e.value_num !== null ? fmt(e.value_num, e.unit) : (e.value_text ?? '–'))));
@@ -63,7 +69,7 @@ export async function fleetPage(main: HTMLElement): Promise<() => void> {
       'tr',
       { 'data-device': s.row.device_id },
       h('td', { 'data-label': 'Device' }, h('a', { href: `#/device/${encodeURIComponent(s.row.device_id)}` }, s.row.device_id)),
-      presence ? h('td', { 'data-label': 'Presence', title: s.row.presence_cause ?? '' }, h('span', { class: `presence ${s.row.presence ?? ''}` }, s.row.presence ?? '–')) : null,
+      presence ? h('td', { 'data-label': 'Presence', class: 'presence-td' }, presenceBadge(s.row.presence, s.row.presence_cause, s.row.presence_since)) : null,
       h('td', { 'data-label': 'Last seen', title: s.row.last_seen }, ago(Date.parse(s.row.last_seen))),
       h('td', { 'data-label': 'Events', class: 'num events' }, String(s.row.events)),
       h('td', { 'data-label': 'Last values', class: 'values' }, ...values),
@@ -75,9 +81,10 @@ export async function fleetPage(main: HTMLElement): Promise<() => void> {
   };
   const filter = () => {
     const q = search.value.trim().toLowerCase();
+    const p = presenceFilter.value;
     let shown = 0;
     for (const s of state.values()) {
-      const hit = !q || s.row.device_id.toLowerCase().includes(q) || [...s.last.keys()].some((t) => t.toLowerCase().includes(q));
+      const hit = (!q || s.row.device_id.toLowerCase().includes(q) || [...s.last.keys()].some((t) => t.toLowerCase().includes(q))) && (!p || (s.row.presence ?? 'unknown') === p);
       s.tr!.hidden = !hit;
       if (hit) shown++;
     }
@@ -87,6 +94,7 @@ export async function fleetPage(main: HTMLElement): Promise<() => void> {
   tbody.replaceChildren(...sorted().map(render));
   filter();
   search.addEventListener('input', filter);
+  presenceFilter.addEventListener('change', filter);
 
   const stop = stream({}, (e) => {
     const known = state.has(e.device_id);
@@ -104,8 +112,29 @@ export async function fleetPage(main: HTMLElement): Promise<() => void> {
       if (cell) cell.textContent = ago(Date.parse(s.row.last_seen));
     }
   }, 5000);
+  // Presence, its cause and the registry's counts, read again every few seconds.
+  const stopPoll = every(DEVICES_POLL_MS, async () => {
+    const { devices: now } = await api<{ devices: DeviceRow[] }>('api/v1/devices');
+    let added = false;
+    for (const row of now) {
+      const s = state.get(row.device_id);
+      if (!s) {
+        state.set(row.device_id, { row, last: new Map(), spark: [] });
+        added = true;
+        continue;
+      }
+      const changed = row.presence !== s.row.presence || row.presence_cause !== s.row.presence_cause || row.events > s.row.events || row.last_seen > s.row.last_seen;
+      // Counts only grow: a stream event counted here may not be in an answer read just before its commit.
+      s.row = { ...row, events: Math.max(row.events, s.row.events), last_seen: row.last_seen > s.row.last_seen ? row.last_seen : s.row.last_seen };
+      if (changed) render(s);
+    }
+    if (added) tbody.replaceChildren(...sorted().map(render));
+    filter();
+    main.dataset.polls = String(Number(main.dataset.polls ?? 0) + 1);
+  });
   return () => {
     stop();
+    stopPoll();
     clearInterval(tick);
   };
 }

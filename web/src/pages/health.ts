@@ -2,8 +2,9 @@
  * Pipeline health from the server's own /metrics (Prometheus text, read in
  * the browser): intake rate, commit time (an ACK leaves right after its
  * commit, so this is the ACK latency telehub adds), in-flight events, dead
- * letters, store state, stream clients, and processor lag once the commit
- * log's processors report it (and GET /api/v1/processors when it exists).
+ * letters, store state, stream clients, alert deliveries waiting and
+ * failed, and processor lag once the commit log's processors report it
+ * (and GET /api/v1/processors when it exists).
  */
 import { api, apiPaths } from '../api.js';
 import { sparkline } from '../chart.js';
@@ -51,6 +52,9 @@ export async function healthPage(main: HTMLElement): Promise<() => void> {
       tile('store', 'Store', total(samples, 'telehub_store_up') >= 1 ? 'up' : 'retrying writes'),
       tile('retries', 'Store write retries', fmt(total(samples, 'telehub_store_write_retries_total'))),
       tile('stream', 'Live stream clients', fmt(total(samples, 'telehub_stream_clients'))),
+      ...(samples.some((x) => x.name === 'telehub_alert_outbox_pending')
+        ? [tile('alert-outbox', 'Alerts waiting for delivery', fmt(total(samples, 'telehub_alert_outbox_pending'))), tile('alert-failed', 'Alert deliveries failed', fmt(total(samples.filter((x) => x.labels.result === 'failed'), 'telehub_alert_deliveries_total')))]
+        : []),
     );
     // Processor lag: whatever the commit-log runner exports (telehub_processor_lag*, by processor).
     const lags = samples.filter((s) => /processor.*lag/.test(s.name));
