@@ -32,6 +32,8 @@ export interface TripsOptions {
   latenessMs: number;
   /** The clock (tests move it). */
   now?: () => number;
+  /** false: always recompute windows from stored events (the behaviour before the incremental engine; for benches). */
+  incremental?: boolean;
 }
 
 const TYPES = new Set<string>(TRIP_EVENT_TYPES);
@@ -78,7 +80,7 @@ export function tripsProcessor(processors: ProcessorStore, opts: TripsOptions, c
       const states = await readEngineStates(dialect, select, [...touched.keys()]);
       for (const [deviceId, span] of touched) {
         const s = settingsFor(deviceId);
-        const inc = applyIncrementally(dialect, deviceId, states.get(deviceId), span.events, s, now);
+        const inc = opts.incremental === false ? undefined : applyIncrementally(dialect, deviceId, states.get(deviceId), span.events, s, now);
         if (inc !== undefined) {
           if (counters) counters.incremental++;
           out.push(...inc.statements);
