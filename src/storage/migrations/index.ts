@@ -829,4 +829,35 @@ export const MIGRATIONS: readonly Migration[] = [
       DELETE FROM device_last_values WHERE event_type = 'presence' AND seq IN (SELECT seq FROM presence_transitions);
     `,
   },
+  {
+    version: 15,
+    name: 'trip engine state',
+    // The trips processor's per-vehicle snapshot of the incremental engine
+    // (src/trips/stream.ts): written in the transaction that moves its
+    // checkpoint, so in-order data resumes from it instead of re-reading the
+    // trip's events. Derived state: a missing or stale row only means the
+    // next batch recomputes from the stored events. settings is the
+    // thresholds it was computed with; written_at the clock (epoch ms) the
+    // trip rows were last written with; trip_id the row of the trip the data
+    // has not ended yet; state the engine's JSON. (13 and 14 are taken by
+    // other changes of the same round.)
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS trip_engine_state (
+        device_id  TEXT PRIMARY KEY,
+        settings   TEXT NOT NULL,
+        written_at INTEGER NOT NULL,
+        trip_id    TEXT,
+        state      TEXT NOT NULL
+      );
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS trip_engine_state (
+        device_id  TEXT PRIMARY KEY,
+        settings   TEXT NOT NULL,
+        written_at BIGINT NOT NULL,
+        trip_id    TEXT,
+        state      TEXT NOT NULL
+      );
+    `,
+  },
 ];
