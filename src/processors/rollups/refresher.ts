@@ -13,9 +13,12 @@
 import type { Logger } from 'pino';
 import type { Dialect } from '../../log/processor.js';
 import type { ProcessorStatement, ProcessorStore } from '../../storage/log.js';
-import { aggregateOf, emptyAggregate, mergeAggregate, type Aggregate, type RawPoint } from './aggregate.js';
-import { advanceSeal, dropMark, expireRows, markDirty, replaceBucket, rowToAggregate, selectDirty, selectRaw, selectRows, type DirtyMark } from './sql.js';
+import { addPoint, emptyAggregate, mergeAggregate, type Aggregate, type RawPoint } from './aggregate.js';
+import { advanceSeal, dropMark, expireRows, markDirty, replaceBuckets, rowToAggregate, selectDirty, selectRaw, selectRawMany, selectRows, selectRowsMany, type BucketKey, type DirtyMark } from './sql.js';
 import { bucketStart, dropBefore, formatDuration, sealedBefore, type TierConfig } from './tiers.js';
+
+/** Buckets recomputed in one transaction. */
+const CHUNK = 100;
 
 export interface RefreshResult {
   /** Buckets recomputed, per tier width. */
@@ -92,11 +95,13 @@ export class RollupRefresher {
       if (marks.length === limit) result.more = true;
       this.states[k].lastDirty = marks.length;
       result.recomputed[w] = 0;
-      // Chunks of buckets, each one transaction.
-      for (let i = 0; i < marks.length; i += 100) {
+      // Chunks of buckets, each one transaction: one read of their sources and
+      // a few statements per chunk, whatever the number of buckets in it.
+      for (let i = 0; i < marks.length; i += CHUNK) {
         const statements: ProcessorStatement[] = [];
-        const parents: DirtyMark[] = [];
-        for (const [device, type, b, seq] of marks.slice(i, i + 100)) {
+        const todo: DirtyMark[] = [];
+        for (const mark of marks.slice(i, i + CHUNK)) {
+          const [device, type, b, seq] = mark;
           // Sealed: never recomputed. A bucket never computed at all (data
           // written while the tiers were off, or a backfill) is computed once.
           if (b < sealed && (await readRows(this.store, this.dialect, device, type, w, b, b + 1)).length > 0) {
@@ -104,13 +109,17 @@ export class RollupRefresher {
             result.tooLate++;
             continue;
           }
-          const agg = await this.compute(k, device, type, b);
-          statements.push(...replaceBucket(this.dialect, device, type, w, b, agg, seq));
-          if (k + 1 < ladder.length) parents.push([device, type, bucketStart(b, ladder[k + 1].widthMs), seq]);
-          result.recomputed[w]++;
+          todo.push(mark);
         }
-        if (parents.length > 0) statements.push(markDirty(this.dialect, ladder[k + 1].widthMs, parents));
-        await this.store.execute(statements);
+        if (todo.length > 0) {
+          statements.push(...replaceBuckets(this.dialect, w, todo, await this.computeMany(k, todo.map(([device, type, b]): BucketKey => [device, type, b]))));
+          result.recomputed[w] += todo.length;
+          if (k + 1 < ladder.length) {
+            const pw = ladder[k + 1].widthMs;
+            statements.push(markDirty(this.dialect, pw, todo.map(([device, type, b, seq]): DirtyMark => [device, type, bucketStart(b, pw), seq])));
+          }
+        }
+        if (statements.length > 0) await this.store.execute(statements);
       }
       const expire = dropBefore(now, this.tiers, ladder[k].retentionMs, ladder[k + 1]?.widthMs);
       await this.store.execute([advanceSeal(this.dialect, w, sealed, now), expireRows(this.dialect, w, Math.min(bucketStart(expire, w), sealed))]);
@@ -122,13 +131,19 @@ export class RollupRefresher {
     return result;
   }
 
-  /** The exact aggregate of bucket `b` of tier k, from its source. */
-  private async compute(k: number, device: string, type: string, b: number): Promise<Aggregate> {
+  /** The exact aggregates of buckets `keys` of tier k, from their source, in one read. */
+  private async computeMany(k: number, keys: readonly BucketKey[]): Promise<Aggregate[]> {
     const w = this.tiers.aggregates[k].widthMs;
-    if (k === 0) return aggregateOf(await readRaw(this.store, this.dialect, device, type, b, b + w));
-    const agg = emptyAggregate();
-    for (const [, a] of await readRows(this.store, this.dialect, device, type, this.tiers.aggregates[k - 1].widthMs, b, b + w)) mergeAggregate(agg, a);
-    return agg;
+    const aggs = keys.map(() => emptyAggregate());
+    if (k === 0) {
+      const q = selectRawMany(this.dialect, w, keys);
+      for (const r of await this.store.select(q.sql, q.params)) addPoint(aggs[Number(r.i)], { t: Number(r.t), eventId: String(r.event_id), value: r.value_num === null ? null : Number(r.value_num) });
+      return aggs;
+    }
+    // Rows come by bucket, in time order within each (as readRows gives them).
+    const q = selectRowsMany(this.dialect, this.tiers.aggregates[k - 1].widthMs, w, keys);
+    for (const r of await this.store.select(q.sql, q.params)) mergeAggregate(aggs[Number(r.i)], rowToAggregate(r));
+    return aggs;
   }
 
   /** Refreshes every refresh interval (sooner again while a run leaves work behind) until stop(). */

@@ -95,21 +95,6 @@ export function selectBacklog(dialect: Dialect, device: string, type: string, af
   return { sql: `SELECT round(extract(epoch FROM ${TIME}) * 1000)::float8 AS t FROM events WHERE seq > $1 AND device_id = $2 AND event_type = $3 LIMIT $4`, params: [afterSeq, device, type, limit] };
 }
 
-/** Replaces one bucket's row (none when it holds no event) and clears the marks seen. */
-export function replaceBucket(dialect: Dialect, device: string, type: string, widthMs: number, bucket: number, agg: Aggregate, seenSeq: number): ProcessorStatement[] {
-  const key = [device, type, widthMs, bucket];
-  const out: ProcessorStatement[] = [{ sql: ph(dialect, 'DELETE FROM rollups WHERE device_id = ? AND event_type = ? AND width_ms = ? AND bucket_start = ?'), params: key }];
-  if (agg.count > 0) {
-    out.push({
-      sql: ph(dialect, 'INSERT INTO rollups (device_id, event_type, width_ms, bucket_start, count, n, sum, sum_parts, min, max, first, first_t, last, last_t) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      params: [...key, agg.count, agg.n, agg.n === 0 ? null : roundExpansion(agg.sumParts), JSON.stringify(agg.sumParts), agg.min, agg.max, agg.first, agg.firstT, agg.last, agg.lastT],
-    });
-  }
-  // A mark moved past seenSeq by a newer event stays: that event may not have been read.
-  out.push({ sql: ph(dialect, 'DELETE FROM rollup_dirty WHERE device_id = ? AND event_type = ? AND width_ms = ? AND bucket_start = ? AND seq <= ?'), params: [...key, seenSeq] });
-  return out;
-}
-
 /** Drops a mark without recomputing (its bucket is sealed). */
 export function dropMark(dialect: Dialect, device: string, type: string, widthMs: number, bucket: number, seenSeq: number): ProcessorStatement {
   return { sql: ph(dialect, 'DELETE FROM rollup_dirty WHERE device_id = ? AND event_type = ? AND width_ms = ? AND bucket_start = ? AND seq <= ?'), params: [device, type, widthMs, bucket, seenSeq] };
@@ -151,4 +136,98 @@ export function rowToAggregate(r: Record<string, unknown>): Aggregate {
     lastT: num(r.last_t),
     lastKey: '',
   };
+}
+
+/** A bucket of one tier: device, type, bucket start. */
+export type BucketKey = readonly [string, string, number];
+
+/**
+ * Raw events of many buckets of width `widthMs` in one SELECT: each row
+ * carries `i`, the index of its bucket in `keys`, then time, event_id and
+ * numeric value (as selectRaw).
+ */
+export function selectRawMany(dialect: Dialect, widthMs: number, keys: readonly BucketKey[]): { sql: string; params: unknown[] } {
+  if (dialect === 'sqlite') {
+    // json_each drives the loop; each bucket is a range of idx_events_device_type_time.
+    return {
+      sql: `SELECT j.key AS i, ${TIME} AS t, event_id, value_num FROM json_each(?) AS j CROSS JOIN events
+        WHERE device_id = (j.value->>0) AND event_type = (j.value->>1) AND ${TIME} >= (j.value->>2) AND ${TIME} < (j.value->>2) + ?`,
+      params: [JSON.stringify(keys), widthMs],
+    };
+  }
+  return {
+    sql: `SELECT j.i, round(extract(epoch FROM e.t) * 1000)::float8 AS t, e.event_id, e.value_num
+      FROM json_to_recordset($1::json) AS j(i int4, d text, y text, b int8)
+      CROSS JOIN LATERAL (SELECT ${TIME} AS t, event_id, value_num FROM events
+        WHERE device_id = j.d AND event_type = j.y AND ${TIME} >= ${pgTs('j.b')} AND ${TIME} < ${pgTs('(j.b + $2::int8)')}) AS e`,
+    params: [JSON.stringify(keys.map(([d, y, b], i) => ({ i, d, y, b }))), widthMs],
+  };
+}
+
+/**
+ * Stored rows of tier `srcWidthMs` under many buckets of width `widthMs` in
+ * one SELECT: each row carries `i`, the index of its bucket in `keys`;
+ * ordered by `i`, then bucket start (as selectRows).
+ */
+export function selectRowsMany(dialect: Dialect, srcWidthMs: number, widthMs: number, keys: readonly BucketKey[]): { sql: string; params: unknown[] } {
+  const cols = (f: string) => `bucket_start${f} AS bucket_start, count${f} AS count, n${f} AS n, sum_parts, min, max, first, first_t${f} AS first_t, last, last_t${f} AS last_t`;
+  if (dialect === 'sqlite') {
+    return {
+      sql: `SELECT j.key AS i, ${cols('')} FROM json_each(?) AS j CROSS JOIN rollups
+        WHERE device_id = (j.value->>0) AND event_type = (j.value->>1) AND width_ms = ? AND bucket_start >= (j.value->>2) AND bucket_start < (j.value->>2) + ?
+        ORDER BY j.key, bucket_start`,
+      params: [JSON.stringify(keys), srcWidthMs, widthMs],
+    };
+  }
+  return {
+    sql: `SELECT j.i, ${cols('::float8')} FROM json_to_recordset($1::json) AS j(i int4, d text, y text, b int8)
+      JOIN rollups r ON r.device_id = j.d AND r.event_type = j.y AND r.width_ms = $2 AND r.bucket_start >= j.b AND r.bucket_start < j.b + $3::int8
+      ORDER BY j.i, r.bucket_start`,
+    params: [JSON.stringify(keys.map(([d, y, b], i) => ({ i, d, y, b }))), srcWidthMs, widthMs],
+  };
+}
+
+const ROLLUP_COLUMNS = '(device_id, event_type, width_ms, bucket_start, count, n, sum, sum_parts, min, max, first, first_t, last, last_t)';
+
+/** `count` rows of 14 placeholders. */
+function valuesList(dialect: Dialect, count: number): string {
+  return ph(dialect, Array.from({ length: count }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', '));
+}
+
+/**
+ * replaceBucket for many buckets of one tier, in a few statements whatever
+ * their number: one DELETE of their rows, INSERTs of the non-empty ones
+ * (multi-row, in groups of a power of two so a handful of statement texts
+ * serve every count), one DELETE of the marks seen. Values are bound, not
+ * sent as JSON, so every double reaches the row bit for bit.
+ *
+ * A mark is deleted only when its seq is still the one the refresher read: a
+ * mark moved by a newer event stays (that event may not have been read), as
+ * a `seq <= seen` guard would (a mark's seq only grows while it exists; one
+ * deleted and made again meanwhile stays, and costs one more recomputation).
+ */
+export function replaceBuckets(dialect: Dialect, widthMs: number, marks: readonly DirtyMark[], aggs: readonly Aggregate[]): ProcessorStatement[] {
+  const keys = JSON.stringify(marks.map(([d, y, b]) => [d, y, b]));
+  const out: ProcessorStatement[] =
+    dialect === 'sqlite'
+      ? [{ sql: 'DELETE FROM rollups WHERE (device_id, event_type, width_ms, bucket_start) IN (SELECT value->>0, value->>1, ?, value->>2 FROM json_each(?))', params: [widthMs, keys] }]
+      : [{ sql: 'DELETE FROM rollups WHERE (device_id, event_type, width_ms, bucket_start) IN (SELECT r->>0, r->>1, $1::int8, (r->>2)::int8 FROM json_array_elements($2::json) AS r)', params: [widthMs, keys] }];
+  const rows: unknown[][] = [];
+  marks.forEach(([device, type, bucket], i) => {
+    const agg = aggs[i];
+    if (agg.count > 0) rows.push([device, type, widthMs, bucket, agg.count, agg.n, agg.n === 0 ? null : roundExpansion(agg.sumParts), JSON.stringify(agg.sumParts), agg.min, agg.max, agg.first, agg.firstT, agg.last, agg.lastT]);
+  });
+  for (let at = 0; at < rows.length; ) {
+    let size = 64;
+    while (size > rows.length - at) size >>= 1;
+    out.push({ sql: `INSERT INTO rollups ${ROLLUP_COLUMNS} VALUES ${valuesList(dialect, size)}`, params: rows.slice(at, at + size).flat() });
+    at += size;
+  }
+  const seen = JSON.stringify(marks.map(([d, y, b, s]) => [d, y, b, s]));
+  out.push(
+    dialect === 'sqlite'
+      ? { sql: 'DELETE FROM rollup_dirty WHERE (device_id, event_type, width_ms, bucket_start, seq) IN (SELECT value->>0, value->>1, ?, value->>2, value->>3 FROM json_each(?))', params: [widthMs, seen] }
+      : { sql: 'DELETE FROM rollup_dirty WHERE (device_id, event_type, width_ms, bucket_start, seq) IN (SELECT r->>0, r->>1, $1::int8, (r->>2)::int8, (r->>3)::int8 FROM json_array_elements($2::json) AS r)', params: [widthMs, seen] },
+  );
+  return out;
 }
