@@ -1,9 +1,12 @@
 /**
  * `npm run bench:tiers [-- SECONDS [ROUNDS]]`: ingest throughput with the
  * rollup tiers on (the rollups processor following the commit log and the
- * refresher recomputing dirty buckets every second, as `start` runs them)
+ * refresher recomputing dirty buckets, as `start` runs them)
  * against the same store with them off, in the same run, alternating
  * rounds (off, on, on, off, ...) so drift on a shared machine hits both.
+ * Each phase starts caught up (log applied, no dirty bucket), untimed.
+ * BENCH_TIERS_REFRESH_S (default 1, ten times as often as telehub's
+ * default TELEHUB_ROLLUP_REFRESH_S=10) sets the refresher's interval.
  *
  * Intake is the store's write path itself (500-event batches back to back,
  * 100 devices, one reading a device a second of event time), on SQLite and,
@@ -29,6 +32,8 @@ import { stopTestPostgres, testDatabase } from '../test/helpers/postgres.js';
 export interface TiersOverheadReport {
   store: string;
   seconds: number;
+  /** The refresher's interval in the on phases, ms. */
+  refreshMs: number;
   offEventsPerSecond: number[];
   onEventsPerSecond: number[];
   /** Rollups entries not yet applied at the end of each on phase. */
@@ -61,9 +66,19 @@ async function ingest(store: Store, seconds: number): Promise<number> {
   return count / ((performance.now() - t0) / 1000);
 }
 
+/** Applies the whole log to the rollups processor and refreshes until no bucket is dirty (untimed). */
+async function catchUp(store: Store, tiers: typeof DEFAULT_TIERS, log: pino.Logger): Promise<void> {
+  const runner = new ProcessorRunner(store, [rollups(tiers)], { batchSize: 5000, pollMs: 50, retryMinMs: 100, retryMaxMs: 1000 }, log);
+  await runner.start();
+  await runner.catchUp(ROLLUPS);
+  await runner.stop();
+  const refresher = new RollupRefresher(store.processors, store.kind, tiers, { log });
+  while ((await refresher.refreshOnce()).more);
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-export async function benchTiers(kind: 'sqlite' | 'postgres', seconds: number, rounds: number): Promise<TiersOverheadReport> {
+export async function benchTiers(kind: 'sqlite' | 'postgres', seconds: number, rounds: number, refreshMs = Number(process.env.BENCH_TIERS_REFRESH_S ?? 1) * 1000): Promise<TiersOverheadReport> {
   let store: Store;
   let close: () => Promise<void>;
   if (kind === 'sqlite') {
@@ -76,8 +91,8 @@ export async function benchTiers(kind: 'sqlite' | 'postgres', seconds: number, r
     close = async () => (await store.close(), await db.drop());
   }
   const log = pino({ level: 'silent' });
-  const tiers = { ...DEFAULT_TIERS, refreshMs: 1000 };
-  const report: TiersOverheadReport = { store: kind, seconds, offEventsPerSecond: [], onEventsPerSecond: [], onBacklogAtEnd: [], ratio: 0 };
+  const tiers = { ...DEFAULT_TIERS, refreshMs };
+  const report: TiersOverheadReport = { store: kind, seconds, refreshMs, offEventsPerSecond: [], onEventsPerSecond: [], onBacklogAtEnd: [], ratio: 0 };
   try {
     await store.migrate();
     await ingest(store, 1); // warm-up
@@ -87,6 +102,9 @@ export async function benchTiers(kind: 'sqlite' | 'postgres', seconds: number, r
           report.offEventsPerSecond.push(Math.round(await ingest(store, seconds)));
           continue;
         }
+        // Start from a caught-up state (the off phase before left its entries
+        // unapplied, and they are not this phase's work).
+        await catchUp(store, tiers, log);
         const runner = new ProcessorRunner(store, [rollups(tiers)], { batchSize: 1000, pollMs: 100, retryMinMs: 100, retryMaxMs: 1000 }, log);
         const refresher = new RollupRefresher(store.processors, store.kind, tiers, { log });
         await runner.start();
@@ -97,14 +115,7 @@ export async function benchTiers(kind: 'sqlite' | 'postgres', seconds: number, r
         await refresher.stop();
         await runner.stop();
         // Let it catch up before an off phase, so that phase does not pay for it.
-        const catchUp = new ProcessorRunner(store, [rollups(tiers)], { batchSize: 5000, pollMs: 50, retryMinMs: 100, retryMaxMs: 1000 }, log);
-        await catchUp.start();
-        for (;;) {
-          const c = (await store.processors.get(ROLLUPS)) ?? 0;
-          if ((await store.log.backlog(c, 1)).entries === 0) break;
-          await new Promise((res) => setTimeout(res, 100));
-        }
-        await catchUp.stop();
+        await catchUp(store, tiers, log);
       }
     }
     report.ratio = Math.round((median(report.onEventsPerSecond) / median(report.offEventsPerSecond)) * 1000) / 1000;
@@ -122,7 +133,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const r = await benchTiers(kind, seconds, rounds);
     reports.push(r);
     console.log(
-      `${kind}: tiers off ${r.offEventsPerSecond.join(' / ')} events/s, on ${r.onEventsPerSecond.join(' / ')} events/s (rollups backlog at the end of each on phase: ${r.onBacklogAtEnd.join(' / ')} entries); on/off (medians) ${(r.ratio * 100).toFixed(1)} %`,
+      `${kind} (refresh every ${r.refreshMs / 1000} s): tiers off ${r.offEventsPerSecond.join(' / ')} events/s, on ${r.onEventsPerSecond.join(' / ')} events/s (rollups backlog at the end of each on phase: ${r.onBacklogAtEnd.join(' / ')} entries); on/off (medians) ${(r.ratio * 100).toFixed(1)} %`,
     );
   }
   await stopTestPostgres();

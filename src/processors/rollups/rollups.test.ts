@@ -133,6 +133,30 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       }
     });
 
+    it('a refresh over many devices and types (one chunk holds several of each) keeps every bucket to its own events', async () => {
+      const { store, cleanup } = await openStore(kind);
+      try {
+        const series = ['dev-1', 'dev-2', 'dev-3'].flatMap((d) => ['temp', 'hum'].map((y) => [d, y] as const));
+        // The same times for every series, so their buckets share starts and differ only by device and type.
+        const events = series.flatMap(([d, y], k) => makeEvents(300, 10 + k, `${d}-${y}`, T0, HOUR).map((e) => ({ ...e, deviceId: d, eventType: y })));
+        await store.writeBatch({ events, deadLetters: [] });
+        await runProcessor(store);
+        while ((await new RollupRefresher(store.processors, store.kind, DEFAULT_TIERS, { now: () => NOW }).refreshOnce()).more);
+        const ps = store.processors;
+        for (const [d, y] of series) {
+          for (const w of [MIN, 5 * MIN]) {
+            const rows = await readRows(ps, store.kind, d, y, w, T0, T0 + HOUR);
+            const starts = new Set(events.filter((e) => e.deviceId === d && e.eventType === y).map((e) => Math.floor((e.tsDevice ?? e.tsServer) / w) * w));
+            assert.deepEqual(rows.map(([b]) => b), [...starts].sort((a, b) => a - b), `${d}/${y}: one ${w} ms row per bucket with data`);
+            for (const [b, agg] of rows) assert.deepStrictEqual(statsOf(agg), statsOf(aggregateOf(await readRaw(ps, store.kind, d, y, b, b + w))), `${d}/${y} ${w} ms bucket at ${new Date(b).toISOString()}`);
+          }
+        }
+        assert.equal(Number((await ps.select('SELECT COUNT(*) AS n FROM rollup_dirty', []))[0].n), 0, 'every mark handled');
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('seals buckets past the lateness window: later data stays in raw only', async () => {
       const { store, cleanup } = await openStore(kind);
       try {
