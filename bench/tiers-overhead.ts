@@ -69,9 +69,7 @@ async function ingest(store: Store, seconds: number): Promise<number> {
 /** Applies the whole log to the rollups processor and refreshes until no bucket is dirty (untimed). */
 async function catchUp(store: Store, tiers: typeof DEFAULT_TIERS, log: pino.Logger): Promise<void> {
   const runner = new ProcessorRunner(store, [rollups(tiers)], { batchSize: 5000, pollMs: 50, retryMinMs: 100, retryMaxMs: 1000 }, log);
-  await runner.start();
   await runner.catchUp(ROLLUPS);
-  await runner.stop();
   const refresher = new RollupRefresher(store.processors, store.kind, tiers, { log });
   while ((await refresher.refreshOnce()).more);
 }
