@@ -94,13 +94,13 @@ const CLIENT: Generator = (() => {
   }
   return raw as Generator;
 })();
-/** BENCH_SUITES: mqtt (modes a, b, c), http (HTTP ingest, bench/http.ts), query (query latency, bench/query.ts), trips (live trip lag, bench/trips-lag.ts). */
-type Suite = 'mqtt' | 'http' | 'query' | 'trips';
+/** BENCH_SUITES: mqtt (modes a, b, c), http (HTTP ingest, bench/http.ts), query (query latency, bench/query.ts), trips (live trip lag, bench/trips-lag.ts); drop (a day's drop, bench/partition-drop.ts) and tiers (ingest with tiers on vs off, bench/tiers-overhead.ts) only when named. */
+type Suite = 'mqtt' | 'http' | 'query' | 'trips' | 'drop' | 'tiers';
 const SUITES: Suite[] = (() => {
   const raw = (process.env.BENCH_SUITES ?? 'mqtt,http,query,trips').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  const bad = raw.filter((m) => !['mqtt', 'http', 'query', 'trips'].includes(m));
+  const bad = raw.filter((m) => !['mqtt', 'http', 'query', 'trips', 'drop', 'tiers'].includes(m));
   if (bad.length > 0 || raw.length === 0) {
-    process.stderr.write(`BENCH_SUITES=${process.env.BENCH_SUITES}: use a comma-separated subset of mqtt,http,query,trips\n`);
+    process.stderr.write(`BENCH_SUITES=${process.env.BENCH_SUITES}: use a comma-separated subset of mqtt,http,query,trips,drop,tiers\n`);
     process.exit(2);
   }
   return [...new Set(raw)] as Suite[];
@@ -518,6 +518,8 @@ async function main(): Promise<number> {
   const results: ModeResult[] = [];
   let httpReport: HttpSuiteReport | undefined;
   let queryReport: QuerySuiteReport | undefined;
+  let dropReport: import('./partition-drop.js').PartitionDropReport | undefined;
+  let tiersReport: import('./tiers-overhead.js').TiersOverheadReport[] | undefined;
   let tripsReport: TripLagReport | undefined;
   const suiteErrors: string[] = [];
   const services: Record<string, unknown> = {};
@@ -590,6 +592,25 @@ async function main(): Promise<number> {
         suiteErrors.push(`query: ${(err as Error).stack ?? String(err)}`);
       }
     }
+    if (SUITES.includes('drop') && !interrupt.interrupted) {
+      log('\n== Dropping a day of raw events (bench/partition-drop.ts)');
+      try {
+        const { benchPostgres, benchSqlite } = await import('./partition-drop.js');
+        dropReport = { sqlite: benchSqlite(Number(process.env.BENCH_DROP_SQLITE_ROWS ?? 100_000)), postgres: await benchPostgres(Number(process.env.BENCH_DROP_PG_ROWS ?? 300_000)) };
+      } catch (err) {
+        suiteErrors.push(`drop: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
+    if (SUITES.includes('tiers') && !interrupt.interrupted) {
+      log('\n== Ingest with tiers on vs off (bench/tiers-overhead.ts)');
+      try {
+        const { benchTiers } = await import('./tiers-overhead.js');
+        const seconds = Number(process.env.BENCH_TIERS_SECONDS ?? 8);
+        tiersReport = [await benchTiers('sqlite', seconds, 2), await benchTiers('postgres', seconds, 2)];
+      } catch (err) {
+        suiteErrors.push(`tiers: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
     if (SUITES.includes('trips') && !interrupt.interrupted) {
       log('\n== Live trip lag (bench/trips-lag.ts)');
       try {
@@ -621,6 +642,8 @@ async function main(): Promise<number> {
     log(`  trips shown ${tripsReport.trips.seen}/${tripsReport.trips.expected}; lag from the end record's commit to its trip row: p50 ${tripsReport.lagMs.p50} ms, p99 ${tripsReport.lagMs.p99} ms, max ${tripsReport.lagMs.max} ms; ${tripsReport.recordsPerSecond} records/s`);
     for (const p of tripsReport.problems) log(`  PROBLEM: ${p}`);
   }
+  if (tiersReport) for (const r of tiersReport) log(`\n== Tiers on vs off, ${r.store}: off ${r.offEventsPerSecond.join(' / ')} events/s, on ${r.onEventsPerSecond.join(' / ')} events/s, on/off ${(r.ratio * 100).toFixed(1)} % (target >= 90 %)`);
+  if (dropReport) log(`\n== Dropping a day of raw events\n${JSON.stringify(dropReport, null, 2)}`);
   for (const e of suiteErrors) log(`\nSUITE FAILED: ${e}`);
 
   const ok = results.every((r) => r.status !== 'failed') && (httpReport?.ok ?? true) && (queryReport?.ok ?? true) && (tripsReport?.ok ?? true) && suiteErrors.length === 0;
@@ -639,6 +662,8 @@ async function main(): Promise<number> {
     http: httpReport,
     query: queryReport,
     trips: tripsReport,
+    drop: dropReport,
+    tiers: tiersReport,
     suiteErrors,
   };
   mkdirSync(resultsDir, { recursive: true });

@@ -3,13 +3,13 @@
  * past their retention, dead letters past theirs or over their size ceiling,
  * and checks the disk guardrail.
  *
- * Never a giant DELETE: rows go in chunks of TELEHUB_RETENTION_CHUNK, each
- * chunk's keys read through the time index and deleted by key in its own
- * short transaction, which queues with the write batches (SQLite: on the
- * one writer thread; PostgreSQL: row locks on old rows only, which no writer
- * touches). Intake therefore waits at most one chunk, and a run's cost grows
- * with what it drops, not with the table (docs/data-lifecycle.md has the
- * measurements, and why this and not partitions for now).
+ * Never a giant DELETE. PostgreSQL: raw events are day partitions, dropped
+ * whole (partitions(), src/storage/postgres/partitions.ts). SQLite (and
+ * PostgreSQL's default and pre-partitioning partitions): rows go in chunks
+ * of TELEHUB_RETENTION_CHUNK, each chunk's keys read through the time index
+ * and deleted by key in its own short transaction, which queues with the
+ * write batches, so intake waits at most one chunk
+ * (docs/data-lifecycle.md has the measurements, and why SQLite keeps this).
  *
  * What is never dropped: a raw event under a bucket that may still be
  * recomputed (above the first tier's sealed watermark, or in a bucket still
@@ -20,7 +20,10 @@ import type { RetentionConfig } from '../core/config.js';
 import type { Dialect } from '../log/processor.js';
 import type { ProcessorStore } from '../storage/log.js';
 import { dropBefore, type TierConfig } from '../processors/rollups/tiers.js';
-import { deadLetterBytes, deleteDeadLetters, deleteEvents, oldestDirty, selectOldDeadLetters, selectOldestDeadLetterSizes, selectOldEvents, storeBytes, type Query } from './sql.js';
+import { chunkedPartitions, dropPartitions, ensurePartitions, listPartitions, PARTITIONS_AHEAD_DAYS, type PartitionDb } from '../storage/postgres/partitions.js';
+import { deadLetterBytes, deleteDeadLetters, deleteEventIds, deleteEvents, oldestDirty, selectOldDeadLetters, selectOldEventIds, selectOldestDeadLetterSizes, selectOldEvents, storeBytes, type Query } from './sql.js';
+
+const DAY = 86_400_000;
 
 export interface RetentionResult {
   /** Raw events deleted, and the time before which they were. */
@@ -37,6 +40,11 @@ export interface RetentionResult {
   rawRetentionMs: number;
   /** Longest single chunk (select + delete), ms. */
   longestChunkMs: number;
+  /** PostgreSQL: day partitions created, and dropped whole (with the planner's row estimate). */
+  partitionsCreated: string[];
+  partitionsDropped: { name: string; rowsEstimate: number | null; ms: number }[];
+  /** PostgreSQL: ids pruned from event_ids (older than the dedup window). */
+  eventIdsPruned: number;
 }
 
 export interface RetentionDeps {
@@ -90,7 +98,18 @@ export class RetentionJob {
   async runOnce(): Promise<RetentionResult> {
     const { retention, tiers, dialect } = this.d;
     const now = this.now();
-    const result: RetentionResult = { rawDeleted: 0, rawBefore: 0, deadLettersExpired: 0, deadLettersEvicted: 0, nearCeiling: false, rawRetentionMs: tiers.rawRetentionMs, longestChunkMs: 0 };
+    const result: RetentionResult = {
+      rawDeleted: 0,
+      rawBefore: 0,
+      deadLettersExpired: 0,
+      deadLettersEvicted: 0,
+      nearCeiling: false,
+      rawRetentionMs: tiers.rawRetentionMs,
+      longestChunkMs: 0,
+      partitionsCreated: [],
+      partitionsDropped: [],
+      eventIdsPruned: 0,
+    };
 
     if (retention.diskMaxBytes > 0) {
       result.storeBytes = Number((await this.select(storeBytes(dialect)))[0].n);
@@ -117,7 +136,11 @@ export class RetentionJob {
       if (dirty !== null && dirty !== undefined) before = Math.min(before, Number(dirty));
     }
     result.rawBefore = before;
-    result.rawDeleted = await this.chunked(selectOldEvents(dialect, before, maxSeq, retention.chunk), (keys) => deleteEvents(dialect, keys, before, maxSeq), result);
+    if (dialect === 'postgres') {
+      await this.partitions(now, before, maxSeq, result);
+    } else {
+      result.rawDeleted = await this.chunked(selectOldEvents(dialect, before, maxSeq, retention.chunk), (keys) => deleteEvents(dialect, keys, before, maxSeq), result);
+    }
 
     if (retention.deadLetterRetentionMs > 0) {
       const dlBefore = now - retention.deadLetterRetentionMs;
@@ -129,13 +152,50 @@ export class RetentionJob {
     this.totals.rawDeleted += result.rawDeleted;
     this.totals.deadLettersDeleted += result.deadLettersExpired + result.deadLettersEvicted;
     this.totals.last = result;
-    if (result.rawDeleted + result.deadLettersExpired + result.deadLettersEvicted > 0) {
+    if (result.rawDeleted + result.deadLettersExpired + result.deadLettersEvicted + result.partitionsDropped.length + result.eventIdsPruned > 0) {
       this.d.log?.info(
-        { rawDeleted: result.rawDeleted, rawBefore: new Date(result.rawBefore).toISOString(), deadLettersExpired: result.deadLettersExpired, deadLettersEvicted: result.deadLettersEvicted, longestChunkMs: Math.round(result.longestChunkMs) },
+        {
+          rawDeleted: result.rawDeleted,
+          rawBefore: new Date(result.rawBefore).toISOString(),
+          partitionsDropped: result.partitionsDropped.map((p) => p.name),
+          partitionRowsEstimate: result.partitionsDropped.reduce((n, p) => n + (p.rowsEstimate ?? 0), 0),
+          eventIdsPruned: result.eventIdsPruned,
+          deadLettersExpired: result.deadLettersExpired,
+          deadLettersEvicted: result.deadLettersEvicted,
+          longestChunkMs: Math.round(result.longestChunkMs),
+        },
         'Retention dropped old data.',
       );
     }
     return result;
+  }
+
+  /**
+   * PostgreSQL's raw events are partitioned by day of event time: create the
+   * days ahead (and those the lateness window may still write to), drop whole
+   * every partition that ends at or before the drop point and that every
+   * processor has read, delete in chunks only in the default partition and
+   * in events_flat (the pre-partitioning table, until it is dropped whole),
+   * and prune event_ids past the dedup window (the raw retention applied,
+   * never shorter than the lateness window).
+   */
+  private async partitions(now: number, before: number, maxSeq: number, result: RetentionResult): Promise<void> {
+    const { dialect, retention, tiers } = this.d;
+    const db: PartitionDb = { select: (sql, params) => this.d.store.select(sql, params ?? []), execute: (s) => this.d.store.execute(s) };
+    result.partitionsCreated = await ensurePartitions(db, Math.max(before, now - tiers.latenessMs), now + PARTITIONS_AHEAD_DAYS * DAY, (name, err) =>
+      this.d.log?.warn({ partition: name, err }, 'Could not create an events partition; rows of that day go to events_default until the next run.'),
+    );
+    const drop = await dropPartitions(db, before, maxSeq);
+    result.partitionsDropped = drop.dropped.map((p) => ({ name: p.name, rowsEstimate: p.rowsEstimate, ms: p.ms }));
+    for (const p of drop.dropped) result.longestChunkMs = Math.max(result.longestChunkMs, p.ms);
+    for (const h of drop.held.filter((x) => x.reason === 'lock')) {
+      this.d.log?.warn({ partition: h.name }, 'An events partition past retention was not dropped: its lock was busy (a long query?); retrying at the next run.');
+    }
+    for (const table of chunkedPartitions(await listPartitions(db))) {
+      result.rawDeleted += await this.chunked(selectOldEvents(dialect, before, maxSeq, retention.chunk, table), (keys) => deleteEvents(dialect, keys, before, maxSeq, table), result);
+    }
+    const idsBefore = now - Math.max(result.rawRetentionMs, tiers.latenessMs);
+    result.eventIdsPruned = await this.chunked(selectOldEventIds(idsBefore, retention.chunk), (keys) => deleteEventIds(keys, idsBefore), result);
   }
 
   /** Deletes chunk after chunk until a select finds fewer rows than a chunk; returns how many. */

@@ -22,16 +22,27 @@ export interface Query {
  * read by every processor (`seq <= maxSeq`). The time predicate spells the
  * indexed expression exactly (idx_events_time), so this is one range scan.
  */
-export function selectOldEvents(dialect: Dialect, before: number, maxSeq: number, limit: number): Query {
-  if (dialect === 'sqlite') return { sql: `SELECT rowid AS k FROM events WHERE ${TIME} < ? AND seq <= ? LIMIT ?`, params: [before, maxSeq, limit] };
-  return { sql: `SELECT event_id AS k FROM events WHERE ${TIME} < ${pgTs('$1')} AND seq <= $2 LIMIT $3`, params: [before, maxSeq, limit] };
+export function selectOldEvents(dialect: Dialect, before: number, maxSeq: number, limit: number, table = 'events'): Query {
+  if (dialect === 'sqlite') return { sql: `SELECT rowid AS k FROM ${table} WHERE ${TIME} < ? AND seq <= ? LIMIT ?`, params: [before, maxSeq, limit] };
+  // PostgreSQL's table is one partition (events_default, events_flat): its
+  // rows are keyed by ctid, since event_id is not unique in a partitioned table.
+  return { sql: `SELECT ctid::text AS k FROM ${table} WHERE ${TIME} < ${pgTs('$1')} AND seq <= $2 LIMIT $3`, params: [before, maxSeq, limit] };
 }
 
-export function deleteEvents(dialect: Dialect, keys: readonly unknown[], before: number, maxSeq: number): ProcessorStatement {
+export function deleteEvents(dialect: Dialect, keys: readonly unknown[], before: number, maxSeq: number, table = 'events'): ProcessorStatement {
   if (dialect === 'sqlite') {
-    return { sql: `DELETE FROM events WHERE rowid IN (SELECT value FROM json_each(?)) AND ${TIME} < ? AND seq <= ?`, params: [JSON.stringify(keys), before, maxSeq] };
+    return { sql: `DELETE FROM ${table} WHERE rowid IN (SELECT value FROM json_each(?)) AND ${TIME} < ? AND seq <= ?`, params: [JSON.stringify(keys), before, maxSeq] };
   }
-  return { sql: `DELETE FROM events WHERE event_id = ANY($1::text[]) AND ${TIME} < ${pgTs('$2')} AND seq <= $3`, params: [keys, before, maxSeq] };
+  return { sql: `DELETE FROM ${table} WHERE ctid = ANY($1::tid[]) AND ${TIME} < ${pgTs('$2')} AND seq <= $3`, params: [keys, before, maxSeq] };
+}
+
+/** Up to `limit` ids of event_ids (PostgreSQL) received before `before`: the dedup window has passed them. */
+export function selectOldEventIds(before: number, limit: number): Query {
+  return { sql: `SELECT event_id AS k FROM event_ids WHERE received_at < ${pgTs('$1')} LIMIT $2`, params: [before, limit] };
+}
+
+export function deleteEventIds(keys: readonly unknown[], before: number): ProcessorStatement {
+  return { sql: `DELETE FROM event_ids WHERE event_id = ANY($1::text[]) AND received_at < ${pgTs('$2')}`, params: [keys, before] };
 }
 
 /** Ids of up to `limit` dead letters received before `before` (idx_deadletters_time) and read by every processor. */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { TelemetryEvent } from '../core/event.js';
 import type { ConformanceFixture } from './conformance.js';
-import { UNDO_COMMIT_LOG_MIGRATION } from './conformance-log.js';
+import { UNDO_COMMIT_LOG_MIGRATION, undoPartitioning } from './conformance-log.js';
 import type { DeviceSummary, Store } from './store.js';
 
 const T0 = Date.UTC(2024, 5, 1, 12, 0, 0, 0);
@@ -96,7 +96,7 @@ export function deviceConformance(
       await f.store.writeBatch({ events: [ev('x1', 'dev-x', T0 + 5), ev('x2', 'dev-x', T0 + 1), ev('y1', 'dev-y', T0 + 3)], deadLetters: [] });
       await f.store.close();
       // A database as migration 2 left it, with events but no devices table.
-      await f.sql(`${UNDO_COMMIT_LOG_MIGRATION}; DROP TABLE devices; DELETE FROM telehub_migrations WHERE version >= 3`);
+      await f.sql(`${undoPartitioning(f.store.kind)}${UNDO_COMMIT_LOG_MIGRATION}; DROP TABLE devices; DELETE FROM telehub_migrations WHERE version >= 3`);
       const s = await reopenMigrated(f);
       assert.deepEqual(await s.queries.devices(), [
         { deviceId: 'dev-x', firstSeen: T0 + 1, lastSeen: T0 + 5, events: 2 },

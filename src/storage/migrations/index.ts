@@ -658,4 +658,98 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE devices ADD COLUMN IF NOT EXISTS registry_seq BIGINT;
     `,
   },
+  {
+    version: 13,
+    name: 'partitioned raw events',
+    // PostgreSQL: events becomes a table partitioned by day (UTC) on the
+    // event time COALESCE(ts_device, ts_server) (docs/data-lifecycle.md,
+    // "Partitioned raw events", says why that key), so retention drops a
+    // day with one DROP TABLE. The existing flat table is not copied: it is
+    // attached whole as the partition events_flat, covering everything
+    // before tomorrow (UTC), and is dropped whole once retention passes
+    // that; its rows dated tomorrow or later (a device clock ahead) move to
+    // the default partition first. Rows with no time at all (both times
+    // NULL, possible only from other writers of the seed table) get
+    // ts_server = now(). Uniqueness of event_id cannot be enforced on a
+    // partitioned table (a unique index must include the partition key), so
+    // the event_ids table holds every stored id with its receive time; the
+    // write statement inserts there first (ON CONFLICT decides stored or
+    // duplicate) and the retention job prunes it after the dedup window.
+    // The events_readable view is recreated (a view follows the renamed
+    // table). SQLite keeps its flat table (its retention deletes in chunks).
+    sqlite: `
+      SELECT 1;
+    `,
+    postgres: `
+      DO $m13$
+      DECLARE
+        cutoff timestamptz := date_trunc('day', now(), 'UTC') + interval '1 day';
+      BEGIN
+        IF EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass('events')) THEN
+          RETURN;
+        END IF;
+        UPDATE events SET ts_server = now() WHERE ts_server IS NULL AND ts_device IS NULL;
+        ALTER TABLE events RENAME TO events_flat;
+        ALTER INDEX IF EXISTS events_pkey RENAME TO events_flat_pkey;
+        ALTER INDEX IF EXISTS idx_events_ts_device RENAME TO events_flat_ts_device;
+        ALTER INDEX IF EXISTS idx_events_type_ts RENAME TO events_flat_type_ts;
+        ALTER INDEX IF EXISTS idx_events_device_ts RENAME TO events_flat_device_ts;
+        ALTER INDEX IF EXISTS idx_events_device_type_time RENAME TO events_flat_device_type_time;
+        ALTER INDEX IF EXISTS idx_events_device_time RENAME TO events_flat_device_time;
+        ALTER INDEX IF EXISTS idx_events_time RENAME TO events_flat_time;
+        ALTER INDEX IF EXISTS idx_events_seq RENAME TO events_flat_seq;
+        CREATE TABLE events (
+          event_id   TEXT NOT NULL,
+          device_id  TEXT NOT NULL,
+          schema     INT  NOT NULL,
+          event_type TEXT NOT NULL,
+          value_num  DOUBLE PRECISION,
+          value_text TEXT,
+          unit       TEXT,
+          ts_device  TIMESTAMPTZ,
+          ts_server  TIMESTAMPTZ DEFAULT NOW(),
+          meta       JSONB DEFAULT '{}',
+          seq        BIGINT NOT NULL DEFAULT nextval('telehub_log_seq')
+        ) PARTITION BY RANGE ((COALESCE(ts_device, ts_server)));
+        CREATE TABLE events_default PARTITION OF events DEFAULT;
+        INSERT INTO events_default (event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta, seq)
+          SELECT event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta, seq
+          FROM events_flat WHERE COALESCE(ts_device, ts_server) >= cutoff;
+        DELETE FROM events_flat WHERE COALESCE(ts_device, ts_server) >= cutoff;
+        ALTER TABLE events_flat ALTER COLUMN event_id SET NOT NULL, ALTER COLUMN device_id SET NOT NULL,
+          ALTER COLUMN schema SET NOT NULL, ALTER COLUMN event_type SET NOT NULL, ALTER COLUMN seq SET NOT NULL;
+        ALTER TABLE events_flat ALTER COLUMN seq DROP DEFAULT;
+        EXECUTE format('ALTER TABLE events ATTACH PARTITION events_flat FOR VALUES FROM (MINVALUE) TO (%L)', cutoff);
+        -- The seed's three index names and the query API's stay, now on the
+        -- parent; matching indexes of events_flat are adopted, not rebuilt.
+        CREATE INDEX idx_events_ts_device ON events (ts_device DESC);
+        CREATE INDEX idx_events_type_ts ON events (event_type, ts_device DESC);
+        CREATE INDEX idx_events_device_ts ON events (device_id, ts_device DESC);
+        CREATE INDEX idx_events_device_type_time ON events (device_id, event_type, COALESCE(ts_device, ts_server), event_id)
+          INCLUDE (value_num, ts_device, ts_server);
+        CREATE INDEX idx_events_device_time ON events (device_id, COALESCE(ts_device, ts_server), event_id);
+        CREATE INDEX idx_events_time ON events (COALESCE(ts_device, ts_server), event_id);
+        CREATE INDEX idx_events_seq ON events (seq);
+        CREATE INDEX idx_events_event_id ON events (event_id);
+        -- events_flat's unique indexes matched nothing on the parent (a
+        -- partitioned index cannot be unique without the key): event_ids
+        -- takes over, so they go.
+        ALTER TABLE events_flat DROP CONSTRAINT IF EXISTS events_flat_pkey;
+        DROP INDEX IF EXISTS events_flat_seq;
+        CREATE TABLE event_ids (
+          event_id    TEXT PRIMARY KEY,
+          received_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX idx_event_ids_received ON event_ids (received_at);
+        INSERT INTO event_ids (event_id, received_at) SELECT event_id, COALESCE(ts_server, now()) FROM events;
+        CREATE OR REPLACE VIEW events_readable AS
+          SELECT event_id, device_id, schema, event_type, value_num, value_text, unit,
+            to_char(ts_device AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts_device,
+            to_char(ts_server AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ts_server,
+            meta::text AS meta
+          FROM events;
+      END
+      $m13$;
+    `,
+  },
 ];

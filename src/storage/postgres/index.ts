@@ -21,6 +21,7 @@ import { postgresQueries } from './queries.js';
 import { isRetriablePgError } from './errors.js';
 import { postgresLog } from './log.js';
 import { inTransaction } from './transaction.js';
+import { ensurePartitions, PARTITIONS_AHEAD_DAYS } from './partitions.js';
 import type { CommitLog, ProcessorStore } from '../log.js';
 
 export { isRetriablePgError } from './errors.js';
@@ -69,11 +70,23 @@ const SELECT_DEADLETTER = `SELECT id::float8 AS id, ${toMs('received_at')} AS re
 // a single native call) instead of ten arrays that node-postgres would
 // escape element by element. The statement answers with one row: how many
 // were inserted and, only when that is fewer than sent, which ids.
+//
+// events is partitioned (migration 13), so event_id cannot be unique there:
+// the ids go first into event_ids, whose primary key decides stored or
+// duplicate exactly as the events key did (ON CONFLICT waits for a
+// concurrent writer of the same id, then skips it), and only the events
+// whose id was new are inserted, in batch order (the order of their log
+// numbers). docs/data-lifecycle.md says how long event_ids keeps an id.
 const EVENT_RECORD = `"eventId" text, "deviceId" text, schema int4, "eventType" text, "valueNum" float8, "valueText" text, unit text, "tsDevice" int8, "tsServer" int8, meta text`;
+const SRC = `src AS MATERIALIZED (SELECT * FROM ROWS FROM (json_to_recordset($1::json) AS (${EVENT_RECORD})) WITH ORDINALITY
+  AS e("eventId", "deviceId", schema, "eventType", "valueNum", "valueText", unit, "tsDevice", "tsServer", meta, ord))`;
+const INSERT_IDS = `INSERT INTO event_ids (event_id, received_at)
+  SELECT e."eventId", ${toTs('e."tsServer"')} FROM src AS e CROSS JOIN lk ORDER BY e.ord
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING event_id`;
 const INSERT_EVENTS = `INSERT INTO events (${EVENT_COLUMNS})
   SELECT e."eventId", e."deviceId", e.schema, e."eventType", e."valueNum", e."valueText", e.unit, ${toTs('e."tsDevice"')}, ${toTs('e."tsServer"')}, e.meta::jsonb
-  FROM json_to_recordset($1::json) AS e(${EVENT_RECORD}) CROSS JOIN lk
-  ON CONFLICT (event_id) DO NOTHING
+  FROM src AS e JOIN ids ON ids.event_id = e."eventId" ORDER BY e.ord
   RETURNING event_id, device_id, ts_server`;
 // The devices rows of the newly stored events (duplicates are not returned by
 // ins), in the same statement. Rows are upserted in device_id order, so two
@@ -127,11 +140,11 @@ const insertDeadLetters = (p: number) => `INSERT INTO deadletters (received_at, 
 // The joins with lk take the log lock before any row (and so any seq
 // default) is produced; rows are inserted in batch order, so one batch's
 // entries keep their order in the log.
-const WRITE_EVENTS = { name: 'telehub_write_e5', text: `WITH ${LOCK_CTE}, ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}), old AS (${OLD_ROWS}) ${EVENTS_RESULT}` };
+const WRITE_EVENTS = { name: 'telehub_write_e6', text: `WITH ${LOCK_CTE}, ${SRC}, ids AS (${INSERT_IDS}), ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}), old AS (${OLD_ROWS}) ${EVENTS_RESULT}` };
 const WRITE_DEADLETTERS = { name: 'telehub_write_d5', text: `WITH ${LOCK_CTE} ${insertDeadLetters(1)}` };
 const WRITE_BOTH = {
-  name: 'telehub_write_ed5',
-  text: `WITH ${LOCK_CTE}, dl AS (${insertDeadLetters(3)}), ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}), old AS (${OLD_ROWS}) ${EVENTS_RESULT}`,
+  name: 'telehub_write_ed6',
+  text: `WITH ${LOCK_CTE}, dl AS (${insertDeadLetters(3)}), ${SRC}, ids AS (${INSERT_IDS}), ins AS (${INSERT_EVENTS}), dev AS (${UPSERT_DEVICES}), old AS (${OLD_ROWS}) ${EVENTS_RESULT}`,
 };
 
 
@@ -207,6 +220,11 @@ export class PostgresStore implements Store {
         await c.query('INSERT INTO telehub_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
       });
     }
+    // The day partitions of today and the next few (the retention job keeps
+    // them created from then on), so the first events of a fresh database
+    // do not wait in events_default.
+    const now = Date.now();
+    await ensurePartitions(this.processors, now, now + PARTITIONS_AHEAD_DAYS * 86_400_000);
   }
 
   async writeBatch(batch: WriteBatch): Promise<WriteResult> {
@@ -224,7 +242,9 @@ export class PostgresStore implements Store {
     // undefined: every unique event was inserted; else the ids that were.
     let inserted: Set<string> | undefined;
     // The rows that already held ids of this batch (only when some were not inserted).
-    const storedRows = new Map<string, EventContent>();
+    // null: the id is held in event_ids but its row is gone (dropped by
+    // retention): a redelivery of an event stored long ago, answered duplicate.
+    const storedRows = new Map<string, EventContent | null>();
     if (unique.length === 0 && deadLetters.length === 0) {
       inserted = new Set();
     } else if (unique.length === 0) {
@@ -254,7 +274,12 @@ export class PostgresStore implements Store {
         continue;
       }
       // What the id holds now: the row that was there, else this batch's first copy (just inserted).
-      const holder = storedRows.get(id) ?? events[first];
+      const stored = storedRows.get(id);
+      if (stored === null) {
+        statuses[i] = 'duplicate';
+        continue;
+      }
+      const holder = stored ?? events[first];
       const differs = differingFields(holder, events[i]);
       statuses[i] = differs.length > 0 ? 'conflict' : 'duplicate';
       if (differs.length > 0) (conflicts ??= new Map()).set(i, { storedDeviceId: holder.deviceId, differs });
@@ -265,14 +290,21 @@ export class PostgresStore implements Store {
   /**
    * Reads the rows holding ids that the write statement neither inserted nor
    * saw (a concurrent writer won them after its snapshot). Rows of `events`
-   * are never updated, so reading them now is reading what won. Should one be
-   * gone (deleted by hand in between), the batch is retried as a whole: its
-   * events then come back `duplicate`, as after any lost acknowledgement.
+   * are never updated, so reading them now is reading what won. An id that
+   * event_ids still holds after retention dropped its row is a redelivery of
+   * an event stored long ago: its content is gone, so it is answered
+   * duplicate (null). Should an id be in neither (deleted by hand in
+   * between), the batch is retried as a whole: its events then come back
+   * `duplicate`, as after any lost acknowledgement.
    */
-  private async readStored(ids: string[], into: Map<string, EventContent>): Promise<void> {
+  private async readStored(ids: string[], into: Map<string, EventContent | null>): Promise<void> {
     const { rows } = await this.pool.query<StoredContentRow>(SELECT_STORED, [ids]);
     for (const r of rows) into.set(r.event_id, contentOf(r));
-    if (rows.length < ids.length) {
+    const missing = ids.filter((id) => !into.has(id));
+    if (missing.length === 0) return;
+    const held = await this.pool.query<{ event_id: string }>('SELECT event_id FROM event_ids WHERE event_id = ANY($1::text[])', [missing]);
+    for (const r of held.rows) into.set(r.event_id, null);
+    if (held.rows.length < missing.length) {
       throw Object.assign(new Error('an event id was taken by a row that was gone when read back; retrying the batch'), { code: '40001' });
     }
   }

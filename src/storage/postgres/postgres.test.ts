@@ -88,7 +88,7 @@ describe('postgres store: a reused event_id racing with another writer', () => {
 
   /**
    * Another transaction inserts the id and has not committed when our
-   * statement starts: ON CONFLICT waits for it, and the row it commits is not
+   * statement starts: ON CONFLICT (on event_ids) waits for it, and the row it commits is not
    * in our statement's snapshot. The comparison must still see that row.
    */
   async function raceAgainst(winnerDevice: string, loserDevice: string) {
@@ -100,6 +100,9 @@ describe('postgres store: a reused event_id racing with another writer', () => {
       await winner.connect();
       const { rows } = await winner.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       await winner.query('BEGIN');
+      // As a telehub writer does (migration 13): the id into event_ids, whose
+      // key decides, then the row into the partitioned events table.
+      await winner.query("INSERT INTO event_ids (event_id, received_at) VALUES ('race-1', now())");
       await winner.query(
         `INSERT INTO events (event_id, device_id, schema, event_type, value_num, unit, ts_device, ts_server, meta)
          VALUES ('race-1', $1, 1, 't', 1, NULL, to_timestamp(1707523200), now(), '{}')`,
