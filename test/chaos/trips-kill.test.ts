@@ -203,6 +203,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         fleets.push(recent);
         const expiresAt = Math.max(...Object.values(recent.truth).map((t) => t[t.length - 1].end)) + EXPIRY_MS;
         await until('a trip stored in progress (the trips processor too slow for the clock?)', async () => (await stored()).some((t) => t.inProgress), expiresAt - 5_000 - Date.now(), 20);
+        const tInProgress = Date.now() - t0 - tPast;
         await kill9('in-progress');
         const recentDone = await within('the cars to send their recent trip', recent.done, 300_000);
         assert.equal(recentDone.lost, 0, JSON.stringify(recentDone));
@@ -212,7 +213,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.equal(await hub.stop(), 0, hub.output());
         hub.cleanup();
         hub = undefined;
-        process.stderr.write(`# trips-kill ${kind}: ${total} messages of past trips in and applied after ${tPast} ms, the recent trips closed after ${tClosed} ms; kills: ${JSON.stringify(kills.map((k) => ({ kind: k.kind, acked: Math.round(k.acked * 100), behind: k.behind, stored: k.stored.length, inProgress: k.stored.filter((t) => t.inProgress).length })))}\n`);
+        process.stderr.write(`# trips-kill ${kind}: ${total} messages of past trips in and applied after ${tPast} ms, a recent trip in progress ${tInProgress} ms later (closed by the clock ~${IN_PROGRESS_MS} ms after), all closed after ${tClosed} ms; kills: ${JSON.stringify(kills.map((k) => ({ kind: k.kind, acked: Math.round(k.acked * 100), behind: k.behind, stored: k.stored.length, inProgress: k.stored.filter((t) => t.inProgress).length })))}\n`);
 
         assert.ok(kills.filter((k) => k.behind).length >= 2, 'kills hit while the trips processor had entries to apply');
         assert.ok(kills.some((k) => k.acked < 1 && k.stored.length > 0), 'a kill hit mid-trip while the cars were sending');
