@@ -115,6 +115,19 @@ const MODES: Mode[] = (() => {
   }
   return [...new Set(raw)] as Mode[];
 })();
+/**
+ * BENCH_PROCESSORS: the processor sets telehub runs beside intake in modes a
+ * and b, separated by `;` (each one a TELEHUB_PROCESSORS value, `default` for
+ * telehub's default). With more than one, each telehub mode runs once per set,
+ * one after the other, so their figures come from the same invocation.
+ */
+const PROCESSOR_SETS: string[] = (() => {
+  const raw = (process.env.BENCH_PROCESSORS ?? '').split(';').map((s) => s.trim()).filter(Boolean);
+  return raw.length === 0 ? ['default'] : raw;
+})();
+/** BENCH_REPEAT: how many times the telehub modes (each processor set) run, alternating. */
+const REPEAT = intEnv('BENCH_REPEAT', 1, 1);
+
 /** BENCH_CPU_PROF=1 (profiles in <tmp>/telehub-bench-profiles) or a directory: run telehub under --cpu-prof. */
 const CPU_PROF_DIR = (() => {
   const v = process.env.BENCH_CPU_PROF;
@@ -135,9 +148,10 @@ for (const name of TUNABLE) {
 /** The bench's own environment without anything telehub (or the baseline) would read as a setting. */
 const cleanEnv = cleanTelehubEnv;
 
-function telehubEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+function telehubEnv(extra: Record<string, string>, processors = 'default'): NodeJS.ProcessEnv {
   const env = cleanEnv();
   for (const [k, s] of Object.entries(telehubSettings)) if (s.source !== 'default') env[k] = s.value;
+  if (processors !== 'default') env.TELEHUB_PROCESSORS = processors;
   return { ...env, TELEHUB_LOG_LEVEL: 'warn', TELEHUB_MQTT_WS_PORT: '-1', TELEHUB_HTTP_HOST: '127.0.0.1', TELEHUB_MQTT_HOST: '127.0.0.1', ...extra };
 }
 
@@ -150,6 +164,8 @@ function log(msg: string): void {
 interface ModeResult {
   mode: Mode;
   label: string;
+  /** TELEHUB_PROCESSORS of the run (telehub modes): `default` or the list given. */
+  processors?: string;
   status: 'ok' | 'failed' | 'skipped';
   reason?: string;
   problems?: string[];
@@ -290,6 +306,12 @@ function checkRows(rows: { events: number; deadLetters: number }, expected: numb
   return p;
 }
 
+/** The HTTP port to sample device-counters' lag from, when the run has it. */
+function lagPort(base: ModeResult, httpPort: number): number | undefined {
+  const p = base.processors ?? 'default';
+  return p === 'default' || p.split(',').map((x) => x.trim()).includes('device-counters') ? httpPort : undefined;
+}
+
 async function modeA(base: ModeResult): Promise<ModeResult> {
   const dataDir = makeTempDir('telehub-bench-a-');
   let child: Child | undefined;
@@ -298,10 +320,10 @@ async function modeA(base: ModeResult): Promise<ModeResult> {
     const httpPort = await freePort();
     child = startChild('telehub (a)', process.execPath, telehubArgs('a'), {
       cwd: repoRoot,
-      env: telehubEnv({ TELEHUB_DATA_DIR: dataDir, TELEHUB_MQTT_PORT: String(mqttPort), TELEHUB_HTTP_PORT: String(httpPort) }),
+      env: telehubEnv({ TELEHUB_DATA_DIR: dataDir, TELEHUB_MQTT_PORT: String(mqttPort), TELEHUB_HTTP_PORT: String(httpPort) }, base.processors),
     });
     await waitForHttp200(`http://127.0.0.1:${httpPort}/readyz`, 60_000, child);
-    const m = await measure('a', `mqtt://127.0.0.1:${mqttPort}`, EVENTS, child, undefined, httpPort);
+    const m = await measure('a', `mqtt://127.0.0.1:${mqttPort}`, EVENTS, child, undefined, lagPort(base, httpPort));
     const problems = [...m.problems, ...(await stopTelehub(child))];
     const db = new Database(path.join(dataDir, 'telehub.db'), { readonly: true });
     let rows: { events: number; deadLetters: number };
@@ -339,10 +361,10 @@ async function modeB(base: ModeResult, broker: Broker, pgp: PostgresProvider): P
         MQTT_URL: broker.url,
         MQTT_CLIENT_ID: clientId,
         DATABASE_URL: db.url,
-      }),
+      }, base.processors),
     });
     await waitForHttp200(`http://127.0.0.1:${httpPort}/readyz`, 60_000, child);
-    const m = await measure('b', broker.url, EVENTS, child, broker, httpPort);
+    const m = await measure('b', broker.url, EVENTS, child, broker, lagPort(base, httpPort));
     const problems = [...m.problems, ...(await stopTelehub(child))];
     const rows = await pgCounts(db.url);
     problems.push(...checkRows(rows, EVENTS));
@@ -447,7 +469,28 @@ function printTable(results: ModeResult[]): void {
         `${lag.processor} lag during the load p50 ${lag.p50Seconds.toFixed(2)} s, p99 ${lag.p99Seconds.toFixed(2)} s, max ${lag.maxSeconds.toFixed(2)} s / ${lag.maxEntries} entries (${lag.samples} samples), caught up ${lag.catchUpSeconds === null ? 'not within 60 s' : `${lag.catchUpSeconds.toFixed(2)} s`} after the load`,
       );
     }
-    log(`  ${r.mode}: ${parts.join('; ')}`);
+    log(`  ${r.mode}${r.processors !== undefined && r.label !== MODE_LABEL[r.mode] ? ` [${r.processors}]` : ''}: ${parts.join('; ')}`);
+  }
+}
+
+/** Per telehub mode: the mean events/s (and telehub CPU) of each processor set, against the first set's. */
+function printProcessorComparison(results: ModeResult[]): void {
+  log('\nprocessor sets (BENCH_PROCESSORS), mean over the runs of each; relative to the first set:');
+  for (const m of ['a', 'b'] as const) {
+    const base = PROCESSOR_SETS[0];
+    const stat = (p: string) => {
+      const rs = results.filter((r) => r.mode === m && r.processors === p && r.status === 'ok');
+      if (rs.length === 0) return undefined;
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      return { n: rs.length, eps: mean(rs.map((r) => r.eventsPerSecond!)), all: rs.map((r) => r.eventsPerSecond!), cpu: mean(rs.map((r) => r.cpuSeconds?.ingester ?? 0)) };
+    };
+    const b0 = stat(base);
+    for (const p of PROCESSOR_SETS) {
+      const st = stat(p);
+      if (st === undefined) continue;
+      const rel = b0 && p !== base ? ` (${st.eps >= b0.eps ? '+' : ''}${((100 * (st.eps - b0.eps)) / b0.eps).toFixed(1)} % vs ${base})` : '';
+      log(`  ${m} [${p}]: ${Math.round(st.eps).toLocaleString('en-US')} events/s${rel}; runs ${st.all.join(', ')}; telehub CPU ${st.cpu.toFixed(2)} s`);
+    }
   }
 }
 
@@ -544,20 +587,34 @@ async function main(): Promise<number> {
       }
     }
 
-    for (const mode of MODES) {
+    // Each telehub mode once per processor set (and BENCH_REPEAT times), alternating, so drifting load hits them alike.
+    const runs: { mode: Mode; processors?: string }[] = [];
+    for (let i = 0; i < REPEAT; i++) {
+      for (const mode of MODES) {
+        if (mode === 'c') {
+          if (i === 0) runs.push({ mode });
+        } else for (const processors of PROCESSOR_SETS) runs.push({ mode, processors });
+      }
+    }
+    const variants = PROCESSOR_SETS.length > 1 || REPEAT > 1;
+    for (const { mode, processors } of runs) {
       if (interrupt.interrupted) break;
       const base: ModeResult = {
         mode,
-        label: MODE_LABEL[mode],
+        label: variants && processors !== undefined ? `${MODE_LABEL[mode]} [processors: ${processors}]` : MODE_LABEL[mode],
+        processors,
         status: 'skipped',
         generator: CLIENT,
-        settings: mode === 'c' ? { events: BASELINE_EVENTS } : { events: EVENTS, ...Object.fromEntries(Object.entries(telehubSettings).map(([k, s]) => [k, s.value])) },
+        settings:
+          mode === 'c'
+            ? { events: BASELINE_EVENTS }
+            : { events: EVENTS, ...Object.fromEntries(Object.entries(telehubSettings).map(([k, s]) => [k, s.value])), TELEHUB_PROCESSORS: processors },
       };
       if (mode !== 'a' && (typeof broker !== 'object' || typeof pgp !== 'object')) {
         results.push({ ...base, reason: typeof broker === 'string' ? broker : typeof pgp === 'string' ? pgp : 'no broker or database' });
         continue;
       }
-      log(`\n== ${MODE_LABEL[mode]}: ${(mode === 'c' ? BASELINE_EVENTS : EVENTS).toLocaleString('en-US')} events`);
+      log(`\n== ${base.label}: ${(mode === 'c' ? BASELINE_EVENTS : EVENTS).toLocaleString('en-US')} events`);
       let r: ModeResult;
       try {
         if (mode === 'a') r = await modeA(base);
@@ -629,6 +686,7 @@ async function main(): Promise<number> {
   if (MODES.length > 0) {
     log('\n== MQTT end to end');
     printTable(results);
+    if (PROCESSOR_SETS.length > 1 || REPEAT > 1) printProcessorComparison(results);
     log('\ntargets (reported only; the bench fails only on correctness):');
     for (const t of targets) log(`  ${t.met === null ? '  n/a' : t.met ? '  met' : 'MISSED'}  ${t.target}: ${t.measured}`);
   }
@@ -657,7 +715,13 @@ async function main(): Promise<number> {
     telehubNodeArgs: TELEHUB_NODE_ARGS,
     cpuProfileDir: CPU_PROF_DIR,
     services,
-    modes: Object.fromEntries(results.map((r) => [r.mode, { ...r, peakRssMB: mb(r.peakRssBytes) }])),
+    // One key per mode; with several processor sets or repeats, `a`, `a#2`, … in run order.
+    modes: Object.fromEntries(
+      results.map((r, i) => {
+        const n = results.slice(0, i).filter((x) => x.mode === r.mode).length;
+        return [n === 0 ? r.mode : `${r.mode}#${n + 1}`, { ...r, peakRssMB: mb(r.peakRssBytes) }];
+      }),
+    ),
     targets,
     http: httpReport,
     query: queryReport,

@@ -31,6 +31,8 @@ import { makeProcessors } from './processors/index.js';
 import { DEVICE_REGISTRY } from './processors/device-registry/index.js';
 import { readRegistry } from './processors/device-registry/read.js';
 import { PresenceMonitor } from './devices/monitor.js';
+import { PresenceWriter } from './devices/presence-writer.js';
+import { appendPresence } from './storage/presence-log.js';
 import { ROLLUPS } from './processors/rollups/index.js';
 import { RollupRefresher } from './processors/rollups/refresher.js';
 import { RetentionJob } from './retention/job.js';
@@ -127,7 +129,12 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
   w.onCommit(() => wakeup.ring());
   // Presence lives beside the device-registry processor, which feeds it the
   // entries it applied (src/devices/monitor.ts).
-  const presence = config.log.processors.includes(DEVICE_REGISTRY) ? new PresenceMonitor(w, config.presence, log) : undefined;
+  // Its transitions are commit-log entries of their own (presence_transitions),
+  // appended in order and retried while the store is away.
+  const presenceWriter = config.log.processors.includes(DEVICE_REGISTRY)
+    ? new PresenceWriter((entries) => appendPresence(store.kind, store.processors, entries), log, () => wakeup.ring())
+    : undefined;
+  const presence = presenceWriter ? new PresenceMonitor(presenceWriter, config.presence, log) : undefined;
   // The dispatcher publishes through the active source, bound once it has started.
   let commandOut: MessagePublisher | undefined;
   const commands = new CommandDispatcher(
@@ -178,6 +185,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     hub,
     processors,
     presence: config.presence,
+    presenceMonitor: presence,
     alerts: config.alerts,
     tiers: tiersOn ? config.tiers : undefined,
     tripSettingsFor: config.trips.settingsFor,
@@ -324,7 +332,7 @@ export async function startTelehub(config: Config, opts: StartOptions = {}): Pro
     external?.stopIntake();
     embedded?.stopIntake();
     presence?.stop();
-    const drained = await withTimeout(w.close(), config.shutdownTimeoutMs).then(
+    const drained = await withTimeout(Promise.all([w.close(), presenceWriter?.stop()]), config.shutdownTimeoutMs).then(
       () => true,
       () => false,
     );

@@ -7,8 +7,8 @@
  * - threshold: a numeric series (`event_type`) of the devices matching
  *   `devices`, `above` or `below` a value, with a `clear` value for
  *   hysteresis and a minimum duration `for`;
- * - presence: the `presence` entries the presence monitor writes to the
- *   commit log (`event_type` `presence`, `value_text` = the state), firing
+ * - presence: the presence transitions the presence monitor writes to the
+ *   commit log (their own kind of entry; a rule reads the new state), firing
  *   when a device stays in one of `presence` (e.g. `[offline]` or
  *   `[silent, offline]`) for `for`.
  *
@@ -17,7 +17,7 @@
  * const rule = parseRule({ name: 'boiler-hot', devices: 'heatpump-*', event_type: 'temperature', above: 70, clear: 65, for: '1m' }, 'rules[0]', problems, 'config');
  */
 
-/** The event_type of presence transitions (the nodes' presence monitor). */
+/** The rule type of presence rules (they read presence transitions, not events of that type). */
 export const PRESENCE_EVENT_TYPE = 'presence';
 
 export interface AlertRule {

@@ -52,7 +52,7 @@ interface Ctx {
 }
 
 interface Case {
-  method: 'get' | 'post' | 'delete';
+  method: 'get' | 'post' | 'delete' | 'patch';
   path: string;
   status: number;
   /** What this request shows. */
@@ -228,6 +228,32 @@ const CASES: Case[] = [
   { method: 'get', path: '/api/v1/devices/{id}', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/devices/esp32-01', { token: c.tokens.ingest }) },
   { method: 'get', path: '/api/v1/devices/{id}', status: 404, what: 'a device never seen', send: (c) => request(c, 'get', '/api/v1/devices/no-such-device', { token: c.tokens.read }), expect: (b) => assert.equal(b.error.code, 'not_found') },
   { method: 'get', path: '/api/v1/devices/{id}', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/devices/esp32-01', { token: c.tokens.read }) },
+  {
+    method: 'patch',
+    path: '/api/v1/devices/{id}',
+    status: 200,
+    what: 'an expected interval set, then cleared',
+    send: async (c) => {
+      const set = await request(c, 'patch', '/api/v1/devices/car-1', { token: c.tokens.admin, json: { expected_interval_s: 45 } });
+      assert.equal(set.status, 200);
+      const d = JSON.parse(set.body) as { interval_ms: number; interval_source: string };
+      assert.deepEqual([d.interval_ms, d.interval_source], [45_000, 'override']);
+      return request(c, 'patch', '/api/v1/devices/car-1', { token: c.tokens.admin, json: { expected_interval_s: null } });
+    },
+    expect: (b) => assert.notEqual(b.interval_source, 'override'),
+  },
+  { method: 'patch', path: '/api/v1/devices/{id}', status: 400, what: 'an interval out of range', send: (c) => request(c, 'patch', '/api/v1/devices/car-1', { token: c.tokens.admin, json: { expected_interval_s: 0 } }) },
+  { method: 'patch', path: '/api/v1/devices/{id}', status: 400, what: 'an unknown field', send: (c) => request(c, 'patch', '/api/v1/devices/car-1', { token: c.tokens.admin, json: { expected_interval_s: 5, colour: 'red' } }) },
+  { method: 'patch', path: '/api/v1/devices/{id}', status: 401, what: 'no token', send: (c) => request(c, 'patch', '/api/v1/devices/car-1', { json: { expected_interval_s: 5 } }) },
+  { method: 'patch', path: '/api/v1/devices/{id}', status: 403, what: 'read scope', send: (c) => request(c, 'patch', '/api/v1/devices/car-1', { token: c.tokens.read, json: { expected_interval_s: 5 } }) },
+  { method: 'patch', path: '/api/v1/devices/{id}', status: 404, what: 'a device never seen', send: (c) => request(c, 'patch', '/api/v1/devices/no-such-device', { token: c.tokens.admin, json: { expected_interval_s: 5 } }), expect: (b) => assert.equal(b.error.code, 'not_found') },
+  { method: 'patch', path: '/api/v1/devices/{id}', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'patch', '/api/v1/devices/car-1', { token: c.fresh.admin, json: { expected_interval_s: 5 } }) },
+  { method: 'get', path: '/api/v1/devices/{id}/presence', status: 200, what: 'its transitions', send: (c) => request(c, 'get', '/api/v1/devices/esp32-01/presence?limit=5', { token: c.tokens.read }), expect: (b) => (assert.ok(Array.isArray(b.transitions)), assert.ok(b.transitions.every((t: { presence: string; seq: number }) => typeof t.seq === 'number' && ['online', 'silent', 'offline', 'unknown'].includes(t.presence)))) },
+  { method: 'get', path: '/api/v1/devices/{id}/presence', status: 400, what: 'an unknown query parameter', send: (c) => request(c, 'get', '/api/v1/devices/esp32-01/presence?lim=1', { token: c.tokens.read }), expect: (b) => unknownParams(b, ['lim']) },
+  { method: 'get', path: '/api/v1/devices/{id}/presence', status: 401, what: 'no token', send: (c) => request(c, 'get', '/api/v1/devices/esp32-01/presence') },
+  { method: 'get', path: '/api/v1/devices/{id}/presence', status: 403, what: 'ingest scope', send: (c) => request(c, 'get', '/api/v1/devices/esp32-01/presence', { token: c.tokens.ingest }) },
+  { method: 'get', path: '/api/v1/devices/{id}/presence', status: 404, what: 'a device never seen', send: (c) => request(c, 'get', '/api/v1/devices/no-such-device/presence', { token: c.tokens.read }), expect: (b) => assert.equal(b.error.code, 'not_found') },
+  { method: 'get', path: '/api/v1/devices/{id}/presence', status: 503, what: 'store down', outage: true, only: 'postgres', send: (c) => request(c, 'get', '/api/v1/devices/esp32-01/presence', { token: c.tokens.read }) },
   { method: 'get', path: '/api/v1/series', status: 200, what: 'buckets', send: (c) => request(c, 'get', `/api/v1/series?device=esp32-01&type=temperature&from=${T0}&to=${T1}&bucket=1m`, { token: c.tokens.read }), expect: (b) => assert.deepEqual(b.buckets.map((x: { count: number }) => x.count), [2, 1]) },
   { method: 'get', path: '/api/v1/series', status: 400, what: 'parameters missing', send: (c) => request(c, 'get', '/api/v1/series?device=esp32-01', { token: c.tokens.read }) },
   { method: 'get', path: '/api/v1/series', status: 400, what: 'too many buckets', send: (c) => request(c, 'get', '/api/v1/series?device=d&type=t&from=0&to=1000000000000&bucket=1s', { token: c.tokens.read }) },

@@ -55,6 +55,8 @@ export interface HttpDeps {
   processors?: ProcessorRunner;
   /** Presence rules, for the expected interval and timeout the device routes show. */
   presence?: DeviceRouteOptions['presence'];
+  /** The running presence monitor (PATCH /api/v1/devices/{id} tells it of interval changes). */
+  presenceMonitor?: DeviceRouteOptions['monitor'];
   /** The config file's alerts section (the alert routes; undefined: no alert routes). */
   alerts?: AlertsConfig;
   /** The rollup tiers the series API answers from; undefined: from raw only. */
@@ -131,7 +133,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     if (deps.influx) await app.register(registerInfluxRoutes, { auth, influx: deps.influx });
     if (deps.store) await app.register(registerQueryRoutes, { auth, store: deps.store, replay: deps.replay, tiers: deps.tiers });
     if (deps.hub) await app.register(registerStreamRoutes, { auth, hub: deps.hub });
-    if (deps.store) await app.register(registerDeviceRoutes, { auth, store: deps.store, presence: deps.presence ?? DEFAULT_PRESENCE, tripSettingsFor: deps.tripSettingsFor ?? (() => DEFAULT_TRIP_SETTINGS) });
+    if (deps.store) await app.register(registerDeviceRoutes, { auth, store: deps.store, presence: deps.presence ?? DEFAULT_PRESENCE, monitor: deps.presenceMonitor, tripSettingsFor: deps.tripSettingsFor ?? (() => DEFAULT_TRIP_SETTINGS) });
     if (deps.commands && store) await app.register(registerCommandRoutes, { auth, commands: deps.commands, repo: store.commands, isRetriable: (err) => store.isRetriable(err) });
     if (deps.store && deps.processors) await app.register(registerProcessorRoutes, { auth, store: deps.store, processors: deps.processors });
     if (deps.store && deps.alerts) await app.register(registerAlertRoutes, { auth, store: deps.store, alerts: deps.alerts });

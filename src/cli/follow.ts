@@ -1,18 +1,20 @@
 /**
  * `telehub events --follow [--device D] [--since SEQ]`: prints commit-log
- * entries as they are committed, one JSON line each (events and dead
- * letters, each with its `seq`), like `tail -f`. Without --since it starts
+ * entries as they are committed, one JSON line each (events, dead letters
+ * and presence transitions, each with its `seq` and `kind`), like `tail -f`. Without --since it starts
  * at the current head. Reads the store directly (any process, no token),
  * polling every TELEHUB_LOG_POLL_MS; exits 0 on SIGINT or SIGTERM.
  */
 import { deadLetterToJson } from '../core/event.js';
 import { Wakeup } from '../log/wakeup.js';
-import type { LogEntry } from '../storage/log.js';
+import { entryDevice, type LogEntry } from '../storage/log.js';
+import { presenceLine } from '../sinks/live/hub.js';
 import type { Store } from '../storage/store.js';
 
 /** One log entry as a line of `telehub events --follow`. */
 export function entryLine(e: LogEntry): string {
   if (e.kind === 'deadletter') return JSON.stringify({ seq: e.seq, kind: 'deadletter', id: e.deadLetter.id, ...deadLetterToJson(e.deadLetter, { full: true }) });
+  if (e.kind === 'presence') return presenceLine(e.seq, e.presence);
   const ev = e.event;
   return JSON.stringify({
     seq: e.seq,
@@ -58,7 +60,7 @@ export async function followLog(store: Store, opts: FollowOptions, out: (s: stri
     }
     for (const e of page) {
       cursor = e.seq;
-      const device = e.kind === 'event' ? e.event.deviceId : e.deadLetter.deviceId;
+      const device = entryDevice(e);
       if (opts.device !== undefined && device !== opts.device) continue;
       out(entryLine(e) + '\n');
     }

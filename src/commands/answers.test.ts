@@ -7,6 +7,7 @@
  * change nothing, nor does applying the whole log again; a first start on a
  * store with history begins at the log's head.
  */
+import { appendPresence } from '../storage/presence-log.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -154,8 +155,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 
         // node-off (and node-late, too late) come back: the presence monitor commits the transitions.
         offline.clear();
-        const presence = (dev: string): TelemetryEvent => ({ eventId: `${dev}:presence:${Date.now()}:online`, deviceId: dev, schema: 1, eventType: 'presence', valueNum: null, valueText: 'online', unit: null, tsDevice: null, tsServer: Date.now(), meta: '{"cause":"connected","from":"offline"}' });
-        await store.writeBatch({ events: [presence('node-off'), presence('node-late')], deadLetters: [] });
+        const presence = (dev: string) => ({ deviceId: dev, state: 'online', cause: 'connected', from: 'offline', at: Date.now() });
+        await appendPresence(store.kind, store.processors, [presence('node-off'), presence('node-late')]);
         await new ProcessorRunner(store, [commandAnswers(d)], RUN, log).catchUp(COMMANDS_CONSUMER);
         await until(async () => published.includes(waits.commandId));
         assert.equal((await store.commands.get(waits.commandId))?.state, 'sent');

@@ -74,13 +74,10 @@ export function answerStatements(entries: readonly LogEntry[], dialect: Dialect)
   });
 }
 
-/** The event_type of presence transitions in the log (`value_text` = the new state), as the presence monitor writes them. */
-export const PRESENCE_EVENT_TYPE = 'presence';
-
-/** Devices whose presence turned `online` among log entries (they get what waits for them). */
+/** Devices whose presence turned `online` among log entries (presence transitions, as the presence monitor writes them): they get what waits for them. */
 export function cameOnline(entries: readonly LogEntry[]): Set<string> {
   const out = new Set<string>();
-  for (const e of entries) if (e.kind === 'event' && e.event.eventType === PRESENCE_EVENT_TYPE && e.event.valueText === 'online') out.add(e.event.deviceId);
+  for (const e of entries) if (e.kind === 'presence' && e.presence.state === 'online') out.add(e.presence.deviceId);
   return out;
 }
 

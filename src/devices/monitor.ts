@@ -12,15 +12,14 @@
  *   all devices (devices first seen after start-up included), turns devices
  *   `silent` and then `offline`,
  *
- * and writes every transition as a commit-log entry: an event with
- * `event_type` `presence`, `value_text` = the new state, `meta` =
- * `{"cause","from"}`, submitted through the batch writer like any event so
- * it gets its `seq` in a commit and reaches the registry, the live stream,
- * the dashboard and later alerts by the one path everything after a commit
- * follows. Its `event_id` is deterministic (`{device}:presence:{ms}:{state}`)
- * so the same transition submitted twice is stored once. A separate
- * log-entry kind would have needed a third table beside events and dead
- * letters in both stores and in every log reader; an event needs nothing new.
+ * and writes every transition as a commit-log entry of its own kind
+ * (`{kind: 'presence', presence: {deviceId, state, cause, from, at}}`, table
+ * `presence_transitions`, src/storage/presence-log.ts) through a
+ * PresenceWriter (in order, retried while the store is away), so it gets its
+ * `seq` from the same sequence as events and reaches the registry, the live
+ * stream, the dashboard, commands and alerts by the one path everything
+ * after a commit follows, without being a row of `events`. Its identity is
+ * (device, time, state), so the same transition written twice is stored once.
  *
  * At start (before the processors run) it loads the registry and
  * recomputes every device from the store alone (`recompute`): connections
@@ -33,12 +32,10 @@
  * device. Other clients (dashboards, mosquitto_sub) are not devices.
  */
 import type { Logger } from 'pino';
-import type { TelemetryEvent } from '../core/event.js';
-import type { BatchWriter } from '../pipeline/batch-writer.js';
-import { isData, PRESENCE_EVENT_TYPE } from '../processors/device-registry/index.js';
+import { isData } from '../processors/device-registry/index.js';
 import type { RegistryRow } from '../processors/device-registry/read.js';
 import { STATUS_EVENT_TYPE } from '../codecs/node-status/index.js';
-import type { LogEntry } from '../storage/log.js';
+import type { LogEntry, PresenceTransitionEntry } from '../storage/log.js';
 import {
   applyEvidence,
   evaluateSilence,
@@ -69,19 +66,28 @@ export interface ConnectionObserver {
 
 type Clock = () => number;
 
+/** Whether a status entry's JSON object says it is a last will (`"will": true`). */
+function declaresWill(meta: string): boolean {
+  if (!meta.includes('"will"')) return false;
+  try {
+    return (JSON.parse(meta) as { will?: unknown }).will === true;
+  } catch {
+    return false;
+  }
+}
+
 export class PresenceMonitor implements ConnectionObserver {
   private readonly devices = new Map<string, DevicePresenceState>();
   private readonly clientDevice = new Map<string, string>();
   /** Open connections not yet known to be a device: client id → connect time. */
   private readonly pending = new Map<string, number>();
+  /** Overrides set through the API since start, for devices the monitor meets later. */
+  private readonly overrideSet = new Map<string, number | null>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private stopped = false;
-  /** Transitions submitted and not yet committed (for tests and shutdown). */
-  private inflight = 0;
-
   constructor(
-    private readonly writer: Pick<BatchWriter, 'submit'>,
+    private readonly writer: { write(entries: readonly PresenceTransitionEntry[]): void },
     private readonly opts: MonitorOptions,
     private readonly log: Logger,
     private readonly now: Clock = Date.now,
@@ -102,7 +108,8 @@ export class PresenceMonitor implements ConnectionObserver {
       s.lastDataAt = r.lastDataAt;
       s.lastHeardAt = r.lastHeardAt ?? r.lastSeen;
       s.learnedIntervalMs = r.intervalMs;
-      s.intervalOverrideMs = this.opts.overrides.get(r.deviceId) ?? null;
+      // The one set through the API/CLI (stored on the row) before the config file's.
+      s.intervalOverrideMs = r.intervalOverrideMs ?? this.opts.overrides.get(r.deviceId) ?? null;
       s.status = { at: r.statusAt, ...(r.wifiRssi !== null && { wifiRssi: r.wifiRssi }), ...(r.uptimeS !== null && { uptime: r.uptimeS }), ...(r.firmware !== null && { firmware: r.firmware }) };
       // A device that had data but no presence entry yet (a store from before
       // the registry) is judged like one that was online.
@@ -140,14 +147,28 @@ export class PresenceMonitor implements ConnectionObserver {
     return this.opts;
   }
 
+  /**
+   * A new expected interval for a device (ms; null: learned or default),
+   * applied at once: its deadlines follow the new timeout.
+   */
+  setIntervalOverride(deviceId: string, ms: number | null): void {
+    this.overrideSet.set(deviceId, ms);
+    const s = this.devices.get(deviceId);
+    if (s === undefined || this.stopped) return;
+    s.intervalOverrideMs = ms;
+    const deadline = nextDeadline(s, this.opts);
+    // A shorter timeout may already have passed: the tick decides now.
+    if (deadline !== null && deadline <= this.now()) this.tick();
+    else this.schedule(deadline);
+  }
+
   /** Entries the device-registry processor committed (in log order). */
   onEntries(entries: readonly LogEntry[]): void {
     if (this.stopped) return;
     const out: PresenceTransition[] = [];
     for (const entry of entries) {
-      if (entry.kind !== 'event') continue;
+      if (entry.kind !== 'event') continue; // dead letters; presence entries are our own output
       const e = entry.event;
-      if (e.eventType === PRESENCE_EVENT_TYPE) continue; // our own output
       const f = statusFieldsOf(e);
       const status = f === null ? undefined : { ...(f.rssi !== null && { wifiRssi: f.rssi }), ...(f.up !== null && { uptime: f.up }), ...(f.fw !== null && { firmware: f.fw }) };
       if (isData(e.eventType)) out.push(...this.evidence(e.deviceId, { kind: 'data', at: e.tsServer, status }));
@@ -155,7 +176,10 @@ export class PresenceMonitor implements ConnectionObserver {
         // Case-insensitive: Tasmota's LWT says `Online` / `Offline`.
         const word = e.valueText?.toLowerCase();
         const state = word === 'online' || word === 'offline' ? word : null;
-        out.push(...this.evidence(e.deviceId, { kind: 'status', at: e.tsServer, state, status }));
+        // Behind an external broker a will is just a publish; a will payload that
+        // says so ({"status":"offline","will":true}, docs/devices.md) is told apart.
+        if (state === 'offline' && declaresWill(e.meta)) out.push(...this.evidence(e.deviceId, { kind: 'disconnect', at: e.tsServer, will: true }));
+        else out.push(...this.evidence(e.deviceId, { kind: 'status', at: e.tsServer, state, status }));
       }
     }
     this.emit(out);
@@ -198,7 +222,8 @@ export class PresenceMonitor implements ConnectionObserver {
     let s = this.devices.get(deviceId);
     if (s === undefined) {
       s = newDeviceState(deviceId, ev.at);
-      s.intervalOverrideMs = this.opts.overrides.get(deviceId) ?? null;
+      const set = this.overrideSet.get(deviceId);
+      s.intervalOverrideMs = set !== undefined ? set : (this.opts.overrides.get(deviceId) ?? null);
       this.devices.set(deviceId, s);
     }
     const out = applyEvidence(s, ev, this.opts);
@@ -232,32 +257,8 @@ export class PresenceMonitor implements ConnectionObserver {
   }
 
   private emit(transitions: readonly PresenceTransition[]): void {
-    for (const t of transitions) {
-      const event: TelemetryEvent = {
-        eventId: `${t.deviceId}:presence:${t.at}:${t.to}`,
-        deviceId: t.deviceId,
-        schema: 1,
-        eventType: PRESENCE_EVENT_TYPE,
-        valueNum: null,
-        valueText: t.to,
-        unit: null,
-        tsDevice: null,
-        tsServer: t.at,
-        meta: JSON.stringify({ cause: t.cause, from: t.from }),
-      };
-      this.log.info({ device: t.deviceId, from: t.from, to: t.to, cause: t.cause }, 'Device presence changed.');
-      this.inflight++;
-      this.writer.submit({
-        kind: 'event',
-        event,
-        raw: Buffer.from(JSON.stringify({ presence: t.to, cause: t.cause })),
-        topic: '',
-        source: 'presence',
-        done: (outcome) => {
-          this.inflight--;
-          if (outcome.status !== 'stored' && outcome.status !== 'duplicate') this.log.warn({ device: t.deviceId, outcome: outcome.status }, 'Presence entry was not stored.');
-        },
-      });
-    }
+    if (transitions.length === 0) return;
+    for (const t of transitions) this.log.info({ device: t.deviceId, from: t.from, to: t.to, cause: t.cause }, 'Device presence changed.');
+    this.writer.write(transitions.map((t) => ({ deviceId: t.deviceId, state: t.to, cause: t.cause, from: t.from, at: t.at })));
   }
 }

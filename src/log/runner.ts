@@ -12,11 +12,26 @@
  * Two runners of the same processor (two processes, or a rebuild while
  * telehub runs) are safe: the checkpoint moves by compare-and-set, and the
  * loser re-reads the checkpoint and goes on from there.
+ *
+ * The processors share one reader of the log (`SharedLogReader`): a page is
+ * read once and handed to every processor at or within it; a processor that
+ * lags (rebuilt, retrying, slow) reads on its own until it is back within the
+ * shared pages. Each processor still runs its own loop (apply, commit,
+ * back-off, clock), so one that throws or is slow holds up no other.
+ *
+ * A page that changes nothing (the processor returns no statements, and has
+ * no `afterCommit` to call) does not cost a transaction of its own: the
+ * checkpoint moves in memory and reaches the store with the processor's next
+ * commit, or within `pollMs`, or at stop. A kill -9 meanwhile only makes the
+ * processor see those entries again; applying them changed nothing, so
+ * nothing is applied twice (and the store never holds state without its
+ * checkpoint).
  */
 import type { Logger } from 'pino';
 import { CheckpointMovedError } from '../storage/log.js';
 import type { Store } from '../storage/store.js';
 import type { Processor } from './processor.js';
+import { SharedLogReader, type SharedReaderCounters } from './shared-reader.js';
 import { Wakeup } from './wakeup.js';
 
 export interface RunnerOptions {
@@ -51,7 +66,12 @@ export const LAG_COUNT_CAP = 1_000_000;
 
 interface Running {
   processor: Processor;
+  /** Where its checkpoint stands in the store, as far as this runner knows. */
   checkpoint: number;
+  /** How far it has applied: past `checkpoint` by pages that changed nothing and are not yet recorded. */
+  position: number;
+  /** When `checkpoint` last moved here (epoch ms). */
+  storedAt: number;
   state: ProcessorStatus['state'];
   errors: number;
   lastError: ProcessorStatus['lastError'];
@@ -64,6 +84,7 @@ export class ProcessorRunner {
   private readonly running = new Map<string, Running>();
   private stopped = false;
   private readonly stopSignal = new Wakeup();
+  private readonly reader: SharedLogReader;
   /** Called for each failed attempt (metrics). */
   onError?: (name: string) => void;
 
@@ -76,8 +97,14 @@ export class ProcessorRunner {
   ) {
     for (const p of processors) {
       if (this.running.has(p.name)) throw new Error(`two processors are named ${p.name}`);
-      this.running.set(p.name, { processor: p, checkpoint: 0, state: 'stopped', errors: 0, lastError: null, lastTick: 0 });
+      this.running.set(p.name, { processor: p, checkpoint: 0, position: 0, storedAt: 0, state: 'stopped', errors: 0, lastError: null, lastTick: 0 });
     }
+    this.reader = new SharedLogReader(store.log, { maxBatch: opts.batchSize }, () => this.wakeup.generation);
+  }
+
+  /** How the shared reader served the processors (reads of the log, answers shared). */
+  get readerCounters(): Readonly<SharedReaderCounters> {
+    return this.reader.counters;
   }
 
   get names(): string[] {
@@ -86,12 +113,13 @@ export class ProcessorRunner {
 
   /** Registers every processor's checkpoint and starts following the log. */
   async start(): Promise<void> {
+    // All registered before any follows, so those at one checkpoint start on the same shared pages.
     for (const r of this.running.values()) {
-      r.checkpoint = await this.store.processors.register(r.processor.name);
+      this.at(r, await this.store.processors.register(r.processor.name));
       r.state = 'running';
       await this.record(r.processor.name, 'running');
-      r.loop = this.follow(r);
     }
+    for (const r of this.running.values()) r.loop = this.follow(r);
   }
 
   /** Stops after the step each processor is in; its checkpoint stays where its last commit put it. */
@@ -102,6 +130,7 @@ export class ProcessorRunner {
     await Promise.all([...this.running.values()].map((r) => r.loop));
     for (const r of this.running.values()) {
       if (r.loop === undefined) continue;
+      await this.flush(r).catch((err) => this.log.warn({ processor: r.processor.name, err }, 'Processor checkpoint not recorded at stop; its last pages will be read again.'));
       r.loop = undefined;
       r.state = 'stopped';
       await this.record(r.processor.name, 'stopped');
@@ -115,10 +144,11 @@ export class ProcessorRunner {
   async catchUp(name: string, progress?: (checkpoint: number) => void): Promise<number> {
     const r = this.running.get(name);
     if (r === undefined) throw new Error(`no processor named ${name}`);
-    r.checkpoint = await this.store.processors.register(name);
+    this.at(r, await this.store.processors.register(name));
     for (;;) {
-      const n = await this.step(r);
-      progress?.(r.checkpoint);
+      const n = await this.step(r, { gen: this.wakeup.generation, fresh: true });
+      if (n === 0) await this.flush(r);
+      progress?.(r.position);
       if (n === 0) return r.checkpoint;
     }
   }
@@ -132,7 +162,8 @@ export class ProcessorRunner {
       names.map(async (name): Promise<ProcessorStatus> => {
         const r = this.running.get(name);
         const row = rows.get(name);
-        const checkpoint = row?.seq ?? r?.checkpoint ?? 0;
+        // Where a processor run here has applied to, when the store still has the checkpoint this runner last recorded.
+        const checkpoint = r !== undefined && (row === undefined || row.seq === r.checkpoint) ? r.position : (row?.seq ?? 0);
         const b = await this.store.log.backlog(checkpoint, LAG_COUNT_CAP);
         const mine = r !== undefined && r.state !== 'stopped';
         return {
@@ -148,15 +179,27 @@ export class ProcessorRunner {
     );
   }
 
-  /** Reads one page after the checkpoint and applies it; returns how many entries it applied. */
-  private async step(r: Running): Promise<number> {
-    const from = r.checkpoint;
-    const entries = await this.store.log.read(from, this.opts.batchSize);
+  /**
+   * Takes the page after the checkpoint (from the shared reader) and applies
+   * it; returns how many entries it applied. `read.gen` is the wake-up
+   * generation taken before: an empty page then means nothing had committed
+   * before that ring.
+   */
+  private async step(r: Running, read: { gen: number; fresh?: boolean }): Promise<number> {
+    const entries = await this.reader.after(r.position, read);
     if (entries.length === 0) return 0;
     const statements = await r.processor.apply(entries, this.store.kind);
     const to = entries[entries.length - 1].seq;
-    await this.store.processors.commit(r.processor.name, from, to, statements);
-    r.checkpoint = to;
+    if (statements.length === 0 && r.processor.afterCommit === undefined) {
+      // Nothing to commit with it: the checkpoint follows later (see the class comment).
+      r.position = to;
+      if (Date.now() - r.storedAt >= this.opts.pollMs) await this.flush(r);
+      this.reader.release(this.lowestPosition());
+      return entries.length;
+    }
+    await this.store.processors.commit(r.processor.name, r.checkpoint, to, statements);
+    this.at(r, to);
+    this.reader.release(this.lowestPosition());
     if (r.processor.afterCommit) {
       try {
         await r.processor.afterCommit(entries);
@@ -180,7 +223,11 @@ export class ProcessorRunner {
     const now = Date.now();
     if (now - r.lastTick < every) return r.lastTick + every - now;
     const statements = await p.tick(now, this.store.kind);
-    if (statements.length > 0) await this.store.processors.commit(p.name, r.checkpoint, r.checkpoint, statements);
+    if (statements.length > 0) {
+      // With the pages applied since the recorded checkpoint (they changed nothing), as a step would.
+      await this.store.processors.commit(p.name, r.checkpoint, r.position, statements);
+      this.at(r, r.position);
+    }
     r.lastTick = now;
     return every;
   }
@@ -190,22 +237,25 @@ export class ProcessorRunner {
     for (let attempt = 0; !this.stopped; ) {
       const gen = this.wakeup.generation;
       try {
-        const n = await this.step(r);
+        const n = await this.step(r, { gen });
         const nextTick = n === 0 ? await this.tick(r) : Infinity;
+        // Idle with pages not yet recorded: record them by the time the poll would be due.
+        const flushIn = r.position === r.checkpoint ? Infinity : Math.max(0, r.storedAt + this.opts.pollMs - Date.now());
+        if (n === 0 && flushIn === 0) await this.flush(r);
         if (r.state === 'retrying') {
           this.log.info({ processor: name, checkpoint: r.checkpoint }, 'Processor is applying entries again.');
           r.state = 'running';
           await this.record(name, 'running');
         }
         attempt = 0;
-        if (n === 0) await this.wakeup.wait(Math.min(this.opts.pollMs, nextTick), gen);
+        if (n === 0) await this.wakeup.wait(Math.min(this.opts.pollMs, nextTick, flushIn || Infinity), gen);
       } catch (err) {
         if (this.stopped) break;
         if (err instanceof CheckpointMovedError) {
           // A rebuild or another runner moved it: go on from where it is now.
           const at = await this.store.processors.get(name).catch(() => undefined);
           this.log.info({ processor: name, from: r.checkpoint, to: at }, 'Processor checkpoint moved elsewhere; continuing from there.');
-          if (at !== undefined) r.checkpoint = at;
+          if (at !== undefined) this.at(r, at);
           continue;
         }
         r.state = 'retrying';
@@ -223,9 +273,30 @@ export class ProcessorRunner {
         await this.stopSignal.wait(delay);
         // The commit may have failed after the server applied it (connection lost at COMMIT): trust the store.
         const at = await this.store.processors.get(name).catch(() => undefined);
-        if (at !== undefined) r.checkpoint = at;
+        if (at !== undefined) this.at(r, at);
       }
     }
+  }
+
+  /** Where the store has the checkpoint (read or just committed): position and checkpoint both there. */
+  private at(r: Running, seq: number): void {
+    r.checkpoint = seq;
+    r.position = seq;
+    r.storedAt = Date.now();
+  }
+
+  /** Records the checkpoint of pages that changed nothing (one transaction moving only the checkpoint). */
+  private async flush(r: Running): Promise<void> {
+    if (r.position === r.checkpoint) return;
+    await this.store.processors.commit(r.processor.name, r.checkpoint, r.position, []);
+    this.at(r, r.position);
+  }
+
+  /** How far the least advanced processor following the log here has applied: kept pages below it serve no one. */
+  private lowestPosition(): number {
+    let low = Infinity;
+    for (const r of this.running.values()) if (r.loop !== undefined && r.position < low) low = r.position;
+    return low;
   }
 
   /** Stores the runner's state for other processes (`telehub processors`); best effort, as the store may be what failed. */

@@ -59,7 +59,7 @@ export const UNDO_COMMIT_LOG_MIGRATION = `
   DROP INDEX idx_events_seq; DROP INDEX idx_deadletters_seq;
   ALTER TABLE events DROP COLUMN seq; ALTER TABLE deadletters DROP COLUMN seq;
   DROP TABLE IF EXISTS telehub_log_head; DROP TABLE processor_checkpoints;
-  DROP TABLE device_counters; DROP TABLE device_last_values;
+  DROP TABLE device_counters; DROP TABLE device_last_values; DROP TABLE IF EXISTS presence_transitions;
   ${REGISTRY_COLUMNS.map((c) => `ALTER TABLE devices DROP COLUMN ${c};`).join(' ')}
   DELETE FROM telehub_migrations WHERE version >= 6`;
 
@@ -74,7 +74,8 @@ export async function readAll(store: Store, after = 0, page = 1000): Promise<Log
   }
 }
 
-const label = (e: LogEntry) => (e.kind === 'event' ? e.event.eventId : `dl:${e.deadLetter.reason}:${e.deadLetter.payload.toString()}`);
+const label = (e: LogEntry) =>
+  e.kind === 'event' ? e.event.eventId : e.kind === 'presence' ? `p:${e.presence.deviceId}:${e.presence.state}` : `dl:${e.deadLetter.reason}:${e.deadLetter.payload.toString()}`;
 
 /** One row into device_counters, in the store's dialect (a stand-in for a processor's state). */
 function counterRow(store: Store, deviceId: string, n: number): ProcessorStatement {
@@ -112,7 +113,7 @@ export function logConformance(
       assert.equal(y.deadLetter.receivedAt, T0 + 1);
       // Paging from a position, and what is left behind it.
       assert.deepEqual((await store.log.read(log[1].seq, 2)).map(label), log.slice(2, 4).map(label));
-      const at = (e: LogEntry) => (e.kind === 'event' ? e.event.tsServer : e.deadLetter.receivedAt);
+      const at = (e: LogEntry) => (e.kind === 'event' ? e.event.tsServer : e.kind === 'presence' ? e.presence.at : e.deadLetter.receivedAt);
       assert.deepEqual(await store.log.backlog(log[2].seq, 1000), { entries: log.length - 3, oldestAt: at(log[3]) });
       assert.deepEqual(await store.log.backlog(log[4].seq, 1000), { entries: 1, oldestAt: T0 + 1 });
       assert.deepEqual(await store.log.backlog(log[3].seq, 1000), { entries: 2, oldestAt: T0 });

@@ -17,6 +17,7 @@ import { commandConformance } from './conformance-commands.js';
 import { conflictConformance } from './conformance-conflicts.js';
 import { deviceConformance } from './conformance-devices.js';
 import { logConformance } from './conformance-log.js';
+import { presenceConformance } from './conformance-presence.js';
 import { tokenConformance } from './conformance-tokens.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Store } from './store.js';
@@ -438,6 +439,7 @@ export function storeConformance(name: string, makeStore: () => Promise<Conforma
 
     deviceConformance(withStore, reopenMigrated);
     logConformance(withStore, reopenMigrated);
+    presenceConformance(withStore, reopenMigrated);
     conflictConformance(withStore, reopenMigrated);
     tokenConformance(withStore, reopenMigrated, makeStore);
     commandConformance(withStore, reopenMigrated);

@@ -10,10 +10,17 @@ export function checkName(name: string, kind: 'processor' | 'table'): void {
   if (!(kind === 'processor' ? NAME : TABLE).test(name)) throw new Error(`invalid ${kind} name: ${JSON.stringify(name)}`);
 }
 
-/** Turns a row of READ_SQL (either dialect) into a log entry. */
+/**
+ * Turns a row of READ_SQL (either dialect) into a log entry. A presence
+ * transition (`k` = 'p') travels in the union's columns as: state in
+ * value_text, cause in reason, the state it left in message, its time in ts_server.
+ */
 export function rowToEntry(r: Record<string, unknown>, payload: (v: unknown) => Buffer): LogEntry {
   const seq = Number(r.seq);
   if (r.k === 'e') return { seq, kind: 'event', event: rowToEvent(r as unknown as EventRow) };
+  if (r.k === 'p') {
+    return { seq, kind: 'presence', presence: { deviceId: String(r.device_id), state: String(r.value_text), cause: String(r.reason), from: String(r.message), at: Number(r.ts_server) } };
+  }
   return {
     seq,
     kind: 'deadletter',
@@ -21,12 +28,21 @@ export function rowToEntry(r: Record<string, unknown>, payload: (v: unknown) => 
   };
 }
 
-/** Entries-after count and oldest time from a BACKLOG_SQL row. */
+/**
+ * Entries-after count and oldest time from a BACKLOG_SQL row: per table
+ * (events e, dead letters d, presence transitions p) a count `n?`, the
+ * first seq after the position `?s` and its time `?t`.
+ */
 export function backlogFromRow(r: Record<string, unknown>, cap: number): { entries: number; oldestAt: number | null } {
-  const entries = Math.min(cap, Number(r.ne) + Number(r.nd));
-  const es = r.es === null ? Infinity : Number(r.es);
-  const ds = r.ds === null ? Infinity : Number(r.ds);
-  const oldestAt = es === Infinity && ds === Infinity ? null : es < ds ? Number(r.et) : Number(r.dt);
+  const entries = Math.min(cap, Number(r.ne) + Number(r.nd) + Number(r.np));
+  let first = Infinity;
+  let oldestAt: number | null = null;
+  for (const k of ['e', 'd', 'p']) {
+    const s = r[`${k}s`];
+    if (s === null || s === undefined || Number(s) >= first) continue;
+    first = Number(s);
+    oldestAt = Number(r[`${k}t`]);
+  }
   return { entries, oldestAt };
 }
 

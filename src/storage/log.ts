@@ -1,6 +1,6 @@
 /**
- * The store side of the commit log (design §3): every committed event and
- * dead letter carries a commit sequence number (`seq`), given in the
+ * The store side of the commit log (design §3): every committed event, dead
+ * letter and presence transition carries a commit sequence number (`seq`), given in the
  * transaction that commits it and increasing in commit order, so a reader
  * that has seen `seq` = n has seen every entry that will ever have a smaller
  * number. Processors (src/log/) read it from their checkpoints, which live
@@ -8,16 +8,39 @@
  */
 import type { StoredDeadLetter, StoredEvent } from './store.js';
 
+/**
+ * A change of a device's presence (src/devices/): kept in its own table
+ * (`presence_transitions`, migration 14), numbered from the same log
+ * sequence as events and dead letters, so it is not a row of `events`.
+ */
+export interface PresenceTransitionEntry {
+  deviceId: string;
+  /** The new presence: `online`, `silent`, `offline` or `unknown`. */
+  state: string;
+  /** `connected`, `disconnected`, `will`, `status`, `silence` or `data`. */
+  cause: string;
+  /** The presence it left. */
+  from: string;
+  /** When it changed (epoch ms). */
+  at: number;
+}
+
 /** One committed entry of the log. */
 export type LogEntry =
   | { seq: number; kind: 'event'; event: StoredEvent }
-  | { seq: number; kind: 'deadletter'; deadLetter: StoredDeadLetter };
+  | { seq: number; kind: 'deadletter'; deadLetter: StoredDeadLetter }
+  | { seq: number; kind: 'presence'; presence: PresenceTransitionEntry };
+
+/** The device a log entry concerns (null: a dead letter that names none). */
+export function entryDevice(e: LogEntry): string | null {
+  return e.kind === 'event' ? e.event.deviceId : e.kind === 'presence' ? e.presence.deviceId : e.deadLetter.deviceId;
+}
 
 /** What is still to read after a position. */
 export interface LogBacklog {
   /** Entries after the position, counted up to the cap given. */
   entries: number;
-  /** Commit-side time (ts_server / received_at, epoch ms) of the first entry after the position; null when none. */
+  /** Commit-side time (ts_server / received_at / a transition's at, epoch ms) of the first entry after the position; null when none. */
   oldestAt: number | null;
 }
 

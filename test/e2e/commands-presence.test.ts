@@ -21,7 +21,7 @@ describe('commands wait while their device is offline', () => {
   let t: InProcessTelehub;
   let admin: string;
   before(async () => {
-    t = await startInProcess('sqlite', { TELEHUB_PROCESSORS: 'device-counters,device-registry', TELEHUB_COMMAND_ACK_TIMEOUT_S: '1', TELEHUB_COMMAND_MAX_ATTEMPTS: '5' });
+    t = await startInProcess('sqlite', { TELEHUB_COMMAND_ACK_TIMEOUT_S: '1', TELEHUB_COMMAND_MAX_ATTEMPTS: '5' });
     admin = await t.token('admin');
   });
   after(() => t?.close());

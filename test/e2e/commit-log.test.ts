@@ -46,10 +46,10 @@ function counters(dataDir: string): unknown[] {
 
 describe('commit log end to end', () => {
   it('events --follow, processors, rebuild and the stream with since', async () => {
-    // Without device-registry: device-counters' rebuild is compared with the
-    // live state of a quiet log, and the presence monitor would add entries of
-    // its own (devices turning offline) meanwhile; test/e2e/presence.test.ts covers it.
-    const hub = await startTelehubProcess({ TELEHUB_LOG_POLL_MS: '50', TELEHUB_PROCESSORS: 'device-counters,rollups,trips,alerts' });
+    // The default processors, device-registry included: its presence transitions
+    // are log entries of their own kind, in the stream and the follower beside
+    // the events, never counted as events (device-counters' rebuild below).
+    const hub = await startTelehubProcess({ TELEHUB_LOG_POLL_MS: '50' });
     let device: mqtt.MqttClient | undefined;
     const sockets: WebSocket[] = [];
     let follower: ReturnType<typeof spawn> | undefined;
@@ -78,7 +78,7 @@ describe('commit log end to end', () => {
       const wsUrl = `ws://127.0.0.1:${hub.httpPort}/api/v1/stream?token=${token}`;
       const first = new WebSocket(wsUrl);
       sockets.push(first);
-      const got1: Array<{ seq: number; event_id: string }> = [];
+      const got1: Array<{ seq: number; event_id?: string; kind?: string }> = [];
       first.on('message', (d) => got1.push(JSON.parse(d.toString())));
       await once(first, 'open');
       await until(async () => /telehub_stream_clients 1/.test(await (await fetch(`http://127.0.0.1:${hub.httpPort}/metrics`)).text()), 'the stream client');
@@ -94,14 +94,17 @@ describe('commit log end to end', () => {
 
       const again = new WebSocket(`${wsUrl}&since=${lastSeen}`);
       sockets.push(again);
-      const got2: Array<{ seq: number; event_id: string }> = [];
+      const got2: Array<{ seq: number; event_id?: string; kind?: string; presence?: string }> = [];
       again.on('message', (d) => got2.push(JSON.parse(d.toString())));
       await once(again, 'open');
       await until(() => got2.some((m) => m.event_id === 'e-40'), 'the catch-up to e-40');
       // Then live.
       for (let i = 41; i <= 45; i++) await device.publishAsync('qs/v1/dev-b/events', event(`e-${i}`, 'dev-b', i), { qos: 1 });
       await until(() => got2.some((m) => m.event_id === 'e-45'), 'live e-45');
-      assert.deepEqual(got2.map((m) => m.event_id), Array.from({ length: 35 }, (_, i) => `e-${i + 11}`), 'no gap, no duplicate');
+      // Events, and any presence transition committed meanwhile (its own shape, kind presence).
+      const events2 = got2.filter((m) => m.kind !== 'presence');
+      assert.deepEqual(events2.map((m) => m.event_id), Array.from({ length: 35 }, (_, i) => `e-${i + 11}`), 'no gap, no duplicate');
+      assert.ok(got2.filter((m) => m.kind === 'presence').every((m) => typeof m.presence === 'string' && m.event_id === undefined));
       assert.ok(got2.every((m, i) => i === 0 || m.seq > got2[i - 1].seq));
       assert.equal(got2[0].seq > lastSeen, true);
 
@@ -111,9 +114,9 @@ describe('commit log end to end', () => {
       const [code] = await once(follower, 'exit');
       assert.equal(code, 0, followErr);
       const lines = followed.trim().split('\n').map((l) => JSON.parse(l));
-      const ids = lines.map((l) => l.event_id).filter((id: string) => id.startsWith('e-'));
+      const ids = lines.filter((l) => l.kind === 'event').map((l) => l.event_id).filter((id: string) => id.startsWith('e-'));
       assert.deepEqual(ids, Array.from({ length: 45 }, (_, i) => i + 1).filter((i) => i <= 30 ? i % 2 === 0 : i > 40).map((i) => `e-${i}`));
-      assert.ok(lines.every((l) => l.kind === 'event' && l.device_id === 'dev-b'));
+      assert.ok(lines.every((l) => (l.kind === 'event' || l.kind === 'presence') && l.device_id === 'dev-b'));
       assert.ok(lines.every((l, i) => i === 0 || l.seq > lines[i - 1].seq));
 
       // telehub processors: device-counters catches up with the head.
@@ -125,9 +128,9 @@ describe('commit log end to end', () => {
         return row !== undefined && row.split(/\s+/)[1] === String(head()) && row.split(/\s+/)[2] === '0';
       }, 'device-counters to catch up');
       assert.match(listText, /^NAME\s+CHECKPOINT\s+LAG\s+LAG_S\s+STATE\s+ERRORS\s+LAST_ERROR/);
-      // One JSON line per processor (device-counters, rollups, trips and alerts run by default; commands is the dispatcher's consumer of node answers).
+      // One JSON line per processor (device-counters, device-registry, rollups, trips and alerts run by default; commands is the dispatcher's consumer of node answers).
       const all = (await telehubCli(env, 'processors', '--json')).trim().split('\n').map((l) => JSON.parse(l) as { name: string; state: string; lag_entries: number });
-      assert.deepEqual(all.map((p) => p.name).sort(), ['alerts', 'commands', 'device-counters', 'rollups', 'trips']);
+      assert.deepEqual(all.map((p) => p.name).sort(), ['alerts', 'commands', 'device-counters', 'device-registry', 'rollups', 'trips']);
       const json = all.find((p) => p.name === 'device-counters')!;
       assert.equal(json.state, 'running');
       assert.equal(json.lag_entries, 0);

@@ -22,12 +22,6 @@ import { connectFleet, expectations, INPUT_REASON_CODES, makeWorkload } from '..
 
 after(() => stopTestPostgres());
 
-/**
- * This test counts every row of `events`: without the device-registry
- * processor, whose presence transitions are log entries in that table too
- * (test/e2e/presence.test.ts covers them).
- */
-const READINGS_ONLY = { TELEHUB_PROCESSORS: 'device-counters,rollups,trips,alerts' };
 
 async function runScenario(brokerUrl: string, store: Store, stopTelehub: () => Promise<number | null>, protocolVersion: 4 | 5) {
   const lists = makeWorkload({ devices: 100, total: 10_000, dupRate: 0.05, badRate: 0.05 });
@@ -70,7 +64,7 @@ async function runScenario(brokerUrl: string, store: Store, stopTelehub: () => P
 
 describe('end to end: 100 devices, 10,000 events', () => {
   it('embedded broker + SQLite', async () => {
-    const hub = await startTelehubProcess(READINGS_ONLY);
+    const hub = await startTelehubProcess();
     try {
       await hub.ready();
       const store = new SqliteStore(path.join(hub.dataDir, 'telehub.db'));
@@ -91,7 +85,7 @@ describe('end to end: 100 devices, 10,000 events', () => {
   it('Mosquitto + PostgreSQL', { skip: needsMosquitto }, async () => {
     const db = await testDatabase();
     const clientId = `telehub-e2e-${randomBytes(4).toString('hex')}`;
-    const hub = await startTelehubProcess({ MQTT_URL: mosquittoUrl!, MQTT_CLIENT_ID: clientId, DATABASE_URL: db.url, ...ownDefaultRoutes(clientId), ...READINGS_ONLY });
+    const hub = await startTelehubProcess({ MQTT_URL: mosquittoUrl!, MQTT_CLIENT_ID: clientId, DATABASE_URL: db.url, ...ownDefaultRoutes(clientId) });
     const store = new PostgresStore({ connectionString: db.url, poolSize: 2 });
     try {
       await hub.ready();

@@ -27,7 +27,7 @@ import pino from 'pino';
 import { startTelehub, type Telehub } from '../../src/app.js';
 import { loadConfig } from '../../src/core/config.js';
 import { newToken } from '../../src/auth/tokens.js';
-import type { StoredEvent } from '../../src/storage/store.js';
+import { readPresenceHistory } from '../../src/storage/presence-log.js';
 import { mosquittoUrl, needsMosquitto } from '../helpers/mqtt.js';
 
 const dirs: string[] = [];
@@ -53,7 +53,6 @@ function start(dataDir: string, env: Record<string, string> = {}): Promise<Teleh
     TELEHUB_MQTT_WS_PORT: '-1',
     TELEHUB_LOG_LEVEL: 'silent',
     TELEHUB_LOG_POLL_MS: '50',
-    TELEHUB_PROCESSORS: 'device-counters,device-registry',
     ...PRESENCE_ENV,
     ...env,
   });
@@ -62,13 +61,10 @@ function start(dataDir: string, env: Record<string, string> = {}): Promise<Teleh
 
 type Transition = { to: string; cause: string; from: string; at: number };
 
-/** The device's presence entries in log order. */
+/** The device's presence transitions (log entries of their own kind) in log order. */
 async function transitions(hub: Telehub, device: string): Promise<Transition[]> {
-  const events: StoredEvent[] = await hub.store.recentEvents(1000, device);
-  return events
-    .filter((e) => e.eventType === 'presence')
-    .sort((a, b) => a.tsServer - b.tsServer)
-    .map((e) => ({ to: e.valueText!, ...(JSON.parse(e.meta) as { cause: string; from: string }), at: e.tsServer }));
+  const history = await readPresenceHistory(hub.store.kind, hub.store.processors, device, 1000);
+  return history.reverse().map((h) => ({ to: h.state, cause: h.cause, from: h.from, at: h.at }));
 }
 
 /** Resolves with the device's transitions once `pred` holds for them; fails after `ms`. */
@@ -202,18 +198,20 @@ describe('presence via the embedded broker', () => {
 });
 
 describe('presence via Mosquitto (wills, status and silence only)', { skip: needsMosquitto }, () => {
+  const mqEnv = (p: string, clientId: string) => ({
+    MQTT_URL: mosquittoUrl!,
+    MQTT_CLIENT_ID: clientId,
+    TELEHUB_NODE_TELEMETRY_TOPIC: `${p}iot/node/+/telemetry`,
+    TELEHUB_NODE_STATUS_TOPIC: `${p}iot/node/+/status`,
+    MQTT_EVENTS_TOPIC: `${p}qs/v1/+/events`,
+    MQTT_DEADLETTER_TOPIC: `${p}qs/v1/deadletter`,
+  });
+
   it('a will on the status topic turns the node offline with cause status; data brings it back', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'telehub-presence-mq-'));
     dirs.push(dataDir);
     const p = `t${randomBytes(3).toString('hex')}/`;
-    const hub = await start(dataDir, {
-      MQTT_URL: mosquittoUrl!,
-      MQTT_CLIENT_ID: `telehub-presence-${randomBytes(3).toString('hex')}`,
-      TELEHUB_NODE_TELEMETRY_TOPIC: `${p}iot/node/+/telemetry`,
-      TELEHUB_NODE_STATUS_TOPIC: `${p}iot/node/+/status`,
-      MQTT_EVENTS_TOPIC: `${p}qs/v1/+/events`,
-      MQTT_DEADLETTER_TOPIC: `${p}qs/v1/deadletter`,
-    });
+    const hub = await start(dataDir, mqEnv(p, `telehub-presence-${randomBytes(3).toString('hex')}`));
     const n = 'node_m';
     try {
       const c = await mqtt.connectAsync(mosquittoUrl!, { clientId: `${p}${n}`, protocolVersion: 4, reconnectPeriod: 0, will: { topic: `${p}iot/node/${n}/status`, payload: Buffer.from('offline'), qos: 1, retain: false } });
@@ -230,4 +228,99 @@ describe('presence via Mosquitto (wills, status and silence only)', { skip: need
       await hub.stop();
     }
   });
+
+  it('keep-alive only turns silent by silence; a will that says so is cause will; a retained online; a restart recomputes from the store', async (t) => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'telehub-presence-mq2-'));
+    dirs.push(dataDir);
+    const p = `t${randomBytes(3).toString('hex')}/`;
+    const clientId = `telehub-presence-${randomBytes(3).toString('hex')}`;
+    const k = 'node_keepalive';
+    const w = 'node_will';
+    const r = 'node_retained';
+    // A retained `online` on the broker before telehub subscribes (a birth message of a node that started earlier).
+    const admin = await mqtt.connectAsync(mosquittoUrl!, { clientId: `${p}admin`, protocolVersion: 4 });
+    await admin.publishAsync(`${p}iot/node/${r}/status`, 'online', { qos: 1, retain: true });
+    let hub = await start(dataDir, mqEnv(p, clientId));
+    const clients: mqtt.MqttClient[] = [];
+    try {
+      // Retained online, received when telehub subscribed: online/status.
+      await until(hub, r, is('online', 'status'));
+
+      // Keep-alive only: one reading, then the connection stays open sending PINGREQs (keepalive 1 s).
+      const ck = await mqtt.connectAsync(mosquittoUrl!, { clientId: `${p}${k}`, protocolVersion: 4, keepalive: 1, reconnectPeriod: 0 });
+      clients.push(ck);
+      await ck.publishAsync(`${p}iot/node/${k}/telemetry`, JSON.stringify({ node_id: k, timestamp: 1704844800, sensors: { t: 1 } }), { qos: 1 });
+      const online = (await until(hub, k, is('online', 'data')))[0];
+      const tk = await until(hub, k, is('silent', 'silence'), TIMEOUT_MS + SLACK_MS);
+      const seenAt = Date.now();
+      const silent = last(tk)!;
+      const deadline = online.at + TIMEOUT_MS;
+      assert.ok(silent.at >= deadline, 'not silent before its timeout');
+      assert.ok(silent.at - deadline <= SLACK_MS, `silent within its timeout plus 5 s: ${silent.at - deadline} ms late`);
+      assert.ok(ck.connected, 'the client was connected (keep-alives) all along');
+      // Presence lag (a figure, not a bound): from last data + timeout to the transition, and to seeing it committed.
+      t.diagnostic(`presence lag (Mosquitto, SQLite): decided ${silent.at - deadline} ms after last data + timeout; committed and read back within ${seenAt - deadline} ms (20 ms polls)`);
+      // Behind an external broker telehub sees no connection: with only keep-alives, offline by silence too.
+      await until(hub, k, is('offline', 'silence'), 2 * TIMEOUT_MS * 2 + SLACK_MS);
+
+      // A will whose payload says it is one: offline with cause will.
+      const cw = await mqtt.connectAsync(mosquittoUrl!, {
+        clientId: `${p}${w}`,
+        protocolVersion: 4,
+        keepalive: 1,
+        reconnectPeriod: 0,
+        will: { topic: `${p}iot/node/${w}/status`, payload: Buffer.from(JSON.stringify({ status: 'offline', will: true })), qos: 1, retain: false },
+      });
+      await cw.publishAsync(`${p}iot/node/${w}/status`, 'online', { qos: 1 });
+      await until(hub, w, is('online', 'status'));
+      cw.stream.destroy(); // killed: Mosquitto publishes the will after 1.5 × keep-alive
+      const tw = await until(hub, w, is('offline', 'will'));
+      assert.deepEqual(tw.map((x) => `${x.to}/${x.cause}`), ['online/status', 'offline/will']);
+    } finally {
+      for (const c of clients) c.stream.destroy();
+      await hub.stop();
+    }
+
+    // Restart on the same store. The retained online comes again on subscribe (fresh evidence, so
+    // online/status), but with no data it turns silent within its timeout: nothing is shown online on
+    // state from before the restart, nothing stays online.
+    const before = await transitionsOf(dataDir, r);
+    hub = await start(dataDir, mqEnv(p, clientId));
+    try {
+      const { token, record } = newToken({ name: 'presence-mq-read', scope: 'read' });
+      await hub.store.tokens.create(record);
+      assert.notEqual(hub.presence!.state(k)?.presence, 'online');
+      assert.equal(hub.presence!.state(w)?.presence, 'offline');
+      assert.equal(hub.presence!.state(w)?.cause, 'will');
+      const tr = await until(hub, r, (x) => x.length > before.length && last(x)?.to === 'silent', TIMEOUT_MS * 2 + SLACK_MS);
+      assert.equal(last(tr)!.cause, 'silence');
+      for (const end = Date.now() + 2 * TIMEOUT_MS * 2 + SLACK_MS; ; ) {
+        const devices = (await api(hub, token, '/api/v1/devices')).body.devices as Array<{ device_id: string; presence: string }>;
+        const mine = devices.filter((d) => [k, w, r].includes(d.device_id));
+        if (mine.length === 3 && mine.every((d) => d.presence !== 'online')) break;
+        if (Date.now() > end) throw new Error(`still online after restart: ${JSON.stringify(mine)}`);
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      // The history endpoint shows what happened to the retained node, newest first.
+      const h = (await api(hub, token, `/api/v1/devices/${r}/presence`)).body.transitions as Array<{ presence: string; cause: string }>;
+      assert.equal(h[0].presence, last(await transitions(hub, r))!.to);
+    } finally {
+      await admin.publishAsync(`${p}iot/node/${r}/status`, '', { qos: 1, retain: true }); // clear the retained message
+      await admin.endAsync();
+      await hub.stop();
+    }
+  });
 });
+
+/** A stopped telehub's transitions of a device, read from its SQLite store. */
+async function transitionsOf(dataDir: string, device: string): Promise<Transition[]> {
+  const { openStore } = await import('../../src/storage/open.js');
+  const { loadConfig: load } = await import('../../src/core/config.js');
+  const store = openStore(load({ TELEHUB_DATA_DIR: dataDir }).store);
+  try {
+    await store.migrate();
+    return (await readPresenceHistory(store.kind, store.processors, device, 1000)).reverse().map((h) => ({ to: h.state, cause: h.cause, from: h.from, at: h.at }));
+  } finally {
+    await store.close();
+  }
+}

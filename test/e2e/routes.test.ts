@@ -145,12 +145,10 @@ async function scenario(url: string, store: Store, embedded: boolean, p: string)
   }
 }
 
-/** This test counts every row of `events`: without the device-registry processor, whose presence transitions are log entries there too (test/e2e/presence.test.ts). */
-const READINGS_ONLY = { TELEHUB_PROCESSORS: 'device-counters,rollups,trips,alerts' };
 
 describe('routes from TELEHUB_CONFIG', () => {
   it('embedded broker + SQLite: a second seed-001 route, a line-protocol route, a topic on no route', async () => {
-    const hub = await startTelehubProcess({ ...routesUnder('').env, ...READINGS_ONLY });
+    const hub = await startTelehubProcess({ ...routesUnder('').env });
     try {
       await hub.ready();
       const store = new SqliteStore(path.join(hub.dataDir, 'telehub.db'));
@@ -172,7 +170,7 @@ describe('routes from TELEHUB_CONFIG', () => {
     const db = await testDatabase();
     const clientId = `telehub-routes-${randomBytes(4).toString('hex')}`;
     const p = `${clientId}/`;
-    const hub = await startTelehubProcess({ MQTT_URL: mosquittoUrl!, MQTT_CLIENT_ID: clientId, DATABASE_URL: db.url, ...ownDefaultRoutes(clientId), ...routesUnder(p).env, ...READINGS_ONLY });
+    const hub = await startTelehubProcess({ MQTT_URL: mosquittoUrl!, MQTT_CLIENT_ID: clientId, DATABASE_URL: db.url, ...ownDefaultRoutes(clientId), ...routesUnder(p).env });
     const store = new PostgresStore({ connectionString: db.url, poolSize: 2 });
     try {
       await hub.ready();

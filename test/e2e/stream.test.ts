@@ -41,7 +41,8 @@ describe('live stream', () => {
       const open = async (url: string, headers?: Record<string, string>) => {
         const ws = new WebSocket(url, { headers });
         sockets.push(ws);
-        const got: Array<{ event_id: string; device_id: string; event_type: string }> = [];
+        // Events, and presence transitions (kind presence) of the devices the filter matches.
+        const got: Array<{ event_id: string; device_id: string; event_type: string; kind?: string; presence?: string }> = [];
         ws.on('message', (d) => got.push(JSON.parse(d.toString())));
         await once(ws, 'open');
         return { ws, got };
@@ -59,9 +60,13 @@ describe('live stream', () => {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${ingest}` },
       });
       assert.equal(r.status, 202);
-      await until(() => esp.got.length >= 2 && temps.got.length >= 2, 'stream messages');
-      assert.deepEqual(esp.got.map((e) => e.event_id).sort(), ['h-2', 'm-1']);
-      assert.deepEqual(temps.got.map((e) => e.event_id).sort(), ['h-1', 'm-1']);
+      const events = (got: Array<{ kind?: string; event_id: string }>) => got.filter((e) => e.kind !== 'presence');
+      await until(() => events(esp.got).length >= 2 && events(temps.got).length >= 2, 'stream messages');
+      assert.deepEqual(events(esp.got).map((e) => e.event_id).sort(), ['h-2', 'm-1']);
+      assert.deepEqual(events(temps.got).map((e) => e.event_id).sort(), ['h-1', 'm-1']);
+      // The device filter applies to presence transitions too; the type filter matches them as type presence only.
+      assert.ok(esp.got.filter((e) => e.kind === 'presence').every((e) => e.device_id.startsWith('esp32-') && e.presence === 'online'));
+      assert.equal(temps.got.filter((e) => e.kind === 'presence').length, 0);
 
       // A slow client (stops reading) next to a fast one, under load.
       const slow = await open(`${wsUrl}?token=${read}`);
@@ -75,7 +80,7 @@ describe('live stream', () => {
         const rr = await fetch(`http://127.0.0.1:${hub.httpPort}/ingest`, { method: 'POST', body: JSON.stringify(batch.slice(i, i + 500)), headers: { 'content-type': 'application/json', authorization: `Bearer ${ingest}` } });
         assert.equal(rr.status, 202, 'ingestion is not held up by the slow client');
       }
-      await until(() => fast.got.filter((e) => e.device_id === 'load').length === n, 'the fast client got every event');
+      await until(() => fast.got.filter((e) => e.device_id === 'load' && e.kind !== 'presence').length === n, 'the fast client got every event');
       await until(async () => /telehub_stream_slow_disconnects_total 1/.test(await (await fetch(`http://127.0.0.1:${hub.httpPort}/metrics`)).text()), 'the slow client dropped');
       (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
       const [code] = (await slowClosed) as [number, Buffer];

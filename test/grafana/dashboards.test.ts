@@ -125,11 +125,13 @@ function history(): { events: TelemetryEvent[]; deadLetters: DeadLetter[] } {
   const events: TelemetryEvent[] = [];
   for (let t = NOW - 40 * DAY; t < NOW - 10 * MIN; t += 30 * MIN) events.push(ev('gf-hist-001', 'temperature', t, 20 + 5 * Math.sin(t / DAY)));
   events.push(...drive('gf-car-hist', NOW - 2 * DAY, 1000), ...drive('gf-car-hist', NOW - 50 * MIN, 1100));
-  const deadLetters: DeadLetter[] = [0, 1].map((i) => ({
+  // One for each car: the device dashboard's variable starts at the first
+  // device (the simulated car when it has stored a reading by then, else the history's).
+  const deadLetters: DeadLetter[] = ['gf-car-001', 'gf-car-hist'].map((dev, i) => ({
     reason: 'invalid_json',
     message: 'The payload is not valid JSON.',
-    topic: 'qs/v1/gf-car-001/events',
-    deviceId: 'gf-car-001',
+    topic: `qs/v1/${dev}/events`,
+    deviceId: dev,
     payload: Buffer.from(`{not json ${i}`),
     receivedAt: NOW - (5 + i) * MIN,
     source: 'mqtt-embedded',
@@ -150,8 +152,11 @@ interface Plan {
   'Actual Loops'?: number;
   Plans?: Plan[];
 }
+/** Loops over `table`, or over any of its partitions (events is partitioned by day: events_pYYYYMMDD, events_default, events_flat). */
 function loopsOn(plan: Plan, table: string): number {
-  return (plan['Relation Name'] === table ? (plan['Actual Loops'] ?? 0) : 0) + (plan.Plans ?? []).reduce((a, p) => a + loopsOn(p, table), 0);
+  const name = plan['Relation Name'];
+  const hit = name !== undefined && (name === table || new RegExp(`^${table}_(p\\d{8}|default|flat)$`).test(name));
+  return (hit ? (plan['Actual Loops'] ?? 0) : 0) + (plan.Plans ?? []).reduce((a, p) => a + loopsOn(p, table), 0);
 }
 
 const skip = skipUnless(hasPsql, 'psql is not installed (it runs deploy/grafana/readonly-role.sql)');

@@ -168,7 +168,18 @@ export interface SeriesAnswer {
  * The live stream (WebSocket), reconnecting after a drop. Browsers cannot set
  * headers on a WebSocket, so the token goes in `?token=`.
  */
-export function stream(filter: { device?: string }, onEvent: (e: EventRow) => void): () => void {
+/** A presence transition as the stream sends it (`kind` `presence`). */
+export interface PresenceMessage {
+  seq: number;
+  kind: 'presence';
+  device_id: string;
+  presence: string;
+  cause: string;
+  from: string;
+  at: string;
+}
+
+export function stream(filter: { device?: string }, onEvent: (e: EventRow) => void, onPresence?: (p: PresenceMessage) => void): () => void {
   let ws: WebSocket | undefined;
   let closed = false;
   let retry: ReturnType<typeof setTimeout> | undefined;
@@ -178,7 +189,11 @@ export function stream(filter: { device?: string }, onEvent: (e: EventRow) => vo
     url.hash = '';
     url.search = query({ device: filter.device, token: token() ?? undefined });
     ws = new WebSocket(url);
-    ws.onmessage = (m) => onEvent(JSON.parse(m.data as string) as EventRow);
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(m.data as string) as EventRow | PresenceMessage;
+      if ('kind' in msg && msg.kind === 'presence') onPresence?.(msg);
+      else onEvent(msg as EventRow);
+    };
     ws.onclose = () => {
       if (!closed) retry = setTimeout(open, 2000);
     };

@@ -13,7 +13,7 @@ export const events: Command = {
   summary: 'Print the most recent stored events as JSON lines, newest first; or follow the commit log.',
   description:
     'Newest by server time. Each line has the columns of the events table (event_id, device_id, event_type, value_num, value_text, unit, ts_device, ts_server, meta). ' +
-    'With --follow: every entry committed from now on (or after log number --since), events and dead letters, one JSON line each with its seq and kind, like tail -f, until Ctrl-C (exit 0).',
+    'With --follow: every entry committed from now on (or after log number --since), events, dead letters and presence transitions, one JSON line each with its seq and kind, like tail -f, until Ctrl-C (exit 0).',
   options: {
     device: { type: 'string', value: 'ID', description: 'Only events (and, with --follow, dead letters) of this device.' },
     limit: { type: 'string', value: 'N', description: 'How many events, 1 to 10000 (default 20). Not with --follow.' },

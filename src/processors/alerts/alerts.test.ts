@@ -9,6 +9,7 @@
  * and the deliverer gets each change to a real local HTTP receiver that
  * fails twice exactly once with a 2xx, in order, and never resends after it.
  */
+import { appendPresence } from '../../storage/presence-log.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -118,16 +119,19 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       }
     });
 
-    it('presence rules fire on synthetic presence entries held for their duration, and resolve when the device is back', async () => {
+    it('presence rules fire on presence transitions held for their duration, and resolve when the device is back; readings of type presence are not transitions', async () => {
       const { store, cleanup } = await openStore(kind);
       try {
         const OFF = rule({ name: 'node-down', devices: 'node_*', presence: ['silent', 'offline'], for: '5m' });
         const cfg = config([OFF]);
-        const presence = (d: string, state: string, s: number) => ({ ...ev(d, 'presence', state, null, T0 + s * 1000), meta: JSON.stringify({ cause: 'timeout', from: 'online' }) });
-        await store.writeBatch({ events: [presence('node_01', 'online', 0), presence('node_02', 'online', 0)], deadLetters: [] });
-        await store.writeBatch({ events: [presence('node_01', 'silent', 60), presence('node_02', 'offline', 60)], deadLetters: [] });
-        await store.writeBatch({ events: [presence('node_01', 'offline', 120), presence('node_02', 'online', 200)], deadLetters: [] }); // node_02 back after 140 s: never fires
-        await store.writeBatch({ events: [presence('node_01', 'online', 600)], deadLetters: [] });
+        const presence = (deviceId: string, state: string, s: number) => ({ deviceId, state, cause: 'silence', from: 'online', at: T0 + s * 1000 });
+        const append = (entries: ReturnType<typeof presence>[]) => appendPresence(store.kind, store.processors, entries);
+        await append([presence('node_01', 'online', 0), presence('node_02', 'online', 0)]);
+        await append([presence('node_01', 'silent', 60), presence('node_02', 'offline', 60)]);
+        // A device's own reading of type presence (a PIR sensor) is not a transition.
+        await store.writeBatch({ events: [ev('node_03', 'presence', 'offline', null, T0)], deadLetters: [] });
+        await append([presence('node_01', 'offline', 120), presence('node_02', 'online', 200)]); // node_02 back after 140 s: never fires
+        await append([presence('node_01', 'online', 600)]);
         await new ProcessorRunner(store, [alerts(cfg, store.processors)], RUN, log).catchUp(ALERTS);
         const h = await history(store, cfg);
         // node_01 silent from 60 s, then offline (still in the set): fires at 60 + 300 s; back online at 600 s.

@@ -20,7 +20,7 @@
 import { step, tick, type AlertState, type AlertTransition, type Reading } from '../../alerts/evaluate.js';
 import { targetsOf, type AlertsConfig } from '../../alerts/config.js';
 import { notificationOf } from '../../alerts/notification.js';
-import { deviceMatcher, parseRule, type AlertRule } from '../../alerts/rules.js';
+import { deviceMatcher, parseRule, PRESENCE_EVENT_TYPE, type AlertRule } from '../../alerts/rules.js';
 import type { Dialect, Processor } from '../../log/processor.js';
 import type { LogEntry, ProcessorStatement, ProcessorStore } from '../../storage/log.js';
 import { bumpGuard, insertEvent, insertOutbox, selectGuard, selectPending, selectStates, stateFromRow, upsertState } from './sql.js';
@@ -45,6 +45,16 @@ interface Compiled {
 
 const pairKey = (rule: string, device: string) => `${rule}\u0000${device}`;
 
+/** What a rule reads of a log entry: an event as it is, a presence transition as type `presence` with its state as text. */
+function readingOf(entry: LogEntry): { deviceId: string; eventType: string; tsDevice: number | null; tsServer: number; valueNum: number | null; valueText: string | null } | undefined {
+  if (entry.kind === 'event') return entry.event;
+  if (entry.kind === 'presence') {
+    const p = entry.presence;
+    return { deviceId: p.deviceId, eventType: PRESENCE_EVENT_TYPE, tsDevice: null, tsServer: p.at, valueNum: null, valueText: p.state };
+  }
+  return undefined;
+}
+
 /**
  * Folds readings into states; returns the states that changed and the changes
  * (pure: exported for tests).
@@ -54,10 +64,11 @@ export function foldEntries(rules: readonly AlertRule[], states: ReadonlyMap<str
   const touched = new Map<string, AlertState>();
   const changes: AlertTransition[] = [];
   for (const entry of entries) {
-    if (entry.kind !== 'event') continue;
-    const e = entry.event;
+    const e = readingOf(entry);
+    if (e === undefined) continue;
     for (const c of compiled) {
-      if (c.rule.eventType !== e.eventType || !c.matches(e.deviceId)) continue;
+      // Presence rules read presence transitions only; threshold rules events only.
+      if ((c.rule.kind === 'presence') !== (entry.kind === 'presence') || c.rule.eventType !== e.eventType || !c.matches(e.deviceId)) continue;
       const key = pairKey(c.rule.name, e.deviceId);
       const reading: Reading = { time: e.tsDevice ?? e.tsServer, server: e.tsServer, valueNum: e.valueNum, valueText: e.valueText, seq: entry.seq };
       const r = step(c.rule, e.deviceId, touched.get(key) ?? states.get(key), reading);
@@ -99,7 +110,10 @@ export function alerts(cfg: AlertsConfig, processors: Pick<ProcessorStore, 'sele
       if (rules.length === 0) return [];
       const types = new Set(rules.map((r) => r.eventType));
       const devices = new Set<string>();
-      for (const entry of entries) if (entry.kind === 'event' && types.has(entry.event.eventType)) devices.add(entry.event.deviceId);
+      for (const entry of entries) {
+        const e = readingOf(entry);
+        if (e !== undefined && types.has(e.eventType)) devices.add(e.deviceId);
+      }
       if (devices.size === 0) return [];
       // The guard first: a state read after it is at least as new as the version this transaction will check.
       const guard = await guardVersion(processors, dialect);

@@ -5,6 +5,7 @@
  * the moving average of the data gaps whatever the batch size, and a replay
  * from 0 gives the live state.
  */
+import { appendPresence } from '../../storage/presence-log.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -71,12 +72,15 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await store.writeBatch({
           events: [
             ev('s1', 'dev-a', 'status', T0 + 20_000, { valueNum: null, valueText: 'online', meta: '{"status":"online","firmware":"1.2.3","wifi_rssi":-70}' }),
-            ev('p1', 'dev-a', 'presence', T0 + 21_000, { valueNum: null, valueText: 'online', meta: '{"cause":"data","from":"unknown"}' }),
-            ev('p2', 'dev-a', 'presence', T0 + 22_000, { valueNum: null, valueText: 'silent', meta: '{"cause":"silence","from":"online"}' }),
             ev('b1', 'dev-b', 'status', T0 + 1000, { valueNum: null, valueText: 'offline' }),
           ],
           deadLetters: [],
         });
+        // Presence transitions: log entries of their own kind, between the batches.
+        await appendPresence(store.kind, store.processors, [
+          { deviceId: 'dev-a', state: 'online', cause: 'data', from: 'unknown', at: T0 + 21_000 },
+          { deviceId: 'dev-a', state: 'silent', cause: 'silence', from: 'online', at: T0 + 22_000 },
+        ]);
         await store.writeBatch({ events: batch2, deadLetters: [] });
         {
           const runner = new ProcessorRunner(store, [deviceRegistry(BOUNDS)], { ...RUN, batchSize: size }, log);

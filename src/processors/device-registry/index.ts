@@ -16,10 +16,10 @@
  * data times (the same rule as src/devices/presence.ts), folded per batch in
  * closed form so one UPDATE per batch applies it.
  *
- * What it reads: events whose type is not `status` or `presence` are data;
- * `status` entries are health reports or the node's own online/offline word;
- * `presence` entries (written by the presence monitor, src/devices/monitor.ts)
- * set the presence columns. Dead letters are ignored. The monitor hears the
+ * What it reads: events whose type is not `status` are data; `status`
+ * entries are health reports or the node's own online/offline word;
+ * presence entries (their own kind of log entry, written by the presence
+ * monitor, src/devices/monitor.ts) set the presence columns. Dead letters are ignored. The monitor hears the
  * same entries through `afterCommit`, after this processor's transaction.
  */
 import { STATUS_EVENT_TYPE } from '../../codecs/node-status/index.js';
@@ -28,7 +28,6 @@ import type { LogEntry, ProcessorStatement } from '../../storage/log.js';
 import type { StoredEvent } from '../../storage/store.js';
 
 export const DEVICE_REGISTRY = 'device-registry';
-export const PRESENCE_EVENT_TYPE = 'presence';
 
 /** Bounds of the learned interval (ms), as the presence settings give them. */
 export interface IntervalBounds {
@@ -80,36 +79,33 @@ export function statusFieldsOf(e: Pick<StoredEvent, 'meta'>): { rssi: number | n
   return rssi === null && up === null && fw === null ? null : { rssi, up, fw };
 }
 
-/** Whether an event is a reading (data) rather than a status or presence entry. */
-export const isData = (eventType: string): boolean => eventType !== STATUS_EVENT_TYPE && eventType !== PRESENCE_EVENT_TYPE;
+/** Whether an event is a reading (data) rather than a status entry (presence transitions are not events at all). */
+export const isData = (eventType: string): boolean => eventType !== STATUS_EVENT_TYPE;
 
 /** Folds a batch into one delta per device (pure; exported for tests). */
 export function foldRegistry(entries: readonly LogEntry[], bounds: IntervalBounds): RegistryDelta[] {
   const out = new Map<string, RegistryDelta & { prev: number | null; gaps: number[] }>();
   const clamp = (g: number) => Math.min(bounds.maxIntervalMs, Math.max(bounds.minIntervalMs, g));
-  for (const entry of entries) {
-    if (entry.kind !== 'event') continue;
-    const e = entry.event;
-    let d = out.get(e.deviceId);
+  const deltaOf = (deviceId: string, seq: number) => {
+    let d = out.get(deviceId);
     if (d === undefined) {
-      d = { d: e.deviceId, q: entry.seq, heard: null, data: null, firstData: null, p: 1, c: 0, s: null, st: null, rssi: null, up: null, fw: null, pseq: null, pr: null, pc: null, pt: null, prev: null, gaps: [] };
-      out.set(e.deviceId, d);
+      d = { d: deviceId, q: seq, heard: null, data: null, firstData: null, p: 1, c: 0, s: null, st: null, rssi: null, up: null, fw: null, pseq: null, pr: null, pc: null, pt: null, prev: null, gaps: [] };
+      out.set(deviceId, d);
     }
-    const t = e.tsServer;
-    if (entry.seq > d.q) d.q = entry.seq;
-    if (e.eventType === PRESENCE_EVENT_TYPE) {
-      if (d.pseq === null || entry.seq > d.pseq) {
-        let cause: string | null = null;
-        try {
-          const m = JSON.parse(e.meta) as { cause?: unknown };
-          cause = typeof m.cause === 'string' ? m.cause : null;
-        } catch {
-          // a presence entry written by hand without meta: state only
-        }
-        Object.assign(d, { pseq: entry.seq, pr: e.valueText, pc: cause, pt: t });
-      }
+    if (seq > d.q) d.q = seq;
+    return d;
+  };
+  for (const entry of entries) {
+    if (entry.kind === 'presence') {
+      const p = entry.presence;
+      const d = deltaOf(p.deviceId, entry.seq);
+      if (d.pseq === null || entry.seq > d.pseq) Object.assign(d, { pseq: entry.seq, pr: p.state, pc: p.cause, pt: p.at });
       continue;
     }
+    if (entry.kind !== 'event') continue;
+    const e = entry.event;
+    const d = deltaOf(e.deviceId, entry.seq);
+    const t = e.tsServer;
     d.heard = Math.max(d.heard ?? t, t);
     if (isData(e.eventType)) {
       if (d.firstData === null) d.firstData = t;

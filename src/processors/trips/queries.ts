@@ -9,7 +9,7 @@ import { cleanPoints } from '../../trips/clean.js';
 import { toPoints, type TripSettings, type VehicleState } from '../../trips/index.js';
 import { TRIPS } from './index.js';
 import { readVehicleEvents, recomputeVehicle } from './recompute.js';
-import { MAX_TIME, toTripRow, tripSql, type TripRow } from './sql.js';
+import { deleteEngineState, MAX_TIME, toTripRow, tripSql, type TripRow } from './sql.js';
 
 export interface TripListQuery {
   deviceId?: string;
@@ -81,7 +81,8 @@ export async function rebuildTrips(store: Store, deviceId: string, from: number,
     const at = await store.processors.register(TRIPS);
     const r = await recomputeVehicle(store.kind, store.processors, deviceId, from, to, s, now);
     try {
-      await store.processors.commit(TRIPS, at, at, r.statements);
+      // The vehicle's engine state may stand for rows this changes: the next batch recomputes and builds a new one.
+      await store.processors.commit(TRIPS, at, at, [...r.statements, deleteEngineState(store.kind, deviceId)]);
       return { written: r.written, deleted: r.deleted };
     } catch (err) {
       if ((err as { code?: string }).code !== 'TELEHUB_CHECKPOINT_MOVED' || attempt >= 20) throw err;

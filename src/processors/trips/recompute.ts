@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { Dialect } from '../../log/processor.js';
 import type { ProcessorStatement, ProcessorStore } from '../../storage/log.js';
 import { computeTrips, type ComputedTrip, type TripInputEvent, type TripSettings } from '../../trips/index.js';
-import { deleteTrip, eventParams, toTripRow, tripSql, upsertTrip, type TripRow } from './sql.js';
+import { ANY_SEQ, deleteTrip, eventParams, toTripRow, tripSql, upsertTrip, type TripRow } from './sql.js';
 
 /**
  * Context read on each side of a window: a trip whose start is within this of
@@ -31,8 +31,8 @@ export function newTripId(deviceId: string, startTs: number): string {
 }
 
 /** Reads a vehicle's stored events whose device time is in [from, to]. */
-export async function readVehicleEvents(d: Dialect, ps: ProcessorStore, deviceId: string, from: number, to: number): Promise<TripInputEvent[]> {
-  const rows = await ps.select(tripSql(d).events, eventParams(d, deviceId, from, to));
+export async function readVehicleEvents(d: Dialect, ps: ProcessorStore, deviceId: string, from: number, to: number, maxSeq = ANY_SEQ): Promise<TripInputEvent[]> {
+  const rows = await ps.select(tripSql(d).events, eventParams(d, deviceId, from, to, maxSeq));
   return rows.map((r) => ({
     eventId: String(r.event_id),
     eventType: String(r.event_type),
@@ -66,12 +66,22 @@ export interface Recomputed {
   /** Trips written (new or changed) and deleted. */
   written: number;
   deleted: number;
+  /** The computed trips and the id each has after the statements. */
+  assigned: Array<{ c: ComputedTrip; id: string }>;
+}
+
+export interface RecomputedWindow extends Recomputed {
+  /** The events read (device time from `readFrom` to `readTo`) and computed over. */
+  events: TripInputEvent[];
+  readTo: number;
 }
 
 /**
  * Recomputes `deviceId`'s trips that touch [from, to] (device time, ms).
  * The window widens to take in the whole of every stored trip that touches
- * it, plus context on both sides.
+ * it, plus context on both sides. `maxSeq`: only events committed at that
+ * log position or before (the processor: what it has applied so far, so the
+ * engine state it builds from them is not ahead of its checkpoint).
  */
 export async function recomputeVehicle(
   d: Dialect,
@@ -81,7 +91,8 @@ export async function recomputeVehicle(
   to: number,
   s: TripSettings,
   now: number,
-): Promise<Recomputed> {
+  maxSeq = ANY_SEQ,
+): Promise<RecomputedWindow> {
   let lo = from;
   let hi = to;
   const ctx = contextMs(s);
@@ -91,11 +102,12 @@ export async function recomputeVehicle(
     const stored = await readOverlapping(d, ps, deviceId, lo, hi);
     const sLo = Math.min(lo, ...stored.map((t) => t.startTs));
     const sHi = Math.max(hi, ...stored.map((t) => t.endTs));
-    const events = await readVehicleEvents(d, ps, deviceId, Math.max(0, sLo - ctx), sHi + ctx);
+    const readTo = sHi + ctx;
+    const events = await readVehicleEvents(d, ps, deviceId, Math.max(0, sLo - ctx), readTo, maxSeq);
     const computed = computeTrips(events, s, now).trips.filter((c) => c.endTs >= sLo && c.startTs <= sHi);
     const cLo = Math.min(sLo, ...computed.map((c) => c.startTs));
     const cHi = Math.max(sHi, ...computed.map((c) => c.endTs));
-    if ((cLo === lo && cHi === hi) || round >= 8) return diff(d, deviceId, stored, computed, now);
+    if ((cLo === lo && cHi === hi) || round >= 8) return { ...diff(d, deviceId, stored, computed, now), events, readTo };
     lo = cLo;
     hi = cHi;
   }
@@ -124,10 +136,13 @@ export function diff(d: Dialect, deviceId: string, stored: readonly TripRow[], c
     deleted++;
   }
   let written = 0;
+  const assigned: Recomputed['assigned'] = [];
   for (const { c, match } of keep) {
+    const id = match?.tripId ?? newTripId(deviceId, c.startTs);
+    assigned.push({ c, id });
     if (match !== undefined && sameTrip(c, match)) continue;
-    out.push(upsertTrip(d, { ...c, tripId: match?.tripId ?? newTripId(deviceId, c.startTs), deviceId, updatedAt: now }));
+    out.push(upsertTrip(d, { ...c, tripId: id, deviceId, updatedAt: now }));
     written++;
   }
-  return { statements: out, written, deleted };
+  return { statements: out, written, deleted, assigned };
 }

@@ -51,7 +51,7 @@ const SQL = {
     get: `SELECT ${COLS} FROM trips WHERE trip_id = ?`,
     latest: `SELECT ${COLS} FROM trips WHERE device_id = ? ORDER BY end_time DESC LIMIT 1`,
     events: `SELECT event_id, event_type, value_num, ts_device, meta FROM events
-      WHERE device_id = ? AND ts_device >= ? AND ts_device <= ? AND event_type IN (${TRIP_EVENT_TYPES.map(() => '?').join(', ')})`,
+      WHERE device_id = ? AND ts_device >= ? AND ts_device <= ? AND seq <= ? AND event_type IN (${TRIP_EVENT_TYPES.map(() => '?').join(', ')})`,
     inProgress: `SELECT trip_id, device_id, end_time, distance_km, duration_ms FROM trips WHERE in_progress = 1`,
     expire: `UPDATE trips SET in_progress = 0, version = version + 1, updated_at = ? WHERE trip_id = ? AND in_progress = 1`,
   },
@@ -66,7 +66,7 @@ const SQL = {
     get: `SELECT ${PG_COLS} FROM trips WHERE trip_id = $1`,
     latest: `SELECT ${PG_COLS} FROM trips WHERE device_id = $1 ORDER BY end_time DESC LIMIT 1`,
     events: `SELECT event_id, event_type, value_num, ${epoch('ts_device')}, meta::text AS meta FROM events
-      WHERE device_id = $1 AND ts_device >= ${ts('$2')} AND ts_device <= ${ts('$3')} AND event_type = ANY($4::text[])`,
+      WHERE device_id = $1 AND ts_device >= ${ts('$2')} AND ts_device <= ${ts('$3')} AND seq <= $5 AND event_type = ANY($4::text[])`,
     inProgress: `SELECT trip_id, device_id, ${epoch('end_time')}, distance_km, duration_ms::float8 AS duration_ms FROM trips WHERE in_progress`,
     expire: `UPDATE trips SET in_progress = false, version = version + 1, updated_at = ${ts('$1')} WHERE trip_id = $2 AND in_progress`,
   },
@@ -77,9 +77,12 @@ export function tripSql(d: Dialect) {
   return SQL[d];
 }
 
-/** Parameters of the events read for a vehicle's window. */
-export function eventParams(d: Dialect, deviceId: string, from: number, to: number): unknown[] {
-  return d === 'sqlite' ? [deviceId, from, to, ...TRIP_EVENT_TYPES] : [deviceId, from, to, [...TRIP_EVENT_TYPES]];
+/** No bound on the log position of the events read. */
+export const ANY_SEQ = Number.MAX_SAFE_INTEGER;
+
+/** Parameters of the events read for a vehicle's window (events committed at log position `maxSeq` or before). */
+export function eventParams(d: Dialect, deviceId: string, from: number, to: number, maxSeq = ANY_SEQ): unknown[] {
+  return d === 'sqlite' ? [deviceId, from, to, maxSeq, ...TRIP_EVENT_TYPES] : [deviceId, from, to, [...TRIP_EVENT_TYPES], maxSeq];
 }
 
 /** Insert, or overwrite with version + 1. */
@@ -127,4 +130,54 @@ export function toTripRow(r: Record<string, unknown>): TripRow {
     gaps: (JSON.parse(String(r.gaps)) as TripGap[]).map((g) => ({ from: g.from, to: g.to, durationMs: g.durationMs, distanceKm: g.distanceKm })),
     updatedAt: Number(r.updated_at),
   };
+}
+
+/** A vehicle's persisted incremental engine (migration 15, table trip_engine_state). */
+export interface EngineStateRow {
+  deviceId: string;
+  settings: string;
+  writtenAt: number;
+  tripId: string | null;
+  state: string;
+}
+
+const STATE_SQL = {
+  sqlite: {
+    select: `SELECT device_id, settings, written_at, trip_id, state FROM trip_engine_state WHERE device_id IN (SELECT value FROM json_each(?))`,
+    upsert: `INSERT INTO trip_engine_state (device_id, settings, written_at, trip_id, state) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (device_id) DO UPDATE SET settings = excluded.settings, written_at = excluded.written_at, trip_id = excluded.trip_id, state = excluded.state`,
+    delete: 'DELETE FROM trip_engine_state WHERE device_id = ?',
+    eventAfter: `SELECT 1 AS x FROM events WHERE device_id = ? AND ts_device > ? AND seq <= ? AND event_type IN (${TRIP_EVENT_TYPES.map(() => '?').join(', ')}) LIMIT 1`,
+  },
+  postgres: {
+    select: `SELECT device_id, settings, written_at::float8 AS written_at, trip_id, state FROM trip_engine_state WHERE device_id = ANY($1::text[])`,
+    upsert: `INSERT INTO trip_engine_state (device_id, settings, written_at, trip_id, state) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (device_id) DO UPDATE SET settings = excluded.settings, written_at = excluded.written_at, trip_id = excluded.trip_id, state = excluded.state`,
+    delete: 'DELETE FROM trip_engine_state WHERE device_id = $1',
+    eventAfter: `SELECT 1 AS x FROM events WHERE device_id = $1 AND ts_device > ${ts('$2')} AND seq <= $3 AND event_type = ANY($4::text[]) LIMIT 1`,
+  },
+} as const;
+
+export async function readEngineStates(d: Dialect, select: (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>, deviceIds: readonly string[]): Promise<Map<string, EngineStateRow>> {
+  const out = new Map<string, EngineStateRow>();
+  if (deviceIds.length === 0) return out;
+  const rows = await select(STATE_SQL[d].select, [d === 'sqlite' ? JSON.stringify(deviceIds) : [...deviceIds]]);
+  for (const r of rows) {
+    out.set(String(r.device_id), { deviceId: String(r.device_id), settings: String(r.settings), writtenAt: Number(r.written_at), tripId: r.trip_id === null ? null : String(r.trip_id), state: String(r.state) });
+  }
+  return out;
+}
+
+export function upsertEngineState(d: Dialect, r: EngineStateRow): ProcessorStatement {
+  return { sql: STATE_SQL[d].upsert, params: [r.deviceId, r.settings, r.writtenAt, r.tripId, r.state] };
+}
+
+export function deleteEngineState(d: Dialect, deviceId: string): ProcessorStatement {
+  return { sql: STATE_SQL[d].delete, params: [deviceId] };
+}
+
+/** Whether the vehicle has stored events the engine reads later than `after` (device time), up to log position `maxSeq`. */
+export async function hasEventsAfter(d: Dialect, select: (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>, deviceId: string, after: number, maxSeq: number): Promise<boolean> {
+  const params = d === 'sqlite' ? [deviceId, after, maxSeq, ...TRIP_EVENT_TYPES] : [deviceId, after, maxSeq, [...TRIP_EVENT_TYPES]];
+  return (await select(STATE_SQL[d].eventAfter, params)).length > 0;
 }

@@ -96,7 +96,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const { store, cleanup } = await openStore(kind);
       try {
         let clock = NOW;
-        const runner = new ProcessorRunner(store, [tripsProcessor(store.processors, { settings: S, latenessMs: LATENESS, now: () => clock })], { batchSize: 25, pollMs: 20, retryMinMs: 1, retryMaxMs: 10 }, pino({ level: 'silent' }));
+        const counters = { incremental: 0, recomputed: 0 };
+        const runner = new ProcessorRunner(store, [tripsProcessor(store.processors, { settings: S, latenessMs: LATENESS, now: () => clock }, counters)], { batchSize: 25, pollMs: 20, retryMinMs: 1, retryMaxMs: 10 }, pino({ level: 'silent' }));
         const car1 = drive('car-1', { legs: [[0, 1, 0], [1, 16, 50], [16, 30, 0], [30, 41, 80], [41, 60, 0], [60, 62, 30], [62, 63, 0]], odometer: true, gps: true });
         const car2 = drive('car-2', { legs: [[0, 20, 40], [20, 40, 0], [40, 45, 60]] });
         // Interleaved as two cars sending at once; an unrelated device's events do not make trips.
@@ -104,6 +105,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         mixed.push(ev('sensor-9', 'temperature', T0, 21));
         await live(store, runner, mixed);
         for (const dev of ['car-1', 'car-2']) assert.deepEqual((await stored(store, dev)).map(figures), await truth(store, dev), dev);
+        // In-order data resumes each car's stored engine state: only each car's first batch recomputes from stored events.
+        assert.equal(counters.recomputed, 2, JSON.stringify(counters));
+        assert.ok(counters.incremental > 100, JSON.stringify(counters));
         const c1 = await stored(store, 'car-1');
         assert.equal(c1.length, 3, 'the 2-minute hop at 30 km/h is 1 km and is a trip: 3 drives in all');
         assert.deepEqual(await stored(store, 'sensor-9'), []);
@@ -135,7 +139,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     it('late data merges, extends and splits trips, keeping ids and bumping versions', async () => {
       const { store, cleanup } = await openStore(kind);
       try {
-        const runner = new ProcessorRunner(store, [tripsProcessor(store.processors, { settings: S, latenessMs: LATENESS })], { batchSize: 200, pollMs: 20, retryMinMs: 1, retryMaxMs: 10 }, pino({ level: 'silent' }));
+        const counters = { incremental: 0, recomputed: 0 };
+        const runner = new ProcessorRunner(store, [tripsProcessor(store.processors, { settings: S, latenessMs: LATENESS }, counters)], { batchSize: 200, pollMs: 20, retryMinMs: 1, retryMaxMs: 10 }, pino({ level: 'silent' }));
         // car-m: speed only, 10 silent minutes in the middle: two trips until the missing minutes arrive.
         const whole = drive('car-m', { legs: [[0, 35, 45], [35, 50, 0]] });
         const inGap = (e: TelemetryEvent) => e.tsDevice! >= T0 + 12 * MIN && e.tsDevice! < T0 + 22 * MIN;
@@ -148,6 +153,13 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.ok(split.some((t) => t.tripId === merged[0].tripId), 'the merged trip keeps one of the ids');
         assert.ok(merged[0].version > Math.max(...split.map((t) => t.version)), 'its version went up');
         assert.deepEqual(merged.map(figures), await truth(store, 'car-m'));
+        const late = { ...counters };
+        assert.ok(late.recomputed >= 2, 'the late minutes went through the windowed recompute');
+        // In order again after the late data: at most one more recompute (the late one's window did not reach the
+        // car's latest data, so it left no engine state), then resumed incrementally; still the engine's trips.
+        await live(store, runner, drive('car-m', { legs: [[50, 60, 0], [60, 70, 40]] }).filter((e) => e.tsDevice! >= T0 + 50 * MIN), 20);
+        assert.ok(counters.recomputed <= late.recomputed + 1 && counters.incremental >= late.incremental + 4, JSON.stringify(counters));
+        assert.deepEqual((await stored(store, 'car-m')).map(figures), await truth(store, 'car-m'));
 
         // car-s: odometer across a 20-minute silence shows it kept driving (a tunnel): one trip with a gap.
         // Then the silence's own points arrive late, parked: the trip splits in two.
@@ -201,6 +213,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.equal(ended.version, going.version + 1);
         assert.equal(ended.tripId, going.tripId);
         assert.deepEqual(await stored(store, 'car-q'), []);
+        // The clock dropped the cars' engine states with the rows they stood for: more data recomputes, and agrees.
+        await live(store, runner, drive('car-q', { legs: [[9.5, 12, 30]] }), 60);
+        assert.deepEqual((await stored(store, 'car-q')).map(figures), await truth(store, 'car-q', now));
         // The engine at that time agrees.
         assert.deepEqual((await stored(store, 'car-p')).map(figures), await truth(store, 'car-p', now + S.idleTimeoutMs + S.resumeWindowMs));
       } finally {

@@ -7,8 +7,10 @@
  * that connects with `since` first reads what it missed on its own, page by
  * page, and joins the shared reader once it has caught up with it; each
  * client remembers the last number it was sent, so the hand-over has neither
- * a gap nor a duplicate. Only events are sent (dead letters are log entries
- * too, and move the client's position).
+ * a gap nor a duplicate. Events and presence transitions are sent (a
+ * transition as `{"seq","kind":"presence","device_id","presence","cause",
+ * "from","at"}`, matched by the type filter as the type `presence`); dead
+ * letters are log entries too, and only move the client's position.
  *
  * Every client has a bounded send buffer: when its socket's unsent bytes pass
  * `maxBufferedBytes`, the client is closed with code 4008 (SLOW_CLIENT_CLOSE);
@@ -22,7 +24,7 @@
 import type { Logger } from 'pino';
 import type { TelemetryEvent } from '../../core/event.js';
 import type { Wakeup } from '../../log/wakeup.js';
-import type { CommitLog, LogEntry } from '../../storage/log.js';
+import type { CommitLog, LogEntry, PresenceTransitionEntry } from '../../storage/log.js';
 
 /** Close code sent to a client whose send buffer overflowed (4000–4999 is for applications). */
 export const SLOW_CLIENT_CLOSE = { code: 4008, reason: 'slow consumer: send buffer limit exceeded' } as const;
@@ -78,6 +80,11 @@ function globToRegExp(patterns: string[]): RegExp | undefined {
 /** The JSON a stream client receives for one event: its commit-log number, then the events row. */
 export function streamMessage(e: TelemetryEvent, seq: number): string {
   return `{"seq":${seq},${eventToJson(e).slice(1)}`;
+}
+
+/** A presence transition as JSON (the live stream, `telehub events --follow`): `{seq, kind: "presence", device_id, presence, cause, from, at}`. */
+export function presenceLine(seq: number, p: PresenceTransitionEntry): string {
+  return JSON.stringify({ seq, kind: 'presence', device_id: p.deviceId, presence: p.state, cause: p.cause, from: p.from, at: new Date(p.at).toISOString() });
 }
 
 /** One event as the events table's row in JSON (the query API's pages use it too). */
@@ -194,10 +201,10 @@ export class LiveHub {
       const entry = page[i];
       if (entry.seq <= c.cursor) continue;
       c.cursor = entry.seq;
-      if (entry.kind !== 'event') continue;
-      const e = entry.event;
-      if (c.device && !c.device.test(e.deviceId)) continue;
-      if (c.type && !c.type.test(e.eventType)) continue;
+      if (entry.kind === 'deadletter') continue;
+      const [deviceId, type] = entry.kind === 'event' ? [entry.event.deviceId, entry.event.eventType] : [entry.presence.deviceId, 'presence'];
+      if (c.device && !c.device.test(deviceId)) continue;
+      if (c.type && !c.type.test(type)) continue;
       if (c.socket.bufferedAmount > this.opts.maxBufferedBytes) {
         this.remove(c);
         this.counters.slowDisconnects++;
@@ -205,7 +212,7 @@ export class LiveHub {
         return;
       }
       try {
-        c.socket.send((json[i] ??= streamMessage(e, entry.seq)));
+        c.socket.send((json[i] ??= entry.kind === 'event' ? streamMessage(entry.event, entry.seq) : presenceLine(entry.seq, entry.presence)));
       } catch (err) {
         this.opts.logger?.warn({ err }, 'A live stream client failed to take a message; dropping it.');
         this.remove(c);

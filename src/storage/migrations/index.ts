@@ -752,4 +752,112 @@ export const MIGRATIONS: readonly Migration[] = [
       $m13$;
     `,
   },
+  {
+    version: 14,
+    name: 'presence transitions',
+    // Presence transitions (src/devices/monitor.ts) get their own table and
+    // their own kind of commit-log entry instead of being rows of events
+    // (event_type 'presence'), which every query of events saw. Their seq
+    // comes from the same source as events' and dead letters' (SQLite:
+    // telehub_log_head on the one writer; PostgreSQL: telehub_log_seq under
+    // the log lock, src/storage/presence-log.ts), so the log keeps one order
+    // across the three. (device_id, at, state) is the identity of a
+    // transition: written twice (a retry after a lost reply), it is stored once.
+    //
+    // Rows the presence monitor wrote into events before this version move
+    // here keeping their seq, so processors past them see nothing new and
+    // those before them read them as presence entries. They are told from a
+    // device's own `presence` readings (a PIR sensor may well send some) by
+    // the monitor's event_id, `{device}:presence:{ms}:{state}`, and its meta.
+    // The counts they added go with them: devices.event_count, and
+    // device_counters.events where the device-counters processor had
+    // applied them (seq at or below its checkpoint); its last value of type
+    // presence, when it came from one of them, is dropped.
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS presence_transitions (
+        seq        INTEGER NOT NULL,
+        device_id  TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        cause      TEXT NOT NULL,
+        from_state TEXT NOT NULL,
+        at         INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS idx_presence_transitions_seq ON presence_transitions (seq);
+      CREATE UNIQUE INDEX IF NOT EXISTS idx_presence_transitions_key ON presence_transitions (device_id, at, state);
+      CREATE INDEX IF NOT EXISTS idx_presence_transitions_device ON presence_transitions (device_id, seq);
+      INSERT INTO presence_transitions (seq, device_id, state, cause, from_state, at)
+        SELECT seq, device_id, value_text, COALESCE(json_extract(meta, '$.cause'), 'data'), COALESCE(json_extract(meta, '$.from'), 'unknown'), ts_server
+          FROM events
+         WHERE event_type = 'presence' AND value_text IN ('online', 'silent', 'offline', 'unknown')
+           AND substr(event_id, 1, length(device_id) + 10) = device_id || ':presence:'
+           AND json_valid(meta) AND json_type(meta, '$.cause') = 'text'
+        ON CONFLICT DO NOTHING;
+      DELETE FROM events WHERE event_type = 'presence' AND seq IN (SELECT seq FROM presence_transitions);
+      UPDATE devices SET event_count = event_count - (SELECT COUNT(*) FROM presence_transitions p WHERE p.device_id = devices.device_id)
+        WHERE device_id IN (SELECT device_id FROM presence_transitions);
+      UPDATE device_counters SET events = events - (SELECT COUNT(*) FROM presence_transitions p WHERE p.device_id = device_counters.device_id
+          AND p.seq <= COALESCE((SELECT seq FROM processor_checkpoints WHERE name = 'device-counters'), 0))
+        WHERE device_id IN (SELECT device_id FROM presence_transitions);
+      DELETE FROM device_last_values WHERE event_type = 'presence' AND seq IN (SELECT seq FROM presence_transitions);
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS presence_transitions (
+        seq        BIGINT NOT NULL DEFAULT nextval('telehub_log_seq'),
+        device_id  TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        cause      TEXT NOT NULL,
+        from_state TEXT NOT NULL,
+        at         TIMESTAMPTZ NOT NULL
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS idx_presence_transitions_seq ON presence_transitions (seq);
+      CREATE UNIQUE INDEX IF NOT EXISTS idx_presence_transitions_key ON presence_transitions (device_id, at, state);
+      CREATE INDEX IF NOT EXISTS idx_presence_transitions_device ON presence_transitions (device_id, seq);
+      INSERT INTO presence_transitions (seq, device_id, state, cause, from_state, at)
+        SELECT seq, device_id, value_text, COALESCE(meta->>'cause', 'data'), COALESCE(meta->>'from', 'unknown'), COALESCE(ts_server, now())
+          FROM events
+         WHERE event_type = 'presence' AND value_text IN ('online', 'silent', 'offline', 'unknown')
+           AND left(event_id, length(device_id) + 10) = device_id || ':presence:'
+           AND jsonb_typeof(meta) = 'object' AND jsonb_typeof(meta->'cause') = 'string'
+        ON CONFLICT DO NOTHING;
+      DELETE FROM events WHERE event_type = 'presence' AND seq IN (SELECT seq FROM presence_transitions);
+      UPDATE devices SET event_count = devices.event_count - p.n
+        FROM (SELECT device_id, count(*) AS n FROM presence_transitions GROUP BY device_id) p WHERE p.device_id = devices.device_id;
+      UPDATE device_counters SET events = device_counters.events - p.n
+        FROM (SELECT device_id, count(*) AS n FROM presence_transitions
+               WHERE seq <= COALESCE((SELECT seq FROM processor_checkpoints WHERE name = 'device-counters'), 0) GROUP BY device_id) p
+       WHERE p.device_id = device_counters.device_id;
+      DELETE FROM device_last_values WHERE event_type = 'presence' AND seq IN (SELECT seq FROM presence_transitions);
+    `,
+  },
+  {
+    version: 15,
+    name: 'trip engine state',
+    // The trips processor's per-vehicle snapshot of the incremental engine
+    // (src/trips/stream.ts): written in the transaction that moves its
+    // checkpoint, so in-order data resumes from it instead of re-reading the
+    // trip's events. Derived state: a missing or stale row only means the
+    // next batch recomputes from the stored events. settings is the
+    // thresholds it was computed with; written_at the clock (epoch ms) the
+    // trip rows were last written with; trip_id the row of the trip the data
+    // has not ended yet; state the engine's JSON. (13 and 14 are taken by
+    // other changes of the same round.)
+    sqlite: `
+      CREATE TABLE IF NOT EXISTS trip_engine_state (
+        device_id  TEXT PRIMARY KEY,
+        settings   TEXT NOT NULL,
+        written_at INTEGER NOT NULL,
+        trip_id    TEXT,
+        state      TEXT NOT NULL
+      );
+    `,
+    postgres: `
+      CREATE TABLE IF NOT EXISTS trip_engine_state (
+        device_id  TEXT PRIMARY KEY,
+        settings   TEXT NOT NULL,
+        written_at BIGINT NOT NULL,
+        trip_id    TEXT,
+        state      TEXT NOT NULL
+      );
+    `,
+  },
 ];

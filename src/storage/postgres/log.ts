@@ -15,7 +15,8 @@ import { inTransaction } from './transaction.js';
 const ms = (col: string) => `round(extract(epoch FROM ${col}) * 1000)::float8`;
 
 // Each side orders by the table's column (not the float8 output alias), so it
-// is a walk of the seq index that stops after $2 rows.
+// is a walk of the seq index that stops after $2 rows. A presence transition
+// rides in the columns rowToEntry (log-rows.ts) names.
 const READ_SQL = `SELECT * FROM (
     (SELECT seq::float8 AS seq, 'e' AS k, event_id, device_id, schema, event_type, value_num, value_text, unit,
             ${ms('ts_device')} AS ts_device, ${ms('ts_server')} AS ts_server, COALESCE(meta::text, '{}') AS meta,
@@ -25,30 +26,37 @@ const READ_SQL = `SELECT * FROM (
     (SELECT seq::float8, 'd', NULL, device_id, NULL, NULL, NULL, NULL, NULL, NULL, ${ms('received_at')}, NULL,
             id::float8, reason, message, topic, source, payload
        FROM deadletters WHERE deadletters.seq > $1 ORDER BY deadletters.seq LIMIT $2)
+    UNION ALL
+    (SELECT seq::float8, 'p', NULL, device_id, NULL, NULL, NULL, state, NULL, NULL, ${ms('at')}, NULL,
+            NULL, cause, from_state, NULL, NULL, NULL
+       FROM presence_transitions WHERE presence_transitions.seq > $1 ORDER BY presence_transitions.seq LIMIT $2)
   ) AS log ORDER BY seq LIMIT $2`;
 
 const BACKLOG_SQL = `SELECT
     (SELECT count(*)::float8 FROM (SELECT 1 FROM events WHERE seq > $1 LIMIT $2) a) AS ne,
     (SELECT count(*)::float8 FROM (SELECT 1 FROM deadletters WHERE seq > $1 LIMIT $2) b) AS nd,
-    e.seq::float8 AS es, ${ms('e.ts_server')} AS et, d.seq::float8 AS ds, ${ms('d.received_at')} AS dt
+    (SELECT count(*)::float8 FROM (SELECT 1 FROM presence_transitions WHERE seq > $1 LIMIT $2) c) AS np,
+    e.seq::float8 AS es, ${ms('e.ts_server')} AS et, d.seq::float8 AS ds, ${ms('d.received_at')} AS dt,
+    p.seq::float8 AS ps, ${ms('p.at')} AS pt
   FROM (SELECT 1) one
   LEFT JOIN LATERAL (SELECT seq, ts_server FROM events WHERE seq > $1 ORDER BY seq LIMIT 1) e ON true
-  LEFT JOIN LATERAL (SELECT seq, received_at FROM deadletters WHERE seq > $1 ORDER BY seq LIMIT 1) d ON true`;
+  LEFT JOIN LATERAL (SELECT seq, received_at FROM deadletters WHERE seq > $1 ORDER BY seq LIMIT 1) d ON true
+  LEFT JOIN LATERAL (SELECT seq, at FROM presence_transitions WHERE seq > $1 ORDER BY seq LIMIT 1) p ON true`;
 
 export function postgresLog(pool: pg.Pool): { log: CommitLog; processors: ProcessorStore } {
   const log: CommitLog = {
     async read(after, limit) {
-      const { rows } = await pool.query({ name: 'telehub_log_read', text: READ_SQL, values: [after, limit] });
+      const { rows } = await pool.query({ name: 'telehub_log_read_p', text: READ_SQL, values: [after, limit] });
       return rows.map((r: Record<string, unknown>) => rowToEntry(r, (v) => v as Buffer));
     },
     async head() {
       const { rows } = await pool.query<{ h: number }>(
-        'SELECT COALESCE(GREATEST((SELECT max(seq) FROM events), (SELECT max(seq) FROM deadletters)), 0)::float8 AS h',
+        'SELECT COALESCE(GREATEST((SELECT max(seq) FROM events), (SELECT max(seq) FROM deadletters), (SELECT max(seq) FROM presence_transitions)), 0)::float8 AS h',
       );
       return rows[0].h;
     },
     async backlog(after, cap) {
-      const { rows } = await pool.query({ name: 'telehub_log_backlog', text: BACKLOG_SQL, values: [after, cap] });
+      const { rows } = await pool.query({ name: 'telehub_log_backlog_p', text: BACKLOG_SQL, values: [after, cap] });
       return backlogFromRow(rows[0], cap);
     },
   };

@@ -17,6 +17,7 @@ import { stopTestPostgres, testDatabase } from '../../../test/helpers/postgres.j
 import { PostgresStore } from './index.js';
 import { dayStart, ensurePartitions, listPartitions, partitionName } from './partitions.js';
 import { migrationPlan } from '../migrations/plan.js';
+import { MIGRATIONS } from '../migrations/index.js';
 
 after(() => stopTestPostgres());
 
@@ -174,7 +175,7 @@ describe('postgres: day partitions of events', () => {
       const before = await sql('SELECT event_id, seq::float8 AS seq FROM events ORDER BY seq');
 
       const plan = (await migrationPlan(store)).join('\n');
-      assert.match(plan, /at version 12; this telehub has 13/);
+      assert.match(plan, new RegExp(`at version 12; this telehub has ${MIGRATIONS[MIGRATIONS.length - 1].version}\\.`));
       assert.match(plan, /13 {2}partitioned raw events/);
       assert.match(plan, /rename events \(1,502 rows/);
       assert.match(plan, /move the 1 rows dated/);

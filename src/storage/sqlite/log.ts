@@ -11,8 +11,9 @@ import { CheckpointMovedError, type CheckpointRow, type CommitLog, type Processo
 import { asBuffer, type SqlReader } from './reader.js';
 import type { ExecStatement } from './index.js';
 
-// Each side is limited before the union so the planner walks both seq indexes
-// in order and stops early; the outer ORDER BY merges them.
+// Each side is limited before the union so the planner walks the seq indexes
+// in order and stops early; the outer ORDER BY merges them. A presence
+// transition rides in the columns rowToEntry (log-rows.ts) names.
 const READ_SQL = `SELECT * FROM (
     SELECT seq, 'e' AS k, event_id, device_id, schema, event_type, value_num, value_text, unit, ts_device, ts_server, meta,
            NULL AS id, NULL AS reason, NULL AS message, NULL AS topic, NULL AS source, NULL AS payload
@@ -21,6 +22,10 @@ const READ_SQL = `SELECT * FROM (
     SELECT seq, 'd', NULL, device_id, NULL, NULL, NULL, NULL, NULL, NULL, received_at, NULL,
            id, reason, message, topic, source, payload
       FROM (SELECT * FROM deadletters WHERE seq > @after ORDER BY seq LIMIT @limit)
+    UNION ALL
+    SELECT seq, 'p', NULL, device_id, NULL, NULL, NULL, state, NULL, NULL, at, NULL,
+           NULL, cause, from_state, NULL, NULL, NULL
+      FROM (SELECT * FROM presence_transitions WHERE seq > @after ORDER BY seq LIMIT @limit)
   ) ORDER BY seq LIMIT @limit`;
 
 const BACKLOG_SQL = `SELECT
@@ -29,7 +34,10 @@ const BACKLOG_SQL = `SELECT
     (SELECT seq FROM events WHERE seq > @after ORDER BY seq LIMIT 1) AS es,
     (SELECT ts_server FROM events WHERE seq > @after ORDER BY seq LIMIT 1) AS et,
     (SELECT seq FROM deadletters WHERE seq > @after ORDER BY seq LIMIT 1) AS ds,
-    (SELECT received_at FROM deadletters WHERE seq > @after ORDER BY seq LIMIT 1) AS dt`;
+    (SELECT received_at FROM deadletters WHERE seq > @after ORDER BY seq LIMIT 1) AS dt,
+    (SELECT COUNT(*) FROM (SELECT 1 FROM presence_transitions WHERE seq > @after LIMIT @cap)) AS np,
+    (SELECT seq FROM presence_transitions WHERE seq > @after ORDER BY seq LIMIT 1) AS ps,
+    (SELECT at FROM presence_transitions WHERE seq > @after ORDER BY seq LIMIT 1) AS pt`;
 
 export function sqliteLog(reader: SqlReader, exec: (list: ExecStatement[]) => Promise<void>): { log: CommitLog; processors: ProcessorStore } {
   const log: CommitLog = {

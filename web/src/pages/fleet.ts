@@ -104,6 +104,14 @@ export async function fleetPage(main: HTMLElement): Promise<() => void> {
     if (known) render(s);
     else tbody.replaceChildren(...sorted().map(render));
     filter();
+  }, (p) => {
+    // A presence transition: the row's presence changes, nothing else.
+    const s = state.get(p.device_id);
+    if (s === undefined) return;
+    s.row.presence = p.presence;
+    s.row.presence_cause = p.cause;
+    render(s);
+    filter();
   });
   // "last seen" ages while nothing arrives.
   const tick = setInterval(() => {

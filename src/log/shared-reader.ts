@@ -1,0 +1,191 @@
+/**
+ * One reader of the commit log for all the processors of a runner: a page
+ * read once is kept (a few pages) and handed to every processor whose
+ * checkpoint lies at or within it, instead of each processor reading the
+ * same entries again.
+ *
+ * - Processors at the same checkpoint share one read (single flight): N
+ *   processors following the head cost one read per page.
+ * - A processor whose checkpoint lies inside a kept page gets the rest of that
+ *   page (a slice: still one snapshot's entries, all of them between its
+ *   checkpoint and the page's end).
+ * - A processor behind the kept pages (rebuilt, back from retrying, slow)
+ *   reads on its own, full pages (kept too, so laggards at one checkpoint
+ *   share them), until its checkpoint falls inside the kept pages again; then
+ *   it is served from them: it has rejoined.
+ *
+ * The page size at the front (the furthest any read has reached) adapts: a
+ * page that comes back full doubles the next limit (a backlog: fewer, bigger
+ * transactions, up to the processor batch size); a short one sets it to
+ * twice what came (near the head: small steps, applied as soon as they
+ * commit). Reads behind the front take full pages.
+ *
+ * Wake-ups: a processor that finds nothing waits for the next ring. It may
+ * only take "nothing" from a read issued at or after the wake-up generation
+ * it took before asking (else a commit rung between that read's start and its
+ * asking would wait for the poll), so a request with a newer generation
+ * waits for an older read in flight and then reads again.
+ *
+ * @example
+ * const reader = new SharedLogReader(store.log, { maxBatch: 1000 }, () => wakeup.generation);
+ * const entries = await reader.after(checkpoint, { gen: wakeup.generation });
+ */
+import type { CommitLog, LogEntry } from '../storage/log.js';
+
+export interface SharedReaderOptions {
+  /** Largest page, and the page size of a processor reading on its own. */
+  maxBatch: number;
+  /** Smallest shared page (default: an eighth of maxBatch, at least 1). */
+  minBatch?: number;
+  /** Entries kept for processors a little behind (default: 4 × maxBatch); over it, the pages furthest behind go first. */
+  keepEntries?: number;
+}
+
+export interface AfterOptions {
+  /** The wake-up generation the caller took before asking: an empty answer comes from a read issued at or after it. */
+  gen: number;
+  /** An empty answer must come from a read issued after this call (catch-up: "caught up with the log as it is now"). */
+  fresh?: boolean;
+}
+
+/** How the reader served its callers (tests, diagnostics). */
+export interface SharedReaderCounters {
+  /** Reads at the front (the furthest any read had reached): one per page, however many processors asked. */
+  sharedReads: number;
+  /** Reads behind the front: processors catching up on their own. */
+  ownReads: number;
+  /** Answers taken from a kept page or a read another processor started. */
+  shared: number;
+}
+
+interface Page {
+  /** The page holds every entry with after < seq ≤ to. */
+  after: number;
+  to: number;
+  entries: readonly LogEntry[];
+}
+
+interface Flight {
+  /** Wake-up generation when it was issued. */
+  gen: number;
+  /** Order of issue (for `fresh`). */
+  id: number;
+  page: Promise<Page>;
+}
+
+export class SharedLogReader {
+  /** Kept pages, oldest read first. */
+  private pages: Page[] = [];
+  private kept = 0;
+  /** The furthest position any read has reached: reads from there on take the adaptive limit. */
+  private front = 0;
+  /** Reads in flight, by the position they read after. */
+  private readonly flights = new Map<number, Flight>();
+  private issued = 0;
+  private limit: number;
+  private readonly min: number;
+  private readonly max: number;
+  private readonly keep: number;
+  readonly counters: SharedReaderCounters = { sharedReads: 0, ownReads: 0, shared: 0 };
+
+  constructor(
+    private readonly log: CommitLog,
+    opts: SharedReaderOptions,
+    private readonly generation: () => number,
+  ) {
+    this.max = Math.max(1, opts.maxBatch);
+    this.min = Math.min(this.max, Math.max(1, opts.minBatch ?? Math.floor(this.max / 8)));
+    this.keep = opts.keepEntries ?? 4 * this.max;
+    this.limit = this.min;
+  }
+
+  /** Up to maxBatch entries with seq > `checkpoint`, ascending, all from one snapshot (see CommitLog.read). */
+  async after(checkpoint: number, opts: AfterOptions): Promise<readonly LogEntry[]> {
+    const mark = this.issued;
+    for (;;) {
+      const kept = this.slice(checkpoint);
+      if (kept !== undefined) {
+        this.counters.shared++;
+        return kept;
+      }
+      const f = this.flights.get(checkpoint);
+      if (f === undefined) return (await this.read(checkpoint)).entries;
+      if (f.gen >= opts.gen && (!opts.fresh || f.id > mark)) {
+        this.counters.shared++;
+        return (await f.page).entries;
+      }
+      // Issued before the ring (or the call) this asker must see past: wait for it, then look again.
+      await f.page.catch(() => {});
+    }
+  }
+
+  /** Forgets kept pages every processor has passed (`low`: the smallest checkpoint of those that may still ask). */
+  release(low: number): void {
+    if (this.pages.every((p) => p.to > low)) return;
+    this.pages = this.pages.filter((p) => p.to > low);
+    this.kept = this.pages.reduce((n, p) => n + p.entries.length, 0);
+  }
+
+  /**
+   * Over the limit of kept entries, forgets the pages furthest behind first
+   * (maybe the one just read by a laggard): the pages at the front serve the
+   * processors that follow the head, which are most of them.
+   */
+  private trim(): void {
+    while (this.kept > this.keep && this.pages.length > 0) {
+      let low = 0;
+      for (let i = 1; i < this.pages.length; i++) if (this.pages[i].to < this.pages[low].to) low = i;
+      this.kept -= this.pages.splice(low, 1)[0].entries.length;
+    }
+  }
+
+  /** The rest of a kept page holding `checkpoint` (the newest such page), if any. */
+  private slice(checkpoint: number): readonly LogEntry[] | undefined {
+    for (let i = this.pages.length - 1; i >= 0; i--) {
+      const p = this.pages[i];
+      if (checkpoint < p.after || checkpoint >= p.to) continue;
+      if (checkpoint === p.after) return p.entries;
+      // First entry past the checkpoint (entries ascend; the checkpoint need not be one of them).
+      let lo = 0;
+      let hi = p.entries.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (p.entries[mid].seq <= checkpoint) lo = mid + 1;
+        else hi = mid;
+      }
+      return p.entries.slice(lo);
+    }
+    return undefined;
+  }
+
+  private read(after: number): Promise<Page> {
+    const atFront = after >= this.front;
+    const limit = atFront ? this.limit : this.max;
+    if (atFront) this.counters.sharedReads++;
+    else this.counters.ownReads++;
+    const flight: Flight = {
+      gen: this.generation(),
+      id: ++this.issued,
+      page: this.log.read(after, limit).then(
+        (entries) => {
+          if (this.flights.get(after) === flight) this.flights.delete(after);
+          const page: Page = { after, to: entries.length === 0 ? after : entries[entries.length - 1].seq, entries };
+          if (entries.length > 0) {
+            this.pages.push(page);
+            this.kept += entries.length;
+            this.trim();
+            if (page.to > this.front) this.front = page.to;
+          }
+          if (atFront) this.limit = entries.length >= limit ? Math.min(this.max, limit * 2) : Math.min(this.max, Math.max(this.min, 2 * entries.length));
+          return page;
+        },
+        (err: unknown) => {
+          if (this.flights.get(after) === flight) this.flights.delete(after);
+          throw err;
+        },
+      ),
+    };
+    this.flights.set(after, flight);
+    return flight.page;
+  }
+}
