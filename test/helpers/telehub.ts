@@ -70,14 +70,16 @@ export interface TelehubProcess {
 }
 
 /**
- * Starts `telehub start` with the given environment on free ports. A data
+ * Starts `telehub start` with the given environment on free ports (or on
+ * TELEHUB_HTTP_PORT / TELEHUB_MQTT_PORT when given). A data
  * directory is created unless TELEHUB_DATA_DIR is given (pass the same one
  * to a restarted process to keep its SQLite store). `args` follow `start`
  * (e.g. `--demo`).
  */
 export async function startTelehubProcess(env: Record<string, string> = {}, args: string[] = []): Promise<TelehubProcess> {
-  const httpPort = await freePort();
-  const mqttPort = await freePort();
+  // Given ports are kept (a restarted process where clients reconnect), else free ones are picked.
+  const httpPort = env.TELEHUB_HTTP_PORT ? Number(env.TELEHUB_HTTP_PORT) : await freePort();
+  const mqttPort = env.TELEHUB_MQTT_PORT ? Number(env.TELEHUB_MQTT_PORT) : await freePort();
   const dataDir = env.TELEHUB_DATA_DIR ?? mkdtempSync(path.join(tmpdir(), 'telehub-e2e-'));
   const childEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '',

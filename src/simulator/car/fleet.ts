@@ -115,12 +115,18 @@ class Car implements SimulatedCar {
     const client = mqtt.connect(this.o.brokerUrl, { clientId: this.id, clean: true, reconnectPeriod: 1000, connectTimeout: 10_000 });
     this.client = client;
     client.on('error', () => undefined);
+    // Only a failure of this first connection gives up; later errors (the broker gone for a while) leave
+    // MQTT.js reconnecting, and it resends what was not acknowledged.
     await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
-      client.once('error', (err) => {
+      const fail = (err: Error) => {
         client.end(true);
         reject(err);
+      };
+      client.once('connect', () => {
+        client.off('error', fail);
+        resolve();
       });
+      client.once('error', fail);
     });
   }
 
