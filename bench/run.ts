@@ -47,7 +47,7 @@ import {
 import { formatProfile, monotonicUs, summariseProfile, type ProfileSummary, type ProfileWindow } from './lib/profile.js';
 import { clearMqttSession, pgCounts, provideBroker, providePostgres, type Broker, type PostgresProvider } from './lib/services.js';
 import { startNodeFlags } from './lib/start-args.js';
-import { sampleProcessorLag, type LagReport } from './lib/processor-lag.js';
+import { sampleProcessorLags, type LagReport } from './lib/processor-lag.js';
 import { cleanTelehubEnv } from './lib/http-telehub.js';
 import { formatHttpTable, runHttpSuite, type HttpSuiteReport } from './http.js';
 import { formatQueryTable, runQuerySuite, type QuerySuiteReport } from './query.js';
@@ -188,8 +188,10 @@ interface ModeResult {
   machineBusyPercent?: number;
   settings: Record<string, unknown>;
   profile?: ProfileSummary;
-  /** device-counters' lag during the load (telehub modes), sampled from /metrics. */
+  /** device-counters' lag during the load (telehub modes), sampled from /metrics (also in processorLags). */
   processorLag?: LagReport;
+  /** The lag of every processor the run has on (default: device-counters, device-registry, rollups, trips, alerts) during the load. */
+  processorLags?: LagReport[];
 }
 
 interface Measured {
@@ -202,7 +204,7 @@ interface Measured {
   cpuIngester?: number;
   cpuMosquitto?: number;
   machineBusyPercent?: number;
-  processorLag?: LagReport;
+  processorLags?: LagReport[];
 }
 
 /** A timed run that did not complete, with the ACKs counted until then. */
@@ -216,7 +218,7 @@ class RunFailed extends Error {
 }
 
 /** Connects the devices to `url`, runs the load against the ingesting process `ingester`, and verifies the ACKs. */
-async function measure(mode: Mode, url: string, events: number, ingester: Child, broker?: Broker, httpPort?: number): Promise<Measured> {
+async function measure(mode: Mode, url: string, events: number, ingester: Child, broker?: Broker, lagOf?: { httpPort: number; processors: string[] }): Promise<Measured> {
   const fleet = createFleet(CLIENT, {
     url,
     devices: DEVICES,
@@ -234,7 +236,7 @@ async function measure(mode: Mode, url: string, events: number, ingester: Child,
     let load: LoadResult;
     const fromUs = monotonicUs();
     const mc0 = machineCpuTicks();
-    const lag = httpPort !== undefined ? sampleProcessorLag(httpPort) : undefined;
+    const lag = lagOf && lagOf.processors.length > 0 ? sampleProcessorLags(lagOf.httpPort, lagOf.processors) : undefined;
     try {
       load = await fleet.run();
     } catch (err) {
@@ -247,9 +249,9 @@ async function measure(mode: Mode, url: string, events: number, ingester: Child,
     const cpu1 = procCpuSeconds(ingester.pid);
     const mq1 = broker?.child ? procCpuSeconds(broker.child.pid) : undefined;
     const problems = await fleet.verify(500);
-    const processorLag = await lag?.stop();
+    const processorLags = await lag?.stop();
     return {
-      processorLag,
+      processorLags,
       load,
       acks: fleet.acks(),
       window,
@@ -306,10 +308,11 @@ function checkRows(rows: { events: number; deadLetters: number }, expected: numb
   return p;
 }
 
-/** The HTTP port to sample device-counters' lag from, when the run has it. */
-function lagPort(base: ModeResult, httpPort: number): number | undefined {
+/** The processors whose lag is sampled from /metrics during the load: every one the run has on. */
+function lagOf(base: ModeResult, httpPort: number): { httpPort: number; processors: string[] } {
   const p = base.processors ?? 'default';
-  return p === 'default' || p.split(',').map((x) => x.trim()).includes('device-counters') ? httpPort : undefined;
+  const list = p === 'default' ? (SETTINGS.find((s) => s.env === 'TELEHUB_PROCESSORS')?.default ?? '') : p === 'none' ? '' : p;
+  return { httpPort, processors: list.split(',').map((x) => x.trim()).filter(Boolean) };
 }
 
 async function modeA(base: ModeResult): Promise<ModeResult> {
@@ -323,7 +326,7 @@ async function modeA(base: ModeResult): Promise<ModeResult> {
       env: telehubEnv({ TELEHUB_DATA_DIR: dataDir, TELEHUB_MQTT_PORT: String(mqttPort), TELEHUB_HTTP_PORT: String(httpPort) }, base.processors),
     });
     await waitForHttp200(`http://127.0.0.1:${httpPort}/readyz`, 60_000, child);
-    const m = await measure('a', `mqtt://127.0.0.1:${mqttPort}`, EVENTS, child, undefined, lagPort(base, httpPort));
+    const m = await measure('a', `mqtt://127.0.0.1:${mqttPort}`, EVENTS, child, undefined, lagOf(base, httpPort));
     const problems = [...m.problems, ...(await stopTelehub(child))];
     const db = new Database(path.join(dataDir, 'telehub.db'), { readonly: true });
     let rows: { events: number; deadLetters: number };
@@ -364,7 +367,7 @@ async function modeB(base: ModeResult, broker: Broker, pgp: PostgresProvider): P
       }, base.processors),
     });
     await waitForHttp200(`http://127.0.0.1:${httpPort}/readyz`, 60_000, child);
-    const m = await measure('b', broker.url, EVENTS, child, broker, lagPort(base, httpPort));
+    const m = await measure('b', broker.url, EVENTS, child, broker, lagOf(base, httpPort));
     const problems = [...m.problems, ...(await stopTelehub(child))];
     const rows = await pgCounts(db.url);
     problems.push(...checkRows(rows, EVENTS));
@@ -415,7 +418,8 @@ function finish(base: ModeResult, m: Measured, rows: { events: number; deadLette
     cpuSeconds: { ingester: opt(m.cpuIngester), devices: round(m.load.generatorCpuSeconds, 2), mosquitto: opt(m.cpuMosquitto) },
     generatorCpuSecondsPer50kEvents: m.load.events > 0 ? round((m.load.generatorCpuSeconds * 50_000) / m.load.events, 2) : undefined,
     machineBusyPercent: m.machineBusyPercent,
-    processorLag: m.processorLag,
+    processorLag: m.processorLags?.find((l) => l.processor === 'device-counters'),
+    processorLags: m.processorLags,
     profile,
   };
 }
@@ -463,14 +467,13 @@ function printTable(results: ModeResult[]): void {
       `latency p50 ${r.latencyMs!.p50} ms, p95 ${r.latencyMs!.p95} ms, p99 ${r.latencyMs!.p99} ms, max ${r.latencyMs!.max} ms`,
       `CPU during run: ${r.mode === 'c' ? 'ingester' : 'telehub'} ${cpu.ingester ?? '?'} s, devices (bench, ${CLIENT}) ${cpu.devices} s = ${r.generatorCpuSecondsPer50kEvents ?? '?'} s per 50,000 events${cpu.mosquitto !== undefined ? `, mosquitto ${cpu.mosquitto} s` : ''} over ${r.seconds} s wall; machine ${r.machineBusyPercent ?? '?'}% busy`,
     ];
-    const lag = r.processorLag;
-    if (lag) {
-      parts.push(
-        `${lag.processor} lag during the load p50 ${lag.p50Seconds.toFixed(2)} s, p99 ${lag.p99Seconds.toFixed(2)} s, max ${lag.maxSeconds.toFixed(2)} s / ${lag.maxEntries} entries (${lag.samples} samples), caught up ${lag.catchUpSeconds === null ? 'not within 60 s' : `${lag.catchUpSeconds.toFixed(2)} s`} after the load`,
-      );
-    }
     log(`  ${r.mode}${r.processors !== undefined && r.label !== MODE_LABEL[r.mode] ? ` [${r.processors}]` : ''}: ${parts.join('; ')}`);
+    for (const lag of r.processorLags ?? []) log(`     ${formatLag(lag)}`);
   }
+}
+
+export function formatLag(lag: LagReport): string {
+  return `${lag.processor} lag during the load p50 ${lag.p50Seconds.toFixed(2)} s, p99 ${lag.p99Seconds.toFixed(2)} s, max ${lag.maxSeconds.toFixed(2)} s / ${lag.maxEntries} entries (${lag.samples} samples), caught up ${lag.catchUpSeconds === null ? 'not within 60 s' : `${lag.catchUpSeconds.toFixed(2)} s`} after the load`;
 }
 
 /** Per telehub mode: the mean events/s (and telehub CPU) of each processor set, against the first set's. */

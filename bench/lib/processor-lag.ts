@@ -16,16 +16,19 @@ export interface LagReport {
   catchUpSeconds: number | null;
 }
 
-async function scrape(metricsUrl: string, name: string): Promise<{ seconds: number; entries: number } | undefined> {
+async function scrape(metricsUrl: string, names: readonly string[]): Promise<Map<string, { seconds: number; entries: number }>> {
+  const out = new Map<string, { seconds: number; entries: number }>();
   try {
     const text = await (await fetch(metricsUrl)).text();
-    const sec = new RegExp(`^telehub_processor_lag_seconds\\{name="${name}"\\} (\\S+)$`, 'm').exec(text);
-    const ent = new RegExp(`^telehub_processor_lag_entries\\{name="${name}"\\} (\\S+)$`, 'm').exec(text);
-    if (!sec || !ent) return undefined;
-    return { seconds: Number(sec[1]), entries: Number(ent[1]) };
+    for (const name of names) {
+      const sec = new RegExp(`^telehub_processor_lag_seconds\\{name="${name}"\\} (\\S+)$`, 'm').exec(text);
+      const ent = new RegExp(`^telehub_processor_lag_entries\\{name="${name}"\\} (\\S+)$`, 'm').exec(text);
+      if (sec && ent) out.set(name, { seconds: Number(sec[1]), entries: Number(ent[1]) });
+    }
   } catch {
-    return undefined;
+    /* not answering: no sample */
   }
+  return out;
 }
 
 function pct(sorted: number[], p: number): number {
@@ -35,16 +38,25 @@ function pct(sorted: number[], p: number): number {
 
 /** Starts sampling; `stop()` ends the sampling, waits (up to `catchUpTimeoutMs`) for the processor to catch up and reports. */
 export function sampleProcessorLag(httpPort: number, name = 'device-counters', everyMs = 200): { stop(catchUpTimeoutMs?: number): Promise<LagReport> } {
+  const s = sampleProcessorLags(httpPort, [name], everyMs);
+  return { stop: async (catchUpTimeoutMs) => (await s.stop(catchUpTimeoutMs))[0] };
+}
+
+/**
+ * Samples several processors from one scrape per interval; `stop()` reports
+ * one LagReport per name, in the order given (a processor /metrics does not
+ * list has 0 samples and catch-up null).
+ */
+export function sampleProcessorLags(httpPort: number, names: readonly string[], everyMs = 200): { stop(catchUpTimeoutMs?: number): Promise<LagReport[]> } {
   const url = `http://127.0.0.1:${httpPort}/metrics`;
-  const seconds: number[] = [];
-  let maxEntries = 0;
+  const seconds = new Map<string, number[]>(names.map((n) => [n, []]));
+  const maxEntries = new Map<string, number>(names.map((n) => [n, 0]));
   let running = true;
   const loop = (async () => {
     while (running) {
-      const s = await scrape(url, name);
-      if (s) {
-        seconds.push(s.seconds);
-        if (s.entries > maxEntries) maxEntries = s.entries;
+      for (const [name, s] of await scrape(url, names)) {
+        seconds.get(name)!.push(s.seconds);
+        if (s.entries > maxEntries.get(name)!) maxEntries.set(name, s.entries);
       }
       await new Promise((r) => setTimeout(r, everyMs));
     }
@@ -54,25 +66,28 @@ export function sampleProcessorLag(httpPort: number, name = 'device-counters', e
       running = false;
       await loop;
       const t0 = performance.now();
-      let catchUpSeconds: number | null = null;
-      while (performance.now() - t0 < catchUpTimeoutMs) {
-        const s = await scrape(url, name);
-        if (s && s.entries === 0) {
-          catchUpSeconds = (performance.now() - t0) / 1000;
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 50));
+      const catchUp = new Map<string, number>();
+      while (catchUp.size < names.length && performance.now() - t0 < catchUpTimeoutMs) {
+        const got = await scrape(url, names);
+        const now = (performance.now() - t0) / 1000;
+        for (const [name, s] of got) if (s.entries === 0 && !catchUp.has(name)) catchUp.set(name, now);
+        // A processor /metrics does not list will never catch up: stop waiting for it.
+        if (got.size > 0) for (const n of names) if (!got.has(n) && !catchUp.has(n)) catchUp.set(n, Number.NaN);
+        if (catchUp.size < names.length) await new Promise((r) => setTimeout(r, 50));
       }
-      const sorted = [...seconds].sort((a, b) => a - b);
-      return {
-        processor: name,
-        samples: sorted.length,
-        p50Seconds: pct(sorted, 50),
-        p99Seconds: pct(sorted, 99),
-        maxSeconds: sorted.at(-1) ?? 0,
-        maxEntries,
-        catchUpSeconds,
-      };
+      return names.map((name) => {
+        const sorted = [...seconds.get(name)!].sort((a, b) => a - b);
+        const c = catchUp.get(name);
+        return {
+          processor: name,
+          samples: sorted.length,
+          p50Seconds: pct(sorted, 50),
+          p99Seconds: pct(sorted, 99),
+          maxSeconds: sorted.at(-1) ?? 0,
+          maxEntries: maxEntries.get(name)!,
+          catchUpSeconds: c === undefined || Number.isNaN(c) ? null : c,
+        };
+      });
     },
   };
 }
