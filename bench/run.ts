@@ -52,6 +52,7 @@ import { cleanTelehubEnv } from './lib/http-telehub.js';
 import { formatHttpTable, runHttpSuite, type HttpSuiteReport } from './http.js';
 import { formatQueryTable, runQuerySuite, type QuerySuiteReport } from './query.js';
 import { runTripLagSuite, type TripLagReport } from './trips-lag.js';
+import { NODE_SENSORS, NodeFleet, type NodeLoadResult } from './lib/node-fleet.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = path.join(repoRoot, 'bench', 'results');
@@ -94,19 +95,24 @@ const CLIENT: Generator = (() => {
   }
   return raw as Generator;
 })();
-/** BENCH_SUITES: mqtt (modes a, b, c), http (HTTP ingest, bench/http.ts), query (query latency, bench/query.ts), trips (live trip lag, bench/trips-lag.ts); drop (a day's drop, bench/partition-drop.ts) and tiers (ingest with tiers on vs off, bench/tiers-overhead.ts) only when named. */
-type Suite = 'mqtt' | 'http' | 'query' | 'trips' | 'drop' | 'tiers';
+/**
+ * BENCH_SUITES: mqtt (modes a, b, c), nodes (seed-003 node telemetry, 8 sensors a message, in modes a and b),
+ * http (HTTP ingest, bench/http.ts), query (query latency, bench/query.ts), trips (live trip lag, bench/trips-lag.ts);
+ * drop (a day's drop, bench/partition-drop.ts) and tiers (ingest with tiers on vs off, bench/tiers-overhead.ts) only when named.
+ */
+type Suite = 'mqtt' | 'nodes' | 'http' | 'query' | 'trips' | 'drop' | 'tiers';
+const ALL_SUITES = ['mqtt', 'nodes', 'http', 'query', 'trips', 'drop', 'tiers'];
 const SUITES: Suite[] = (() => {
-  const raw = (process.env.BENCH_SUITES ?? 'mqtt,http,query,trips').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  const bad = raw.filter((m) => !['mqtt', 'http', 'query', 'trips', 'drop', 'tiers'].includes(m));
+  const raw = (process.env.BENCH_SUITES ?? 'mqtt,nodes,http,query,trips').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const bad = raw.filter((m) => !ALL_SUITES.includes(m));
   if (bad.length > 0 || raw.length === 0) {
-    process.stderr.write(`BENCH_SUITES=${process.env.BENCH_SUITES}: use a comma-separated subset of mqtt,http,query,trips,drop,tiers\n`);
+    process.stderr.write(`BENCH_SUITES=${process.env.BENCH_SUITES}: use a comma-separated subset of ${ALL_SUITES.join(',')}\n`);
     process.exit(2);
   }
   return [...new Set(raw)] as Suite[];
 })();
 const MODES: Mode[] = (() => {
-  if (!SUITES.includes('mqtt')) return [];
+  if (!SUITES.includes('mqtt') && !SUITES.includes('nodes')) return [];
   const raw = (process.env.BENCH_MODES ?? 'a,b,c').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   const bad = raw.filter((m) => !['a', 'b', 'c'].includes(m));
   if (bad.length > 0 || raw.length === 0) {
@@ -115,6 +121,13 @@ const MODES: Mode[] = (() => {
   }
   return [...new Set(raw)] as Mode[];
 })();
+/** The seed-001 modes (suite mqtt) and the node-telemetry modes (suite nodes: a and b of BENCH_MODES). */
+const EVENT_MODES: Mode[] = SUITES.includes('mqtt') ? MODES : [];
+const NODE_MODES: Mode[] = SUITES.includes('nodes') ? MODES.filter((m) => m !== 'c') : [];
+/** BENCH_NODE_READINGS: readings per node-telemetry mode (default BENCH_EVENTS), sent as readings / 8 messages. */
+const NODE_MESSAGES = Math.ceil(intEnv('BENCH_NODE_READINGS', EVENTS, 1) / NODE_SENSORS.length);
+const NODE_READINGS = NODE_MESSAGES * NODE_SENSORS.length;
+
 /**
  * BENCH_PROCESSORS: the processor sets telehub runs beside intake in modes a
  * and b, separated by `;` (each one a TELEHUB_PROCESSORS value, `default` for
@@ -163,6 +176,10 @@ function log(msg: string): void {
 
 interface ModeResult {
   mode: Mode;
+  /** `nodes`: seed-003 node telemetry (suite nodes); otherwise seed-001 events. */
+  workload?: 'nodes';
+  /** Node-telemetry runs: messages, readings, PUBACKs and readings/s end to end. */
+  nodes?: NodeLoadResult;
   label: string;
   /** TELEHUB_PROCESSORS of the run (telehub modes): `default` or the list given. */
   processors?: string;
@@ -195,6 +212,7 @@ interface ModeResult {
 }
 
 interface Measured {
+  nodes?: NodeLoadResult;
   load: LoadResult;
   acks: AckSummary;
   /** The timed run, on the monotonic clock (selects profile samples). */
@@ -267,6 +285,52 @@ async function measure(mode: Mode, url: string, events: number, ingester: Child,
   }
 }
 
+/**
+ * The node-telemetry load: NODE_MESSAGES messages of 8 sensors from DEVICES
+ * nodes at QoS 1 (≤ WINDOW without PUBACK each), until every PUBACK has come
+ * and telehub has stored every reading. In the result, `load.events` and
+ * `eventsPerSecond` are readings; `acks` counts PUBACKs.
+ */
+async function measureNodes(mode: Mode, url: string, ingester: Child, httpPort: number, broker: Broker | undefined, lag: { httpPort: number; processors: string[] }): Promise<Measured> {
+  const fleet = new NodeFleet({ url, httpPort, devices: DEVICES, messages: NODE_MESSAGES, window: WINDOW, tag: `n${mode}${randomBytes(3).toString('hex')}`, stallTimeoutMs: STALL_TIMEOUT_S * 1000, log });
+  const rss = new RssSampler(ingester.pid, 100);
+  try {
+    await fleet.connect();
+    const cpu0 = procCpuSeconds(ingester.pid);
+    const mq0 = broker?.child ? procCpuSeconds(broker.child.pid) : undefined;
+    const fromUs = monotonicUs();
+    const mc0 = machineCpuTicks();
+    const sampler = lag.processors.length > 0 ? sampleProcessorLags(lag.httpPort, lag.processors) : undefined;
+    let n: NodeLoadResult;
+    try {
+      n = await fleet.run();
+    } catch (err) {
+      const missing = NODE_MESSAGES - fleet.pubacks;
+      throw new RunFailed(`${(err as Error).message}\n${ingester.name}'s last output:\n${ingester.tail() || '(none)'}`, { expected: NODE_MESSAGES, published: NODE_MESSAGES, received: fleet.pubacks, stored: fleet.pubacks, duplicate: 0, other: 0, unknownEventId: 0, missing });
+    }
+    const window = { fromUs, toUs: monotonicUs() };
+    const mc1 = machineCpuTicks();
+    const cpu1 = procCpuSeconds(ingester.pid);
+    const mq1 = broker?.child ? procCpuSeconds(broker.child.pid) : undefined;
+    const processorLags = await sampler?.stop();
+    return {
+      nodes: n,
+      processorLags,
+      load: { events: n.readings, seconds: n.seconds, eventsPerSecond: n.readings / n.seconds, latencyMs: n.pubackLatencyMs, problems: [], ackCounts: { stored: 0, duplicate: 0, other: 0, unknownEventId: 0 }, generatorCpuSeconds: n.generatorCpuSeconds },
+      acks: { expected: n.messages, published: n.messages, received: n.pubacks, stored: n.pubacks, duplicate: 0, other: 0, unknownEventId: 0, missing: n.messages - n.pubacks },
+      window,
+      problems: fleet.verify(),
+      peakRssBytes: rss.stop(),
+      cpuIngester: cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined,
+      cpuMosquitto: mq0 !== undefined && mq1 !== undefined ? mq1 - mq0 : undefined,
+      machineBusyPercent: mc0 && mc1 && mc1.total > mc0.total ? Math.round((100 * (mc1.busy - mc0.busy)) / (mc1.total - mc0.total)) : undefined,
+    };
+  } finally {
+    rss.stop();
+    await fleet.close();
+  }
+}
+
 /** Extra node flags for the telehub process (BENCH_TELEHUB_NODE_ARGS, space-separated), e.g. --max-old-space-size=256. */
 const TELEHUB_NODE_ARGS = (process.env.BENCH_TELEHUB_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
@@ -326,7 +390,10 @@ async function modeA(base: ModeResult): Promise<ModeResult> {
       env: telehubEnv({ TELEHUB_DATA_DIR: dataDir, TELEHUB_MQTT_PORT: String(mqttPort), TELEHUB_HTTP_PORT: String(httpPort) }, base.processors),
     });
     await waitForHttp200(`http://127.0.0.1:${httpPort}/readyz`, 60_000, child);
-    const m = await measure('a', `mqtt://127.0.0.1:${mqttPort}`, EVENTS, child, undefined, lagOf(base, httpPort));
+    const m =
+      base.workload === 'nodes'
+        ? await measureNodes('a', `mqtt://127.0.0.1:${mqttPort}`, child, httpPort, undefined, lagOf(base, httpPort))
+        : await measure('a', `mqtt://127.0.0.1:${mqttPort}`, EVENTS, child, undefined, lagOf(base, httpPort));
     const problems = [...m.problems, ...(await stopTelehub(child))];
     const db = new Database(path.join(dataDir, 'telehub.db'), { readonly: true });
     let rows: { events: number; deadLetters: number };
@@ -338,7 +405,7 @@ async function modeA(base: ModeResult): Promise<ModeResult> {
     } finally {
       db.close();
     }
-    problems.push(...checkRows(rows, EVENTS));
+    problems.push(...checkRows(rows, base.workload === 'nodes' ? NODE_READINGS : EVENTS));
     return finish(base, m, rows, problems, profileOf('a', m.window));
   } finally {
     await child?.stop(5_000);
@@ -367,10 +434,13 @@ async function modeB(base: ModeResult, broker: Broker, pgp: PostgresProvider): P
       }, base.processors),
     });
     await waitForHttp200(`http://127.0.0.1:${httpPort}/readyz`, 60_000, child);
-    const m = await measure('b', broker.url, EVENTS, child, broker, lagOf(base, httpPort));
+    const m =
+      base.workload === 'nodes'
+        ? await measureNodes('b', broker.url, child, httpPort, broker, lagOf(base, httpPort))
+        : await measure('b', broker.url, EVENTS, child, broker, lagOf(base, httpPort));
     const problems = [...m.problems, ...(await stopTelehub(child))];
     const rows = await pgCounts(db.url);
-    problems.push(...checkRows(rows, EVENTS));
+    problems.push(...checkRows(rows, base.workload === 'nodes' ? NODE_READINGS : EVENTS));
     return finish(base, m, rows, problems, profileOf('b', m.window));
   } finally {
     await child?.stop(5_000);
@@ -405,6 +475,7 @@ async function modeC(base: ModeResult, broker: Broker, pgp: PostgresProvider): P
 function finish(base: ModeResult, m: Measured, rows: { events: number; deadLetters: number }, problems: string[], profile?: ProfileSummary): ModeResult {
   return {
     ...base,
+    nodes: m.nodes,
     status: problems.length === 0 ? 'ok' : 'failed',
     problems: problems.length > 0 ? problems : undefined,
     events: m.load.events,
@@ -468,6 +539,32 @@ function printTable(results: ModeResult[]): void {
       `CPU during run: ${r.mode === 'c' ? 'ingester' : 'telehub'} ${cpu.ingester ?? '?'} s, devices (bench, ${CLIENT}) ${cpu.devices} s = ${r.generatorCpuSecondsPer50kEvents ?? '?'} s per 50,000 events${cpu.mosquitto !== undefined ? `, mosquitto ${cpu.mosquitto} s` : ''} over ${r.seconds} s wall; machine ${r.machineBusyPercent ?? '?'}% busy`,
     ];
     log(`  ${r.mode}${r.processors !== undefined && r.label !== MODE_LABEL[r.mode] ? ` [${r.processors}]` : ''}: ${parts.join('; ')}`);
+    for (const lag of r.processorLags ?? []) log(`     ${formatLag(lag)}`);
+  }
+}
+
+/** The seed-001 run of the same mode and processor set in this invocation (the first, with repeats). */
+function seed001Of(r: ModeResult, results: ModeResult[]): ModeResult | undefined {
+  return results.find((x) => x.mode === r.mode && x.processors === r.processors && x.status === 'ok');
+}
+
+function printNodes(nodeResults: ModeResult[], results: ModeResult[]): void {
+  log(`\n== Node telemetry end to end (seed 003, ${NODE_SENSORS.length} sensors a message, QoS 1, no reply: PUBACKs counted, then the store checked for messages × ${NODE_SENSORS.length} readings)`);
+  for (const r of nodeResults) {
+    if (r.status === 'skipped') {
+      log(`  ${r.label}: skipped: ${r.reason}`);
+      continue;
+    }
+    const n = r.nodes;
+    if (r.status === 'failed' || !n) {
+      log(`  ${r.label}: FAILED${r.problems ? `: ${r.problems.join('; ')}` : ''}`);
+      continue;
+    }
+    const ev = seed001Of(r, results);
+    const vs = ev ? `; ${(n.readingsPerSecond / ev.eventsPerSecond!).toFixed(2)}× the seed-001 events/s of this run (${ev.eventsPerSecond!.toLocaleString('en-US')})` : '; no seed-001 run of this mode to compare';
+    log(`  ${r.label}: ${n.readingsPerSecond.toLocaleString('en-US')} readings/s = ${n.messagesPerSecond.toLocaleString('en-US')} messages/s over ${n.seconds.toFixed(2)} s (${n.readings.toLocaleString('en-US')} readings, ${n.pubacks.toLocaleString('en-US')} PUBACKs, ${r.rows?.events.toLocaleString('en-US')} rows)${vs}`);
+    const cpu = r.cpuSeconds!;
+    log(`     last PUBACK after ${n.pubackSeconds.toFixed(2)} s; PUBACK latency p50 ${n.pubackLatencyMs.p50} ms, p99 ${n.pubackLatencyMs.p99} ms; peak RSS ${mb(r.peakRssBytes) ?? '?'} MB; CPU telehub ${cpu.ingester ?? '?'} s, devices ${cpu.devices} s${cpu.mosquitto !== undefined ? `, mosquitto ${cpu.mosquitto} s` : ''}; machine ${r.machineBusyPercent ?? '?'}% busy`);
     for (const lag of r.processorLags ?? []) log(`     ${formatLag(lag)}`);
   }
 }
@@ -572,6 +669,7 @@ async function main(): Promise<number> {
   let broker: Broker | string | undefined;
   let pgp: PostgresProvider | string | undefined;
   const needExternal = MODES.some((m) => m !== 'a');
+  const nodeResults: ModeResult[] = [];
 
   try {
     if (needExternal) {
@@ -591,33 +689,36 @@ async function main(): Promise<number> {
     }
 
     // Each telehub mode once per processor set (and BENCH_REPEAT times), alternating, so drifting load hits them alike.
-    const runs: { mode: Mode; processors?: string }[] = [];
+    const runs: { mode: Mode; processors?: string; workload?: 'nodes' }[] = [];
     for (let i = 0; i < REPEAT; i++) {
-      for (const mode of MODES) {
+      for (const mode of EVENT_MODES) {
         if (mode === 'c') {
           if (i === 0) runs.push({ mode });
         } else for (const processors of PROCESSOR_SETS) runs.push({ mode, processors });
       }
+      for (const mode of NODE_MODES) for (const processors of PROCESSOR_SETS) runs.push({ mode, processors, workload: 'nodes' });
     }
     const variants = PROCESSOR_SETS.length > 1 || REPEAT > 1;
-    for (const { mode, processors } of runs) {
+    for (const { mode, processors, workload } of runs) {
       if (interrupt.interrupted) break;
+      const label0 = workload === 'nodes' ? `${MODE_LABEL[mode]}, node telemetry ×${NODE_SENSORS.length}` : MODE_LABEL[mode];
       const base: ModeResult = {
         mode,
-        label: variants && processors !== undefined ? `${MODE_LABEL[mode]} [processors: ${processors}]` : MODE_LABEL[mode],
+        workload,
+        label: variants && processors !== undefined ? `${label0} [processors: ${processors}]` : label0,
         processors,
         status: 'skipped',
         generator: CLIENT,
         settings:
           mode === 'c'
             ? { events: BASELINE_EVENTS }
-            : { events: EVENTS, ...Object.fromEntries(Object.entries(telehubSettings).map(([k, s]) => [k, s.value])), TELEHUB_PROCESSORS: processors },
+            : { events: workload === 'nodes' ? NODE_READINGS : EVENTS, ...(workload === 'nodes' ? { nodeMessages: NODE_MESSAGES, sensorsPerMessage: NODE_SENSORS.length } : {}), ...Object.fromEntries(Object.entries(telehubSettings).map(([k, s]) => [k, s.value])), TELEHUB_PROCESSORS: processors },
       };
       if (mode !== 'a' && (typeof broker !== 'object' || typeof pgp !== 'object')) {
-        results.push({ ...base, reason: typeof broker === 'string' ? broker : typeof pgp === 'string' ? pgp : 'no broker or database' });
+        (workload === 'nodes' ? nodeResults : results).push({ ...base, reason: typeof broker === 'string' ? broker : typeof pgp === 'string' ? pgp : 'no broker or database' });
         continue;
       }
-      log(`\n== ${base.label}: ${(mode === 'c' ? BASELINE_EVENTS : EVENTS).toLocaleString('en-US')} events`);
+      log(`\n== ${base.label}: ${workload === 'nodes' ? `${NODE_MESSAGES.toLocaleString('en-US')} messages = ${NODE_READINGS.toLocaleString('en-US')} readings` : `${(mode === 'c' ? BASELINE_EVENTS : EVENTS).toLocaleString('en-US')} events`}`);
       let r: ModeResult;
       try {
         if (mode === 'a') r = await modeA(base);
@@ -626,8 +727,9 @@ async function main(): Promise<number> {
       } catch (err) {
         r = { ...base, status: 'failed', problems: [(err as Error).stack ?? String(err)], acks: err instanceof RunFailed ? err.acks : undefined };
       }
-      results.push(r);
-      if (r.status === 'ok') log(`  ${r.eventsPerSecond!.toLocaleString('en-US')} events/s over ${r.seconds} s; peak RSS ${mb(r.peakRssBytes) ?? '?'} MB; checks passed (each event: exactly one 'stored' ACK, ${r.acks!.stored} ACKs; ${r.rows!.events} rows)`);
+      (workload === 'nodes' ? nodeResults : results).push(r);
+      if (r.status === 'ok' && r.nodes) log(`  ${r.nodes.readingsPerSecond.toLocaleString('en-US')} readings/s (${r.nodes.messagesPerSecond.toLocaleString('en-US')} messages/s) over ${r.seconds} s; peak RSS ${mb(r.peakRssBytes) ?? '?'} MB; checks passed (${r.nodes.pubacks} PUBACKs for ${r.nodes.messages} messages; ${r.rows!.events} rows = messages × ${NODE_SENSORS.length})`);
+      else if (r.status === 'ok') log(`  ${r.eventsPerSecond!.toLocaleString('en-US')} events/s over ${r.seconds} s; peak RSS ${mb(r.peakRssBytes) ?? '?'} MB; checks passed (each event: exactly one 'stored' ACK, ${r.acks!.stored} ACKs; ${r.rows!.events} rows)`);
       else {
         log(`  FAILED:`);
         for (const p of r.problems ?? []) log(`    - ${p}`);
@@ -686,13 +788,14 @@ async function main(): Promise<number> {
   }
 
   const targets = MODES.length > 0 ? checkTargets(results) : [];
-  if (MODES.length > 0) {
+  if (EVENT_MODES.length > 0) {
     log('\n== MQTT end to end');
     printTable(results);
     if (PROCESSOR_SETS.length > 1 || REPEAT > 1) printProcessorComparison(results);
     log('\ntargets (reported only; the bench fails only on correctness):');
     for (const t of targets) log(`  ${t.met === null ? '  n/a' : t.met ? '  met' : 'MISSED'}  ${t.target}: ${t.measured}`);
   }
+  if (nodeResults.length > 0) printNodes(nodeResults, results);
   if (httpReport) log(`\n== HTTP ingest\n${formatHttpTable(httpReport)}`);
   if (queryReport) {
     log(`\n== Query latency (${queryReport.settings.events.toLocaleString('en-US')} events, ${queryReport.settings.devices} devices; 24 h series at 1 min)\n${formatQueryTable(queryReport)}`);
@@ -707,7 +810,7 @@ async function main(): Promise<number> {
   if (dropReport) log(`\n== Dropping a day of raw events\n${JSON.stringify(dropReport, null, 2)}`);
   for (const e of suiteErrors) log(`\nSUITE FAILED: ${e}`);
 
-  const ok = results.every((r) => r.status !== 'failed') && (httpReport?.ok ?? true) && (queryReport?.ok ?? true) && (tripsReport?.ok ?? true) && suiteErrors.length === 0;
+  const ok = [...results, ...nodeResults].every((r) => r.status !== 'failed') && (httpReport?.ok ?? true) && (queryReport?.ok ?? true) && (tripsReport?.ok ?? true) && suiteErrors.length === 0;
   const report = {
     date: started.toISOString(),
     durationSeconds: round((Date.now() - started.getTime()) / 1000, 1),
@@ -726,6 +829,14 @@ async function main(): Promise<number> {
       }),
     ),
     targets,
+    // Suite nodes: seed-003 node telemetry, one key per mode as in `modes`; readingsVsEvents is readings/s ÷ the same mode's seed-001 events/s of this run.
+    nodes: Object.fromEntries(
+      nodeResults.map((r, i) => {
+        const n = nodeResults.slice(0, i).filter((x) => x.mode === r.mode).length;
+        const ev = seed001Of(r, results);
+        return [n === 0 ? r.mode : `${r.mode}#${n + 1}`, { ...r, peakRssMB: mb(r.peakRssBytes), readingsVsEvents: ev && r.nodes ? round(r.nodes.readingsPerSecond / ev.eventsPerSecond!, 2) : undefined }];
+      }),
+    ),
     http: httpReport,
     query: queryReport,
     trips: tripsReport,
