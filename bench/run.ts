@@ -47,11 +47,11 @@ import {
 import { formatProfile, monotonicUs, summariseProfile, type ProfileSummary, type ProfileWindow } from './lib/profile.js';
 import { clearMqttSession, pgCounts, provideBroker, providePostgres, type Broker, type PostgresProvider } from './lib/services.js';
 import { startNodeFlags } from './lib/start-args.js';
-import { sampleProcessorLags, type LagReport } from './lib/processor-lag.js';
+import { processorLagEntries, sampleProcessorLags, type LagReport } from './lib/processor-lag.js';
 import { cleanTelehubEnv } from './lib/http-telehub.js';
 import { formatHttpTable, runHttpSuite, type HttpSuiteReport } from './http.js';
 import { formatQueryTable, runQuerySuite, type QuerySuiteReport } from './query.js';
-import { runTripLagSuite, type TripLagReport } from './trips-lag.js';
+import { measureTripLag, runTripLagSuite, type TripLagReport } from './trips-lag.js';
 import { NODE_SENSORS, NodeFleet, type NodeLoadResult } from './lib/node-fleet.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -97,13 +97,14 @@ const CLIENT: Generator = (() => {
 })();
 /**
  * BENCH_SUITES: mqtt (modes a, b, c), nodes (seed-003 node telemetry, 8 sensors a message, in modes a and b),
- * http (HTTP ingest, bench/http.ts), query (query latency, bench/query.ts), trips (live trip lag, bench/trips-lag.ts);
+ * http (HTTP ingest, bench/http.ts), query (query latency, bench/query.ts), trips (live trip lag, bench/trips-lag.ts),
+ * tripload (live trip lag of 100 cars with and without the MQTT load, one telehub as mode a runs it);
  * drop (a day's drop, bench/partition-drop.ts) and tiers (ingest with tiers on vs off, bench/tiers-overhead.ts) only when named.
  */
-type Suite = 'mqtt' | 'nodes' | 'http' | 'query' | 'trips' | 'drop' | 'tiers';
-const ALL_SUITES = ['mqtt', 'nodes', 'http', 'query', 'trips', 'drop', 'tiers'];
+type Suite = 'mqtt' | 'nodes' | 'http' | 'query' | 'trips' | 'tripload' | 'drop' | 'tiers';
+const ALL_SUITES = ['mqtt', 'nodes', 'http', 'query', 'trips', 'tripload', 'drop', 'tiers'];
 const SUITES: Suite[] = (() => {
-  const raw = (process.env.BENCH_SUITES ?? 'mqtt,nodes,http,query,trips').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const raw = (process.env.BENCH_SUITES ?? 'mqtt,nodes,http,query,trips,tripload').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   const bad = raw.filter((m) => !ALL_SUITES.includes(m));
   if (bad.length > 0 || raw.length === 0) {
     process.stderr.write(`BENCH_SUITES=${process.env.BENCH_SUITES}: use a comma-separated subset of ${ALL_SUITES.join(',')}\n`);
@@ -331,6 +332,116 @@ async function measureNodes(mode: Mode, url: string, ingester: Child, httpPort: 
   }
 }
 
+// ---------------------------------------------------------------- trip lag under load
+
+/** BENCH_TRIPLOAD_CARS (100), _TRIPS per car (1), _RATE records/s per car (20), _CHUNK seed-001 events per load fleet (5000). */
+const TRIPLOAD_CARS = intEnv('BENCH_TRIPLOAD_CARS', 100, 1);
+const TRIPLOAD_TRIPS = intEnv('BENCH_TRIPLOAD_TRIPS', 1, 1);
+const TRIPLOAD_RATE = intEnv('BENCH_TRIPLOAD_RATE', 20, 1);
+const TRIPLOAD_CHUNK = intEnv('BENCH_TRIPLOAD_CHUNK', 5_000, 1);
+
+interface TripLoadReport {
+  ok: boolean;
+  /** Cars alone on the telehub (the same telehub, just before). */
+  idle: TripLagReport;
+  /** Cars while the seed-001 MQTT load runs until the cars have sent everything. */
+  underLoad: TripLagReport;
+  load: { fleets: number; events: number; seconds: number; eventsPerSecond: number; problems: string[] };
+  /** Every processor's lag during the loaded phase. */
+  processorLags?: LagReport[];
+  machineBusyPercent?: number;
+}
+
+/**
+ * One telehub as mode a runs it (child process, embedded broker + SQLite,
+ * default processors; a car's PUBACK follows the commit there). First the
+ * cars alone, then the same number of new cars while DEVICES seed-001 devices
+ * publish at QoS 1 with the MQTT bench's window, fleet after fleet of
+ * TRIPLOAD_CHUNK events (each fleet verified: one 'stored' ACK per event),
+ * until the cars have sent all their records. Trip rows are read from the
+ * SQLite file (read-only), the trips processor's lag from /metrics.
+ */
+async function tripLoad(): Promise<TripLoadReport> {
+  const dataDir = makeTempDir('telehub-bench-tripload-');
+  let child: Child | undefined;
+  let db: Database.Database | undefined;
+  try {
+    const mqttPort = await freePort();
+    const httpPort = await freePort();
+    child = startChild('telehub (tripload)', process.execPath, telehubArgs('a'), {
+      cwd: repoRoot,
+      env: telehubEnv({ TELEHUB_DATA_DIR: dataDir, TELEHUB_MQTT_PORT: String(mqttPort), TELEHUB_HTTP_PORT: String(httpPort) }),
+    });
+    await waitForHttp200(`http://127.0.0.1:${httpPort}/readyz`, 60_000, child);
+    const url = `mqtt://127.0.0.1:${mqttPort}`;
+    const conn = new Database(path.join(dataDir, 'telehub.db'), { readonly: true, fileMustExist: true });
+    db = conn;
+    const ends = conn.prepare('SELECT device_id AS deviceId, end_time AS endTs FROM trips');
+    const common = {
+      brokerUrl: url,
+      cars: TRIPLOAD_CARS,
+      tripsPerCar: TRIPLOAD_TRIPS,
+      rate: TRIPLOAD_RATE,
+      listEnds: async () => ends.all() as Array<{ deviceId: string; endTs: number }>,
+      caughtUp: async () => (await processorLagEntries(httpPort, 'trips')) === 0,
+      log,
+    };
+    log(`trip lag, cars alone: ${TRIPLOAD_CARS} cars × ${TRIPLOAD_TRIPS} trips, ${TRIPLOAD_RATE} records/s per car`);
+    const idle = await measureTripLag({ ...common, idPrefix: 'idle' });
+    log(`trip lag under load: ${TRIPLOAD_CARS} new cars, and ${DEVICES} seed-001 devices (window ${WINDOW}) in fleets of ${TRIPLOAD_CHUNK.toLocaleString('en-US')} events until the cars are done`);
+    const load = { fleets: 0, events: 0, seconds: 0, eventsPerSecond: 0, problems: [] as string[] };
+    let loadDone: Promise<void> = Promise.resolve();
+    let lags: ReturnType<typeof sampleProcessorLags> | undefined;
+    let mc0: ReturnType<typeof machineCpuTicks>;
+    const underLoad = await measureTripLag({
+      ...common,
+      idPrefix: 'load',
+      onStarted: (carsDone) => {
+        let carsFinished = false;
+        void carsDone.then(() => (carsFinished = true));
+        lags = sampleProcessorLags(httpPort, processorList());
+        mc0 = machineCpuTicks();
+        loadDone = (async () => {
+          while (!carsFinished && !interrupt.interrupted) {
+            const fleet = createFleet(CLIENT, { url, devices: DEVICES, events: TRIPLOAD_CHUNK, window: WINDOW, tag: `t${load.fleets}${randomBytes(3).toString('hex')}`, stallTimeoutMs: STALL_TIMEOUT_S * 1000, log: () => {} });
+            try {
+              await fleet.connect();
+              const r = await fleet.run();
+              load.fleets++;
+              load.events += r.events;
+              load.seconds += r.seconds;
+              load.problems.push(...(await fleet.verify(100)));
+            } catch (err) {
+              load.problems.push((err as Error).message);
+              break;
+            } finally {
+              await fleet.close();
+            }
+          }
+          load.eventsPerSecond = load.seconds > 0 ? Math.round(load.events / load.seconds) : 0;
+          log(`  load: ${load.events.toLocaleString('en-US')} seed-001 events in ${load.fleets} fleets, ${load.eventsPerSecond.toLocaleString('en-US')} events/s while running`);
+        })();
+      },
+    });
+    await loadDone;
+    const mc1 = machineCpuTicks();
+    const processorLags = await lags?.stop();
+    const problems = [...idle.problems, ...underLoad.problems, ...load.problems];
+    return {
+      ok: problems.length === 0 && idle.ok && underLoad.ok,
+      idle,
+      underLoad,
+      load,
+      processorLags,
+      machineBusyPercent: mc0! && mc1 && mc1.total > mc0.total ? Math.round((100 * (mc1.busy - mc0.busy)) / (mc1.total - mc0.total)) : undefined,
+    };
+  } finally {
+    db?.close();
+    await child?.stop(5_000);
+    removeTempDir(dataDir);
+  }
+}
+
 /** Extra node flags for the telehub process (BENCH_TELEHUB_NODE_ARGS, space-separated), e.g. --max-old-space-size=256. */
 const TELEHUB_NODE_ARGS = (process.env.BENCH_TELEHUB_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
@@ -374,9 +485,13 @@ function checkRows(rows: { events: number; deadLetters: number }, expected: numb
 
 /** The processors whose lag is sampled from /metrics during the load: every one the run has on. */
 function lagOf(base: ModeResult, httpPort: number): { httpPort: number; processors: string[] } {
-  const p = base.processors ?? 'default';
+  return { httpPort, processors: processorList(base.processors) };
+}
+
+/** The processors a TELEHUB_PROCESSORS value (`default` or undefined: telehub's default) turns on. */
+function processorList(p = 'default'): string[] {
   const list = p === 'default' ? (SETTINGS.find((s) => s.env === 'TELEHUB_PROCESSORS')?.default ?? '') : p === 'none' ? '' : p;
-  return { httpPort, processors: list.split(',').map((x) => x.trim()).filter(Boolean) };
+  return list.split(',').map((x) => x.trim()).filter(Boolean);
 }
 
 async function modeA(base: ModeResult): Promise<ModeResult> {
@@ -664,6 +779,7 @@ async function main(): Promise<number> {
   let dropReport: import('./partition-drop.js').PartitionDropReport | undefined;
   let tiersReport: import('./tiers-overhead.js').TiersOverheadReport[] | undefined;
   let tripsReport: TripLagReport | undefined;
+  let tripLoadReport: TripLoadReport | undefined;
   const suiteErrors: string[] = [];
   const services: Record<string, unknown> = {};
   let broker: Broker | string | undefined;
@@ -781,6 +897,14 @@ async function main(): Promise<number> {
         suiteErrors.push(`trips: ${(err as Error).stack ?? String(err)}`);
       }
     }
+    if (SUITES.includes('tripload') && !interrupt.interrupted) {
+      log('\n== Live trip lag with and without the MQTT load (tripload)');
+      try {
+        tripLoadReport = await tripLoad();
+      } catch (err) {
+        suiteErrors.push(`tripload: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
   } finally {
     if (typeof pgp === 'object') await pgp.shutdown().catch((err) => log(`(could not stop PostgreSQL: ${(err as Error).message})`));
     if (typeof broker === 'object') await broker.stop().catch((err) => log(`(could not stop Mosquitto: ${(err as Error).message})`));
@@ -806,11 +930,21 @@ async function main(): Promise<number> {
     log(`  trips shown ${tripsReport.trips.seen}/${tripsReport.trips.expected}; lag from the end record's commit to its trip row: p50 ${tripsReport.lagMs.p50} ms, p99 ${tripsReport.lagMs.p99} ms, max ${tripsReport.lagMs.max} ms; ${tripsReport.recordsPerSecond} records/s`);
     for (const p of tripsReport.problems) log(`  PROBLEM: ${p}`);
   }
+  if (tripLoadReport) {
+    const t = tripLoadReport;
+    const f = (r: TripLagReport) => `trips shown ${r.trips.seen}/${r.trips.expected}; lag p50 ${r.lagMs.p50} ms, p99 ${r.lagMs.p99} ms, max ${r.lagMs.max} ms; cars ${r.recordsPerSecond} records/s`;
+    log(`\n== Live trip lag, ${t.idle.cars} cars × ${t.idle.tripsPerCar} trips at ${t.idle.ratePerCar} records/s each (telehub as mode a runs it, default processors)`);
+    log(`  cars alone:          ${f(t.idle)}`);
+    log(`  under the MQTT load: ${f(t.underLoad)}`);
+    log(`  the load: ${DEVICES} seed-001 devices, ${t.load.events.toLocaleString('en-US')} events in ${t.load.fleets} fleets, ${t.load.eventsPerSecond.toLocaleString('en-US')} events/s while running; machine ${t.machineBusyPercent ?? '?'}% busy`);
+    for (const lag of t.processorLags ?? []) log(`     ${formatLag(lag)}`);
+    for (const p of [...t.idle.problems, ...t.underLoad.problems, ...t.load.problems]) log(`  PROBLEM: ${p}`);
+  }
   if (tiersReport) for (const r of tiersReport) log(`\n== Tiers on vs off, ${r.store}: off ${r.offEventsPerSecond.join(' / ')} events/s, on ${r.onEventsPerSecond.join(' / ')} events/s, on/off ${(r.ratio * 100).toFixed(1)} % (target >= 90 %)`);
   if (dropReport) log(`\n== Dropping a day of raw events\n${JSON.stringify(dropReport, null, 2)}`);
   for (const e of suiteErrors) log(`\nSUITE FAILED: ${e}`);
 
-  const ok = [...results, ...nodeResults].every((r) => r.status !== 'failed') && (httpReport?.ok ?? true) && (queryReport?.ok ?? true) && (tripsReport?.ok ?? true) && suiteErrors.length === 0;
+  const ok = [...results, ...nodeResults].every((r) => r.status !== 'failed') && (httpReport?.ok ?? true) && (queryReport?.ok ?? true) && (tripsReport?.ok ?? true) && (tripLoadReport?.ok ?? true) && suiteErrors.length === 0;
   const report = {
     date: started.toISOString(),
     durationSeconds: round((Date.now() - started.getTime()) / 1000, 1),
@@ -840,6 +974,7 @@ async function main(): Promise<number> {
     http: httpReport,
     query: queryReport,
     trips: tripsReport,
+    tripLoad: tripLoadReport,
     drop: dropReport,
     tiers: tiersReport,
     suiteErrors,

@@ -31,6 +31,11 @@ async function scrape(metricsUrl: string, names: readonly string[]): Promise<Map
   return out;
 }
 
+/** The processor's lag in entries now, or undefined when /metrics does not answer or list it. */
+export async function processorLagEntries(httpPort: number, name: string): Promise<number | undefined> {
+  return (await scrape(`http://127.0.0.1:${httpPort}/metrics`, [name])).get(name)?.entries;
+}
+
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
