@@ -347,8 +347,10 @@ interface TripLoadReport {
   /** Cars while the seed-001 MQTT load runs until the cars have sent everything. */
   underLoad: TripLagReport;
   load: { fleets: number; events: number; seconds: number; eventsPerSecond: number; problems: string[] };
-  /** Every processor's lag during the loaded phase. */
+  /** Every processor's lag during the loaded phase (from the cars' start until their trips are shown and the load has stopped). */
   processorLags?: LagReport[];
+  /** The same during the cars-alone phase. */
+  idleProcessorLags?: LagReport[];
   machineBusyPercent?: number;
 }
 
@@ -387,7 +389,9 @@ async function tripLoad(): Promise<TripLoadReport> {
       log,
     };
     log(`trip lag, cars alone: ${TRIPLOAD_CARS} cars × ${TRIPLOAD_TRIPS} trips, ${TRIPLOAD_RATE} records/s per car`);
-    const idle = await measureTripLag({ ...common, idPrefix: 'idle' });
+    let idleLags: ReturnType<typeof sampleProcessorLags> | undefined;
+    const idle = await measureTripLag({ ...common, idPrefix: 'idle', onStarted: () => (idleLags = sampleProcessorLags(httpPort, processorList())) });
+    const idleProcessorLags = await idleLags?.stop();
     log(`trip lag under load: ${TRIPLOAD_CARS} new cars, and ${DEVICES} seed-001 devices (window ${WINDOW}) in fleets of ${TRIPLOAD_CHUNK.toLocaleString('en-US')} events until the cars are done`);
     const load = { fleets: 0, events: 0, seconds: 0, eventsPerSecond: 0, problems: [] as string[] };
     let loadDone: Promise<void> = Promise.resolve();
@@ -433,6 +437,7 @@ async function tripLoad(): Promise<TripLoadReport> {
       underLoad,
       load,
       processorLags,
+      idleProcessorLags,
       machineBusyPercent: mc0! && mc1 && mc1.total > mc0.total ? Math.round((100 * (mc1.busy - mc0.busy)) / (mc1.total - mc0.total)) : undefined,
     };
   } finally {
@@ -935,6 +940,9 @@ async function main(): Promise<number> {
     const f = (r: TripLagReport) => `trips shown ${r.trips.seen}/${r.trips.expected}; lag p50 ${r.lagMs.p50} ms, p99 ${r.lagMs.p99} ms, max ${r.lagMs.max} ms; cars ${r.recordsPerSecond} records/s`;
     log(`\n== Live trip lag, ${t.idle.cars} cars × ${t.idle.tripsPerCar} trips at ${t.idle.ratePerCar} records/s each (telehub as mode a runs it, default processors)`);
     log(`  cars alone:          ${f(t.idle)}`);
+    const tl = (ls?: LagReport[]) => ls?.find((l) => l.processor === 'trips');
+    const idleTrips = tl(t.idleProcessorLags);
+    if (idleTrips) log(`     ${formatLag(idleTrips).replace('during the load', 'with the cars alone')}`);
     log(`  under the MQTT load: ${f(t.underLoad)}`);
     log(`  the load: ${DEVICES} seed-001 devices, ${t.load.events.toLocaleString('en-US')} events in ${t.load.fleets} fleets, ${t.load.eventsPerSecond.toLocaleString('en-US')} events/s while running; machine ${t.machineBusyPercent ?? '?'}% busy`);
     for (const lag of t.processorLags ?? []) log(`     ${formatLag(lag)}`);
