@@ -916,7 +916,7 @@ async function main(): Promise<number> {
     await cleanupAll();
   }
 
-  const targets = MODES.length > 0 ? checkTargets(results) : [];
+  const targets = EVENT_MODES.length > 0 ? checkTargets(results) : [];
   if (EVENT_MODES.length > 0) {
     log('\n== MQTT end to end');
     printTable(results);
