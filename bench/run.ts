@@ -334,10 +334,10 @@ async function measureNodes(mode: Mode, url: string, ingester: Child, httpPort: 
 
 // ---------------------------------------------------------------- trip lag under load
 
-/** BENCH_TRIPLOAD_CARS (100), _TRIPS per car (1), _RATE records/s per car (20), _CHUNK seed-001 events per load fleet (5000). */
+/** BENCH_TRIPLOAD_CARS (100), _TRIPS per car (1), _RATE records/s per car (5: 25× real time), _CHUNK seed-001 events per load fleet (5000). */
 const TRIPLOAD_CARS = intEnv('BENCH_TRIPLOAD_CARS', 100, 1);
 const TRIPLOAD_TRIPS = intEnv('BENCH_TRIPLOAD_TRIPS', 1, 1);
-const TRIPLOAD_RATE = intEnv('BENCH_TRIPLOAD_RATE', 20, 1);
+const TRIPLOAD_RATE = intEnv('BENCH_TRIPLOAD_RATE', 5, 1);
 const TRIPLOAD_CHUNK = intEnv('BENCH_TRIPLOAD_CHUNK', 5_000, 1);
 
 interface TripLoadReport {
