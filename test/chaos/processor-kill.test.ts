@@ -45,7 +45,7 @@ const QUERIES = {
                row_number() OVER (PARTITION BY device_id, event_type ORDER BY COALESCE(ts_device, ts_server) DESC, seq DESC) AS r FROM events) x
       WHERE r = 1 ORDER BY device_id, event_type`,
     progress: `SELECT (SELECT seq FROM processor_checkpoints WHERE name = 'device-counters')::text AS cp,
-      COALESCE(GREATEST((SELECT max(seq) FROM events), (SELECT max(seq) FROM deadletters)), 0)::text AS head`,
+      COALESCE(GREATEST((SELECT max(seq) FROM events), (SELECT max(seq) FROM deadletters), (SELECT max(seq) FROM presence_transitions)), 0)::text AS head`,
   },
 } as const;
 
