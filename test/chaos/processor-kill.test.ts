@@ -45,7 +45,7 @@ const QUERIES = {
                row_number() OVER (PARTITION BY device_id, event_type ORDER BY COALESCE(ts_device, ts_server) DESC, seq DESC) AS r FROM events) x
       WHERE r = 1 ORDER BY device_id, event_type`,
     progress: `SELECT (SELECT seq FROM processor_checkpoints WHERE name = 'device-counters')::text AS cp,
-      COALESCE(GREATEST((SELECT max(seq) FROM events), (SELECT max(seq) FROM deadletters)), 0)::text AS head`,
+      COALESCE(GREATEST((SELECT max(seq) FROM events), (SELECT max(seq) FROM deadletters), (SELECT max(seq) FROM presence_transitions)), 0)::text AS head`,
   },
 } as const;
 
@@ -55,6 +55,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const dataDir = mkdtempSync(path.join(tmpdir(), 'telehub-pkill-'));
       const db = kind === 'postgres' ? await testDatabase() : undefined;
       const q = QUERIES[kind];
+      // Device times in the last hour: within raw retention (7 days), so the
+      // retention job (first run 30 s after each start) never removes rows the
+      // counters are compared with (it would, rightly, for 2025 dates).
+      const base = Date.now() - 3_600_000;
       const sql = async (text: string): Promise<Record<string, unknown>[]> => {
         if (db) return withPgClient(db.url, async (c) => (await c.query(text)).rows);
         const s = new Database(path.join(dataDir, 'telehub.db'), { readonly: true });
@@ -99,7 +103,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
               while (inflight.size < 200) {
                 const i = n++;
                 const d = `dev-${String(i % DEVICES).padStart(2, '0')}`;
-                const body = JSON.stringify({ schema: 1, event_id: `k-${i}`, device_id: d, event_type: i % 3 ? 'temp' : 'hum', value: i, ts_device: new Date(Date.UTC(2025, 0, 1) + (i % 997) * 1000).toISOString() });
+                const body = JSON.stringify({ schema: 1, event_id: `k-${i}`, device_id: d, event_type: i % 3 ? 'temp' : 'hum', value: i, ts_device: new Date(base + (i % 997) * 1000).toISOString() });
                 const p = device.publishAsync(`qs/v1/${d}/events`, body, { qos: 1 }).catch(() => {});
                 inflight.add(p);
                 void p.finally(() => inflight.delete(p));

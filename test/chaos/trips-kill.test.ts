@@ -64,7 +64,7 @@ const QUERIES = {
   },
   postgres: {
     progress: `SELECT (SELECT seq FROM processor_checkpoints WHERE name = 'trips')::text AS cp,
-      COALESCE(GREATEST((SELECT max(seq) FROM events), (SELECT max(seq) FROM deadletters)), 0)::text AS head`,
+      COALESCE(GREATEST((SELECT max(seq) FROM events), (SELECT max(seq) FROM deadletters), (SELECT max(seq) FROM presence_transitions)), 0)::text AS head`,
     stored: `SELECT trip_id, device_id, (extract(epoch FROM start_time) * 1000)::int8::text AS start_time,
       (extract(epoch FROM end_time) * 1000)::int8::text AS end_time, in_progress FROM trips ORDER BY trip_id`,
   },

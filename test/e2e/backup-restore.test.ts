@@ -35,6 +35,9 @@ async function loadGenerator(mqttPort: number, device: string) {
   await client.subscribeAsync(`qs/v1/${device}/acks`, { qos: 1 });
   const acked = new Set<string>();
   const waiters: Array<{ n: number; resolve: () => void }> = [];
+  // Device times in the last day: within raw retention (7 days), so the
+  // retention job (first run 30 s after start) never removes what the test counts.
+  const base = Date.now() - 86_400_000;
   client.on('message', (_topic, payload) => {
     const a = JSON.parse(payload.toString()) as { event_id: string; status: string };
     if (a.status === 'stored' || a.status === 'duplicate') acked.add(a.event_id);
@@ -46,7 +49,7 @@ async function loadGenerator(mqttPort: number, device: string) {
     while (!stop) {
       const n = i++;
       const id = `${device}-${process.pid}-${n}`;
-      const body = { schema: 1, event_id: id, device_id: device, event_type: n % 2 ? 'temperature' : 'humidity', value: n % 100, unit: 'C', ts_device: new Date(Date.UTC(2025, 0, 1) + n * 1000).toISOString() };
+      const body = { schema: 1, event_id: id, device_id: device, event_type: n % 2 ? 'temperature' : 'humidity', value: n % 100, unit: 'C', ts_device: new Date(base + n * 1000).toISOString() };
       await client.publishAsync(`qs/v1/${device}/events`, JSON.stringify(body), { qos: 1 });
     }
   };
