@@ -8,25 +8,20 @@
  * changes again (nothing is sent twice), while a new change still goes out.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import { createMetrics } from '../core/metrics.js';
 import type { TelemetryEvent } from '../core/event.js';
 import { ProcessorRunner } from '../log/runner.js';
 import { ALERTS, alerts } from '../processors/alerts/index.js';
-import { PostgresStore } from '../storage/postgres/index.js';
-import { SqliteStore } from '../storage/sqlite/index.js';
-import type { Store } from '../storage/store.js';
-import { stopTestPostgres, testDatabase } from '../../test/helpers/postgres.js';
+import { stopTestPostgres } from '../../test/helpers/postgres.js';
 import { checkAlerts, DEFAULT_ALERTS, type AlertsConfig } from './config.js';
 import { AlertDeliverer } from './deliverer.js';
 import { OutboxCleaner, outboxDepth } from './outbox.js';
 import { parseRule } from './rules.js';
+import { openTestStore } from '../../test/helpers/store.js';
 
 after(() => stopTestPostgres());
 
@@ -34,18 +29,7 @@ const log = pino({ level: 'silent' });
 const RUN = { batchSize: 2, pollMs: 20, retryMinMs: 1, retryMaxMs: 20 };
 const T0 = Date.UTC(2025, 0, 1);
 
-async function openStore(kind: 'sqlite' | 'postgres'): Promise<{ store: Store; cleanup: () => Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'telehub-outbox-'));
-    const store = new SqliteStore(path.join(dir, 'telehub.db'));
-    await store.migrate();
-    return { store, cleanup: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
-  }
-  const db = await testDatabase();
-  const store = new PostgresStore({ connectionString: db.url, poolSize: 4 });
-  await store.migrate();
-  return { store, cleanup: async () => (await store.close(), await db.drop()) };
-}
+const openStore = (kind: 'sqlite' | 'postgres') => openTestStore(kind, 'outbox');
 
 let n = 0;
 const ev = (deviceId: string, value: number, s: number): TelemetryEvent => ({

@@ -9,9 +9,6 @@
  */
 import { appendPresence } from '../storage/presence-log.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import { DEFAULT_LIMITS } from '../core/config.js';
@@ -19,12 +16,10 @@ import type { TelemetryEvent } from '../core/event.js';
 import { collectDecode } from '../codecs/collect.js';
 import { nodeStatusCodec } from '../codecs/node-status/index.js';
 import { ProcessorRunner } from '../log/runner.js';
-import { PostgresStore } from '../storage/postgres/index.js';
-import { SqliteStore } from '../storage/sqlite/index.js';
-import type { Store } from '../storage/store.js';
-import { stopTestPostgres, testDatabase } from '../../test/helpers/postgres.js';
+import { stopTestPostgres } from '../../test/helpers/postgres.js';
 import { commandAnswers, COMMANDS_CONSUMER, registerCommandAnswers } from './answers.js';
 import { CommandDispatcher } from './dispatcher.js';
+import { openTestStore } from '../../test/helpers/store.js';
 
 after(() => stopTestPostgres());
 
@@ -32,18 +27,7 @@ const log = pino({ level: 'silent' });
 const RUN = { batchSize: 50, pollMs: 20, retryMinMs: 1, retryMaxMs: 20 };
 const SETTINGS = { ttlMs: 60_000, ackTimeoutMs: 60_000, maxAttempts: 3 };
 
-async function openStore(kind: 'sqlite' | 'postgres'): Promise<{ store: Store; cleanup: () => Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'telehub-answers-'));
-    const store = new SqliteStore(path.join(dir, 'telehub.db'));
-    await store.migrate();
-    return { store, cleanup: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
-  }
-  const db = await testDatabase();
-  const store = new PostgresStore({ connectionString: db.url, poolSize: 4 });
-  await store.migrate();
-  return { store, cleanup: async () => (await store.close(), await db.drop()) };
-}
+const openStore = (kind: 'sqlite' | 'postgres') => openTestStore(kind, 'answers');
 
 /** A status message as the node-status route commits it (decoded by the real codec). */
 function statusEvent(node: string, body: unknown, receivedAt = Date.now()): TelemetryEvent {

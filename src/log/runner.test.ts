@@ -6,38 +6,23 @@
  * shared reads; every processor applies every entry once, in order.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import type { TelemetryEvent } from '../core/event.js';
 import { readAll } from '../storage/conformance-log.js';
 import type { CommitLog, LogEntry, ProcessorStore } from '../storage/log.js';
-import { PostgresStore } from '../storage/postgres/index.js';
-import { SqliteStore } from '../storage/sqlite/index.js';
 import type { Store } from '../storage/store.js';
-import { stopTestPostgres, testDatabase } from '../../test/helpers/postgres.js';
+import { stopTestPostgres } from '../../test/helpers/postgres.js';
 import type { Processor } from './processor.js';
 import { ProcessorRunner } from './runner.js';
+import { openTestStore } from '../../test/helpers/store.js';
 
 after(() => stopTestPostgres());
 
 const log = pino({ level: 'silent' });
 const T0 = Date.UTC(2025, 0, 1);
 
-async function openStore(kind: 'sqlite' | 'postgres'): Promise<{ store: Store; cleanup: () => Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'telehub-runner-'));
-    const store = new SqliteStore(path.join(dir, 'telehub.db'));
-    await store.migrate();
-    return { store, cleanup: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
-  }
-  const db = await testDatabase();
-  const store = new PostgresStore({ connectionString: db.url, poolSize: 8 });
-  await store.migrate();
-  return { store, cleanup: async () => (await store.close(), await db.drop()) };
-}
+const openStore = (kind: 'sqlite' | 'postgres') => openTestStore(kind, 'runner', 8);
 
 /** The store with its log reads and processor commits counted (the real store does the work). */
 function counted(store: Store): { store: Store; reads: () => number; commits: (name: string) => number } {

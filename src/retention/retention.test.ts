@@ -7,9 +7,6 @@
  * retention to the lateness window.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import type { RetentionConfig } from '../core/config.js';
@@ -18,11 +15,10 @@ import { createMetrics } from '../core/metrics.js';
 import { rollups, ROLLUPS } from '../processors/rollups/index.js';
 import { readRows, RollupRefresher } from '../processors/rollups/refresher.js';
 import { DEFAULT_TIERS, sealedBefore, type TierConfig } from '../processors/rollups/tiers.js';
-import { PostgresStore } from '../storage/postgres/index.js';
-import { SqliteStore } from '../storage/sqlite/index.js';
 import type { Store } from '../storage/store.js';
-import { stopTestPostgres, testDatabase } from '../../test/helpers/postgres.js';
+import { stopTestPostgres } from '../../test/helpers/postgres.js';
 import { RetentionJob } from './job.js';
+import { openTestStore } from '../../test/helpers/store.js';
 
 after(() => stopTestPostgres());
 
@@ -32,18 +28,7 @@ const DAY = 24 * HOUR;
 const NOW = Date.UTC(2025, 5, 20, 12, 30);
 const BASE: RetentionConfig = { intervalMs: 60_000, chunk: 20, deadLetterRetentionMs: 30 * DAY, deadLetterMaxBytes: 0, diskMaxBytes: 0, diskWarnRatio: 0.9, diskShrinkRaw: false };
 
-async function openStore(kind: 'sqlite' | 'postgres'): Promise<{ store: Store; cleanup: () => Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'telehub-retention-'));
-    const store = new SqliteStore(path.join(dir, 'telehub.db'));
-    await store.migrate();
-    return { store, cleanup: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
-  }
-  const db = await testDatabase();
-  const store = new PostgresStore({ connectionString: db.url, poolSize: 3 });
-  await store.migrate();
-  return { store, cleanup: async () => (await store.close(), await db.drop()) };
-}
+const openStore = (kind: 'sqlite' | 'postgres') => openTestStore(kind, 'retention', 3);
 
 /** One event every `step` ms over [from, to), half with ts_device, half only ts_server. */
 function events(prefix: string, from: number, to: number, step: number): TelemetryEvent[] {

@@ -11,11 +11,8 @@
  */
 import { appendPresence } from '../../storage/presence-log.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import { DEFAULT_ALERTS, type AlertsConfig } from '../../alerts/config.js';
@@ -25,11 +22,10 @@ import { parseRule, type AlertRule } from '../../alerts/rules.js';
 import type { TelemetryEvent } from '../../core/event.js';
 import { ProcessorRunner } from '../../log/runner.js';
 import { CheckpointMovedError } from '../../storage/log.js';
-import { PostgresStore } from '../../storage/postgres/index.js';
-import { SqliteStore } from '../../storage/sqlite/index.js';
 import type { Store } from '../../storage/store.js';
-import { stopTestPostgres, testDatabase } from '../../../test/helpers/postgres.js';
+import { stopTestPostgres } from '../../../test/helpers/postgres.js';
 import { ALERTS, alerts } from './index.js';
+import { openTestStore } from '../../../test/helpers/store.js';
 
 after(() => stopTestPostgres());
 
@@ -37,18 +33,7 @@ const log = pino({ level: 'silent' });
 const RUN = { batchSize: 3, pollMs: 20, retryMinMs: 1, retryMaxMs: 20 };
 const T0 = Date.UTC(2025, 0, 1);
 
-async function openStore(kind: 'sqlite' | 'postgres'): Promise<{ store: Store; cleanup: () => Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'telehub-alerts-'));
-    const store = new SqliteStore(path.join(dir, 'telehub.db'));
-    await store.migrate();
-    return { store, cleanup: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
-  }
-  const db = await testDatabase();
-  const store = new PostgresStore({ connectionString: db.url, poolSize: 4 });
-  await store.migrate();
-  return { store, cleanup: async () => (await store.close(), await db.drop()) };
-}
+const openStore = (kind: 'sqlite' | 'postgres') => openTestStore(kind, 'alerts');
 
 let n = 0;
 function ev(deviceId: string, type: string, value: number | string, tsDevice: number | null, tsServer: number): TelemetryEvent {

@@ -6,9 +6,6 @@
  * wins; a failing processor is retried from its checkpoint and delays nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import type { TelemetryEvent } from '../../core/event.js';
@@ -16,11 +13,10 @@ import type { Processor } from '../../log/processor.js';
 import { ProcessorRunner } from '../../log/runner.js';
 import { BatchWriter } from '../../pipeline/batch-writer.js';
 import { readAll } from '../../storage/conformance-log.js';
-import { PostgresStore } from '../../storage/postgres/index.js';
-import { SqliteStore } from '../../storage/sqlite/index.js';
 import type { Store } from '../../storage/store.js';
-import { stopTestPostgres, testDatabase } from '../../../test/helpers/postgres.js';
+import { stopTestPostgres } from '../../../test/helpers/postgres.js';
 import { DEVICE_COUNTERS, deviceCounters, readDeviceCounters, type DeviceCounterRow, type DeviceLastValue } from './index.js';
+import { openTestStore } from '../../../test/helpers/store.js';
 
 after(() => stopTestPostgres());
 
@@ -28,18 +24,7 @@ const log = pino({ level: 'silent' });
 const RUN = { batchSize: 50, pollMs: 20, retryMinMs: 1, retryMaxMs: 20 };
 const T0 = Date.UTC(2025, 0, 1);
 
-async function openStore(kind: 'sqlite' | 'postgres'): Promise<{ store: Store; cleanup: () => Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'telehub-dc-'));
-    const store = new SqliteStore(path.join(dir, 'telehub.db'));
-    await store.migrate();
-    return { store, cleanup: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
-  }
-  const db = await testDatabase();
-  const store = new PostgresStore({ connectionString: db.url, poolSize: 6 });
-  await store.migrate();
-  return { store, cleanup: async () => (await store.close(), await db.drop()) };
-}
+const openStore = (kind: 'sqlite' | 'postgres') => openTestStore(kind, 'dc', 6);
 
 function ev(id: string, deviceId: string, type: string, value: number | string, tsDevice: number | null, tsServer: number): TelemetryEvent {
   return {

@@ -7,19 +7,14 @@
  */
 import { appendPresence } from '../../storage/presence-log.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import type { TelemetryEvent } from '../../core/event.js';
 import { ProcessorRunner } from '../../log/runner.js';
-import { PostgresStore } from '../../storage/postgres/index.js';
-import { SqliteStore } from '../../storage/sqlite/index.js';
-import type { Store } from '../../storage/store.js';
-import { stopTestPostgres, testDatabase } from '../../../test/helpers/postgres.js';
+import { stopTestPostgres } from '../../../test/helpers/postgres.js';
 import { DEVICE_REGISTRY, deviceRegistry } from './index.js';
 import { readRegistry } from './read.js';
+import { openTestStore } from '../../../test/helpers/store.js';
 
 after(() => stopTestPostgres());
 
@@ -28,18 +23,7 @@ const RUN = { batchSize: 50, pollMs: 20, retryMinMs: 1, retryMaxMs: 20 };
 const T0 = Date.UTC(2025, 0, 1);
 const BOUNDS = { minIntervalMs: 1000, maxIntervalMs: 60_000 };
 
-async function openStore(kind: 'sqlite' | 'postgres'): Promise<{ store: Store; cleanup: () => Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'telehub-dr-'));
-    const store = new SqliteStore(path.join(dir, 'telehub.db'));
-    await store.migrate();
-    return { store, cleanup: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
-  }
-  const db = await testDatabase();
-  const store = new PostgresStore({ connectionString: db.url, poolSize: 4 });
-  await store.migrate();
-  return { store, cleanup: async () => (await store.close(), await db.drop()) };
-}
+const openStore = (kind: 'sqlite' | 'postgres') => openTestStore(kind, 'dr');
 
 function ev(id: string, deviceId: string, type: string, tsServer: number, extra: Partial<TelemetryEvent> = {}): TelemetryEvent {
   return { eventId: id, deviceId, schema: 1, eventType: type, valueNum: 1, valueText: null, unit: null, tsDevice: null, tsServer, meta: '{}', ...extra };

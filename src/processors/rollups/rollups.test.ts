@@ -7,21 +7,17 @@
  * a bucket past the lateness window is sealed and not recomputed.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { TelemetryEvent } from '../../core/event.js';
-import { PostgresStore } from '../../storage/postgres/index.js';
-import { SqliteStore } from '../../storage/sqlite/index.js';
 import type { Store } from '../../storage/store.js';
-import { stopTestPostgres, testDatabase } from '../../../test/helpers/postgres.js';
+import { stopTestPostgres } from '../../../test/helpers/postgres.js';
 import { aggregateOf, emptyAggregate, mergeAggregate, statsOf } from './aggregate.js';
 import { rollups, ROLLUPS } from './index.js';
 import { readRaw, readRows, RollupRefresher } from './refresher.js';
 import { tieredSeries } from './series.js';
 import { DEFAULT_TIERS } from './tiers.js';
 import { createMetrics } from '../../core/metrics.js';
+import { openTestStore } from '../../../test/helpers/store.js';
 
 after(() => stopTestPostgres());
 
@@ -30,18 +26,7 @@ const HOUR = 60 * MIN;
 const NOW = Date.UTC(2025, 5, 1, 12);
 const T0 = NOW - 3 * HOUR; // three hours of data, well inside the lateness window
 
-async function openStore(kind: 'sqlite' | 'postgres'): Promise<{ store: Store; cleanup: () => Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'telehub-rollups-'));
-    const store = new SqliteStore(path.join(dir, 'telehub.db'));
-    await store.migrate();
-    return { store, cleanup: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
-  }
-  const db = await testDatabase();
-  const store = new PostgresStore({ connectionString: db.url, poolSize: 4 });
-  await store.migrate();
-  return { store, cleanup: async () => (await store.close(), await db.drop()) };
-}
+const openStore = (kind: 'sqlite' | 'postgres') => openTestStore(kind, 'rollups');
 
 /** A deterministic pseudo-random generator, so a failure can be replayed. */
 function rng(seed: number): () => number {

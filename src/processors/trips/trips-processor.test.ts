@@ -6,23 +6,19 @@
  * versions; the clock ends a trip in progress when no data comes.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import type { TelemetryEvent } from '../../core/event.js';
 import { ProcessorRunner } from '../../log/runner.js';
-import { PostgresStore } from '../../storage/postgres/index.js';
-import { SqliteStore } from '../../storage/sqlite/index.js';
 import type { Store } from '../../storage/store.js';
 import { computeTrips, DEFAULT_TRIP_SETTINGS, type ComputedTrip } from '../../trips/index.js';
-import { stopTestPostgres, testDatabase } from '../../../test/helpers/postgres.js';
+import { stopTestPostgres } from '../../../test/helpers/postgres.js';
 import { expireTrips, TRIPS, tripsProcessor } from './index.js';
 import { getTrip, listTrips, rebuildTrips, tripState, tripTrack } from './queries.js';
 import { readVehicleEvents } from './recompute.js';
 import { MAX_TIME, type TripRow } from './sql.js';
 import { checkTripsSection, tripSettingsResolver } from '../../trips/config.js';
+import { openTestStore } from '../../../test/helpers/store.js';
 
 after(() => stopTestPostgres());
 
@@ -32,18 +28,7 @@ const T0 = NOW - 86_400_000; // a day ago: inside the 7-day lateness window
 const MIN = 60_000;
 const LATENESS = 7 * 86_400_000;
 
-async function openStore(kind: 'sqlite' | 'postgres'): Promise<{ store: Store; cleanup: () => Promise<void> }> {
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'telehub-trips-'));
-    const store = new SqliteStore(path.join(dir, 'telehub.db'));
-    await store.migrate();
-    return { store, cleanup: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
-  }
-  const db = await testDatabase();
-  const store = new PostgresStore({ connectionString: db.url, poolSize: 4 });
-  await store.migrate();
-  return { store, cleanup: async () => (await store.close(), await db.drop()) };
-}
+const openStore = (kind: 'sqlite' | 'postgres') => openTestStore(kind, 'trips');
 
 function ev(dev: string, type: string, ts: number, value: number | null, meta = '{}'): TelemetryEvent {
   return { eventId: `${dev}-${ts}-${type}`, deviceId: dev, schema: 1, eventType: type, valueNum: value, valueText: null, unit: null, tsDevice: ts, tsServer: NOW, meta };
