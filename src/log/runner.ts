@@ -41,7 +41,16 @@ export interface RunnerOptions {
   pollMs: number;
   retryMinMs: number;
   retryMaxMs: number;
+  /**
+   * Least time between two reads at the head of the log, ms (default
+   * FOLLOW_LINGER_MS; see SharedLogReader): a fast head is read in pages of
+   * this many milliseconds' commits, not one page per commit.
+   */
+  lingerMs?: number;
 }
+
+/** How long a processor following a fast head lets commits gather before the next read (ms). */
+export const FOLLOW_LINGER_MS = 50;
 
 export interface ProcessorStatus {
   name: string;
@@ -99,7 +108,7 @@ export class ProcessorRunner {
       if (this.running.has(p.name)) throw new Error(`two processors are named ${p.name}`);
       this.running.set(p.name, { processor: p, checkpoint: 0, position: 0, storedAt: 0, state: 'stopped', errors: 0, lastError: null, lastTick: 0 });
     }
-    this.reader = new SharedLogReader(store.log, { maxBatch: opts.batchSize }, () => this.wakeup.generation);
+    this.reader = new SharedLogReader(store.log, { maxBatch: opts.batchSize, lingerMs: opts.lingerMs ?? FOLLOW_LINGER_MS }, () => this.wakeup.generation);
   }
 
   /** How the shared reader served the processors (reads of the log, answers shared). */
