@@ -63,6 +63,7 @@ async function serverCpu(store: Store): Promise<number> {
 let lastServerCpu = 0;
 
 async function readAll(store: Store): Promise<number> {
+  const s0 = await serverCpu(store);
   const c0 = cpu();
   const t0 = performance.now();
   let after = 0;
@@ -75,6 +76,7 @@ async function readAll(store: Store): Promise<number> {
   }
   if (n < EVENTS) throw new Error(`read ${n}`);
   lastCpu = (cpu() - c0) / n;
+  lastServerCpu = ((await serverCpu(store)) - s0) / n;
   return ((performance.now() - t0) * 1000) / n;
 }
 
@@ -169,12 +171,12 @@ for (const kind of [...(process.env.BENCH_LR_STORES ?? 'sqlite,postgres').split(
     }
     for (let r = 0; r < ROUNDS; r++) {
       const read = await readAll(store);
-      const readCpu = lastCpu;
+      const readCpu = `${lastCpu.toFixed(2)} + server ${lastServerCpu.toFixed(2)}`;
       const c = await commits(store, false);
       const cCpu = `${lastCpu.toFixed(0)} + ${lastServerCpu.toFixed(0)} µs`;
       const cs = await commits(store, true);
       const csCpu = `${lastCpu.toFixed(0)} + ${lastServerCpu.toFixed(0)} µs`;
-      console.log(`${kind} round ${r + 1}: read ${read.toFixed(2)} µs/entry, process CPU ${readCpu.toFixed(2)} µs/entry (pages of ${PAGE}); commit checkpoint only ${c.toFixed(3)} ms (CPU here + server ${cCpu}), with one statement ${cs.toFixed(3)} ms (${csCpu})`);
+      console.log(`${kind} round ${r + 1}: read ${read.toFixed(2)} µs/entry, process CPU ${readCpu} µs/entry (pages of ${PAGE}); commit checkpoint only ${c.toFixed(3)} ms (CPU here + server ${cCpu}), with one statement ${cs.toFixed(3)} ms (${csCpu})`);
     }
     if (session) {
       const { profile } = await session.post('Profiler.stop');
