@@ -11,7 +11,7 @@
  * warm-up requests, BENCH_SERIES_REQUESTS (200) requests
  * `GET /api/v1/series?device=<random>&type=temperature&from=<90 days ago>&to=<now>&bucket=1h`
  * (2,160 buckets, each from 12 rows of the 5-minute tier, plus the raw tail),
- * one at a time (BENCH_SERIES_CONCURRENCY, default 1) and then 4 at a time.
+ * one at a time and then 4 at a time; the same with `bucket=1d`.
  *
  * Checks (exit 1 when one fails): every answer is 200, says it used the
  * `5m` tier, has 2,160 buckets of count 360 (30 readings per 5-minute row), and
@@ -53,6 +53,7 @@ interface StoreResult {
   hourly1?: Latency;
   hourly4?: Latency;
   daily1?: Latency;
+  daily4?: Latency;
   problems: string[];
   skipped?: string;
 }
@@ -166,6 +167,7 @@ async function measure(kind: 'sqlite' | 'postgres', log: (s: string) => void): P
     r.hourly1 = await run('1h', 1);
     r.hourly4 = await run('1h', 4);
     r.daily1 = await run('1d', 1);
+    r.daily4 = await run('1d', 4);
     // Sanity: one answer fetched by itself.
     const one = await get(base, `/api/v1/series?device=${dev(0)}&type=temperature&from=${T0}&to=${NOW}&bucket=1h`, token);
     r.problems.push(...check(one, 0, 2160, 360));
@@ -196,10 +198,10 @@ async function main(): Promise<void> {
   }
   const f = (l?: Latency) => (l === undefined ? '-' : `${l.p50Ms.toFixed(1)} / ${l.p95Ms.toFixed(1)} / ${l.p99Ms.toFixed(1)}`);
   process.stdout.write(`\nSeries over 90 days, 100 devices, from the 5-minute tier (${REQUESTS} requests each; p50 / p95 / p99 ms)\n`);
-  process.stdout.write(`${'store'.padEnd(10)}${'bucket=1h, 1 client'.padEnd(26)}${'bucket=1h, 4 clients'.padEnd(26)}${'bucket=1d, 1 client'.padEnd(26)}result\n`);
+  process.stdout.write(`${'store'.padEnd(10)}${'bucket=1h, 1 client'.padEnd(26)}${'bucket=1h, 4 clients'.padEnd(26)}${'bucket=1d, 1 client'.padEnd(26)}${'bucket=1d, 4 clients'.padEnd(26)}result\n`);
   for (const r of results) {
     const status = r.skipped ? `skipped: ${r.skipped}` : r.problems.length ? `FAILED: ${r.problems.slice(0, 3).join('; ')}` : 'ok';
-    process.stdout.write(`${r.store.padEnd(10)}${f(r.hourly1).padEnd(26)}${f(r.hourly4).padEnd(26)}${f(r.daily1).padEnd(26)}${status}\n`);
+    process.stdout.write(`${r.store.padEnd(10)}${f(r.hourly1).padEnd(26)}${f(r.hourly4).padEnd(26)}${f(r.daily1).padEnd(26)}${f(r.daily4).padEnd(26)}${status}\n`);
   }
   const out = path.join(repoRoot, 'bench', 'results');
   mkdirSync(out, { recursive: true });

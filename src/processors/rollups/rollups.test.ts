@@ -15,6 +15,7 @@ import { aggregateOf, emptyAggregate, mergeAggregate, statsOf } from './aggregat
 import { rollups, ROLLUPS } from './index.js';
 import { readRaw, readRows, RollupRefresher } from './refresher.js';
 import { tieredSeries } from './series.js';
+import { dayBoundaries } from './day-buckets.js';
 import { DEFAULT_TIERS } from './tiers.js';
 import { createMetrics } from '../../core/metrics.js';
 import { openTestStore } from '../../../test/helpers/store.js';
@@ -118,6 +119,68 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       }
     });
 
+    it('a series of many buckets (hourly, and local days across a DST change) equals raw and the rows merged one by one, with dirty buckets inside buckets', async () => {
+      const { store, cleanup } = await openStore(kind);
+      try {
+        // Berlin moves to summer time on 2025-03-30: that local day is 23 hours long.
+        const now = Date.UTC(2025, 2, 31, 12);
+        const t0 = Date.UTC(2025, 2, 28);
+        const span = now - 2 * HOUR - t0;
+        // Zeros of both signs, some hours with none below zero and some with none above, so zero is a bucket's minimum or maximum.
+        const signed = (v: number, t: number, i: number) => {
+          const zero = i % 3 === 0 ? 0 : i % 3 === 1 ? -0 : undefined;
+          const h = Math.floor(t / HOUR) % 4;
+          if (h === 0) return zero ?? Math.abs(v);
+          if (h === 1) return zero ?? -Math.abs(v);
+          return i % 13 === 0 ? (zero ?? 0) : v;
+        };
+        const events = makeEvents(4000, 21, 'd', t0, span).map((e, i) => (e.valueNum === null ? e : { ...e, valueNum: signed(e.valueNum, e.tsDevice ?? e.tsServer, i) }));
+        await store.writeBatch({ events, deadLetters: [] });
+        await runProcessor(store);
+        while ((await new RollupRefresher(store.processors, store.kind, DEFAULT_TIERS, { now: () => now }).refreshOnce()).more);
+        const ps = store.processors;
+        const answers: Array<[string, number[]]> = [
+          ['local days, Europe/Berlin', dayBoundaries(t0 - 6 * HOUR, now, 'Europe/Berlin')],
+          ['hours', Array.from({ length: (now - t0) / HOUR + 1 }, (_, i) => t0 + i * HOUR)],
+        ];
+        const check = async (rowsToo: boolean) => {
+          for (const [name, bs] of answers) {
+            const s = await tieredSeries(ps, store.kind, DEFAULT_TIERS, { deviceId: 'dev-1', eventType: 'temp', boundaries: bs, from: bs[0], to: bs[bs.length - 1] }, now);
+            assert.equal(s.tier, '5m');
+            assert.equal(s.buckets.length, bs.length - 1);
+            for (const b of s.buckets) {
+              const end = bs[bs.indexOf(b.start) + 1];
+              assert.deepStrictEqual(b.stats, statsOf(aggregateOf(await readRaw(ps, store.kind, 'dev-1', 'temp', b.start, end))), `${name}: bucket ${new Date(b.start).toISOString()} from raw`);
+              if (!rowsToo) continue;
+              const merged = emptyAggregate();
+              for (const [, a] of await readRows(ps, store.kind, 'dev-1', 'temp', 5 * MIN, b.start, end)) mergeAggregate(merged, a);
+              assert.deepStrictEqual(b.stats, statsOf(merged), `${name}: bucket ${new Date(b.start).toISOString()} from the rows one by one`);
+            }
+          }
+        };
+        await check(true);
+        // A backfill: an event in a sealed bucket never computed (no data there before) comes from raw until the refresh computes it.
+        const old = Date.UTC(2025, 2, 20, 10);
+        await store.writeBatch({ events: makeEvents(1, 29, 'backfill', old, MIN), deadLetters: [] });
+        await runProcessor(store);
+        const b = await tieredSeries(ps, store.kind, DEFAULT_TIERS, { deviceId: 'dev-1', eventType: 'temp', boundaries: [old - HOUR, old, old + HOUR], from: old - HOUR, to: old + HOUR }, now);
+        assert.deepEqual(b.tiersUsed, ['raw']);
+        assert.deepEqual(b.buckets.map((x) => x.stats.count), [0, 1]);
+        while ((await new RollupRefresher(ps, store.kind, DEFAULT_TIERS, { now: () => now }).refreshOnce()).more);
+        const c = await tieredSeries(ps, store.kind, DEFAULT_TIERS, { deviceId: 'dev-1', eventType: 'temp', boundaries: [old - HOUR, old, old + HOUR], from: old - HOUR, to: old + HOUR }, now);
+        assert.deepEqual(c.tiersUsed, ['5m']);
+        assert.deepStrictEqual(c.buckets.map((x) => x.stats), b.buckets.map((x) => x.stats));
+        // Late events in a few 5-minute buckets (inside answer buckets) before the processor sees them, then after it marks them dirty.
+        const late = [Date.UTC(2025, 2, 29, 23, 7), Date.UTC(2025, 2, 30, 1, 3), Date.UTC(2025, 2, 30, 1, 21), Date.UTC(2025, 2, 31, 9, 58)];
+        await store.writeBatch({ events: late.flatMap((t, k) => makeEvents(5, 30 + k, `late-${k}`, t, 60_000)), deadLetters: [] });
+        await check(false);
+        await runProcessor(store);
+        await check(false);
+      } finally {
+        await cleanup();
+      }
+    });
+
     it('a refresh over many devices and types (one chunk holds several of each) keeps every bucket to its own events', async () => {
       const { store, cleanup } = await openStore(kind);
       try {
@@ -153,6 +216,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         const later = NOW + 8 * 24 * HOUR;
         await store.writeBatch({ events: makeEvents(1, 4, 'too-late', T0, MIN), deadLetters: [] });
         await runProcessor(store);
+        // Before the refresh drops its mark, the series keeps the sealed rows as stored, without the late event.
+        const s = await tieredSeries(store.processors, store.kind, DEFAULT_TIERS, { deviceId: 'dev-1', eventType: 'temp', boundaries: [T0, T0 + 5 * MIN, T0 + 10 * MIN], from: T0, to: T0 + 10 * MIN }, later);
+        assert.deepEqual(s.tiersUsed, ['5m']);
+        assert.deepStrictEqual(s.buckets.map((b) => b.stats), (await readRows(store.processors, store.kind, 'dev-1', 'temp', 5 * MIN, T0, T0 + 10 * MIN)).map(([, a]) => statsOf(a)));
         let clock = later;
         const refresher = new RollupRefresher(store.processors, store.kind, DEFAULT_TIERS, { now: () => clock });
         const metrics = createMetrics();

@@ -231,3 +231,60 @@ export function replaceBuckets(dialect: Dialect, widthMs: number, marks: readonl
   );
   return out;
 }
+
+/**
+ * Stored rows of one tier, aggregated in SQL per segment: `segments` are
+ * [lo, hi) ranges of bucket starts, disjoint; each answer row carries `i`,
+ * the index of its segment (only segments with rows answer, in no set
+ * order), and over the segment's rows: count and n summed, min and max,
+ * first at the earliest first_t and last at the latest last_t (as
+ * mergeAggregate; two rows never share one, each row's times being inside
+ * its own bucket), and `parts`, every row's sum_parts
+ * joined by commas (a JSON array of expansions once wrapped in brackets),
+ * merged exactly in JavaScript. One answer row per segment instead of one
+ * per tier row: the rows never become JavaScript objects.
+ *
+ * Each segment is a range scan of the primary key. SQLite: json_each drives
+ * the loop, grouped by segment; first and last are one more seek of the key
+ * each, from the segment's start (first) or end (last) to the row holding
+ * the time found. PostgreSQL: a LATERAL aggregate per segment (a GROUP BY
+ * over the joined rows makes the planner sort them all, spilling to disk at
+ * the default work_mem); first and last from the least and greatest array
+ * [time, ±bucket, value], exact for epoch ms in a float8.
+ */
+export function selectSegments(dialect: Dialect, device: string, type: string, widthMs: number, segments: ReadonlyArray<readonly [number, number]>): { sql: string; params: unknown[] } {
+  if (dialect === 'sqlite') {
+    const key = 'device_id = ? AND event_type = ? AND width_ms = ? AND bucket_start >= g.lo AND bucket_start < g.hi';
+    return {
+      sql: `SELECT g.i, g.count, g.n, g.min, g.max, g.parts, g.first_t, g.last_t,
+          (SELECT first FROM rollups WHERE ${key} AND first_t = g.first_t ORDER BY bucket_start LIMIT 1) AS first,
+          (SELECT last FROM rollups WHERE ${key} AND last_t = g.last_t ORDER BY bucket_start DESC LIMIT 1) AS last
+        FROM (SELECT s.key AS i, s.value->>0 AS lo, s.value->>1 AS hi, SUM(r.count) AS count, SUM(r.n) AS n, MIN(r.min) AS min, MAX(r.max) AS max,
+            group_concat(r.sum_parts, ',') AS parts, MIN(r.first_t) AS first_t, MAX(r.last_t) AS last_t
+          FROM json_each(?) AS s CROSS JOIN rollups AS r
+          WHERE r.device_id = ? AND r.event_type = ? AND r.width_ms = ? AND r.bucket_start >= (s.value->>0) AND r.bucket_start < (s.value->>1)
+          GROUP BY s.key) AS g`,
+      params: [device, type, widthMs, device, type, widthMs, JSON.stringify(segments), device, type, widthMs],
+    };
+  }
+  return {
+    sql: `SELECT s.i, a.count, a.n, a.min, a.max, a.parts, a.f[1] AS first_t, a.f[3] AS first, a.l[1] AS last_t, a.l[3] AS last
+      FROM json_to_recordset($1::json) AS s(i int4, lo int8, hi int8)
+      CROSS JOIN LATERAL (SELECT SUM(count::float8) AS count, SUM(n::float8) AS n, MIN(min) AS min, MAX(max) AS max, string_agg(sum_parts, ',') AS parts,
+          MIN(ARRAY[first_t, bucket_start, first]) FILTER (WHERE n > 0) AS f, MAX(ARRAY[last_t, -bucket_start, last]) FILTER (WHERE n > 0) AS l
+        FROM rollups WHERE device_id = $2 AND event_type = $3 AND width_ms = $4 AND bucket_start >= s.lo AND bucket_start < s.hi) AS a
+      WHERE a.count IS NOT NULL`,
+    params: [JSON.stringify(segments.map(([lo, hi], i) => ({ i, lo, hi }))), device, type, widthMs],
+  };
+}
+
+/** Which of the bucket starts `starts` have a stored row of one tier, device and type: their `bucket_start`s. */
+export function selectStarts(dialect: Dialect, device: string, type: string, widthMs: number, starts: readonly number[]): { sql: string; params: unknown[] } {
+  if (dialect === 'sqlite') {
+    return { sql: 'SELECT bucket_start FROM rollups WHERE device_id = ? AND event_type = ? AND width_ms = ? AND bucket_start IN (SELECT value FROM json_each(?))', params: [device, type, widthMs, JSON.stringify(starts)] };
+  }
+  return {
+    sql: 'SELECT bucket_start::float8 AS bucket_start FROM rollups WHERE device_id = $1 AND event_type = $2 AND width_ms = $3 AND bucket_start = ANY (SELECT json_array_elements_text($4::json)::int8)',
+    params: [device, type, widthMs, JSON.stringify(starts)],
+  };
+}
