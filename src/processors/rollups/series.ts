@@ -13,7 +13,7 @@ import { addPoint, emptyAggregate, mergeAggregate, statsOf, type Aggregate } fro
 import { ROLLUPS } from './index.js';
 import { mergeExpansion } from './exact-sum.js';
 import { readRaw, readRows } from './refresher.js';
-import { selectBacklog, selectDirtyFor, selectSegments, selectStarts } from './sql.js';
+import { selectBacklog, segmentRows, selectDirtyFor, selectSegments, selectStarts } from './sql.js';
 import { bucketStart, formatDuration, sealedBefore, type TierConfig } from './tiers.js';
 
 export interface TieredSeriesQuery {
@@ -109,18 +109,15 @@ async function storedStarts(store: ProcessorStore, dialect: Dialect, device: str
 async function mergeTierRows(store: ProcessorStore, dialect: Dialect, q: TieredSeriesQuery, w: number, segments: ReadonlyArray<readonly [number, number, number]>, aggs: Aggregate[]): Promise<boolean> {
   if (segments.length === 0) return false;
   const sq = selectSegments(dialect, q.deviceId, q.eventType, w, segments.map(([, lo, hi]) => [lo, hi]));
-  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  let any = false;
-  const rows = await store.select(sq.sql, sq.params);
+  const rows = segmentRows(dialect, await store.select(sq.sql, sq.params));
   // In segment order, so answers do not depend on the order rows come in (the rounded sum would not anyway).
-  rows.sort((x, y) => Number(x.i) - Number(y.i));
-  for (const r of rows) {
-    const a = aggs[segments[Number(r.i)][0]];
-    any = true;
-    mergeAggregate(a, { count: Number(r.count), n: Number(r.n), sumParts: [], min: num(r.min), max: num(r.max), first: num(r.first), firstT: num(r.first_t), firstKey: '', last: num(r.last), lastT: num(r.last_t), lastKey: '' });
-    if (r.parts !== null && r.parts !== undefined) for (const parts of JSON.parse(`[${String(r.parts)}]`) as number[][]) mergeExpansion(a.sumParts, parts);
+  rows.sort((x, y) => x[0] - y[0]);
+  for (const [i, count, n, min, max, firstT, first, lastT, last, parts] of rows) {
+    const a = aggs[segments[i][0]];
+    mergeAggregate(a, { count, n, sumParts: [], min, max, first, firstT, firstKey: '', last, lastT, lastKey: '' });
+    for (const p of parts) mergeExpansion(a.sumParts, p);
   }
-  return any;
+  return rows.length > 0;
 }
 
 export async function tieredSeries(store: ProcessorStore, dialect: Dialect, tiers: TierConfig, q: TieredSeriesQuery, now: number): Promise<TieredSeries> {

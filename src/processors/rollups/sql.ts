@@ -234,9 +234,9 @@ export function replaceBuckets(dialect: Dialect, widthMs: number, marks: readonl
 
 /**
  * Stored rows of one tier, aggregated in SQL per segment: `segments` are
- * [lo, hi) ranges of bucket starts, disjoint; each answer row carries `i`,
- * the index of its segment (only segments with rows answer, in no set
- * order), and over the segment's rows: count and n summed, min and max,
+ * [lo, hi) ranges of bucket starts, disjoint; for each segment with rows
+ * (read with segmentRows; in no set order): `i`, the index of the segment,
+ * and over its rows: count and n summed, min and max,
  * first at the earliest first_t and last at the latest last_t (as
  * mergeAggregate; two rows never share one, each row's times being inside
  * its own bucket), and `parts`, every row's sum_parts
@@ -267,8 +267,14 @@ export function selectSegments(dialect: Dialect, device: string, type: string, w
       params: [device, type, widthMs, device, type, widthMs, JSON.stringify(segments), device, type, widthMs],
     };
   }
+  // One row, one text: a JSON array per segment, as segmentRows reads it.
+  // 2,160 rows of ten columns cost more to send and make into objects than
+  // to aggregate; float8 text is exact (shortest round-trip, extra_float_digits
+  // >= 1, the default), as for every float8 column pg reads.
+  const j = (x: string) => `coalesce((${x})::text, 'null')`;
   return {
-    sql: `SELECT s.i, a.count, a.n, a.min, a.max, a.parts, a.f[1] AS first_t, a.f[3] AS first, a.l[1] AS last_t, a.l[3] AS last
+    sql: `SELECT string_agg('[' || s.i || ',' || a.count || ',' || a.n || ',' || ${j('a.min')} || ',' || ${j('a.max')} || ',' || ${j('a.f[1]')} || ',' || ${j('a.f[3]')}
+          || ',' || ${j('a.l[1]')} || ',' || ${j('a.l[3]')} || ',[' || a.parts || ']]', ',') AS segments
       FROM json_to_recordset($1::json) AS s(i int4, lo int8, hi int8)
       CROSS JOIN LATERAL (SELECT SUM(count::float8) AS count, SUM(n::float8) AS n, MIN(min) AS min, MAX(max) AS max, string_agg(sum_parts, ',') AS parts,
           MIN(ARRAY[first_t, bucket_start, first]) FILTER (WHERE n > 0) AS f, MAX(ARRAY[last_t, -bucket_start, last]) FILTER (WHERE n > 0) AS l
@@ -276,6 +282,19 @@ export function selectSegments(dialect: Dialect, device: string, type: string, w
       WHERE a.count IS NOT NULL`,
     params: [JSON.stringify(segments.map(([lo, hi], i) => ({ i, lo, hi }))), device, type, widthMs],
   };
+}
+
+/** One segment's aggregate as selectSegments gives it: i, count, n, min, max, first_t, first, last_t, last, and each row's sum parts. */
+export type SegmentRow = [number, number, number, number | null, number | null, number | null, number | null, number | null, number | null, number[][]];
+
+/** selectSegments' answer as SegmentRows. */
+export function segmentRows(dialect: Dialect, rows: ReadonlyArray<Record<string, unknown>>): SegmentRow[] {
+  if (dialect === 'postgres') {
+    const text = rows[0]?.segments;
+    return text === null || text === undefined ? [] : (JSON.parse(`[${String(text)}]`) as SegmentRow[]);
+  }
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return rows.map((r) => [Number(r.i), Number(r.count), Number(r.n), num(r.min), num(r.max), num(r.first_t), num(r.first), num(r.last_t), num(r.last), JSON.parse(`[${String(r.parts)}]`) as number[][]]);
 }
 
 /** Which of the bucket starts `starts` have a stored row of one tier, device and type: their `bucket_start`s. */
