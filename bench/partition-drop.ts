@@ -57,6 +57,8 @@ export interface DropRound {
   way: DropWay;
   load: 'fast' | 'indexed';
   partition: string;
+  /** The day's table with its indexes. */
+  bytes: number;
   loadS: number;
   /** Until the DETACH (for `drop`: the DROP TABLE) returned. */
   goneMs: number;
@@ -149,6 +151,7 @@ async function loadDay(store: PostgresStore, day: number, rows: number): Promise
 async function dropRound(store: PostgresStore, way: DropWay, day: number, at: number, rows: number): Promise<DropRound> {
   const name = partitionName(day);
   const loadS = await loadDay(store, day, rows);
+  const bytes = Number((await store.processors.select('SELECT pg_total_relation_size(to_regclass($1))::float8 AS n', [name]))[0].n);
   const loop = intake(store, at);
   // Another session watching the catalog: when the day's partition stops being one of events' (what a query plans with).
   let seenGone = 0;
@@ -185,6 +188,7 @@ async function dropRound(store: PostgresStore, way: DropWay, day: number, at: nu
     way,
     load: LOAD,
     partition: name,
+    bytes,
     loadS,
     goneMs: t1 - t0,
     seenGoneMs: seenGone - t0,
@@ -213,7 +217,7 @@ export async function benchPostgres(rows: number, ids = 0, ways: DropWay[] = (pr
       const r = await dropRound(store, way, dayStart(now) - (8 + i) * DAY, now, rows);
       rounds.push(r);
       console.log(
-        `postgres, ${way}, a day of ${rows} events (${LOAD} load, ${r.loadS.toFixed(0)} s): ${way === 'drop' ? 'DROP TABLE' : 'DETACH'} returned after ${r.goneMs.toFixed(1)} ms (day seen gone by another session after ${r.seenGoneMs.toFixed(1)} ms), files freed in ${r.freedMs.toFixed(0)} ms; ` +
+        `postgres, ${way}, a day of ${rows} events (${(r.bytes / 2 ** 20).toFixed(0)} MiB, ${LOAD} load, ${r.loadS.toFixed(0)} s): ${way === 'drop' ? 'DROP TABLE' : 'DETACH'} returned after ${r.goneMs.toFixed(1)} ms (day seen gone by another session after ${r.seenGoneMs.toFixed(1)} ms), files freed in ${r.freedMs.toFixed(0)} ms; ` +
           `longest gap between intake commits ${r.maxGapGoneMs.toFixed(1)} ms until gone, ${r.maxGapFreeMs === null ? '-' : r.maxGapFreeMs.toFixed(1)} ms while freeing (${r.batchesDuring} batches) vs ${maxGapBaselineMs.toFixed(1)} ms without; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
       );
     }
