@@ -184,6 +184,30 @@ describe('postgres: day partitions of events', () => {
       await freeDetached(store.processors, second);
     }));
 
+  it('a long reader of events holds the DETACH off: the day stays (held for its lock) and writers are not queued for more than the lock timeout; the next run drops it', () =>
+    withStore(async (store, sql, url) => {
+      await job(store, NOW).runOnce();
+      const day = dayStart(NOW) - 6 * DAY;
+      await store.writeBatch({ events: hourly('r', day, day + DAY), deadLetters: [] });
+      const reader = new pg.Client({ connectionString: url });
+      await reader.connect();
+      try {
+        await reader.query('BEGIN');
+        await reader.query('SELECT count(*) FROM events');
+        const r = await job(store, NOW + 2 * DAY).runOnce();
+        assert.deepEqual(r.partitionsDropped, []);
+        assert.ok((await listPartitions(store.processors)).some((p) => p.name === partitionName(day)));
+        // Intake goes on meanwhile (no DETACH left waiting in the queue).
+        assert.deepEqual((await store.writeBatch({ events: hourly('w', NOW, NOW + HOUR), deadLetters: [] })).statuses, ['stored']);
+        await reader.query('COMMIT');
+      } finally {
+        await reader.end();
+      }
+      const r2 = await job(store, NOW + 2 * DAY).runOnce();
+      assert.ok(r2.partitionsDropped.some((p) => p.name === partitionName(day)));
+      assert.equal(await store.countEvents(), 1);
+    }));
+
   it("a partition an interrupted DETACH … CONCURRENTLY left 'detach pending' (its day's inserts fail meanwhile) is completed with FINALIZE and dropped by the next run", async (t) => {
     await withStore(async (store, sql, url) => {
       if (Number((await sql('SHOW server_version_num'))[0].server_version_num) < 140000) return t.skip('DETACH … CONCURRENTLY needs PostgreSQL 14');
@@ -197,11 +221,12 @@ describe('postgres: day partitions of events', () => {
       const detacher = new pg.Client({ connectionString: url });
       await Promise.all([reader.connect(), detacher.connect()]);
       try {
-        // A reader's snapshot makes the concurrent detach wait in its second phase; a statement timeout interrupts it there.
+        // A reader's transaction makes the concurrent detach wait for it in its second phase (after the first
+        // committed the pending state); a lock timeout interrupts it there.
         await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
         await reader.query('SELECT count(*) FROM events');
-        await detacher.query("SET statement_timeout = '1s'");
-        await assert.rejects(detacher.query(`ALTER TABLE events DETACH PARTITION ${name} CONCURRENTLY`), /statement timeout/);
+        await detacher.query("SET lock_timeout = '500ms'");
+        await assert.rejects(detacher.query(`ALTER TABLE events DETACH PARTITION ${name} CONCURRENTLY`), /lock timeout/);
         await reader.query('COMMIT');
       } finally {
         await Promise.all([reader.end(), detacher.end()]);

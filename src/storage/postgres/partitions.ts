@@ -266,13 +266,22 @@ export async function dropPartitions(db: PartitionDb, before: number, maxSeq: nu
     if ((await free(table)) !== null) res.finished.push(table);
   }
   const toFree: DroppedPartition[] = [];
+  // Every DETACH needs the same lock on events: once it stayed busy, the other days wait for the next run too.
+  let busy = false;
   for (const p of await listPartitions(db)) {
     if (p.isDefault) continue;
     const past = p.to !== null && p.to <= before;
+    if (busy && (past || p.detachPending)) {
+      res.held.push({ name: p.name, reason: 'lock' });
+      continue;
+    }
     if (p.detachPending && !past) {
       // Inserts of its range fail while it is pending: complete what was started, keep the table.
       if (await withLockRetry(db, [{ sql: `ALTER TABLE events DETACH PARTITION ${p.name} FINALIZE`, params: [] }])) res.finalized.push(p.name);
-      else res.held.push({ name: p.name, reason: 'lock' });
+      else {
+        res.held.push({ name: p.name, reason: 'lock' });
+        busy = true;
+      }
       continue;
     }
     if (!past) continue;
@@ -287,6 +296,7 @@ export async function dropPartitions(db: PartitionDb, before: number, maxSeq: nu
     const t = performance.now();
     if (!(await detachPartition(db, p.name, p.detachPending))) {
       res.held.push({ name: p.name, reason: 'lock' });
+      busy = true;
       continue;
     }
     if (p.detachPending) res.finalized.push(p.name);
