@@ -152,7 +152,7 @@ describe('config file', () => {
     // Only raw_retention given: the default aggregates stay.
     const raw = loadConfig({ TELEHUB_CONFIG: file('raw.yaml', 'tiers: { raw_retention: 90d }\n') });
     assert.equal(raw.tiers.rawRetentionMs, 90 * 86_400_000);
-    assert.deepEqual(raw.tiers.aggregates.map((a) => a.widthMs), [60_000, 300_000]);
+    assert.deepEqual(raw.tiers.aggregates.map((a) => a.widthMs), [60_000, 300_000, 3_600_000]);
   });
 
   it('tiers: unknown keys, bad durations and unsound ladders are refused with their path', () => {

@@ -63,7 +63,7 @@ export interface FileTiers {
 /** The keys of the `tiers:` section, and of each of its `aggregates` entries. */
 export const TIER_KEYS: readonly OptionSpec[] = [
   { key: 'raw_retention', type: 'string', default: '7d', description: 'How long raw events are kept (a duration: `90s`, `30m`, `12h`, `7d`, `2w`, `1y` = 365 days). Must be at least TELEHUB_ROLLUP_LATENESS_S.' },
-  { key: 'aggregates', type: 'string', default: '1m for 90d, 5m for 2y', description: 'The aggregate tiers, finest first: a list of `{width, retention}`. Each width divides a day and is a multiple of the one before; each tier is computed from the one below and kept at least as long.' },
+  { key: 'aggregates', type: 'string', default: '1m for 90d, 5m for 2y, 1h for 2y', description: 'The aggregate tiers, finest first: a list of `{width, retention}`. Each width divides a day and is a multiple of the one before; each tier is computed from the one below and kept at least as long.' },
 ];
 export const AGGREGATE_KEYS: readonly OptionSpec[] = [
   { key: 'width', type: 'string', required: true, description: 'Bucket width of the tier (`1m`, `5m`, `15m`, `1h`, `1d`, …).' },

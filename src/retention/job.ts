@@ -3,8 +3,8 @@
  * past their retention, dead letters past theirs or over their size ceiling,
  * and checks the disk guardrail.
  *
- * Never a giant DELETE. PostgreSQL: raw events are day partitions, dropped
- * whole (partitions(), src/storage/postgres/partitions.ts). SQLite (and
+ * Never a giant DELETE. PostgreSQL: raw events are day partitions, detached
+ * whole then dropped (partitions(), src/storage/postgres/partitions.ts). SQLite (and
  * PostgreSQL's default and pre-partitioning partitions): rows go in chunks
  * of TELEHUB_RETENTION_CHUNK, each chunk's keys read through the time index
  * and deleted by key in its own short transaction, which queues with the
@@ -42,7 +42,9 @@ export interface RetentionResult {
   longestChunkMs: number;
   /** PostgreSQL: day partitions created, and dropped whole (with the planner's row estimate). */
   partitionsCreated: string[];
-  partitionsDropped: { name: string; rowsEstimate: number | null; ms: number }[];
+  partitionsDropped: { name: string; rowsEstimate: number | null; ms: number; freeMs: number | null }[];
+  /** PostgreSQL: tables an earlier run detached and did not drop (stopped or crashed between the steps), dropped by this one. */
+  detachedFinished: string[];
   /** PostgreSQL: ids pruned from event_ids (older than the dedup window). */
   eventIdsPruned: number;
 }
@@ -108,6 +110,7 @@ export class RetentionJob {
       longestChunkMs: 0,
       partitionsCreated: [],
       partitionsDropped: [],
+      detachedFinished: [],
       eventIdsPruned: 0,
     };
 
@@ -158,6 +161,8 @@ export class RetentionJob {
           rawDeleted: result.rawDeleted,
           rawBefore: new Date(result.rawBefore).toISOString(),
           partitionsDropped: result.partitionsDropped.map((p) => p.name),
+          partitionDetachMs: result.partitionsDropped.map((p) => Math.round(p.ms)),
+          partitionFreeMs: result.partitionsDropped.map((p) => (p.freeMs === null ? null : Math.round(p.freeMs))),
           partitionRowsEstimate: result.partitionsDropped.reduce((n, p) => n + (p.rowsEstimate ?? 0), 0),
           eventIdsPruned: result.eventIdsPruned,
           deadLettersExpired: result.deadLettersExpired,
@@ -185,9 +190,14 @@ export class RetentionJob {
     result.partitionsCreated = await ensurePartitions(db, Math.max(before, now - tiers.latenessMs), now + PARTITIONS_AHEAD_DAYS * DAY, (name, err) =>
       this.d.log?.warn({ partition: name, err }, 'Could not create an events partition; rows of that day go to events_default until the next run.'),
     );
-    const drop = await dropPartitions(db, before, maxSeq);
-    result.partitionsDropped = drop.dropped.map((p) => ({ name: p.name, rowsEstimate: p.rowsEstimate, ms: p.ms }));
+    const drop = await dropPartitions(db, before, maxSeq, {
+      onError: (table, err) => this.d.log?.warn({ table, err }, 'A detached events partition could not be dropped yet; the next retention run tries again.'),
+    });
+    result.partitionsDropped = drop.dropped.map((p) => ({ name: p.name, rowsEstimate: p.rowsEstimate, ms: p.ms, freeMs: p.freeMs }));
+    result.detachedFinished = drop.finished;
     for (const p of drop.dropped) result.longestChunkMs = Math.max(result.longestChunkMs, p.ms);
+    if (drop.finished.length > 0) this.d.log?.info({ tables: drop.finished }, 'Dropped events partitions an earlier retention run had detached but not dropped.');
+    if (drop.finalized.length > 0) this.d.log?.warn({ partitions: drop.finalized }, 'Completed an interrupted DETACH PARTITION … CONCURRENTLY of events (FINALIZE).');
     for (const h of drop.held.filter((x) => x.reason === 'lock')) {
       this.d.log?.warn({ partition: h.name }, 'An events partition past retention was not dropped: its lock was busy (a long query?); retrying at the next run.');
     }

@@ -81,7 +81,7 @@ const SeriesPage = Type.Object({
   from: Type.String({ description: 'The range used (inclusive), after defaults' }),
   to: Type.String({ description: 'The range used (exclusive), after defaults' }),
   bucket_seconds: Type.Integer(),
-  tiers_used: Type.Optional(Type.Array(Type.String(), { description: 'Where the answer came from: aggregate tiers (1m, 5m) and/or raw (what is not rolled up yet, edges not aligned to a tier)' })),
+  tiers_used: Type.Optional(Type.Array(Type.String(), { description: 'Where the answer came from: aggregate tiers (1m, 5m, 1h) and/or raw (what is not rolled up yet, edges not aligned to a tier)' })),
   retained_from: Type.Optional(Type.String({ description: 'Earliest time the serving tier keeps: buckets before it are outside retention, later ones without events are empty' })),
   buckets: Type.Array(
     Type.Object({

@@ -15,9 +15,13 @@ import { aggregateOf, emptyAggregate, mergeAggregate, statsOf } from './aggregat
 import { rollups, ROLLUPS } from './index.js';
 import { readRaw, readRows, RollupRefresher } from './refresher.js';
 import { tieredSeries } from './series.js';
-import { DEFAULT_TIERS } from './tiers.js';
+import { dayBoundaries } from './day-buckets.js';
+import { DEFAULT_TIERS, formatDuration, type TierConfig } from './tiers.js';
 import { createMetrics } from '../../core/metrics.js';
 import { openTestStore } from '../../../test/helpers/store.js';
+
+/** Seed 004's ladder as the seed gives it: 1m for 90 days, 5m for 2 years (telehub's default adds 1h). */
+const SEED_TIERS: TierConfig = { ...DEFAULT_TIERS, aggregates: DEFAULT_TIERS.aggregates.slice(0, 2) };
 
 after(() => stopTestPostgres());
 
@@ -63,14 +67,14 @@ async function runProcessor(store: Store): Promise<void> {
 
 async function checkTiersAgainstRaw(store: Store): Promise<void> {
   const ps = store.processors;
-  for (const w of [MIN, 5 * MIN]) {
+  for (const w of DEFAULT_TIERS.aggregates.map((a) => a.widthMs)) {
     const rows = await readRows(ps, store.kind, 'dev-1', 'temp', w, T0 - HOUR, NOW);
     assert.ok(rows.length > 0);
     for (const [b, agg] of rows) assert.deepStrictEqual(statsOf(agg), statsOf(aggregateOf(await readRaw(ps, store.kind, 'dev-1', 'temp', b, b + w))), `${w} ms bucket at ${new Date(b).toISOString()}`);
   }
   for (let h = T0 - HOUR; h < NOW; h += HOUR) {
     const fromRaw = statsOf(aggregateOf(await readRaw(ps, store.kind, 'dev-1', 'temp', h, h + HOUR)));
-    for (const w of [MIN, 5 * MIN]) {
+    for (const w of DEFAULT_TIERS.aggregates.map((a) => a.widthMs)) {
       const hour = emptyAggregate();
       for (const [, a] of await readRows(ps, store.kind, 'dev-1', 'temp', w, h, h + HOUR)) mergeAggregate(hour, a);
       assert.deepStrictEqual(statsOf(hour), fromRaw, `hour ${new Date(h).toISOString()} from ${w} ms rows`);
@@ -81,7 +85,7 @@ async function checkTiersAgainstRaw(store: Store): Promise<void> {
 async function checkSeries(store: Store, tiersUsed: string[]): Promise<void> {
   const boundaries = Array.from({ length: 5 }, (_, i) => T0 - HOUR + i * HOUR);
   const s = await tieredSeries(store.processors, store.kind, DEFAULT_TIERS, { deviceId: 'dev-1', eventType: 'temp', boundaries, from: boundaries[0], to: boundaries[4] }, NOW);
-  assert.equal(s.tier, '5m');
+  assert.equal(s.tier, '1h');
   assert.deepEqual(s.tiersUsed, tiersUsed);
   for (const b of s.buckets) {
     const raw = aggregateOf(await readRaw(store.processors, store.kind, 'dev-1', 'temp', b.start, b.start + HOUR));
@@ -104,19 +108,84 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await checkSeries(store, ['raw']); // all dirty, still exact
         while ((await refresher.refreshOnce()).more);
         await checkTiersAgainstRaw(store);
-        await checkSeries(store, ['5m']);
+        await checkSeries(store, ['1h']);
         // Late data into old buckets, and duplicates of stored events (refused by id, must not count twice).
         await store.writeBatch({ events: [...makeEvents(300, 2, 'late', T0 - HOUR, HOUR), ...first.slice(0, 200)], deadLetters: [] });
         await store.writeBatch({ events: first.slice(100, 400), deadLetters: [] });
-        await checkSeries(store, ['5m', 'raw']); // late buckets not yet processed: raw for them
+        await checkSeries(store, ['1h', 'raw']); // late buckets not yet processed: raw for them
         await runProcessor(store);
         while ((await refresher.refreshOnce()).more);
         await checkTiersAgainstRaw(store);
-        await checkSeries(store, ['5m']);
+        await checkSeries(store, ['1h']);
       } finally {
         await cleanup();
       }
     });
+
+    // The seed's ladder (coarsest 5m: dirty 5-minute buckets inside hourly answers) and telehub's (coarsest 1h).
+    for (const [ladder, tiers, top] of [['seed 004 ladder', SEED_TIERS, 5 * MIN], ['default ladder', DEFAULT_TIERS, HOUR]] as const) {
+    it(`a series of many buckets (hourly, and local days across a DST change) equals raw and the rows merged one by one, with dirty buckets inside buckets (${ladder})`, async () => {
+      const { store, cleanup } = await openStore(kind);
+      try {
+        // Berlin moves to summer time on 2025-03-30: that local day is 23 hours long.
+        const now = Date.UTC(2025, 2, 31, 12);
+        const t0 = Date.UTC(2025, 2, 28);
+        const span = now - 2 * HOUR - t0;
+        // Zeros of both signs, some hours with none below zero and some with none above, so zero is a bucket's minimum or maximum.
+        const signed = (v: number, t: number, i: number) => {
+          const zero = i % 3 === 0 ? 0 : i % 3 === 1 ? -0 : undefined;
+          const h = Math.floor(t / HOUR) % 4;
+          if (h === 0) return zero ?? Math.abs(v);
+          if (h === 1) return zero ?? -Math.abs(v);
+          return i % 13 === 0 ? (zero ?? 0) : v;
+        };
+        const events = makeEvents(4000, 21, 'd', t0, span).map((e, i) => (e.valueNum === null ? e : { ...e, valueNum: signed(e.valueNum, e.tsDevice ?? e.tsServer, i) }));
+        await store.writeBatch({ events, deadLetters: [] });
+        await runProcessor(store);
+        while ((await new RollupRefresher(store.processors, store.kind, tiers, { now: () => now }).refreshOnce()).more);
+        const ps = store.processors;
+        const answers: Array<[string, number[]]> = [
+          ['local days, Europe/Berlin', dayBoundaries(t0 - 6 * HOUR, now, 'Europe/Berlin')],
+          ['hours', Array.from({ length: (now - t0) / HOUR + 1 }, (_, i) => t0 + i * HOUR)],
+        ];
+        const check = async (rowsToo: boolean) => {
+          for (const [name, bs] of answers) {
+            const s = await tieredSeries(ps, store.kind, tiers, { deviceId: 'dev-1', eventType: 'temp', boundaries: bs, from: bs[0], to: bs[bs.length - 1] }, now);
+            assert.equal(s.tier, formatDuration(top));
+            assert.equal(s.buckets.length, bs.length - 1);
+            for (const b of s.buckets) {
+              const end = bs[bs.indexOf(b.start) + 1];
+              assert.deepStrictEqual(b.stats, statsOf(aggregateOf(await readRaw(ps, store.kind, 'dev-1', 'temp', b.start, end))), `${name}: bucket ${new Date(b.start).toISOString()} from raw`);
+              if (!rowsToo) continue;
+              const merged = emptyAggregate();
+              for (const [, a] of await readRows(ps, store.kind, 'dev-1', 'temp', top, b.start, end)) mergeAggregate(merged, a);
+              assert.deepStrictEqual(b.stats, statsOf(merged), `${name}: bucket ${new Date(b.start).toISOString()} from the rows one by one`);
+            }
+          }
+        };
+        await check(true);
+        // A backfill: an event in a sealed bucket never computed (no data there before) comes from raw until the refresh computes it.
+        const old = Date.UTC(2025, 2, 20, 10);
+        await store.writeBatch({ events: makeEvents(1, 29, 'backfill', old, MIN), deadLetters: [] });
+        await runProcessor(store);
+        const b = await tieredSeries(ps, store.kind, tiers, { deviceId: 'dev-1', eventType: 'temp', boundaries: [old - HOUR, old, old + HOUR], from: old - HOUR, to: old + HOUR }, now);
+        assert.deepEqual(b.tiersUsed, ['raw']);
+        assert.deepEqual(b.buckets.map((x) => x.stats.count), [0, 1]);
+        while ((await new RollupRefresher(ps, store.kind, tiers, { now: () => now }).refreshOnce()).more);
+        const c = await tieredSeries(ps, store.kind, tiers, { deviceId: 'dev-1', eventType: 'temp', boundaries: [old - HOUR, old, old + HOUR], from: old - HOUR, to: old + HOUR }, now);
+        assert.deepEqual(c.tiersUsed, [formatDuration(top)]);
+        assert.deepStrictEqual(c.buckets.map((x) => x.stats), b.buckets.map((x) => x.stats));
+        // Late events in a few 5-minute buckets (inside answer buckets) before the processor sees them, then after it marks them dirty.
+        const late = [Date.UTC(2025, 2, 29, 23, 7), Date.UTC(2025, 2, 30, 1, 3), Date.UTC(2025, 2, 30, 1, 21), Date.UTC(2025, 2, 31, 9, 58)];
+        await store.writeBatch({ events: late.flatMap((t, k) => makeEvents(5, 30 + k, `late-${k}`, t, 60_000)), deadLetters: [] });
+        await check(false);
+        await runProcessor(store);
+        await check(false);
+      } finally {
+        await cleanup();
+      }
+    });
+    }
 
     it('a refresh over many devices and types (one chunk holds several of each) keeps every bucket to its own events', async () => {
       const { store, cleanup } = await openStore(kind);
@@ -153,6 +222,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         const later = NOW + 8 * 24 * HOUR;
         await store.writeBatch({ events: makeEvents(1, 4, 'too-late', T0, MIN), deadLetters: [] });
         await runProcessor(store);
+        // Before the refresh drops its mark, the series keeps the sealed rows as stored, without the late event.
+        const s = await tieredSeries(store.processors, store.kind, DEFAULT_TIERS, { deviceId: 'dev-1', eventType: 'temp', boundaries: [T0, T0 + 5 * MIN, T0 + 10 * MIN], from: T0, to: T0 + 10 * MIN }, later);
+        assert.deepEqual(s.tiersUsed, ['5m']);
+        assert.deepStrictEqual(s.buckets.map((b) => b.stats), (await readRows(store.processors, store.kind, 'dev-1', 'temp', 5 * MIN, T0, T0 + 10 * MIN)).map(([, a]) => statsOf(a)));
         let clock = later;
         const refresher = new RollupRefresher(store.processors, store.kind, DEFAULT_TIERS, { now: () => clock });
         const metrics = createMetrics();

@@ -11,8 +11,9 @@ import type { Dialect } from '../../log/processor.js';
 import type { ProcessorStore } from '../../storage/log.js';
 import { addPoint, emptyAggregate, mergeAggregate, statsOf, type Aggregate } from './aggregate.js';
 import { ROLLUPS } from './index.js';
+import { mergeExpansion } from './exact-sum.js';
 import { readRaw, readRows } from './refresher.js';
-import { selectBacklog, selectDirtyFor } from './sql.js';
+import { selectBacklog, segmentRows, selectDirtyFor, selectSegments, selectStarts } from './sql.js';
 import { bucketStart, formatDuration, sealedBefore, type TierConfig } from './tiers.js';
 
 export interface TieredSeriesQuery {
@@ -63,6 +64,62 @@ function mergeRanges(ranges: Array<[number, number]>): Array<[number, number]> {
   return out;
 }
 
+/**
+ * The segments of [A, Z) that tier rows serve, outside `fromRaw` (sorted,
+ * disjoint) and cut at the answer's boundaries: [answer bucket, lo, hi],
+ * ascending. Every bound is a multiple of the tier width.
+ */
+export function segmentsOf(bs: readonly number[], A: number, Z: number, fromRaw: ReadonlyArray<readonly [number, number]>): Array<[number, number, number]> {
+  const out: Array<[number, number, number]> = [];
+  let r = 0;
+  for (let i = 0; i + 1 < bs.length && bs[i] < Z; i++) {
+    let lo = Math.max(bs[i], A);
+    const hi = Math.min(bs[i + 1], Z);
+    while (lo < hi) {
+      while (r < fromRaw.length && fromRaw[r][1] <= lo) r++;
+      const cut = r < fromRaw.length ? fromRaw[r] : undefined;
+      if (cut === undefined || cut[0] >= hi) {
+        out.push([i, lo, hi]);
+        break;
+      }
+      if (cut[0] > lo) out.push([i, lo, cut[0]]);
+      lo = cut[1];
+    }
+  }
+  return out;
+}
+
+/** Which of `starts` have a stored row of tier `w`. */
+async function storedStarts(store: ProcessorStore, dialect: Dialect, device: string, type: string, w: number, starts: readonly number[]): Promise<Set<number>> {
+  const q = selectStarts(dialect, device, type, w, starts);
+  return new Set((await store.select(q.sql, q.params)).map((r) => Number(r.bucket_start)));
+}
+
+/**
+ * Folds the stored rows of tier `w` under `segments` into their answer
+ * buckets, aggregated in SQL per segment (selectSegments), exactly as
+ * merging them row by row in bucket order would: count, n, min, max, first
+ * and last with their times, and the sum: every row's parts are added to the
+ * expansion here, exactly, and the correctly rounded sum of an exact
+ * expansion does not depend on the order of the additions. (SQL's MIN and MAX
+ * could pick 0 for -0, which compare equal, but no stored value is -0: pg
+ * binds -0 as "0", and SQLite stores an integral REAL as an integer.)
+ * True when any row was folded.
+ */
+async function mergeTierRows(store: ProcessorStore, dialect: Dialect, q: TieredSeriesQuery, w: number, segments: ReadonlyArray<readonly [number, number, number]>, aggs: Aggregate[]): Promise<boolean> {
+  if (segments.length === 0) return false;
+  const sq = selectSegments(dialect, q.deviceId, q.eventType, w, segments.map(([, lo, hi]) => [lo, hi]));
+  const rows = segmentRows(dialect, await store.select(sq.sql, sq.params));
+  // In segment order, so answers do not depend on the order rows come in (the rounded sum would not anyway).
+  rows.sort((x, y) => x[0] - y[0]);
+  for (const [i, count, n, min, max, firstT, first, lastT, last, parts] of rows) {
+    const a = aggs[segments[i][0]];
+    mergeAggregate(a, { count, n, sumParts: [], min, max, first, firstT, firstKey: '', last, lastT, lastKey: '' });
+    for (const p of parts) mergeExpansion(a.sumParts, p);
+  }
+  return rows.length > 0;
+}
+
 export async function tieredSeries(store: ProcessorStore, dialect: Dialect, tiers: TierConfig, q: TieredSeriesQuery, now: number): Promise<TieredSeries> {
   const { boundaries: bs, from, to } = q;
   const k = chooseTier(tiers, bs);
@@ -102,17 +159,13 @@ export async function tieredSeries(store: ProcessorStore, dialect: Dialect, tier
     if (backlog.length > BACKLOG_CAP) rawRanges.push([A, Z]);
     else {
       for (const r of backlog) dirty.add(bucketStart(Number(r.t), w));
-      const rows = await readRows(store, dialect, q.deviceId, q.eventType, w, A, Z);
-      const stored = new Set(rows.map(([start]) => start));
       // A sealed bucket keeps its row; one never computed (backfill) is computed once (refresher.ts).
-      for (const x of dirty) if (x >= A && x < Z && (x + w > sealed || !stored.has(x))) rawRanges.push([x, x + w]);
+      const inRange = [...dirty].filter((x) => x >= A && x < Z);
+      const sealedOnes = inRange.filter((x) => x + w <= sealed);
+      const stored = sealedOnes.length === 0 ? new Set<number>() : await storedStarts(store, dialect, q.deviceId, q.eventType, w, sealedOnes);
+      for (const x of inRange) if (x + w > sealed || !stored.has(x)) rawRanges.push([x, x + w]);
       const fromRaw = mergeRanges(rawRanges.slice(2).map((r) => [r[0], r[1]]));
-      const isRaw = (x: number) => fromRaw.some(([s, e]) => x >= s && x < e);
-      for (const [start, agg] of rows) {
-        if (isRaw(start)) continue;
-        used.add(formatDuration(w));
-        mergeAggregate(aggs[slot(start)], agg);
-      }
+      if (await mergeTierRows(store, dialect, q, w, segmentsOf(bs, A, Z, fromRaw), aggs)) used.add(formatDuration(w));
     }
   }
   for (const [s, e] of mergeRanges(rawRanges)) {

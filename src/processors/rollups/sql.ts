@@ -231,3 +231,79 @@ export function replaceBuckets(dialect: Dialect, widthMs: number, marks: readonl
   );
   return out;
 }
+
+/**
+ * Stored rows of one tier, aggregated in SQL per segment: `segments` are
+ * [lo, hi) ranges of bucket starts, disjoint; for each segment with rows
+ * (read with segmentRows; in no set order): `i`, the index of the segment,
+ * and over its rows: count and n summed, min and max,
+ * first at the earliest first_t and last at the latest last_t (as
+ * mergeAggregate; two rows never share one, each row's times being inside
+ * its own bucket), and `parts`, every row's sum_parts
+ * joined by commas (a JSON array of expansions once wrapped in brackets),
+ * merged exactly in JavaScript. One answer row per segment instead of one
+ * per tier row: the rows never become JavaScript objects.
+ *
+ * Each segment is a range scan of the primary key. SQLite: json_each drives
+ * the loop, grouped by segment; first and last are one more seek of the key
+ * each, from the segment's start (first) or end (last) to the row holding
+ * the time found. PostgreSQL: a LATERAL aggregate per segment (a GROUP BY
+ * over the joined rows makes the planner sort them all, spilling to disk at
+ * the default work_mem); first and last from the least and greatest array
+ * [time, ±bucket, value], exact for epoch ms in a float8.
+ */
+export function selectSegments(dialect: Dialect, device: string, type: string, widthMs: number, segments: ReadonlyArray<readonly [number, number]>): { sql: string; params: unknown[] } {
+  if (dialect === 'sqlite') {
+    const key = 'device_id = ? AND event_type = ? AND width_ms = ? AND bucket_start >= g.lo AND bucket_start < g.hi';
+    return {
+      sql: `SELECT g.i, g.count, g.n, g.min, g.max, g.parts, g.first_t, g.last_t,
+          (SELECT first FROM rollups WHERE ${key} AND first_t = g.first_t ORDER BY bucket_start LIMIT 1) AS first,
+          (SELECT last FROM rollups WHERE ${key} AND last_t = g.last_t ORDER BY bucket_start DESC LIMIT 1) AS last
+        FROM (SELECT s.key AS i, s.value->>0 AS lo, s.value->>1 AS hi, SUM(r.count) AS count, SUM(r.n) AS n, MIN(r.min) AS min, MAX(r.max) AS max,
+            group_concat(r.sum_parts, ',') AS parts, MIN(r.first_t) AS first_t, MAX(r.last_t) AS last_t
+          FROM json_each(?) AS s CROSS JOIN rollups AS r
+          WHERE r.device_id = ? AND r.event_type = ? AND r.width_ms = ? AND r.bucket_start >= (s.value->>0) AND r.bucket_start < (s.value->>1)
+          GROUP BY s.key) AS g`,
+      params: [device, type, widthMs, device, type, widthMs, JSON.stringify(segments), device, type, widthMs],
+    };
+  }
+  // One row, one text: a JSON array per segment, as segmentRows reads it.
+  // 2,160 rows of ten columns cost more to send and make into objects than
+  // to aggregate; float8 text is exact (shortest round-trip, extra_float_digits
+  // >= 1, the default), as for every float8 column pg reads.
+  const j = (x: string) => `coalesce((${x})::text, 'null')`;
+  return {
+    sql: `SELECT string_agg('[' || s.i || ',' || a.count || ',' || a.n || ',' || ${j('a.min')} || ',' || ${j('a.max')} || ',' || ${j('a.f[1]')} || ',' || ${j('a.f[3]')}
+          || ',' || ${j('a.l[1]')} || ',' || ${j('a.l[3]')} || ',[' || a.parts || ']]', ',') AS segments
+      FROM json_to_recordset($1::json) AS s(i int4, lo int8, hi int8)
+      CROSS JOIN LATERAL (SELECT SUM(count::float8) AS count, SUM(n::float8) AS n, MIN(min) AS min, MAX(max) AS max, string_agg(sum_parts, ',') AS parts,
+          MIN(ARRAY[first_t, bucket_start, first]) FILTER (WHERE n > 0) AS f, MAX(ARRAY[last_t, -bucket_start, last]) FILTER (WHERE n > 0) AS l
+        FROM rollups WHERE device_id = $2 AND event_type = $3 AND width_ms = $4 AND bucket_start >= s.lo AND bucket_start < s.hi) AS a
+      WHERE a.count IS NOT NULL`,
+    params: [JSON.stringify(segments.map(([lo, hi], i) => ({ i, lo, hi }))), device, type, widthMs],
+  };
+}
+
+/** One segment's aggregate as selectSegments gives it: i, count, n, min, max, first_t, first, last_t, last, and each row's sum parts. */
+export type SegmentRow = [number, number, number, number | null, number | null, number | null, number | null, number | null, number | null, number[][]];
+
+/** selectSegments' answer as SegmentRows. */
+export function segmentRows(dialect: Dialect, rows: ReadonlyArray<Record<string, unknown>>): SegmentRow[] {
+  if (dialect === 'postgres') {
+    const text = rows[0]?.segments;
+    return text === null || text === undefined ? [] : (JSON.parse(`[${String(text)}]`) as SegmentRow[]);
+  }
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return rows.map((r) => [Number(r.i), Number(r.count), Number(r.n), num(r.min), num(r.max), num(r.first_t), num(r.first), num(r.last_t), num(r.last), JSON.parse(`[${String(r.parts)}]`) as number[][]]);
+}
+
+/** Which of the bucket starts `starts` have a stored row of one tier, device and type: their `bucket_start`s. */
+export function selectStarts(dialect: Dialect, device: string, type: string, widthMs: number, starts: readonly number[]): { sql: string; params: unknown[] } {
+  if (dialect === 'sqlite') {
+    return { sql: 'SELECT bucket_start FROM rollups WHERE device_id = ? AND event_type = ? AND width_ms = ? AND bucket_start IN (SELECT value FROM json_each(?))', params: [device, type, widthMs, JSON.stringify(starts)] };
+  }
+  return {
+    sql: 'SELECT bucket_start::float8 AS bucket_start FROM rollups WHERE device_id = $1 AND event_type = $2 AND width_ms = $3 AND bucket_start = ANY (SELECT json_array_elements_text($4::json)::int8)',
+    params: [device, type, widthMs, JSON.stringify(starts)],
+  };
+}

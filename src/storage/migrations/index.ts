@@ -664,7 +664,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // PostgreSQL: events becomes a table partitioned by day (UTC) on the
     // event time COALESCE(ts_device, ts_server) (docs/data-lifecycle.md,
     // "Partitioned raw events", says why that key), so retention drops a
-    // day with one DROP TABLE. The existing flat table is not copied: it is
+    // day whole (detached, then dropped). The existing flat table is not copied: it is
     // attached whole as the partition events_flat, covering everything
     // before tomorrow (UTC), and is dropped whole once retention passes
     // that; its rows dated tomorrow or later (a device clock ahead) move to

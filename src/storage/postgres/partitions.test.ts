@@ -15,7 +15,8 @@ import { DEFAULT_TIERS } from '../../processors/rollups/tiers.js';
 import { RetentionJob } from '../../retention/job.js';
 import { stopTestPostgres, testDatabase } from '../../../test/helpers/postgres.js';
 import { PostgresStore } from './index.js';
-import { dayStart, ensurePartitions, listPartitions, partitionName } from './partitions.js';
+import pg from 'pg';
+import { dayStart, detachedName, detachPartition, ensurePartitions, freeDetached, listDetached, listPartitions, partitionName } from './partitions.js';
 import { migrationPlan } from '../migrations/plan.js';
 import { MIGRATIONS } from '../migrations/index.js';
 
@@ -35,12 +36,12 @@ function hourly(prefix: string, from: number, to: number): TelemetryEvent[] {
   return out;
 }
 
-async function withStore(fn: (store: PostgresStore, sql: (q: string, p?: unknown[]) => Promise<Record<string, unknown>[]>) => Promise<void>) {
+async function withStore(fn: (store: PostgresStore, sql: (q: string, p?: unknown[]) => Promise<Record<string, unknown>[]>, url: string) => Promise<void>) {
   const db = await testDatabase();
   const store = new PostgresStore({ connectionString: db.url, poolSize: 3 });
   try {
     await store.migrate();
-    await fn(store, (q, p = []) => store.processors.select(q, p));
+    await fn(store, (q, p = []) => store.processors.select(q, p), db.url);
   } finally {
     await store.close();
     await db.drop();
@@ -86,7 +87,7 @@ describe('postgres: day partitions of events', () => {
       let left = await store.countEvents();
       assert.equal(left, all.length - r1.rawDeleted);
 
-      // Two days later: the two days wholly before the drop point go with one DROP TABLE each.
+      // Two days later: the two days wholly before the drop point are detached and dropped.
       const later = NOW + 2 * DAY;
       const r2 = await job(store, later).runOnce();
       const before2 = later - DEFAULT_TIERS.rawRetentionMs;
@@ -158,6 +159,89 @@ describe('postgres: day partitions of events', () => {
       assert.equal(r2.eventIdsPruned, 1);
       assert.deepEqual((await store.writeBatch({ events: [ev({ tsServer: NOW + 8 * DAY })], deadLetters: [] })).statuses, ['stored']);
     }));
+
+  it('a day detached but not dropped (a crash between the two steps, or after its indexes went) is dropped by the next run; until then no query sees it', () =>
+    withStore(async (store, sql) => {
+      await job(store, NOW).runOnce();
+      const days = [dayStart(NOW) - 6 * DAY, dayStart(NOW) - 5 * DAY];
+      for (const d of days) await store.writeBatch({ events: hourly(`c${d}`, d, d + DAY), deadLetters: [] });
+      assert.equal(await store.countEvents(), 48);
+      // Step 1 alone for both days, as if the process died right after it; step 2 only half done for the second.
+      for (const d of days) assert.equal(await detachPartition(store.processors, partitionName(d)), true);
+      const indexes = async (t: string) => Number((await sql('SELECT count(*)::int AS n FROM pg_index WHERE indrelid = to_regclass($1)', [t]))[0].n);
+      const second = detachedName(partitionName(days[1]));
+      assert.ok((await indexes(second)) > 0);
+      await sql(`DROP INDEX ${String((await sql('SELECT indexrelid::regclass::text AS i FROM pg_index WHERE indrelid = to_regclass($1) LIMIT 1', [second]))[0].i)}`);
+      assert.equal(await store.countEvents(), 0, 'a detached day is gone from queries');
+      assert.deepEqual(await listDetached(store.processors), days.map((d) => detachedName(partitionName(d))));
+      assert.ok(!(await listPartitions(store.processors)).some((p) => days.some((d) => p.name === partitionName(d))));
+      // The next run (nothing else past its drop point) finishes both.
+      const r = await job(store, NOW).runOnce();
+      assert.deepEqual(r.detachedFinished, days.map((d) => detachedName(partitionName(d))));
+      assert.deepEqual(await listDetached(store.processors), []);
+      assert.equal((await sql("SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'events\\_drop\\_%'"))[0].n, 0);
+      // Freeing a table already gone is a no-op (two runs racing).
+      await freeDetached(store.processors, second);
+    }));
+
+  it('a long reader of events holds the DETACH off: the day stays (held for its lock) and writers are not queued for more than the lock timeout; the next run drops it', () =>
+    withStore(async (store, sql, url) => {
+      await job(store, NOW).runOnce();
+      const day = dayStart(NOW) - 6 * DAY;
+      await store.writeBatch({ events: hourly('r', day, day + DAY), deadLetters: [] });
+      const reader = new pg.Client({ connectionString: url });
+      await reader.connect();
+      try {
+        await reader.query('BEGIN');
+        await reader.query('SELECT count(*) FROM events');
+        const r = await job(store, NOW + 2 * DAY).runOnce();
+        assert.deepEqual(r.partitionsDropped, []);
+        assert.ok((await listPartitions(store.processors)).some((p) => p.name === partitionName(day)));
+        // Intake goes on meanwhile (no DETACH left waiting in the queue).
+        assert.deepEqual((await store.writeBatch({ events: hourly('w', NOW, NOW + HOUR), deadLetters: [] })).statuses, ['stored']);
+        await reader.query('COMMIT');
+      } finally {
+        await reader.end();
+      }
+      const r2 = await job(store, NOW + 2 * DAY).runOnce();
+      assert.ok(r2.partitionsDropped.some((p) => p.name === partitionName(day)));
+      assert.equal(await store.countEvents(), 1);
+    }));
+
+  it("a partition an interrupted DETACH … CONCURRENTLY left 'detach pending' (its day's inserts fail meanwhile) is completed with FINALIZE and dropped by the next run", async (t) => {
+    await withStore(async (store, sql, url) => {
+      if (Number((await sql('SHOW server_version_num'))[0].server_version_num) < 140000) return t.skip('DETACH … CONCURRENTLY needs PostgreSQL 14');
+      await job(store, NOW).runOnce();
+      const day = dayStart(NOW) - 6 * DAY;
+      await store.writeBatch({ events: hourly('p', day, day + DAY), deadLetters: [] });
+      const name = partitionName(day);
+      // PostgreSQL refuses CONCURRENTLY while a default partition exists: take it off for the moment.
+      await sql('ALTER TABLE events DETACH PARTITION events_default');
+      const reader = new pg.Client({ connectionString: url });
+      const detacher = new pg.Client({ connectionString: url });
+      await Promise.all([reader.connect(), detacher.connect()]);
+      try {
+        // A reader's transaction makes the concurrent detach wait for it in its second phase (after the first
+        // committed the pending state); a lock timeout interrupts it there.
+        await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        await reader.query('SELECT count(*) FROM events');
+        await detacher.query("SET lock_timeout = '500ms'");
+        await assert.rejects(detacher.query(`ALTER TABLE events DETACH PARTITION ${name} CONCURRENTLY`), /lock timeout/);
+        await reader.query('COMMIT');
+      } finally {
+        await Promise.all([reader.end(), detacher.end()]);
+      }
+      await sql('ALTER TABLE events ATTACH PARTITION events_default DEFAULT');
+      assert.equal((await listPartitions(store.processors)).find((p) => p.name === name)?.detachPending, true);
+      await assert.rejects(store.writeBatch({ events: hourly('late', day + HOUR, day + 2 * HOUR), deadLetters: [] }), /partition constraint/);
+
+      const r = await job(store, NOW + 2 * DAY).runOnce();
+      assert.ok(r.partitionsDropped.some((p) => p.name === name));
+      assert.ok(!(await listPartitions(store.processors)).some((p) => p.name === name));
+      assert.deepEqual(await listDetached(store.processors), []);
+      assert.equal((await sql('SELECT to_regclass($1) AS t', [name]))[0].t, null);
+    });
+  });
 
   it('a flat events table filled under migration 12: the dry run prints the plan and changes nothing; migrate keeps every row, its log number and its dedup', async () => {
     const db = await testDatabase();
