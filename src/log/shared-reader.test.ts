@@ -4,7 +4,8 @@
  * not a race): readers at the front share one read, readers inside a kept
  * page get its rest, laggards read on their own, a processor ahead moves the
  * front, and an empty answer never comes from a read older than the ring the
- * asker saw. The runner over real stores: runner.test.ts.
+ * asker saw; after a read that reached the head the next one lingers. The
+ * runner over real stores: runner.test.ts.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -160,5 +161,35 @@ describe('SharedLogReader', () => {
     assert.deepEqual(seqsOf(await b), range(1, 10));
     assert.deepEqual(seqsOf(await reader.after(5, { gen: 0 })), range(6, 10), 'and the page is kept for a third');
     assert.equal(reader.counters.ownReads, 1);
+  });
+
+  it('lingers after a read that reached the head: askers meanwhile share one later read; a catch-up or a full page does not wait', async () => {
+    const log = new HeldLog();
+    log.open = true;
+    log.append(1, 2, 3);
+    let gen = 0;
+    const reader = new SharedLogReader(log, { maxBatch: 100, minBatch: 100, lingerMs: 1000 }, () => gen);
+    assert.deepEqual(seqsOf(await reader.after(0, { gen })), [1, 2, 3], 'a short page: the head');
+    log.append(4, 5);
+    gen++;
+    // The next read at the front lingers: not issued yet, and two askers share it.
+    const a = reader.after(3, { gen });
+    const b = reader.after(3, { gen });
+    await settle();
+    assert.equal(log.reads.length, 1, 'no read during the linger');
+    // A catch-up (fresh) does not wait for it.
+    const other = new SharedLogReader(log, { maxBatch: 100, minBatch: 100, lingerMs: 1000 }, () => gen);
+    assert.deepEqual(seqsOf(await other.after(0, { gen })), [1, 2, 3, 4, 5]);
+    assert.deepEqual(seqsOf(await other.after(5, { gen, fresh: true })), [], 'fresh: read at once');
+    assert.equal(log.reads.length, 3);
+    // The lingering read comes, once, for both askers, and sees what committed before it.
+    log.append(6);
+    assert.deepEqual(seqsOf(await a), [4, 5, 6]);
+    assert.deepEqual(seqsOf(await b), [4, 5, 6]);
+    assert.equal(log.reads.length, 4);
+    // After a full page (a backlog) the next read is not held.
+    const fast = new SharedLogReader(log, { maxBatch: 2, minBatch: 2, lingerMs: 60_000 }, () => gen);
+    assert.deepEqual(seqsOf(await fast.after(0, { gen })), [1, 2]);
+    assert.deepEqual(seqsOf(await fast.after(2, { gen })), [3, 4]);
   });
 });
