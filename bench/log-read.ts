@@ -1,12 +1,19 @@
 /**
  * What following the log costs per entry, in parts (`npx tsx bench/log-read.ts`):
- * loads BENCH_LR_EVENTS events (100 devices, meta as an MQTT/JSON codec
- * leaves it, with position on every tenth), then times on each store:
- * reading the whole log in pages of 1,000 (`CommitLog.read`), and
- * committing 1,000 checkpoint-only processor transactions
- * (`ProcessorStore.commit` with no statements) and 1,000 with one statement.
- * With TELEHUB_TEST_DATABASE_URL, PostgreSQL too. Run under
- * `node --cpu-prof --import tsx` to see where the time goes.
+ * loads BENCH_LR_EVENTS (200,000) events (100 devices, meta as an MQTT/JSON
+ * codec leaves it, with position on every tenth), then, BENCH_LR_ROUNDS (3)
+ * times on each store (BENCH_LR_STORES, default sqlite,postgres; PostgreSQL
+ * with TELEHUB_TEST_DATABASE_URL):
+ *
+ * - head: intake at full speed (BENCH_LR_HEAD_BATCHES, default 200, batches
+ *   of BENCH_LR_HEAD_BATCH, default 250, ringing the wake-up after each)
+ *   with the default processors (or BENCH_LR_PROCS) following, against none:
+ *   events/s, CPU of this process and of the database's PostgreSQL backends
+ *   per event, processor transactions and log reads per 1,000 events;
+ * - reading the whole log in pages of 1,000 (`CommitLog.read`), µs an entry;
+ * - 1,000 checkpoint-only processor commits and 1,000 with one statement.
+ *
+ * BENCH_LR_PROF=path writes a .cpuprofile of the timed part (per store).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
