@@ -13,7 +13,7 @@ import { addPoint, emptyAggregate, mergeAggregate, statsOf, type Aggregate } fro
 import { ROLLUPS } from './index.js';
 import { mergeExpansion } from './exact-sum.js';
 import { readRaw, readRows } from './refresher.js';
-import { selectBacklog, segmentRows, selectDirtyFor, selectSegments, selectStarts } from './sql.js';
+import { selectBacklog, selectBucketRows, segmentRows, selectDirtyFor, selectSegments, selectStarts, type SegmentRow } from './sql.js';
 import { bucketStart, formatDuration, sealedBefore, type TierConfig } from './tiers.js';
 
 export interface TieredSeriesQuery {
@@ -108,8 +108,22 @@ async function storedStarts(store: ProcessorStore, dialect: Dialect, device: str
  */
 async function mergeTierRows(store: ProcessorStore, dialect: Dialect, q: TieredSeriesQuery, w: number, segments: ReadonlyArray<readonly [number, number, number]>, aggs: Aggregate[]): Promise<boolean> {
   if (segments.length === 0) return false;
-  const sq = selectSegments(dialect, q.deviceId, q.eventType, w, segments.map(([, lo, hi]) => [lo, hi]));
-  const rows = segmentRows(dialect, await store.select(sq.sql, sq.params));
+  let rows: SegmentRow[];
+  if (segments.every(([, lo, hi]) => hi - lo === w)) {
+    // Each segment one stored row: read the rows of the span, keep those of a segment (the others are read from raw).
+    const at = new Map(segments.map(([, lo], i) => [lo, i]));
+    const sq = selectBucketRows(dialect, q.deviceId, q.eventType, w, segments[0][1], segments[segments.length - 1][2]);
+    rows = [];
+    for (const r of segmentRows(dialect, await store.select(sq.sql, sq.params))) {
+      const i = at.get(r[0]);
+      if (i === undefined) continue;
+      r[0] = i;
+      rows.push(r);
+    }
+  } else {
+    const sq = selectSegments(dialect, q.deviceId, q.eventType, w, segments.map(([, lo, hi]) => [lo, hi]));
+    rows = segmentRows(dialect, await store.select(sq.sql, sq.params));
+  }
   // In segment order, so answers do not depend on the order rows come in (the rounded sum would not anyway).
   rows.sort((x, y) => x[0] - y[0]);
   for (const [i, count, n, min, max, firstT, first, lastT, last, parts] of rows) {

@@ -255,10 +255,14 @@ export function replaceBuckets(dialect: Dialect, widthMs: number, marks: readonl
 export function selectSegments(dialect: Dialect, device: string, type: string, widthMs: number, segments: ReadonlyArray<readonly [number, number]>): { sql: string; params: unknown[] } {
   if (dialect === 'sqlite') {
     const key = 'device_id = ? AND event_type = ? AND width_ms = ? AND bucket_start >= g.lo AND bucket_start < g.hi';
+    // One row, one text, as on PostgreSQL: rows through the reader thread cost
+    // more than the JSON (SQLite renders a double's shortest round-trip form).
     return {
-      sql: `SELECT g.i, g.count, g.n, g.min, g.max, g.parts, g.first_t, g.last_t,
-          (SELECT first FROM rollups WHERE ${key} AND first_t = g.first_t ORDER BY bucket_start LIMIT 1) AS first,
-          (SELECT last FROM rollups WHERE ${key} AND last_t = g.last_t ORDER BY bucket_start DESC LIMIT 1) AS last
+      sql: `SELECT json_group_array(json_array(g.i, g.count, g.n, g.min, g.max, g.first_t,
+          (SELECT first FROM rollups WHERE ${key} AND first_t = g.first_t ORDER BY bucket_start LIMIT 1),
+          g.last_t,
+          (SELECT last FROM rollups WHERE ${key} AND last_t = g.last_t ORDER BY bucket_start DESC LIMIT 1),
+          json('[' || g.parts || ']'))) AS segments
         FROM (SELECT s.key AS i, s.value->>0 AS lo, s.value->>1 AS hi, SUM(r.count) AS count, SUM(r.n) AS n, MIN(r.min) AS min, MAX(r.max) AS max,
             group_concat(r.sum_parts, ',') AS parts, MIN(r.first_t) AS first_t, MAX(r.last_t) AS last_t
           FROM json_each(?) AS s CROSS JOIN rollups AS r
@@ -289,12 +293,35 @@ export type SegmentRow = [number, number, number, number | null, number | null, 
 
 /** selectSegments' answer as SegmentRows. */
 export function segmentRows(dialect: Dialect, rows: ReadonlyArray<Record<string, unknown>>): SegmentRow[] {
-  if (dialect === 'postgres') {
-    const text = rows[0]?.segments;
-    return text === null || text === undefined ? [] : (JSON.parse(`[${String(text)}]`) as SegmentRow[]);
+  const text = rows[0]?.segments;
+  if (text === null || text === undefined) return [];
+  // PostgreSQL's string_agg gives the elements, SQLite's json_group_array the whole array.
+  return JSON.parse(dialect === 'postgres' ? `[${String(text)}]` : String(text)) as SegmentRow[];
+}
+
+/**
+ * The stored rows of one tier, device and type in [from, to) as one text (a
+ * JSON array, unordered): per row `[bucket_start, count, n, min, max,
+ * first_t, first, last_t, last, sum_parts]`, as SegmentRow with the bucket
+ * start for the segment and the row's one expansion as its parts. For an
+ * answer whose buckets are the tier's own (a 1-hour series from the 1-hour
+ * tier), a range scan: nothing to aggregate, and no row becomes an object.
+ */
+export function selectBucketRows(dialect: Dialect, device: string, type: string, widthMs: number, from: number, to: number): { sql: string; params: unknown[] } {
+  if (dialect === 'sqlite') {
+    return {
+      sql: `SELECT json_group_array(json_array(bucket_start, count, n, min, max, first_t, first, last_t, last, json('[' || sum_parts || ']'))) AS segments
+        FROM rollups WHERE device_id = ? AND event_type = ? AND width_ms = ? AND bucket_start >= ? AND bucket_start < ?`,
+      params: [device, type, widthMs, from, to],
+    };
   }
-  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  return rows.map((r) => [Number(r.i), Number(r.count), Number(r.n), num(r.min), num(r.max), num(r.first_t), num(r.first), num(r.last_t), num(r.last), JSON.parse(`[${String(r.parts)}]`) as number[][]]);
+  const j = (x: string) => `coalesce((${x})::text, 'null')`;
+  return {
+    sql: `SELECT string_agg('[' || bucket_start || ',' || count || ',' || n || ',' || ${j('min')} || ',' || ${j('max')} || ',' || ${j('first_t')} || ',' || ${j('first')}
+          || ',' || ${j('last_t')} || ',' || ${j('last')} || ',[' || sum_parts || ']]', ',') AS segments
+      FROM rollups WHERE device_id = $1 AND event_type = $2 AND width_ms = $3 AND bucket_start >= $4 AND bucket_start < $5`,
+    params: [device, type, widthMs, from, to],
+  };
 }
 
 /** Which of the bucket starts `starts` have a stored row of one tier, device and type: their `bucket_start`s. */
