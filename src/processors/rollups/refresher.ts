@@ -90,7 +90,11 @@ export class RollupRefresher {
     for (let k = 0; k < ladder.length; k++) {
       const w = ladder[k].widthMs;
       const sealed = sealedBefore(now, this.tiers, w);
-      const q = selectDirty(this.dialect, w, limit);
+      // Only buckets that have ended: one still filling would be recomputed at
+      // every run until it ends (a 5-minute bucket 30 times at the default
+      // interval). The series API reads it from raw meanwhile, as any dirty
+      // bucket, so answers stay exact; it is computed at the first run after its end.
+      const q = selectDirty(this.dialect, w, limit, now - w);
       const marks = (await this.store.select(q.sql, q.params)).map((r): DirtyMark => [String(r.device_id), String(r.event_type), Number(r.bucket_start), Number(r.seq)]);
       if (marks.length === limit) result.more = true;
       this.states[k].lastDirty = marks.length;

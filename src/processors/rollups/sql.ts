@@ -47,11 +47,14 @@ export function markDirty(dialect: Dialect, widthMs: number, given: readonly Dir
   };
 }
 
-/** Dirty marks of one tier, oldest buckets first. */
-export function selectDirty(dialect: Dialect, widthMs: number, limit: number): { sql: string; params: unknown[] } {
+/** Dirty marks of one tier whose buckets start at or before `startedBy`, oldest buckets first. */
+export function selectDirty(dialect: Dialect, widthMs: number, limit: number, startedBy: number): { sql: string; params: unknown[] } {
   return {
-    sql: ph(dialect, `SELECT device_id, event_type, bucket_start::float8 AS bucket_start, seq::float8 AS seq FROM rollup_dirty WHERE width_ms = ? ORDER BY bucket_start LIMIT ?`).replace(/::float8/g, dialect === 'sqlite' ? '' : '::float8'),
-    params: [widthMs, limit],
+    sql: ph(dialect, `SELECT device_id, event_type, bucket_start::float8 AS bucket_start, seq::float8 AS seq FROM rollup_dirty WHERE width_ms = ? AND bucket_start <= ? ORDER BY bucket_start LIMIT ?`).replace(
+      /::float8/g,
+      dialect === 'sqlite' ? '' : '::float8',
+    ),
+    params: [widthMs, startedBy, limit],
   };
 }
 
