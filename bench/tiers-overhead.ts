@@ -5,12 +5,20 @@
  * against the same store with them off, in the same run, alternating
  * rounds (off, on, on, off, ...) so drift on a shared machine hits both.
  * Each phase starts caught up (log applied, no dirty bucket), untimed.
- * BENCH_TIERS_REFRESH_S (default 1, ten times as often as telehub's
- * default TELEHUB_ROLLUP_REFRESH_S=10) sets the refresher's interval.
- *
- * Intake is the store's write path itself (500-event batches back to back,
- * 100 devices, one reading a device a second of event time), on SQLite and,
- * with TELEHUB_TEST_DATABASE_URL, PostgreSQL. Each phase reports events/s;
+ * Intake is the store's write path itself (500-event batches back to back),
+ * on SQLite and, with TELEHUB_TEST_DATABASE_URL, PostgreSQL, in one of two
+ * clocks (BENCH_TIERS_CLOCK):
+ * - `now` (default): every event at the time it is written, from
+ *   BENCH_TIERS_DEVICES (default 5,000) devices in turn, so at a few
+ *   thousand events/s each device reports about once a second and the
+ *   buckets fill in real time, as in use; the refresher at telehub's default
+ *   interval (BENCH_TIERS_REFRESH_S, default 10).
+ * - `fast`: event time starts an hour back and runs at 1 s a round of
+ *   BENCH_TIERS_DEVICES (default 100) devices, about 50 times faster than the
+ *   clock, so a 1-minute bucket fills in about a second, with the refresher
+ *   every BENCH_TIERS_REFRESH_S (default 1) s: a stress, every bucket
+ *   recomputed while it fills, the figures of 2026-12-02's first rounds.
+ * Each phase reports events/s;
  * an "on" phase also reports how far the rollups processor was behind at
  * its end (entries), since a processor that fell behind would flatter the
  * figure. Target (issue 11): on >= 90 % of off.
@@ -31,6 +39,9 @@ import { stopTestPostgres, testDatabase } from '../test/helpers/postgres.js';
 
 export interface TiersOverheadReport {
   store: string;
+  /** BENCH_TIERS_CLOCK: `now` (events at the time they are written) or `fast`. */
+  clock: string;
+  devices: number;
   seconds: number;
   /** The refresher's interval in the on phases, ms. */
   refreshMs: number;
@@ -42,14 +53,19 @@ export interface TiersOverheadReport {
   ratio: number;
 }
 
-const DEVICES = 100;
+const CLOCK = process.env.BENCH_TIERS_CLOCK ?? 'now';
+if (CLOCK !== 'now' && CLOCK !== 'fast') throw new Error(`BENCH_TIERS_CLOCK: ${CLOCK} is not now or fast`);
+const DEVICES = Number(process.env.BENCH_TIERS_DEVICES ?? (CLOCK === 'now' ? 5000 : 100));
+const REFRESH_S = Number(process.env.BENCH_TIERS_REFRESH_S ?? (CLOCK === 'now' ? 10 : 1));
 let n = 0;
 let clock = Date.now() - 3_600_000;
 function batch(size: number): TelemetryEvent[] {
   const out: TelemetryEvent[] = [];
+  const now = Date.now();
   for (let i = 0; i < size; i++) {
     if (n % DEVICES === 0) clock += 1000;
-    out.push({ eventId: `t${n}`, deviceId: `dev-${n % DEVICES}`, schema: 1, eventType: 'temperature', valueNum: (n % 400) / 10, valueText: null, unit: 'C', tsDevice: clock, tsServer: Date.now(), meta: '{}' });
+    const t = CLOCK === 'now' ? now : clock;
+    out.push({ eventId: `t${n}`, deviceId: `dev-${n % DEVICES}`, schema: 1, eventType: 'temperature', valueNum: (n % 400) / 10, valueText: null, unit: 'C', tsDevice: t, tsServer: now, meta: '{}' });
     n++;
   }
   return out;
@@ -76,7 +92,7 @@ async function catchUp(store: Store, tiers: typeof DEFAULT_TIERS, log: pino.Logg
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-export async function benchTiers(kind: 'sqlite' | 'postgres', seconds: number, rounds: number, refreshMs = Number(process.env.BENCH_TIERS_REFRESH_S ?? 1) * 1000): Promise<TiersOverheadReport> {
+export async function benchTiers(kind: 'sqlite' | 'postgres', seconds: number, rounds: number, refreshMs = REFRESH_S * 1000): Promise<TiersOverheadReport> {
   let store: Store;
   let close: () => Promise<void>;
   if (kind === 'sqlite') {
@@ -90,7 +106,7 @@ export async function benchTiers(kind: 'sqlite' | 'postgres', seconds: number, r
   }
   const log = pino({ level: 'silent' });
   const tiers = { ...DEFAULT_TIERS, refreshMs };
-  const report: TiersOverheadReport = { store: kind, seconds, refreshMs, offEventsPerSecond: [], onEventsPerSecond: [], onBacklogAtEnd: [], ratio: 0 };
+  const report: TiersOverheadReport = { store: kind, clock: CLOCK, devices: DEVICES, seconds, refreshMs, offEventsPerSecond: [], onEventsPerSecond: [], onBacklogAtEnd: [], ratio: 0 };
   try {
     await store.migrate();
     await ingest(store, 1); // warm-up
@@ -131,7 +147,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const r = await benchTiers(kind, seconds, rounds);
     reports.push(r);
     console.log(
-      `${kind} (refresh every ${r.refreshMs / 1000} s): tiers off ${r.offEventsPerSecond.join(' / ')} events/s, on ${r.onEventsPerSecond.join(' / ')} events/s (rollups backlog at the end of each on phase: ${r.onBacklogAtEnd.join(' / ')} entries); on/off (medians) ${(r.ratio * 100).toFixed(1)} %`,
+      `${kind} (clock ${r.clock}, ${r.devices} devices, refresh every ${r.refreshMs / 1000} s): tiers off ${r.offEventsPerSecond.join(' / ')} events/s, on ${r.onEventsPerSecond.join(' / ')} events/s (rollups backlog at the end of each on phase: ${r.onBacklogAtEnd.join(' / ')} entries); on/off (medians) ${(r.ratio * 100).toFixed(1)} %`,
     );
   }
   await stopTestPostgres();
