@@ -192,6 +192,14 @@ export class PostgresStore implements Store {
     // An idle client whose server went away emits 'error'; the pool already
     // drops it and the next checkout connects afresh. Unhandled, it would kill the process.
     this.pool.on('error', () => {});
+    // A checked-out client can still emit 'error' where no listener holds it
+    // (a server restart's termination message arriving between the queries
+    // of a connection that pg-pool has already handed back or not yet handed
+    // out): unhandled, that kills the process (seen once on Node 24 in the
+    // PostgreSQL-restart chaos test; brianc/node-postgres#2499). Every client
+    // keeps a listener for its whole life: the queries it had are failed by
+    // pg itself, the pool drops the connection, and writes retry.
+    this.pool.on('connect', (client) => client.on('error', () => {}));
     this.tokens = postgresTokens(this.pool);
     this.commands = postgresCommands(this.pool);
     this.queries = postgresQueries(this.pool);
