@@ -15,11 +15,6 @@
  *
  * BENCH_LR_PROF=path writes a .cpuprofile of the timed part (per store).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { PostgresStore } from '../src/storage/postgres/index.js';
-import { SqliteStore } from '../src/storage/sqlite/index.js';
 import type { Store } from '../src/storage/store.js';
 import pino from 'pino';
 import { ProcessorRunner } from '../src/log/runner.js';
@@ -27,14 +22,14 @@ import { Wakeup } from '../src/log/wakeup.js';
 import { KNOWN_PROCESSORS, makeProcessors } from '../src/processors/index.js';
 import { Session } from 'node:inspector/promises';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { stopTestPostgres, testDatabase } from '../test/helpers/postgres.js';
+import { stopTestPostgres } from '../test/helpers/postgres.js';
+import { openTestStore } from '../test/helpers/store.js';
 
 const EVENTS = Number(process.env.BENCH_LR_EVENTS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_LR_ROUNDS ?? 3);
 const PAGE = 1000;
 
 async function load(store: Store): Promise<void> {
-  await store.migrate();
   const t = Date.UTC(2026, 10, 1);
   for (let k = 0; k < EVENTS / 1000; k++) {
     const events = Array.from({ length: 1000 }, (_, j) => {
@@ -154,17 +149,7 @@ async function followHead(store: Store, on: boolean): Promise<string> {
 }
 
 for (const kind of [...(process.env.BENCH_LR_STORES ?? 'sqlite,postgres').split(',').filter((k) => k === 'sqlite'), ...(process.env.TELEHUB_TEST_DATABASE_URL ? ['postgres'] : [])]) {
-  let store: Store;
-  let close: () => Promise<void>;
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'telehub-lr-'));
-    store = new SqliteStore(path.join(dir, 'telehub.db'));
-    close = async () => (await store.close(), rmSync(dir, { recursive: true, force: true }));
-  } else {
-    const db = await testDatabase();
-    store = new PostgresStore({ connectionString: db.url, poolSize: 4 });
-    close = async () => (await store.close(), await db.drop());
-  }
+  const { store, cleanup: close } = await openTestStore(kind as 'sqlite' | 'postgres', 'lr');
   try {
     await load(store);
     const session = process.env.BENCH_LR_PROF ? new Session() : undefined;

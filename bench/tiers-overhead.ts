@@ -23,19 +23,15 @@
  * its end (entries), since a processor that fell behind would flatter the
  * figure. Target (issue 11): on >= 90 % of off.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
 import type { TelemetryEvent } from '../src/core/event.js';
 import { ProcessorRunner } from '../src/log/runner.js';
 import { rollups, ROLLUPS } from '../src/processors/rollups/index.js';
 import { RollupRefresher } from '../src/processors/rollups/refresher.js';
 import { DEFAULT_TIERS } from '../src/processors/rollups/tiers.js';
-import { PostgresStore } from '../src/storage/postgres/index.js';
-import { SqliteStore } from '../src/storage/sqlite/index.js';
 import type { Store } from '../src/storage/store.js';
-import { stopTestPostgres, testDatabase } from '../test/helpers/postgres.js';
+import { stopTestPostgres } from '../test/helpers/postgres.js';
+import { openTestStore } from '../test/helpers/store.js';
 
 export interface TiersOverheadReport {
   store: string;
@@ -93,22 +89,11 @@ async function catchUp(store: Store, tiers: typeof DEFAULT_TIERS, log: pino.Logg
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function benchTiers(kind: 'sqlite' | 'postgres', seconds: number, rounds: number, refreshMs = REFRESH_S * 1000): Promise<TiersOverheadReport> {
-  let store: Store;
-  let close: () => Promise<void>;
-  if (kind === 'sqlite') {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'telehub-bench-tiers-'));
-    store = new SqliteStore(path.join(dir, 'telehub.db'));
-    close = async () => (await store.close(), rmSync(dir, { recursive: true, force: true }));
-  } else {
-    const db = await testDatabase();
-    store = new PostgresStore({ connectionString: db.url, poolSize: 4 });
-    close = async () => (await store.close(), await db.drop());
-  }
+  const { store, cleanup: close } = await openTestStore(kind, 'bench-tiers');
   const log = pino({ level: 'silent' });
   const tiers = { ...DEFAULT_TIERS, refreshMs };
   const report: TiersOverheadReport = { store: kind, clock: CLOCK, devices: DEVICES, seconds, refreshMs, offEventsPerSecond: [], onEventsPerSecond: [], onBacklogAtEnd: [], ratio: 0 };
   try {
-    await store.migrate();
     await ingest(store, 1); // warm-up
     for (let r = 0; r < rounds; r++) {
       for (const on of r % 2 === 0 ? [false, true] : [true, false]) {
