@@ -18,9 +18,9 @@
  * tables to empty, and `telehub processors rebuild` does not offer it.
  */
 import type { Dialect, Processor } from '../log/processor.js';
-import { CheckpointMovedError, type CommitLog, type LogEntry, type ProcessorStatement, type ProcessorStore } from '../storage/log.js';
+import { CheckpointMovedError, type CommitLog, type LogEntry, type LogInterest, type ProcessorStatement, type ProcessorStore } from '../storage/log.js';
 import { transitionSql, type CommandPatch, type CommandState } from '../storage/commands.js';
-import { commandResultOf } from '../codecs/node-status/index.js';
+import { commandResultOf, STATUS_EVENT_TYPE } from '../codecs/node-status/index.js';
 import { commandAnswerOf, type CommandAnswer, type CommandDispatcher } from './dispatcher.js';
 
 /** The checkpoint name of the dispatcher's consumer of the commit log. */
@@ -31,6 +31,9 @@ export interface LoggedAnswer extends CommandAnswer {
   deviceId: string;
   at: number;
 }
+
+/** The log entries the consumer reads: `status` events and presence transitions. */
+export const COMMAND_ANSWER_ENTRIES: LogInterest = Object.freeze({ events: Object.freeze([STATUS_EVENT_TYPE]), deadLetters: false, presence: true });
 
 /** The command answers among log entries, in log order. */
 export function answersOf(entries: readonly LogEntry[]): LoggedAnswer[] {
@@ -90,6 +93,9 @@ export function commandAnswers(dispatcher: Pick<CommandDispatcher, 'answered' | 
   return {
     name: COMMANDS_CONSUMER,
     tables: [],
+    // Answers are node status messages; presence tells which devices came
+    // online. Telemetry, the bulk of the log, is not even read for it.
+    reads: COMMAND_ANSWER_ENTRIES,
     apply: answerStatements,
     afterCommit(entries) {
       const answers = answersOf(entries);

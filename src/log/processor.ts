@@ -3,7 +3,7 @@
  * in the store and moves in one transaction with its checkpoint (see
  * `ProcessorRunner`).
  */
-import type { LogEntry, ProcessorStatement } from '../storage/log.js';
+import type { LogEntry, LogInterest, ProcessorStatement } from '../storage/log.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -12,6 +12,14 @@ export interface Processor {
   readonly name: string;
   /** The tables holding its state; a rebuild empties them. */
   readonly tables: readonly string[];
+  /**
+   * Optional: the entries it needs (default: all). The store leaves the
+   * others out of its reads when no processor of the runner wants them, and
+   * the checkpoint moves past them all the same. A processor may still be
+   * handed entries it did not ask for (another processor of the runner
+   * wants them) and must pass over those.
+   */
+  readonly reads?: LogInterest;
   /**
    * The statements (in the store's dialect) that apply `entries` (ascending
    * seq, after the checkpoint) to the state. They run in the transaction that

@@ -25,12 +25,14 @@ const T0 = Date.UTC(2025, 0, 1);
 const openStore = (kind: 'sqlite' | 'postgres') => openTestStore(kind, 'runner', 8);
 
 /** The store with its log reads and processor commits counted (the real store does the work). */
-function counted(store: Store): { store: Store; reads: () => number; commits: (name: string) => number } {
+function counted(store: Store): { store: Store; reads: () => number; fetched: () => number; commits: (name: string) => number } {
   let reads = 0;
+  let fetched = 0;
   const commits = new Map<string, number>();
   const inner = store.log;
   const log: CommitLog = {
-    read: (a, l) => (reads++, inner.read(a, l)),
+    read: (a, l) => (reads++, inner.read(a, l).then((es) => ((fetched += es.length), es))),
+    readPage: (a, l, i) => (reads++, inner.readPage(a, l, i).then((p) => ((fetched += p.entries.length), p))),
     head: () => inner.head(),
     backlog: (a, c) => inner.backlog(a, c),
   };
@@ -41,6 +43,7 @@ function counted(store: Store): { store: Store; reads: () => number; commits: (n
   return {
     store: new Proxy(store, { get: (t, k) => (k === 'log' ? log : k === 'processors' ? processors : Reflect.get(t, k, t)) }),
     reads: () => reads,
+    fetched: () => fetched,
     commits: (name) => commits.get(name) ?? 0,
   };
 }
@@ -187,6 +190,69 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.ok(commits('picky') < commits('all') / 2, `${commits('picky')} transactions for picky, ${commits('all')} for a processor that commits every page`);
         await runner.stop();
         assert.equal(await real.processors.get('picky'), head);
+      } finally {
+        await runner.stop();
+        await cleanup();
+      }
+    });
+
+    it('a processor that reads only some entries gets those from the store, and its checkpoint moves past the rest', async () => {
+      const { store: real, cleanup } = await openStore(kind);
+      const { store, fetched, commits } = counted(real);
+      const applied: number[] = [];
+      let afterCommits = 0;
+      // Like the command dispatcher: node status messages only, with an after-commit step.
+      const narrow: Processor = {
+        name: 'narrow',
+        tables: [],
+        reads: { events: ['status'], deadLetters: false, presence: false },
+        apply(entries) {
+          applied.push(...entries.filter((e) => e.kind === 'event' && e.event.eventType === 'status').map((e) => e.seq));
+          return [];
+        },
+        afterCommit: () => void afterCommits++,
+      };
+      const runner = new ProcessorRunner(store, [narrow], { batchSize: 50, pollMs: 200, retryMinMs: 1, retryMaxMs: 20 }, log);
+      try {
+        await runner.start();
+        let head = 0;
+        for (let b = 0; b < 20; b++) {
+          const events = Array.from({ length: 30 }, (_, j) => ev(`t${b}-${j}`, j));
+          if (b % 4 === 0) events.push({ ...ev(`s${b}`, b), eventType: 'status', valueNum: null, valueText: 'online' });
+          await real.writeBatch({ events, deadLetters: b % 5 === 0 ? [{ reason: 'invalid_json', message: 'bad', topic: 't', deviceId: null, payload: Buffer.from('x'), receivedAt: T0, source: 'mqtt' }] : [] });
+          runner.wakeup.ring();
+          head = await real.log.head();
+        }
+        for (let i = 0; (await real.processors.get('narrow')) !== head; i++) {
+          assert.ok(i < 300, 'the checkpoint reached the head, past entries it never read');
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const status = (await readAll(real)).filter((e) => e.kind === 'event' && e.event.eventType === 'status').map((e) => e.seq);
+        assert.equal(status.length, 5);
+        assert.deepEqual(applied, status, 'each status entry once, in order');
+        assert.equal(fetched(), status.length, 'the store sent only the wanted entries');
+        assert.ok(afterCommits <= status.length, `${afterCommits} after-commit steps: none for pages with nothing wanted`);
+        assert.ok(commits('narrow') < 20, `${commits('narrow')} transactions for 20 commits of the log`);
+      } finally {
+        await runner.stop();
+        await cleanup();
+      }
+    });
+
+    it('processors reading different entries share one read of what any of them wants', async () => {
+      const { store: real, cleanup } = await openStore(kind);
+      const { store, fetched } = counted(real);
+      const narrow = recorder('narrow');
+      const wide = recorder('wide');
+      const runner = new ProcessorRunner(store, [{ ...narrow, reads: { events: ['status'], deadLetters: false, presence: false } }, wide], { batchSize: 100, pollMs: 60_000, retryMinMs: 1, retryMaxMs: 20 }, log);
+      try {
+        await runner.start();
+        const head = await write(real, runner, 'w', 10, 20);
+        await Promise.all([narrow.reached(head), wide.reached(head)]);
+        const all = (await readAll(real)).map((e) => e.seq);
+        assert.deepEqual(wide.seqs, all, 'the processor wanting all got every entry once, in order');
+        assert.deepEqual(narrow.seqs, all, 'handed the pages read for the other (it passes over what it does not need)');
+        assert.ok(fetched() <= 2 * all.length, `${fetched()} entries fetched for ${all.length}`);
       } finally {
         await runner.stop();
         await cleanup();

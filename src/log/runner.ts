@@ -28,7 +28,7 @@
  * checkpoint).
  */
 import type { Logger } from 'pino';
-import { CheckpointMovedError } from '../storage/log.js';
+import { ALL_ENTRIES, CheckpointMovedError, unionInterest } from '../storage/log.js';
 import type { Store } from '../storage/store.js';
 import type { Processor } from './processor.js';
 import { SharedLogReader, type SharedReaderCounters } from './shared-reader.js';
@@ -108,7 +108,9 @@ export class ProcessorRunner {
       if (this.running.has(p.name)) throw new Error(`two processors are named ${p.name}`);
       this.running.set(p.name, { processor: p, checkpoint: 0, position: 0, storedAt: 0, state: 'stopped', errors: 0, lastError: null, lastTick: 0 });
     }
-    this.reader = new SharedLogReader(store.log, { maxBatch: opts.batchSize, lingerMs: opts.lingerMs ?? FOLLOW_LINGER_MS }, () => this.wakeup.generation);
+    // One read serves them all, so it fetches what any of them wants.
+    const interest = unionInterest(processors.map((p) => p.reads ?? ALL_ENTRIES));
+    this.reader = new SharedLogReader(store.log, { maxBatch: opts.batchSize, lingerMs: opts.lingerMs ?? FOLLOW_LINGER_MS, interest }, () => this.wakeup.generation);
   }
 
   /** How the shared reader served the processors (reads of the log, answers shared). */
@@ -190,21 +192,21 @@ export class ProcessorRunner {
 
   /**
    * Takes the page after the checkpoint (from the shared reader) and applies
-   * it; returns how many entries it applied. `read.gen` is the wake-up
-   * generation taken before: an empty page then means nothing had committed
-   * before that ring.
+   * it; returns how many log entries it moved past (wanted or not). `read.gen`
+   * is the wake-up generation taken before: 0 then means nothing had
+   * committed before that ring.
    */
   private async step(r: Running, read: { gen: number; fresh?: boolean }): Promise<number> {
-    const entries = await this.reader.after(r.position, read);
-    if (entries.length === 0) return 0;
-    const statements = await r.processor.apply(entries, this.store.kind);
-    const to = entries[entries.length - 1].seq;
-    if (statements.length === 0 && r.processor.afterCommit === undefined) {
+    const { entries, to } = await this.reader.sliceAfter(r.position, read);
+    if (to <= r.position) return 0;
+    const moved = to - r.position;
+    const statements = entries.length === 0 ? [] : await r.processor.apply(entries, this.store.kind);
+    if (statements.length === 0 && (r.processor.afterCommit === undefined || entries.length === 0)) {
       // Nothing to commit with it: the checkpoint follows later (see the class comment).
       r.position = to;
       if (Date.now() - r.storedAt >= this.opts.pollMs) await this.flush(r);
       this.reader.release(this.lowestPosition());
-      return entries.length;
+      return moved;
     }
     await this.store.processors.commit(r.processor.name, r.checkpoint, to, statements);
     this.at(r, to);
@@ -216,7 +218,7 @@ export class ProcessorRunner {
         this.log.warn({ processor: r.processor.name, err, checkpoint: to }, 'Processor after-commit step failed; its state is committed.');
       }
     }
-    return entries.length;
+    return moved;
   }
 
   /**

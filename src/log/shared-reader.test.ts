@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { CommitLog, LogEntry } from '../storage/log.js';
+import { pageOf, type CommitLog, type LogEntry, type LogInterest, type LogPage } from '../storage/log.js';
 import { SharedLogReader } from './shared-reader.js';
 
 /** A log of event-less entries (the reader looks only at seq); reads wait until `release`d. */
@@ -30,6 +30,10 @@ class HeldLog implements CommitLog {
       this.reads.push({ after, limit, release });
       if (this.open) release();
     });
+  }
+
+  async readPage(after: number, limit: number, interest: LogInterest): Promise<LogPage> {
+    return pageOf(after, await this.read(after, limit), interest);
   }
 
   async head(): Promise<number> {
@@ -123,6 +127,22 @@ describe('SharedLogReader', () => {
     }
     assert.deepEqual(own, [0, 10, 20, 30, 40, 50, 60, 70], 'own reads while behind the kept pages (80..100), none after');
     assert.equal(reader.counters.sharedReads, 10);
+  });
+
+  it('with an interest, a page of nothing wanted still moves its readers on, is shared, and counts as full by what it covered', async () => {
+    const log = new HeldLog();
+    log.open = true;
+    log.append(...range(1, 25));
+    // HeldLog's entries are dead letters: this reader wants none of them.
+    const reader = new SharedLogReader(log, { maxBatch: 40, minBatch: 10, interest: { events: 'all', deadLetters: false, presence: false } }, () => 0);
+    assert.deepEqual(await reader.sliceAfter(0, { gen: 0 }), { entries: [], to: 10 });
+    assert.deepEqual(await reader.sliceAfter(0, { gen: 0 }), { entries: [], to: 10 }, 'a second asker at 0 is served the kept page');
+    assert.deepEqual(await reader.sliceAfter(5, { gen: 0 }), { entries: [], to: 10 }, 'and one inside it');
+    assert.equal(reader.counters.sharedReads, 1);
+    // 10 entries covered of a limit of 10: full, so the next page is twice as large.
+    assert.deepEqual(await reader.sliceAfter(10, { gen: 0 }), { entries: [], to: 25 });
+    assert.equal(log.reads.at(-1)!.limit, 20);
+    assert.deepEqual(await reader.sliceAfter(25, { gen: 0 }), { entries: [], to: 25 }, 'at the head: nothing, and no move');
   });
 
   it('pages at the front grow when full and shrink near the head; behind it they are full', async () => {

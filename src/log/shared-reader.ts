@@ -29,6 +29,13 @@
  * a quiet head still gets each commit read within `lingerMs` of its ring.
  * Catch-up (`fresh`) and backlogs (a full page last) never linger.
  *
+ * Interest: the reader fetches only the entries some processor of its runner
+ * wants (`SharedReaderOptions.interest`, the union of their `reads`); a page
+ * says how far it covered (`to`), so processors move past the entries no one
+ * wanted without fetching them. With the default processors off, the only
+ * follower is the command dispatcher, and it reads node status messages and
+ * presence transitions alone, not the telemetry that makes up the log.
+ *
  * Wake-ups: a processor that finds nothing waits for the next ring. It may
  * only take "nothing" from a read issued at or after the wake-up generation
  * it took before asking (else a commit rung between that read's start and its
@@ -40,7 +47,7 @@
  * const entries = await reader.after(checkpoint, { gen: wakeup.generation });
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { CommitLog, LogEntry } from '../storage/log.js';
+import { ALL_ENTRIES, type CommitLog, type LogEntry, type LogInterest } from '../storage/log.js';
 
 export interface SharedReaderOptions {
   /** Largest page, and the page size of a processor reading on its own. */
@@ -51,6 +58,14 @@ export interface SharedReaderOptions {
   keepEntries?: number;
   /** Least time between the start of a read at the front that reached the head and the next read at the front, ms (default 0). */
   lingerMs?: number;
+  /** The entries any of its processors wants (default: all); the store leaves the others out of the pages. */
+  interest?: LogInterest;
+}
+
+/** An answer: the wanted entries with checkpoint < seq ≤ `to`, all of them (`to` may pass entries no one wanted). */
+export interface LogSlice {
+  entries: readonly LogEntry[];
+  to: number;
 }
 
 export interface AfterOptions {
@@ -71,11 +86,16 @@ export interface SharedReaderCounters {
 }
 
 interface Page {
-  /** The page holds every entry with after < seq ≤ to. */
+  /** The page holds every wanted entry with after < seq ≤ to. */
   after: number;
   to: number;
   entries: readonly LogEntry[];
 }
+
+const sliceOf = (p: Page): LogSlice => ({ entries: p.entries, to: p.to });
+
+/** What a kept page counts against `keepEntries` (an empty one 1, so pages of nothing wanted cannot pile up). */
+const weight = (p: Page) => p.entries.length || 1;
 
 interface Flight {
   /** Wake-up generation when its read was issued (Infinity while it lingers: it will be issued after any ring seen so far). */
@@ -99,6 +119,7 @@ export class SharedLogReader {
   private readonly max: number;
   private readonly keep: number;
   private readonly linger: number;
+  private readonly interest: LogInterest;
   /** When the last read at the front that came back short was issued (performance.now()). */
   private headReadAt = -Infinity;
   readonly counters: SharedReaderCounters = { sharedReads: 0, ownReads: 0, shared: 0 };
@@ -112,11 +133,21 @@ export class SharedLogReader {
     this.min = Math.min(this.max, Math.max(1, opts.minBatch ?? Math.floor(this.max / 8)));
     this.keep = opts.keepEntries ?? 4 * this.max;
     this.linger = Math.max(0, opts.lingerMs ?? 0);
+    this.interest = opts.interest ?? ALL_ENTRIES;
     this.limit = this.min;
   }
 
   /** Up to maxBatch entries with seq > `checkpoint`, ascending, all from one snapshot (see CommitLog.read). */
   async after(checkpoint: number, opts: AfterOptions): Promise<readonly LogEntry[]> {
+    return (await this.sliceAfter(checkpoint, opts)).entries;
+  }
+
+  /**
+   * The wanted entries of up to maxBatch entries after `checkpoint` and how
+   * far they reach: a caller moves its position to `to` even when no entry
+   * came (all were of kinds no processor here wants).
+   */
+  async sliceAfter(checkpoint: number, opts: AfterOptions): Promise<LogSlice> {
     const mark = this.issued;
     for (;;) {
       const kept = this.slice(checkpoint);
@@ -125,10 +156,10 @@ export class SharedLogReader {
         return kept;
       }
       const f = this.flights.get(checkpoint);
-      if (f === undefined) return (await this.read(checkpoint, opts.fresh === true)).entries;
+      if (f === undefined) return sliceOf(await this.read(checkpoint, opts.fresh === true));
       if (f.gen >= opts.gen && (!opts.fresh || f.id > mark)) {
         this.counters.shared++;
-        return (await f.page).entries;
+        return sliceOf(await f.page);
       }
       // Issued before the ring (or the call) this asker must see past: wait for it, then look again.
       await f.page.catch(() => {});
@@ -139,7 +170,7 @@ export class SharedLogReader {
   release(low: number): void {
     if (this.pages.every((p) => p.to > low)) return;
     this.pages = this.pages.filter((p) => p.to > low);
-    this.kept = this.pages.reduce((n, p) => n + p.entries.length, 0);
+    this.kept = this.pages.reduce((n, p) => n + weight(p), 0);
   }
 
   /**
@@ -151,16 +182,16 @@ export class SharedLogReader {
     while (this.kept > this.keep && this.pages.length > 0) {
       let low = 0;
       for (let i = 1; i < this.pages.length; i++) if (this.pages[i].to < this.pages[low].to) low = i;
-      this.kept -= this.pages.splice(low, 1)[0].entries.length;
+      this.kept -= weight(this.pages.splice(low, 1)[0]);
     }
   }
 
   /** The rest of a kept page holding `checkpoint` (the newest such page), if any. */
-  private slice(checkpoint: number): readonly LogEntry[] | undefined {
+  private slice(checkpoint: number): LogSlice | undefined {
     for (let i = this.pages.length - 1; i >= 0; i--) {
       const p = this.pages[i];
       if (checkpoint < p.after || checkpoint >= p.to) continue;
-      if (checkpoint === p.after) return p.entries;
+      if (checkpoint === p.after) return { entries: p.entries, to: p.to };
       // First entry past the checkpoint (entries ascend; the checkpoint need not be one of them).
       let lo = 0;
       let hi = p.entries.length;
@@ -169,7 +200,7 @@ export class SharedLogReader {
         if (p.entries[mid].seq <= checkpoint) lo = mid + 1;
         else hi = mid;
       }
-      return p.entries.slice(lo);
+      return { entries: p.entries.slice(lo), to: p.to };
     }
     return undefined;
   }
@@ -185,7 +216,7 @@ export class SharedLogReader {
     const issue = () => {
       issuing.gen = this.generation();
       issuing.at = performance.now();
-      return this.log.read(after, limit);
+      return this.log.readPage(after, limit, this.interest);
     };
     const flight: Flight = {
       get gen() {
@@ -193,18 +224,18 @@ export class SharedLogReader {
       },
       id: ++this.issued,
       page: (wait > 0 ? delay(wait).then(issue) : issue()).then(
-        (entries) => {
+        (read) => {
           if (this.flights.get(after) === flight) this.flights.delete(after);
-          const page: Page = { after, to: entries.length === 0 ? after : entries[entries.length - 1].seq, entries };
-          if (entries.length > 0) {
+          const page: Page = { after, to: read.to, entries: read.entries };
+          if (page.to > after) {
             this.pages.push(page);
-            this.kept += entries.length;
+            this.kept += weight(page);
             this.trim();
             if (page.to > this.front) this.front = page.to;
           }
           if (atFront) {
-            const short = entries.length < limit;
-            this.limit = short ? Math.min(this.max, Math.max(this.min, 2 * entries.length)) : Math.min(this.max, limit * 2);
+            const short = read.scanned < limit;
+            this.limit = short ? Math.min(this.max, Math.max(this.min, 2 * read.scanned)) : Math.min(this.max, limit * 2);
             if (short) this.headReadAt = Math.max(this.headReadAt, issuing.at);
             else this.headReadAt = -Infinity;
           }

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { DeadLetter, TelemetryEvent } from '../core/event.js';
 import type { ConformanceFixture } from './conformance.js';
-import { CheckpointMovedError, type LogEntry, type ProcessorStatement } from './log.js';
+import { ALL_ENTRIES, CheckpointMovedError, wants, type LogEntry, type LogInterest, type ProcessorStatement } from './log.js';
+import { appendPresence } from './presence-log.js';
 import type { Store } from './store.js';
 
 const T0 = Date.UTC(2024, 6, 1, 0, 0, 0, 0);
@@ -119,6 +120,45 @@ export function logConformance(
       assert.deepEqual(await store.log.backlog(log[3].seq, 1000), { entries: 2, oldestAt: T0 });
       assert.deepEqual(await store.log.backlog(log[2].seq, 2), { entries: 2, oldestAt: at(log[3]) });
       assert.deepEqual(await store.log.backlog(await store.log.head(), 1000), { entries: 0, oldestAt: null });
+    }));
+
+  it('reads a page without the entries its reader does not want, and says how far the page went', () =>
+    withStore(async ({ store }) => {
+      const empty = { events: ['status'], deadLetters: false, presence: true } satisfies LogInterest;
+      assert.deepEqual(await store.log.readPage(0, 10, empty), { entries: [], to: 0, scanned: 0 });
+      // 30 entries: telemetry, node status, dead letters and presence transitions, mixed.
+      for (let b = 0; b < 5; b++) {
+        const events = [ev(`t${b}a`), ev(`s${b}`, 'node-1', { eventType: 'status', valueNum: null, valueText: 'online' }), ev(`t${b}b`, 'dev-m', { eventType: 'humidity' })];
+        await store.writeBatch({ events, deadLetters: b % 2 === 0 ? [dl('invalid_json', `x${b}`)] : [] });
+        await appendPresence(store.kind, store.processors, [{ deviceId: 'node-1', state: b % 2 === 0 ? 'online' : 'offline', cause: 'connected', from: 'unknown', at: T0 + b }]);
+      }
+      const log = await readAll(store);
+      assert.equal(log.length, 23);
+      const interests: LogInterest[] = [
+        empty,
+        { events: ['status', 'humidity'], deadLetters: true, presence: false },
+        { events: 'all', deadLetters: false, presence: false },
+        { events: [], deadLetters: true, presence: true },
+        ALL_ENTRIES,
+      ];
+      for (const interest of interests) {
+        for (const limit of [1, 4, 7, 100]) {
+          // Paging through with `to` yields exactly the wanted entries, in order, each once.
+          const got: LogEntry[] = [];
+          let after = 0;
+          for (;;) {
+            const page = await store.log.readPage(after, limit, interest);
+            const window = log.filter((e) => e.seq > after).slice(0, limit);
+            assert.equal(page.scanned, window.length, `scanned (limit ${limit})`);
+            assert.equal(page.to, window.length === 0 ? after : window[window.length - 1].seq, `to (limit ${limit})`);
+            assert.deepEqual(page.entries, window.filter((e) => wants(interest, e)), `entries after ${after} (limit ${limit}, ${JSON.stringify(interest)})`);
+            got.push(...page.entries);
+            if (page.scanned < limit) break;
+            after = page.to;
+          }
+          assert.deepEqual(got.map(label), log.filter((e) => wants(interest, e)).map(label));
+        }
+      }
     }));
 
   it('a reader following the log while two writers commit sees every entry exactly once, in increasing order', () =>

@@ -44,6 +44,66 @@ export interface LogBacklog {
   oldestAt: number | null;
 }
 
+/**
+ * The entries a reader wants: the store leaves the others out of a page
+ * (`CommitLog.readPage`), so a consumer that needs only a few kinds (the
+ * command dispatcher: node status messages and presence transitions) does
+ * not fetch, ship and decode every event of the log to move past it.
+ */
+export interface LogInterest {
+  /** Events: every one (`'all'`), or those whose `event_type` is listed. */
+  events: 'all' | readonly string[];
+  deadLetters: boolean;
+  presence: boolean;
+}
+
+/** Every entry of the log. */
+export const ALL_ENTRIES: LogInterest = Object.freeze({ events: 'all', deadLetters: true, presence: true });
+
+/** Whether `interest` is every entry (then a page is a plain read). */
+export function wantsAll(interest: LogInterest): boolean {
+  return interest.events === 'all' && interest.deadLetters && interest.presence;
+}
+
+/** What any of `interests` wants (the shared reader reads for all its processors at once). */
+export function unionInterest(interests: readonly LogInterest[]): LogInterest {
+  let events: 'all' | Set<string> = new Set();
+  let deadLetters = false;
+  let presence = false;
+  for (const i of interests) {
+    if (i.events === 'all') events = 'all';
+    else if (events !== 'all') for (const t of i.events) events.add(t);
+    deadLetters ||= i.deadLetters;
+    presence ||= i.presence;
+  }
+  return { events: events === 'all' ? 'all' : [...events].sort(), deadLetters, presence };
+}
+
+/** Whether `interest` wants `e`. */
+export function wants(interest: LogInterest, e: LogEntry): boolean {
+  if (e.kind === 'event') return interest.events === 'all' || interest.events.includes(e.event.eventType);
+  return e.kind === 'deadletter' ? interest.deadLetters : interest.presence;
+}
+
+/** A page of the log as `readPage` returns it. */
+export interface LogPage {
+  /** The wanted entries with afterSeq < seq ≤ `to`, ascending: all of them. */
+  entries: LogEntry[];
+  /** How far the page covers (afterSeq when it covers nothing): a reader moves past `to`, wanted or not. */
+  to: number;
+  /** Entries of the log the page covered, wanted or not (fewer than the limit: it reached the head). */
+  scanned: number;
+}
+
+/**
+ * The page `readPage` returns, from the entries a plain `read` of the same
+ * limit returned (for logs without a filtered read of their own: tests' fakes).
+ */
+export function pageOf(after: number, read: readonly LogEntry[], interest: LogInterest): LogPage {
+  const to = read.length === 0 ? after : read[read.length - 1].seq;
+  return { entries: wantsAll(interest) ? [...read] : read.filter((e) => wants(interest, e)), to, scanned: read.length };
+}
+
 /** Reads of the commit log. */
 export interface CommitLog {
   /**
@@ -51,6 +111,11 @@ export interface CommitLog {
    * snapshot: no entry with a smaller seq than the last returned can commit later.
    */
   read(afterSeq: number, limit: number): Promise<LogEntry[]>;
+  /**
+   * The next `limit` entries after `afterSeq` (one snapshot, as `read`),
+   * with those `interest` does not want left out by the store.
+   */
+  readPage(afterSeq: number, limit: number, interest: LogInterest): Promise<LogPage>;
   /** The highest seq committed so far (0 when the log is empty). */
   head(): Promise<number>;
   /** Entries after `afterSeq` (counted up to `cap`) and the age of the first of them. */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TelemetryEvent } from '../../core/event.js';
 import { Wakeup } from '../../log/wakeup.js';
-import type { CommitLog, LogEntry } from '../../storage/log.js';
+import { pageOf, type CommitLog, type LogEntry, type LogInterest, type LogPage } from '../../storage/log.js';
 import { LiveHub, SLOW_CLIENT_CLOSE, eventToJson, streamMessage, type LiveSocket } from './hub.js';
 
 function ev(device: string, type: string, i = 0): TelemetryEvent {
@@ -30,6 +30,9 @@ class MemoryLog implements CommitLog {
   async read(after: number, limit: number): Promise<LogEntry[]> {
     this.reads++;
     return this.entries.filter((e) => e.seq > after).slice(0, limit);
+  }
+  async readPage(after: number, limit: number, interest: LogInterest): Promise<LogPage> {
+    return pageOf(after, await this.read(after, limit), interest);
   }
   async head(): Promise<number> {
     return this.entries.length;

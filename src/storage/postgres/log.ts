@@ -8,7 +8,7 @@
  * and checkpoint together (then applied again), never one without the other.
  */
 import type pg from 'pg';
-import { CheckpointMovedError, type CommitLog, type ProcessorStore } from '../log.js';
+import { CheckpointMovedError, pageOf, wantsAll, type CommitLog, type ProcessorStore } from '../log.js';
 import { backlogFromRow, checkName, checkpointFromRow, rowToEntry } from '../log-rows.js';
 import { inTransaction } from './transaction.js';
 
@@ -32,6 +32,18 @@ const READ_SQL = `SELECT * FROM (
        FROM presence_transitions WHERE presence_transitions.seq > $1 ORDER BY presence_transitions.seq LIMIT $2)
   ) AS log ORDER BY seq LIMIT $2`;
 
+// A page without the entries its reader does not want: the window READ_SQL
+// reads is taken once (materialized), the wanted rows of it are returned,
+// and a last row (k = 't') tells how far the window went and how many
+// entries it held. $3: the event types wanted (NULL: all), $4: dead
+// letters, $5: presence transitions.
+const READ_PAGE_SQL = `WITH w AS MATERIALIZED (${READ_SQL})
+  SELECT * FROM w
+   WHERE (k = 'e' AND ($3::text[] IS NULL OR event_type = ANY($3::text[]))) OR (k = 'd' AND $4::bool) OR (k = 'p' AND $5::bool)
+  UNION ALL
+  SELECT max(seq), 't', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*)::float8, NULL, NULL, NULL, NULL, NULL FROM w
+  ORDER BY seq, k`;
+
 const BACKLOG_SQL = `SELECT
     (SELECT count(*)::float8 FROM (SELECT 1 FROM events WHERE seq > $1 LIMIT $2) a) AS ne,
     (SELECT count(*)::float8 FROM (SELECT 1 FROM deadletters WHERE seq > $1 LIMIT $2) b) AS nd,
@@ -48,6 +60,14 @@ export function postgresLog(pool: pg.Pool): { log: CommitLog; processors: Proces
     async read(after, limit) {
       const { rows } = await pool.query({ name: 'telehub_log_read_p', text: READ_SQL, values: [after, limit] });
       return rows.map((r: Record<string, unknown>) => rowToEntry(r, (v) => v as Buffer));
+    },
+    async readPage(after, limit, interest) {
+      if (wantsAll(interest)) return pageOf(after, await log.read(after, limit), interest);
+      const types = interest.events === 'all' ? null : [...interest.events];
+      const { rows } = await pool.query({ name: 'telehub_log_page_p', text: READ_PAGE_SQL, values: [after, limit, types, interest.deadLetters, interest.presence] });
+      const trailer = rows.pop() as { k: string; seq: number | null; id: number };
+      if (trailer?.k !== 't') throw new Error('the log page has no trailer row');
+      return { entries: rows.map((r: Record<string, unknown>) => rowToEntry(r, (v) => v as Buffer)), to: trailer.seq ?? after, scanned: trailer.id };
     },
     async head() {
       const { rows } = await pool.query<{ h: number }>(

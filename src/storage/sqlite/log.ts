@@ -7,7 +7,7 @@
  * contending for SQLite's single write lock from another connection.
  */
 import { backlogFromRow, checkName, checkpointFromRow, rowToEntry } from '../log-rows.js';
-import { CheckpointMovedError, type CheckpointRow, type CommitLog, type ProcessorStore, type ProcessorStatement } from '../log.js';
+import { CheckpointMovedError, pageOf, wantsAll, type CheckpointRow, type CommitLog, type ProcessorStore, type ProcessorStatement } from '../log.js';
 import { asBuffer, type SqlReader } from './reader.js';
 import type { ExecStatement } from './index.js';
 
@@ -28,6 +28,18 @@ const READ_SQL = `SELECT * FROM (
       FROM (SELECT * FROM presence_transitions WHERE seq > @after ORDER BY seq LIMIT @limit)
   ) ORDER BY seq LIMIT @limit`;
 
+// A page without the entries its reader does not want (see the PostgreSQL
+// store's READ_PAGE_SQL): the window is read once, its wanted rows returned,
+// and a last row (k = 't') tells how far it went and how many entries it held.
+// @types: a JSON array of the event types wanted, NULL for all.
+const READ_PAGE_SQL = `WITH w AS MATERIALIZED (${READ_SQL})
+  SELECT * FROM (
+    SELECT * FROM w
+     WHERE (k = 'e' AND (@types IS NULL OR event_type IN (SELECT value FROM json_each(@types)))) OR (k = 'd' AND @dl) OR (k = 'p' AND @pr)
+    UNION ALL
+    SELECT max(seq), 't', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, count(*), NULL, NULL, NULL, NULL, NULL FROM w
+  ) ORDER BY seq, k`;
+
 const BACKLOG_SQL = `SELECT
     (SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE seq > @after LIMIT @cap)) AS ne,
     (SELECT COUNT(*) FROM (SELECT 1 FROM deadletters WHERE seq > @after LIMIT @cap)) AS nd,
@@ -44,6 +56,14 @@ export function sqliteLog(reader: SqlReader, exec: (list: ExecStatement[]) => Pr
     async read(after, limit) {
       const rows = await reader.all(READ_SQL, { after, limit });
       return rows.map((r) => rowToEntry(r, (v) => asBuffer(v as Uint8Array)));
+    },
+    async readPage(after, limit, interest) {
+      if (wantsAll(interest)) return pageOf(after, await log.read(after, limit), interest);
+      const types = interest.events === 'all' ? null : JSON.stringify(interest.events);
+      const rows = await reader.all(READ_PAGE_SQL, { after, limit, types, dl: interest.deadLetters ? 1 : 0, pr: interest.presence ? 1 : 0 });
+      const trailer = rows.pop();
+      if (trailer?.k !== 't') throw new Error('the log page has no trailer row');
+      return { entries: rows.map((r) => rowToEntry(r, (v) => asBuffer(v as Uint8Array))), to: trailer.seq === null ? after : Number(trailer.seq), scanned: Number(trailer.id) };
     },
     async head() {
       const rows = await reader.all('SELECT seq FROM telehub_log_head WHERE id = 1', []);
