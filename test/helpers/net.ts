@@ -41,13 +41,14 @@ export async function freePort(): Promise<number> {
 }
 
 /** Ports below this are left alone (well-known and registered services). */
-const RESERVED_FROM = 20000;
+export const RESERVED_FROM = 20000;
 /** Where the locks are (`TELEHUB_TEST_PORT_LOCKS` for the helper's own test). */
 const lockDir = () => process.env.TELEHUB_TEST_PORT_LOCKS || path.join(tmpdir(), 'telehub-test-ports');
 const held: string[] = [];
 let exitHook = false;
 
-function ephemeralLow(): number {
+/** The first port of the kernel's ephemeral range; 0 where it cannot be read (not Linux). */
+export function ephemeralLow(): number {
   try {
     const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
     return Number.isInteger(low) && low > 0 ? low : 0;
